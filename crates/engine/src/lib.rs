@@ -1,0 +1,1 @@
+//! Terraform-language engine: configuration, graph, plan, apply/destroy, state, provider interface

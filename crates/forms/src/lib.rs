@@ -1,0 +1,1 @@
+//! The one form model: typed fields, labels, conditions, defaults, validation of answers

@@ -1,0 +1,1 @@
+//! Terraform language: parse with spans, evaluate, functions, references

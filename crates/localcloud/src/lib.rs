@@ -1,0 +1,1 @@
+//! An OpenStack-API-compatible cloud on one machine, with hypervisor back-ends

@@ -1,0 +1,1 @@
+//! Plan cost, paid option steps, infrastructure cost, billing cycles

@@ -1,0 +1,1 @@
+//! Providers on the engine's interface: vkcs (OpenStack) and ivkcs (config service)

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every test of vitrina on a fresh Debian machine with the Rust toolchain.
+# Installs what the tests need when it is missing (Debian packages with apt-get, Python peers with
+# pip into .venv-peers/), then runs `cargo test --workspace` and the lint gates.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+log() { printf '\n==> %s\n' "$*" >&2; }
+
+# --- Debian packages -----------------------------------------------------------------------
+need_apt=()
+command -v python3 >/dev/null || need_apt+=(python3)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  log "installing Debian packages: ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+
+# --- Python peers (real OpenStack services and clients the wire tests talk to) ---------------
+# scripts/peers.sh installs them into .venv-peers when the tests that need them exist.
+if [ -x scripts/peers.sh ]; then
+  log "preparing Python peers"
+  scripts/peers.sh
+  export VITRINA_PEERS_VENV="$root/.venv-peers"
+fi
+
+# --- Rust ---------------------------------------------------------------------------------
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+log "cargo test --workspace"
+cargo test --workspace
