@@ -1,1 +1,29 @@
-//! Terraform-language engine: configuration, graph, plan, apply/destroy, state, provider interface
+//! Terraform-language engine: configuration → graph → plan → apply/destroy, with the state
+//! written after every resource operation; the provider interface; built-in `null`, `random`
+//! and `time`.
+//!
+//! The four nouns stay apart: configuration (`config`), plan (`plan`), state (`state`) and
+//! provider (`provider`) do not use one another; the orchestrator (`context`) joins them over
+//! typed addresses (`addr`). The engine knows no cloud: providers are registered by the caller.
+
+pub mod addr;
+pub mod builtin;
+pub mod duration;
+pub mod graph;
+pub mod hooks;
+pub mod plan;
+pub mod provider;
+pub mod state;
+pub mod value;
+pub mod walk;
+
+pub use addr::{InstanceAddr, InstanceKey, ResourceAddr, ResourceMode};
+pub use hooks::Hook;
+pub use plan::{Action, Plan, ResourceChange};
+pub use provider::{
+    ApplyError, AttrType, Attribute, BoxFuture, ConfiguredProvider, CreateRequest, DeleteRequest,
+    Nesting, PlanRequest, PlanResponse, Provider, ProviderError, ProviderRegistry, ProviderSchema,
+    ReadDataRequest, ReadRequest, Schema, UpdateRequest,
+};
+pub use state::State;
+pub use value::{PathStep, Value};
