@@ -8,6 +8,7 @@
 
 pub mod addr;
 pub mod builtin;
+pub mod config;
 pub mod duration;
 pub mod graph;
 pub mod hooks;
