@@ -30,11 +30,43 @@
 //!   `optional(T, default)`.
 //! - [`Value`]: null, bool, number (`f64`), string, list, tuple, set, map, object,
 //!   `Unknown(Type)`, and `Sensitive(Box<Value>)` marks.
-//! - [`convert`]`(value, type)` converts as Terraform does.
+//! - [`convert`]`(value, type)` converts as Terraform does (`"1"` → `1`, `"true"` → `true`,
+//!   tuples → lists, objects → maps, `optional` attributes filled in).
+//!
+//! Numbers are `f64`: integers are exact up to 2^53 and print without a fraction; Terraform's
+//! arbitrary precision is not reproduced. Maps and objects iterate in lexical key order.
+//!
+//! # Evaluation
+//!
+//! ```
+//! use vitrina_hcl::{eval::{evaluate, EvalContext}, parse_expression, Value};
+//!
+//! let mut ctx = EvalContext::new();
+//! ctx.set_variable("var", Value::object([("n", Value::from(2.0))]));
+//! let expr = parse_expression("example.tf", r#""x-${var.n + 1}""#).unwrap();
+//! assert_eq!(evaluate(&expr, &ctx).unwrap(), Value::from("x-3"));
+//! ```
+//!
+//! - [`eval::EvalContext`] holds the root names an expression may read (`var`, `local`,
+//!   `count`, `each`, `path`, `terraform`, `self`, `data`, one object per resource type …), the
+//!   module folder for file functions ([`eval::EvalContext::set_base_dir`]), the clock for
+//!   `timestamp()` and whether impure functions return unknowns during a plan.
+//! - [`eval::evaluate`]`(expr, ctx) -> Result<Value, `[`eval::EvalError`]`>`: operators with
+//!   automatic conversion, conditionals, `for` expressions (`if`, grouping `...`), splats
+//!   (`[*]`, `.*`, `null[*]` is `[]`), templates and heredocs with `%{for}`/`%{if}` and strip
+//!   markers, index and attribute access, lazy `try`/`can`, and the function library
+//!   ([`funcs`]). Unknown values propagate through every operator and function; sensitive marks
+//!   are carried to every result computed from a sensitive value. Division or modulo by zero is
+//!   an error. Errors carry the byte span of the failing sub-expression;
+//!   [`eval::EvalError::to_diagnostic`] turns one into a diagnostic.
+//! - [`eval::evaluate_template`] evaluates a parsed template (as `templatefile` does).
+//!
+//! Differences from Terraform are listed in the crate's `README.md`.
 #![forbid(unsafe_code)]
 
 pub mod convert;
 pub mod eval;
+pub mod funcs;
 pub mod heredoc;
 pub mod parse;
 pub mod refs;
@@ -42,6 +74,7 @@ pub mod types;
 pub mod value;
 
 pub use convert::{convert, ConvertError};
+pub use eval::{evaluate, EvalContext, EvalError};
 pub use parse::{
     parse, parse_body, parse_expression, parse_template, Attribute, Block, Label, Local, Module,
     Output, Resource, ResourceMode, Validation, Variable, CODE_SYNTAX,

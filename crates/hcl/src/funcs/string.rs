@@ -1,0 +1,543 @@
+//! String functions.
+
+use std::collections::BTreeMap;
+
+use super::{int_arg, str_arg, FResult, FuncError};
+use crate::convert::convert;
+use crate::eval::{EvalContext, MAX_STRING_BYTES};
+use crate::types::Type;
+use crate::value::{format_number, Value};
+
+fn s(v: impl Into<String>) -> FResult {
+    let v = v.into();
+    if v.len() > MAX_STRING_BYTES {
+        return Err(FuncError::call("result is too large"));
+    }
+    Ok(Value::String(v))
+}
+
+pub(crate) fn chomp(_: &EvalContext, a: Vec<Value>) -> FResult {
+    s(str_arg(&a, 0)?.trim_end_matches(['\n', '\r']))
+}
+
+pub(crate) fn endswith(_: &EvalContext, a: Vec<Value>) -> FResult {
+    Ok(Value::Bool(str_arg(&a, 0)?.ends_with(str_arg(&a, 1)?)))
+}
+
+pub(crate) fn startswith(_: &EvalContext, a: Vec<Value>) -> FResult {
+    Ok(Value::Bool(str_arg(&a, 0)?.starts_with(str_arg(&a, 1)?)))
+}
+
+pub(crate) fn strcontains(_: &EvalContext, a: Vec<Value>) -> FResult {
+    Ok(Value::Bool(str_arg(&a, 0)?.contains(str_arg(&a, 1)?)))
+}
+
+pub(crate) fn lower(_: &EvalContext, a: Vec<Value>) -> FResult {
+    s(str_arg(&a, 0)?.to_lowercase())
+}
+
+pub(crate) fn upper(_: &EvalContext, a: Vec<Value>) -> FResult {
+    s(str_arg(&a, 0)?.to_uppercase())
+}
+
+pub(crate) fn strrev(_: &EvalContext, a: Vec<Value>) -> FResult {
+    s(str_arg(&a, 0)?.chars().rev().collect::<String>())
+}
+
+pub(crate) fn title(_: &EvalContext, a: Vec<Value>) -> FResult {
+    let mut out = String::new();
+    let mut prev_letter = false;
+    for c in str_arg(&a, 0)?.chars() {
+        if !prev_letter && c.is_alphabetic() {
+            out.extend(c.to_uppercase());
+        } else {
+            out.push(c);
+        }
+        prev_letter = c.is_alphanumeric() || c == '_' || c == '\'';
+    }
+    s(out)
+}
+
+pub(crate) fn trim(_: &EvalContext, a: Vec<Value>) -> FResult {
+    let cutset: Vec<char> = str_arg(&a, 1)?.chars().collect();
+    s(str_arg(&a, 0)?.trim_matches(|c| cutset.contains(&c)))
+}
+
+pub(crate) fn trimprefix(_: &EvalContext, a: Vec<Value>) -> FResult {
+    let v = str_arg(&a, 0)?;
+    s(v.strip_prefix(str_arg(&a, 1)?).unwrap_or(v))
+}
+
+pub(crate) fn trimsuffix(_: &EvalContext, a: Vec<Value>) -> FResult {
+    let v = str_arg(&a, 0)?;
+    s(v.strip_suffix(str_arg(&a, 1)?).unwrap_or(v))
+}
+
+pub(crate) fn trimspace(_: &EvalContext, a: Vec<Value>) -> FResult {
+    s(str_arg(&a, 0)?.trim())
+}
+
+pub(crate) fn indent(_: &EvalContext, a: Vec<Value>) -> FResult {
+    let n = int_arg(&a, 0)?;
+    let n = usize::try_from(n).map_err(|_| FuncError::arg(0, "must not be negative"))?;
+    if n > 1024 {
+        return Err(FuncError::arg(0, "at most 1024 spaces"));
+    }
+    let pad = " ".repeat(n);
+    let text = str_arg(&a, 1)?;
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+            if !line.is_empty() {
+                out.push_str(&pad);
+            }
+        }
+        out.push_str(line);
+    }
+    s(out)
+}
+
+pub(crate) fn join(_: &EvalContext, a: Vec<Value>) -> FResult {
+    let sep = str_arg(&a, 0)?;
+    let mut parts: Vec<&str> = Vec::new();
+    for (i, list) in a.iter().enumerate().skip(1) {
+        let items = list
+            .as_elements()
+            .ok_or_else(|| FuncError::arg(i, "a list of strings is required"))?;
+        for item in items {
+            match item.as_str() {
+                Some(x) => parts.push(x),
+                None => {
+                    return Err(FuncError::arg(
+                        i,
+                        "elements must be strings and must not be null",
+                    ))
+                }
+            }
+        }
+    }
+    if a.len() < 2 {
+        return Err(FuncError::call("at least one list is required"));
+    }
+    s(parts.join(sep))
+}
+
+pub(crate) fn split(_: &EvalContext, a: Vec<Value>) -> FResult {
+    let sep = str_arg(&a, 0)?;
+    let text = str_arg(&a, 1)?;
+    let parts: Vec<Value> = if sep.is_empty() {
+        text.chars().map(|c| Value::String(c.to_string())).collect()
+    } else {
+        text.split(sep).map(Value::from).collect()
+    };
+    Ok(Value::List(parts))
+}
+
+pub(crate) fn substr(_: &EvalContext, a: Vec<Value>) -> FResult {
+    let chars: Vec<char> = str_arg(&a, 0)?.chars().collect();
+    let len = i64::try_from(chars.len()).unwrap_or(i64::MAX);
+    let mut offset = int_arg(&a, 1)?;
+    let length = int_arg(&a, 2)?;
+    if offset < 0 {
+        offset = len.saturating_add(offset);
+        if offset < 0 {
+            return Err(FuncError::arg(1, "offset is out of range"));
+        }
+    }
+    if offset > len {
+        return Err(FuncError::arg(1, "offset is out of range"));
+    }
+    let end = if length < 0 {
+        if length != -1 {
+            return Err(FuncError::arg(2, "length must be -1 or a whole number ≥ 0"));
+        }
+        len
+    } else {
+        offset.saturating_add(length).min(len)
+    };
+    let (start, end) = (
+        usize::try_from(offset).unwrap_or(0),
+        usize::try_from(end).unwrap_or(0),
+    );
+    s(chars
+        .get(start..end)
+        .map(|c| c.iter().collect::<String>())
+        .unwrap_or_default())
+}
+
+pub(crate) fn replace(_: &EvalContext, a: Vec<Value>) -> FResult {
+    let text = str_arg(&a, 0)?;
+    let sub = str_arg(&a, 1)?;
+    let rep = str_arg(&a, 2)?;
+    if sub.len() >= 2 && sub.starts_with('/') && sub.ends_with('/') {
+        let pattern = sub.get(1..sub.len() - 1).unwrap_or("");
+        let re = compile(pattern, 1)?;
+        return s(re.replace_all(text, rep).into_owned());
+    }
+    if sub.is_empty() {
+        return s(text);
+    }
+    s(text.replace(sub, rep))
+}
+
+fn compile(pattern: &str, arg: usize) -> Result<regex::Regex, FuncError> {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| FuncError::arg(arg, format!("invalid regular expression: {e}")))
+}
+
+fn captures_value(re: &regex::Regex, caps: &regex::Captures<'_>) -> Value {
+    let names: Vec<Option<&str>> = re.capture_names().collect();
+    if re.captures_len() <= 1 {
+        return Value::String(caps.get(0).map_or("", |m| m.as_str()).to_string());
+    }
+    if names.iter().skip(1).any(Option::is_some) {
+        let mut m = BTreeMap::new();
+        for name in names.iter().skip(1).flatten() {
+            let v = caps
+                .name(name)
+                .map_or(Value::Null, |c| Value::String(c.as_str().to_string()));
+            m.insert((*name).to_string(), v);
+        }
+        return Value::Object(m);
+    }
+    Value::Tuple(
+        (1..re.captures_len())
+            .map(|i| {
+                caps.get(i)
+                    .map_or(Value::Null, |c| Value::String(c.as_str().to_string()))
+            })
+            .collect(),
+    )
+}
+
+pub(crate) fn regex(_: &EvalContext, a: Vec<Value>) -> FResult {
+    let re = compile(str_arg(&a, 0)?, 0)?;
+    let text = str_arg(&a, 1)?;
+    match re.captures(text) {
+        Some(c) => Ok(captures_value(&re, &c)),
+        None => Err(FuncError::call(
+            "the pattern did not match any part of the string",
+        )),
+    }
+}
+
+pub(crate) fn regexall(_: &EvalContext, a: Vec<Value>) -> FResult {
+    let re = compile(str_arg(&a, 0)?, 0)?;
+    let text = str_arg(&a, 1)?;
+    Ok(Value::List(
+        re.captures_iter(text)
+            .map(|c| captures_value(&re, &c))
+            .collect(),
+    ))
+}
+
+pub(crate) fn format(_: &EvalContext, a: Vec<Value>) -> FResult {
+    let spec = str_arg(&a, 0)?;
+    s(format_with(spec, a.get(1..).unwrap_or(&[]), 1)?)
+}
+
+pub(crate) fn formatlist(_: &EvalContext, a: Vec<Value>) -> FResult {
+    let spec = str_arg(&a, 0)?;
+    let args = a.get(1..).unwrap_or(&[]);
+    let mut len: Option<usize> = None;
+    for (i, v) in args.iter().enumerate() {
+        if let Some(items) = v.as_elements() {
+            match len {
+                Some(l) if l != items.len() => {
+                    return Err(FuncError::arg(
+                        i + 1,
+                        format!(
+                            "all lists must have the same length ({l}), this one has {}",
+                            items.len()
+                        ),
+                    ))
+                }
+                _ => len = Some(items.len()),
+            }
+        }
+    }
+    let Some(len) = len else {
+        // No list arguments: a single-element list.
+        return Ok(Value::List(vec![Value::String(format_with(
+            spec, args, 1,
+        )?)]));
+    };
+    let mut out = Vec::with_capacity(len);
+    for row in 0..len {
+        let row_args: Vec<Value> = args
+            .iter()
+            .map(|v| match v.as_elements() {
+                Some(items) => items.get(row).cloned().unwrap_or(Value::Null),
+                None => v.clone(),
+            })
+            .collect();
+        out.push(Value::String(format_with(spec, &row_args, 1)?));
+    }
+    Ok(Value::List(out))
+}
+
+/// Go-style `fmt` verbs as Terraform's `format` supports them: `%%`, `%v`, `%#v`, `%t`, `%d`,
+/// `%b`, `%o`, `%x`, `%X`, `%e`, `%E`, `%f`, `%g`, `%s`, `%q`, flags `-+ 0#`, width,
+/// precision, and explicit argument indexes `%[2]s`. `first_arg` numbers arguments in errors.
+fn format_with(spec: &str, args: &[Value], first_arg: usize) -> Result<String, FuncError> {
+    let mut out = String::new();
+    let mut chars = spec.chars().peekable();
+    let mut next_arg = 0usize;
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'%') {
+            chars.next();
+            out.push('%');
+            continue;
+        }
+        let (mut minus, mut plus, mut zero, mut space, mut sharp) =
+            (false, false, false, false, false);
+        while let Some(&f) = chars.peek() {
+            match f {
+                '-' => minus = true,
+                '+' => plus = true,
+                '0' => zero = true,
+                ' ' => space = true,
+                '#' => sharp = true,
+                _ => break,
+            }
+            chars.next();
+        }
+        if chars.peek() == Some(&'[') {
+            chars.next();
+            let mut num = String::new();
+            while let Some(&d) = chars.peek() {
+                chars.next();
+                if d == ']' {
+                    break;
+                }
+                num.push(d);
+            }
+            let n: usize = num
+                .parse()
+                .map_err(|_| FuncError::arg(0, format!("invalid argument index `[{num}]`")))?;
+            if n == 0 {
+                return Err(FuncError::arg(0, "argument indexes start at 1"));
+            }
+            next_arg = n - 1;
+        }
+        let mut width = String::new();
+        while let Some(&d) = chars.peek() {
+            if d.is_ascii_digit() {
+                width.push(d);
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        let mut precision: Option<String> = None;
+        if chars.peek() == Some(&'.') {
+            chars.next();
+            let mut p = String::new();
+            while let Some(&d) = chars.peek() {
+                if d.is_ascii_digit() {
+                    p.push(d);
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            precision = Some(p);
+        }
+        let Some(verb) = chars.next() else {
+            return Err(FuncError::arg(
+                0,
+                "the format ends with an unfinished `%` verb",
+            ));
+        };
+        let width: usize = if width.is_empty() {
+            0
+        } else {
+            width
+                .parse()
+                .ok()
+                .filter(|w| *w <= 4096)
+                .ok_or_else(|| FuncError::arg(0, "width is too large"))?
+        };
+        let precision: Option<usize> = match precision {
+            None => None,
+            Some(p) if p.is_empty() => Some(0),
+            Some(p) => Some(
+                p.parse()
+                    .ok()
+                    .filter(|w| *w <= 4096)
+                    .ok_or_else(|| FuncError::arg(0, "precision is too large"))?,
+            ),
+        };
+        let arg_no = next_arg + first_arg;
+        let Some(arg) = args.get(next_arg) else {
+            return Err(FuncError::arg(
+                0,
+                format!("not enough arguments for the `%{verb}` verb"),
+            ));
+        };
+        next_arg += 1;
+        if arg.is_null() && verb != 'v' {
+            return Err(FuncError::arg(arg_no, "must not be null"));
+        }
+        let body = match verb {
+            'v' if sharp => json_string(arg)?,
+            'v' => match arg {
+                Value::String(x) => x.clone(),
+                Value::Number(n) => format_number(*n),
+                Value::Bool(b) => b.to_string(),
+                Value::Null => "null".into(),
+                other => json_string(other)?,
+            },
+            't' => match convert(arg, &Type::Bool) {
+                Ok(Value::Bool(b)) => b.to_string(),
+                _ => return Err(FuncError::arg(arg_no, "a bool is required for `%t`")),
+            },
+            's' => {
+                let v = match convert(arg, &Type::String) {
+                    Ok(Value::String(x)) => x,
+                    _ => return Err(FuncError::arg(arg_no, "a string is required for `%s`")),
+                };
+                match precision {
+                    Some(p) => v.chars().take(p).collect(),
+                    None => v,
+                }
+            }
+            'q' => match convert(arg, &Type::String) {
+                Ok(Value::String(x)) => json_string(&Value::String(x))?,
+                _ => return Err(FuncError::arg(arg_no, "a string is required for `%q`")),
+            },
+            'd' | 'b' | 'o' | 'x' | 'X' | 'e' | 'E' | 'f' | 'F' | 'g' | 'G' => {
+                let n = match convert(arg, &Type::Number) {
+                    Ok(Value::Number(n)) => n,
+                    _ if matches!(verb, 'x' | 'X') && arg.as_str().is_some() => {
+                        let text = arg.as_str().unwrap_or_default();
+                        let hex: String = text.bytes().map(|b| format!("{b:02x}")).collect();
+                        let body = if verb == 'X' { hex.to_uppercase() } else { hex };
+                        out.push_str(&pad(body, width, minus, false));
+                        continue;
+                    }
+                    _ => {
+                        return Err(FuncError::arg(
+                            arg_no,
+                            format!("a number is required for `%{verb}`"),
+                        ))
+                    }
+                };
+                let sign = if n < 0.0 {
+                    "-"
+                } else if plus {
+                    "+"
+                } else if space {
+                    " "
+                } else {
+                    ""
+                };
+                let a = n.abs();
+                let digits = match verb {
+                    'd' | 'b' | 'o' | 'x' | 'X' => {
+                        if a.fract() != 0.0 || a > 9.0e15 {
+                            return Err(FuncError::arg(
+                                arg_no,
+                                format!("a whole number is required for `%{verb}`"),
+                            ));
+                        }
+                        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                        let i = a as u64;
+                        match verb {
+                            'b' => format!("{i:b}"),
+                            'o' => format!("{}{i:o}", if sharp { "0" } else { "" }),
+                            'x' => format!("{}{i:x}", if sharp { "0x" } else { "" }),
+                            'X' => format!("{}{i:X}", if sharp { "0X" } else { "" }),
+                            _ => i.to_string(),
+                        }
+                    }
+                    'e' | 'E' => {
+                        let p = precision.unwrap_or(6);
+                        let t = go_exp(a, p);
+                        if verb == 'E' {
+                            t.to_uppercase()
+                        } else {
+                            t
+                        }
+                    }
+                    'f' | 'F' => format!("{a:.*}", precision.unwrap_or(6)),
+                    _ => match precision {
+                        Some(p) => {
+                            let t = go_exp(a, p.saturating_sub(1));
+                            let exp: i32 = t
+                                .split('e')
+                                .nth(1)
+                                .and_then(|e| e.parse().ok())
+                                .unwrap_or(0);
+                            if exp < -4 || exp >= i32::try_from(p.max(1)).unwrap_or(i32::MAX) {
+                                t
+                            } else {
+                                format_number(a)
+                            }
+                        }
+                        None => format_number(a),
+                    },
+                };
+                let body = format!("{sign}{digits}");
+                if zero && !minus && body.len() < width {
+                    let fill = "0".repeat(width - body.len());
+                    out.push_str(sign);
+                    out.push_str(&fill);
+                    out.push_str(&digits);
+                    continue;
+                }
+                body
+            }
+            other => {
+                return Err(FuncError::arg(
+                    0,
+                    format!("unsupported format verb `%{other}`"),
+                ))
+            }
+        };
+        out.push_str(&pad(body, width, minus, zero && verb == 's'));
+        if out.len() > MAX_STRING_BYTES {
+            return Err(FuncError::call("result is too large"));
+        }
+    }
+    Ok(out)
+}
+
+/// Go's `%e`: mantissa with `precision` digits and a two-digit signed exponent.
+fn go_exp(a: f64, precision: usize) -> String {
+    let t = format!("{a:.precision$e}");
+    match t.split_once('e') {
+        Some((m, e)) => {
+            let (sign, digits) = match e.strip_prefix('-') {
+                Some(d) => ('-', d),
+                None => ('+', e),
+            };
+            format!("{m}e{sign}{digits:0>2}")
+        }
+        None => t,
+    }
+}
+
+fn pad(body: String, width: usize, left: bool, zero: bool) -> String {
+    let len = body.chars().count();
+    if len >= width {
+        return body;
+    }
+    let fill: String = std::iter::repeat_n(if zero { '0' } else { ' ' }, width - len).collect();
+    if left {
+        format!("{body}{fill}")
+    } else {
+        format!("{fill}{body}")
+    }
+}
+
+fn json_string(v: &Value) -> Result<String, FuncError> {
+    super::encoding::json_encode_value(v).ok_or_else(|| FuncError::call("value is not known"))
+}

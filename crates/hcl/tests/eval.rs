@@ -1,0 +1,172 @@
+//! Evaluator behaviour: operators, templates, for expressions, splats, unknowns, marks.
+
+use vitrina_hcl::eval::{evaluate, EvalContext};
+use vitrina_hcl::{parse, parse_expression, Type, Value};
+
+fn ctx() -> EvalContext {
+    let mut c = EvalContext::new();
+    c.set_variable(
+        "var",
+        Value::object([
+            ("name", Value::from("web")),
+            ("n", Value::from(3.0)),
+            ("ports", Value::List(vec![80.0.into(), 443.0.into()])),
+            ("secret", Value::from("hunter2").mark_sensitive()),
+            ("later", Value::Unknown(Type::String)),
+            ("nothing", Value::Null),
+            (
+                "m",
+                Value::map([("b", Value::from(1.0)), ("a", Value::from(2.0))]),
+            ),
+        ]),
+    );
+    c.set_variable(
+        "vkcs_compute_instance",
+        Value::object([(
+            "vm",
+            Value::Tuple(vec![
+                Value::object([("id", Value::from("i-0")), ("ip", Value::from("10.0.0.1"))]),
+                Value::object([("id", Value::from("i-1")), ("ip", Value::from("10.0.0.2"))]),
+            ]),
+        )]),
+    );
+    c.set_variable("count", Value::object([("index", Value::from(1.0))]));
+    c
+}
+
+fn eval(src: &str) -> Value {
+    let e = parse_expression("t", src).expect("parses");
+    evaluate(&e, &ctx()).unwrap_or_else(|err| panic!("{src}: {err}"))
+}
+
+fn eval_err(src: &str) -> String {
+    let e = parse_expression("t", src).expect("parses");
+    evaluate(&e, &ctx()).expect_err(src).message
+}
+
+#[test]
+fn arithmetic_and_conversion() {
+    assert_eq!(eval("\"1\" + 2"), Value::from(3.0));
+    assert_eq!(eval("-5 % 3"), Value::from(-2.0));
+    assert_eq!(eval("1 == 1.0"), Value::Bool(true));
+    assert_eq!(eval("true ? 1 : \"x\""), Value::from("1"));
+    assert!(eval_err("1 / 0").contains("division by zero"));
+    assert!(eval_err("1 % 0").contains("modulo by zero"));
+    assert_eq!(eval("!\"true\""), Value::Bool(false));
+}
+
+#[test]
+fn references_and_indexing() {
+    assert_eq!(eval("var.name"), Value::from("web"));
+    assert_eq!(
+        eval("vkcs_compute_instance.vm[count.index].ip"),
+        Value::from("10.0.0.2")
+    );
+    assert_eq!(
+        eval("vkcs_compute_instance.vm[*].id"),
+        Value::Tuple(vec!["i-0".into(), "i-1".into()])
+    );
+    assert_eq!(
+        eval("vkcs_compute_instance.vm.*.id"),
+        Value::Tuple(vec!["i-0".into(), "i-1".into()])
+    );
+    assert_eq!(eval("var.nothing[*]"), Value::Tuple(vec![]));
+    assert!(eval_err("var.ports[5]").contains("out of range"));
+    assert!(eval_err("var.nope").contains("no attribute `nope`"));
+    assert!(eval_err("nope.x").contains("unknown variable"));
+}
+
+#[test]
+fn templates_and_heredocs() {
+    assert_eq!(eval("\"${var.name}-${var.n}\""), Value::from("web-3"));
+    assert_eq!(
+        eval("\"${var.ports}\""),
+        Value::List(vec![80.0.into(), 443.0.into()])
+    );
+    assert_eq!(
+        eval("\"%{ for p in var.ports ~} ${p} %{~ endfor }\""),
+        Value::from("80443")
+    );
+    assert_eq!(
+        eval("\"%{ if var.n > 2 }big%{ else }small%{ endif }\""),
+        Value::from("big")
+    );
+    assert_eq!(
+        eval("<<-EOT\n    a\n      ${var.name}\n    EOT"),
+        Value::from("a\n  web\n")
+    );
+    assert!(eval_err("\"x${var.nothing}\"").contains("null"));
+    assert_eq!(eval("\"${var.nothing}\""), Value::Null);
+}
+
+#[test]
+fn for_expressions() {
+    assert_eq!(
+        eval("[for k, v in var.m : \"${k}=${v}\"]"),
+        Value::Tuple(vec!["a=2".into(), "b=1".into()])
+    );
+    assert_eq!(
+        eval("{ for p in var.ports : tostring(p) => p if p > 100 }"),
+        Value::object([("443", Value::from(443.0))])
+    );
+    assert_eq!(
+        eval("{ for s in [\"a\", \"bb\", \"cc\"] : length(s) => s... }"),
+        Value::object([
+            ("1", Value::Tuple(vec!["a".into()])),
+            ("2", Value::Tuple(vec!["bb".into(), "cc".into()])),
+        ])
+    );
+    assert!(eval_err("{ for s in [\"a\", \"a\"] : s => s }").contains("duplicate key"));
+}
+
+#[test]
+fn unknowns_propagate() {
+    assert_eq!(eval("var.later"), Value::Unknown(Type::String));
+    assert_eq!(eval("\"x-${var.later}\""), Value::Unknown(Type::String));
+    assert_eq!(eval("var.later == \"a\""), Value::Unknown(Type::Bool));
+    assert_eq!(eval("length(var.later)"), Value::Unknown(Type::Number));
+    assert_eq!(eval("upper(var.later)"), Value::Unknown(Type::String));
+    assert_eq!(
+        eval("var.later != null ? 1 : 2"),
+        Value::Unknown(Type::Number)
+    );
+    assert_eq!(eval("true || var.later == \"x\""), Value::Bool(true));
+    assert_eq!(eval("length([var.later, 1])"), Value::from(2.0));
+}
+
+#[test]
+fn sensitive_marks_propagate() {
+    assert!(eval("var.secret").is_sensitive());
+    assert!(eval("\"pw=${var.secret}\"").is_sensitive());
+    assert!(eval("upper(var.secret)").is_sensitive());
+    assert!(eval("[var.secret]").contains_sensitive());
+    assert!(eval("length(var.secret) + 1").is_sensitive());
+    assert!(!eval("nonsensitive(var.secret)").contains_sensitive());
+}
+
+#[test]
+fn lazy_try_and_can() {
+    assert_eq!(eval("try(var.ports[9], \"n/a\")"), Value::from("n/a"));
+    assert_eq!(eval("try(var.later, \"n/a\")"), Value::unknown());
+    assert_eq!(eval("can(var.ports[9])"), Value::Bool(false));
+    assert_eq!(eval("can(var.ports[0])"), Value::Bool(true));
+}
+
+#[test]
+fn function_errors_name_argument_and_position() {
+    let msg = eval_err("substr(\"abc\", \"x\", 1)");
+    assert!(msg.contains("`substr`"), "{msg}");
+    assert!(msg.contains("argument 2 (`offset`)"), "{msg}");
+    let msg = eval_err("upper()");
+    assert!(msg.contains("takes 1 argument"), "{msg}");
+}
+
+#[test]
+fn block_attributes_evaluate_from_a_module() {
+    let text = "locals {\n  x = \"${var.name}-${count.index}\"\n}\n";
+    let m = parse("m.tf", text).expect("parses");
+    assert_eq!(
+        evaluate(&m.locals[0].expr, &ctx()),
+        Ok(Value::from("web-1"))
+    );
+}
