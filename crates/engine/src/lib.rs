@@ -9,6 +9,7 @@
 pub mod addr;
 pub mod builtin;
 pub mod config;
+pub mod context;
 pub mod duration;
 pub mod graph;
 pub mod hooks;
