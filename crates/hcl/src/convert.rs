@@ -118,7 +118,7 @@ fn convert_at(value: &Value, ty: &Type, path: &str) -> Result<Value, ConvertErro
         _ => Err(ConvertError::new(
             path,
             format!(
-                "{} required, got {}",
+                "{} is required, got {}",
                 article(&ty.friendly_name()),
                 article(value.kind_name())
             ),

@@ -218,7 +218,7 @@ pub(crate) fn values(_: &EvalContext, a: Vec<Value>) -> FResult {
 
 pub(crate) fn length(_: &EvalContext, a: Vec<Value>) -> FResult {
     let n = match a.first() {
-        Some(Value::String(s)) => s.chars().count(),
+        Some(Value::String(s)) => super::string::graphemes(s).len(),
         Some(Value::List(v) | Value::Tuple(v) | Value::Set(v)) => v.len(),
         Some(Value::Map(m) | Value::Object(m)) => m.len(),
         _ => {

@@ -41,7 +41,45 @@ pub(crate) fn upper(_: &EvalContext, a: Vec<Value>) -> FResult {
 }
 
 pub(crate) fn strrev(_: &EvalContext, a: Vec<Value>) -> FResult {
-    s(str_arg(&a, 0)?.chars().rev().collect::<String>())
+    let mut parts = graphemes(str_arg(&a, 0)?);
+    parts.reverse();
+    s(parts.concat())
+}
+
+/// True for characters that join the previous one into a single user-perceived character
+/// (combining marks, variation selectors, emoji modifiers, zero-width joiner).
+fn extends_previous(c: char) -> bool {
+    matches!(u32::from(c),
+        0x0300..=0x036F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF
+        | 0xFE00..=0xFE0F | 0xFE20..=0xFE2F | 0x200D | 0x1F3FB..=0x1F3FF | 0xE0020..=0xE007F)
+}
+
+/// Splits a string into approximate grapheme clusters: a base character with the combining
+/// characters after it, and emoji joined by U+200D. (Terraform uses full Unicode segmentation;
+/// this approximation covers accents, variation selectors, skin tones and ZWJ sequences.)
+pub(crate) fn graphemes(text: &str) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    let mut start = 0usize;
+    let mut join_next = false;
+    for (i, c) in text.char_indices() {
+        if i == 0 {
+            continue;
+        }
+        if extends_previous(c) || join_next {
+            join_next = c == '\u{200D}';
+            continue;
+        }
+        if let Some(part) = text.get(start..i) {
+            out.push(part);
+        }
+        start = i;
+    }
+    if let Some(part) = text.get(start..) {
+        if !part.is_empty() {
+            out.push(part);
+        }
+    }
+    out
 }
 
 pub(crate) fn title(_: &EvalContext, a: Vec<Value>) -> FResult {
@@ -83,19 +121,9 @@ pub(crate) fn indent(_: &EvalContext, a: Vec<Value>) -> FResult {
     if n > 1024 {
         return Err(FuncError::arg(0, "at most 1024 spaces"));
     }
-    let pad = " ".repeat(n);
-    let text = str_arg(&a, 1)?;
-    let mut out = String::with_capacity(text.len());
-    for (i, line) in text.split('\n').enumerate() {
-        if i > 0 {
-            out.push('\n');
-            if !line.is_empty() {
-                out.push_str(&pad);
-            }
-        }
-        out.push_str(line);
-    }
-    s(out)
+    // Every newline is followed by the padding, as in Terraform (even a final one).
+    let pad = format!("\n{}", " ".repeat(n));
+    s(str_arg(&a, 1)?.replace('\n', &pad))
 }
 
 pub(crate) fn join(_: &EvalContext, a: Vec<Value>) -> FResult {
@@ -135,7 +163,7 @@ pub(crate) fn split(_: &EvalContext, a: Vec<Value>) -> FResult {
 }
 
 pub(crate) fn substr(_: &EvalContext, a: Vec<Value>) -> FResult {
-    let chars: Vec<char> = str_arg(&a, 0)?.chars().collect();
+    let chars = graphemes(str_arg(&a, 0)?);
     let len = i64::try_from(chars.len()).unwrap_or(i64::MAX);
     let mut offset = int_arg(&a, 1)?;
     let length = int_arg(&a, 2)?;
@@ -162,7 +190,7 @@ pub(crate) fn substr(_: &EvalContext, a: Vec<Value>) -> FResult {
     );
     s(chars
         .get(start..end)
-        .map(|c| c.iter().collect::<String>())
+        .map(<[&str]>::concat)
         .unwrap_or_default())
 }
 
