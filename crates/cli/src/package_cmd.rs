@@ -1,12 +1,242 @@
-//! `vitrina package …`
+//! `vitrina package …`: validate, build the broker catalog, pack.
 
-use clap::Subcommand;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
+use clap::{Args, Subcommand, ValueEnum};
+use vitrina_diagnostics::{Diagnostic, Diagnostics, SourceMap, Span};
+use vitrina_package::{codes, Validated};
+
+use crate::exit::print_error;
 use crate::ExitStatus;
 
 #[derive(Debug, Subcommand)]
-pub enum PackageCommand {}
+pub enum PackageCommand {
+    /// Write a new package that validates with no diagnostic (a web page on one VM)
+    Init(InitArgs),
+    /// Check a package folder or zip; exit 0 when there are no errors
+    Validate(ValidateArgs),
+    /// Write the broker catalog JSON of a package
+    Build(BuildArgs),
+    /// Validate, then zip a package folder as `<SERVICE>.zip` holding `<SERVICE>/…`
+    Pack(PackArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The package folder or its zip
+    pub path: PathBuf,
+    /// Output format of the diagnostics
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Same as `--format json`
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The package folder or its zip
+    pub path: PathBuf,
+    /// Write the catalog to FILE instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PackArgs {
+    /// The package folder
+    pub path: PathBuf,
+    /// The zip to write (default: `<SERVICE>.zip` in the current folder)
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
 
 pub fn run(cmd: PackageCommand) -> ExitStatus {
-    match cmd {}
+    match cmd {
+        PackageCommand::Init(a) => init(&a),
+        PackageCommand::Validate(a) => {
+            let format = if a.json { Format::Json } else { a.format };
+            validate(&a.path, format)
+        }
+        PackageCommand::Build(a) => build(&a.path, a.output.as_deref()),
+        PackageCommand::Pack(a) => pack(&a.path, a.output.as_deref()),
+    }
+}
+
+/// The prefix shown before relative file paths in text output: the path the user typed.
+fn display_prefix(path: &Path) -> String {
+    let s = path.to_string_lossy();
+    let is_zip = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+    if is_zip {
+        format!("{s}:")
+    } else if s.ends_with('/') {
+        s.into_owned()
+    } else {
+        format!("{s}/")
+    }
+}
+
+fn read(path: &Path) -> Result<Validated, ExitStatus> {
+    vitrina_package::validate_path(path).map_err(|e| {
+        print_error(&e);
+        ExitStatus::Usage
+    })
+}
+
+fn summary(diags: &Diagnostics) -> String {
+    let e = diags.error_count();
+    let w = diags.warning_count();
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    format!("{}, {}", plural(e, "error"), plural(w, "warning"))
+}
+
+fn print_text(path: &Path, v: &Validated) {
+    let text = v.sources.render_text(&v.diagnostics, &display_prefix(path));
+    eprint!("{text}");
+}
+
+fn validate(path: &Path, format: Format) -> ExitStatus {
+    let v = match read(path) {
+        Ok(v) => v,
+        Err(status) => return status,
+    };
+    let ok = !v.diagnostics.has_errors();
+    match format {
+        Format::Json => {
+            let obj = serde_json::json!({
+                "ok": ok,
+                "diagnostics": v.sources.to_json(&v.diagnostics),
+            });
+            let mut out = std::io::stdout().lock();
+            if writeln!(out, "{obj}").is_err() {
+                return ExitStatus::Usage;
+            }
+        }
+        Format::Text => {
+            let text = v.sources.render_text(&v.diagnostics, &display_prefix(path));
+            let mut out = std::io::stdout().lock();
+            let _ = write!(out, "{text}");
+        }
+    }
+    let verdict = if ok { "valid" } else { "invalid" };
+    eprintln!("{}: {verdict} ({})", path.display(), summary(&v.diagnostics));
+    if ok {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    }
+}
+
+fn build(path: &Path, output: Option<&Path>) -> ExitStatus {
+    let v = match read(path) {
+        Ok(v) => v,
+        Err(status) => return status,
+    };
+    print_text(path, &v);
+    let Some(catalog) = vitrina_package::build_catalog(&v) else {
+        eprintln!("{}: not built ({})", path.display(), summary(&v.diagnostics));
+        return ExitStatus::Failure;
+    };
+    let text = vitrina_package::catalog::to_text(&catalog);
+    match output {
+        Some(file) => {
+            if let Err(e) = fs_err::write(file, text) {
+                print_error(&e);
+                return ExitStatus::Usage;
+            }
+            eprintln!("{}: catalog written to {}", path.display(), file.display());
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            if out.write_all(text.as_bytes()).is_err() {
+                return ExitStatus::Usage;
+            }
+        }
+    }
+    ExitStatus::Success
+}
+
+fn pack(path: &Path, output: Option<&Path>) -> ExitStatus {
+    if !path.is_dir() {
+        eprintln!("error: `{}` is not a package folder", path.display());
+        return ExitStatus::Usage;
+    }
+    let files = match vitrina_package::read_package(path) {
+        Ok(f) => f,
+        Err(e) => {
+            print_error(&e);
+            return ExitStatus::Usage;
+        }
+    };
+    let v = vitrina_package::validate(&files);
+    print_text(path, &v);
+    if v.diagnostics.has_errors() {
+        eprintln!("{}: not packed ({})", path.display(), summary(&v.diagnostics));
+        return ExitStatus::Failure;
+    }
+    let out = output.map_or_else(|| PathBuf::from(format!("{}.zip", files.service_name)), Path::to_path_buf);
+    match vitrina_package::pack::pack(path, &files, &out) {
+        Ok(size) => {
+            eprintln!("{}: packed into {} ({size} bytes)", path.display(), out.display());
+            ExitStatus::Success
+        }
+        Err(vitrina_package::pack::PackError::TooLarge { size }) => {
+            let mut diags = Diagnostics::new();
+            diags.push(
+                Diagnostic::error(
+                    codes::PACKAGE_TOO_LARGE,
+                    Span::file_start(""),
+                    format!("the zip would have {size} bytes, more than the 30 MB upload limit"),
+                )
+                .with_help("remove large files the package does not need"),
+            );
+            eprint!("{}", SourceMap::new().render_text(&diags, &display_prefix(path)));
+            eprintln!("{}: not packed (1 error)", path.display());
+            ExitStatus::Failure
+        }
+        Err(e) => {
+            print_error(&e);
+            ExitStatus::Usage
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The package (service folder) name
+    pub name: String,
+    /// The folder to create the package in
+    #[arg(long, value_name = "PARENT", default_value = ".")]
+    pub dir: PathBuf,
+    /// Plan names, comma-separated
+    #[arg(long, value_delimiter = ',', default_value = vitrina_package::init::DEFAULT_PLAN)]
+    pub plans: Vec<String>,
+    /// Generator version written to version.yaml
+    #[arg(long, value_parser = ["0.0.1", "1.0.0"], default_value = "1.0.0")]
+    pub generator: String,
+}
+
+fn init(a: &InitArgs) -> ExitStatus {
+    use vitrina_package::init::{init_package, InitOptions};
+    let created = a
+        .generator
+        .parse()
+        .and_then(|generator| init_package(&a.dir, &a.name, &InitOptions { plans: a.plans.clone(), generator }));
+    match created {
+        Ok(root) => {
+            eprintln!("created {} (check it with `vitrina package validate {}`)", root.display(), root.display());
+            ExitStatus::Success
+        }
+        Err(e) => {
+            print_error(&e);
+            ExitStatus::Usage
+        }
+    }
 }

@@ -1,0 +1,446 @@
+//! Reading a package into memory from a folder or a zip, safely.
+//!
+//! Nothing is ever extracted to disk: zip entries are streamed one at a time through a
+//! decompressor with a size cap, so a hostile archive cannot write anywhere, and the zip file
+//! itself is read from disk once (central directory, then each entry), never loaded whole.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use vitrina_diagnostics::{Diagnostic, Diagnostics, Span};
+
+use crate::codes;
+
+/// The upload limit of a packed package.
+pub const MAX_ZIP_BYTES: u64 = 30 * 1024 * 1024;
+/// Above this ratio of uncompressed to compressed size an entry is treated as a zip bomb.
+pub const MAX_EXPANSION_RATIO: u64 = 100;
+/// Entries smaller than this are not held to the ratio: tiny, highly repetitive text files
+/// (a YAML file of spaces) legitimately compress more than 100 times.
+const RATIO_FLOOR: u64 = 1024 * 1024;
+/// The most bytes all entries may expand to together.
+const MAX_TOTAL_BYTES: u64 = 512 * 1024 * 1024;
+/// The most entries or files a package may have.
+const MAX_ENTRIES: usize = 20_000;
+/// Files kept in memory for validation at most this size each; larger ones are only counted.
+const MAX_KEPT_FILE: u64 = 16 * 1024 * 1024;
+/// Folders nest at most this deep.
+const MAX_DEPTH: usize = 32;
+
+/// A file of a package: its size, and its bytes when validation needs them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageFile {
+    pub size: u64,
+    pub data: Option<Vec<u8>>,
+}
+
+/// A package read into memory: paths relative to the service folder, with `/` separators.
+#[derive(Debug, Clone, Default)]
+pub struct PackageFiles {
+    /// The service folder's name (`<SERVICE>`).
+    pub service_name: String,
+    pub files: BTreeMap<String, PackageFile>,
+    /// Every folder (relative path), including the parents of every file.
+    pub dirs: BTreeSet<String>,
+    /// Problems found while reading (`package/bad-name`, `package/unsafe-archive`).
+    pub diagnostics: Diagnostics,
+}
+
+impl PackageFiles {
+    pub fn text(&self, path: &str) -> Option<&[u8]> {
+        self.files.get(path)?.data.as_deref()
+    }
+
+    pub fn has_file(&self, path: &str) -> bool {
+        self.files.contains_key(path)
+    }
+
+    pub fn has_dir(&self, path: &str) -> bool {
+        self.dirs.contains(path)
+    }
+
+    /// Files directly inside `dir` (not in its subfolders), sorted.
+    pub fn files_in<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        let prefix = format!("{dir}/");
+        self.files
+            .range(prefix.clone()..)
+            .map(|(k, _)| k.as_str())
+            .take_while(move |k| k.starts_with(&prefix))
+            .filter(move |k| k.get(dir.len() + 1..).is_some_and(|rest| !rest.contains('/')))
+    }
+
+    /// Sub-folders directly inside `dir`, sorted.
+    pub fn dirs_in<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        let prefix = format!("{dir}/");
+        self.dirs
+            .range(prefix.clone()..)
+            .map(|k| k.as_str())
+            .take_while(move |k| k.starts_with(&prefix))
+            .filter(move |k| k.get(dir.len() + 1..).is_some_and(|rest| !rest.contains('/')))
+    }
+
+    fn insert(&mut self, rel: &str, file: PackageFile) {
+        let mut dir = rel;
+        while let Some((parent, _)) = dir.rsplit_once('/') {
+            self.dirs.insert(parent.to_owned());
+            dir = parent;
+        }
+        self.files.insert(rel.to_owned(), file);
+    }
+
+    /// Adds a file from memory (tests, generators).
+    pub fn add(&mut self, rel: &str, data: Vec<u8>) {
+        let size = data.len() as u64;
+        self.insert(
+            rel,
+            PackageFile {
+                size,
+                data: Some(data),
+            },
+        );
+    }
+
+    fn check_name(&mut self, rel: &str, reported: &mut BTreeSet<String>) {
+        let mut prefix = String::new();
+        for part in rel.split('/') {
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(part);
+            if !is_good_name(part) && reported.insert(prefix.clone()) {
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        codes::PACKAGE_BAD_NAME,
+                        Span::file_start(prefix.clone()),
+                        format!("the name `{part}` has characters other than ASCII letters, digits, `_`, `-`, `.`"),
+                    )
+                    .with_help("rename it without spaces or non-ASCII characters, and update what refers to it"),
+                );
+            }
+        }
+    }
+}
+
+/// Whether a file or folder name uses only ASCII letters, digits, `_`, `-`, `.`.
+pub fn is_good_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// Why a package could not be read at all (the package's own mistakes are diagnostics instead).
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("`{}` does not exist", path.display())]
+    NotFound { path: PathBuf },
+    #[error("cannot read `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{}` is not a readable zip archive", path.display())]
+    Zip {
+        path: PathBuf,
+        #[source]
+        source: zip::result::ZipError,
+    },
+    #[error("`{}` is neither a package folder nor a `.zip` file", path.display())]
+    NotAPackage { path: PathBuf },
+}
+
+/// Reads a package folder or zip.
+///
+/// # Errors
+/// When the path cannot be read at all; problems inside the package become diagnostics.
+pub fn read_package(path: &Path) -> Result<PackageFiles, ReadError> {
+    let meta = std::fs::symlink_metadata(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            ReadError::NotFound {
+                path: path.to_owned(),
+            }
+        } else {
+            ReadError::Io {
+                path: path.to_owned(),
+                source: e,
+            }
+        }
+    })?;
+    let meta = if meta.file_type().is_symlink() {
+        // The path the user typed may be a link; links inside the package are refused.
+        std::fs::metadata(path).map_err(|e| ReadError::Io {
+            path: path.to_owned(),
+            source: e,
+        })?
+    } else {
+        meta
+    };
+    if meta.is_dir() {
+        read_dir(path)
+    } else if meta.is_file() {
+        let file = fs_err::File::open(path).map_err(|e| ReadError::Io {
+            path: path.to_owned(),
+            source: e,
+        })?;
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        read_zip(std::io::BufReader::new(file), &stem).map_err(|e| match e {
+            ZipReadError::Zip(source) => ReadError::Zip {
+                path: path.to_owned(),
+                source,
+            },
+            ZipReadError::Io(source) => ReadError::Io {
+                path: path.to_owned(),
+                source,
+            },
+        })
+    } else {
+        Err(ReadError::NotAPackage {
+            path: path.to_owned(),
+        })
+    }
+}
+
+fn wants_data(size: u64) -> bool {
+    size <= MAX_KEPT_FILE
+}
+
+fn read_dir(root: &Path) -> Result<PackageFiles, ReadError> {
+    let mut pkg = PackageFiles {
+        service_name: root
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(|s| s.to_string_lossy().into_owned()))
+            .unwrap_or_default(),
+        ..PackageFiles::default()
+    };
+    let mut reported = BTreeSet::new();
+    let mut stack: Vec<(PathBuf, String, usize)> = vec![(root.to_owned(), String::new(), 0)];
+    let mut count = 0usize;
+    while let Some((dir, rel_dir, depth)) = stack.pop() {
+        let io = |e: std::io::Error| ReadError::Io {
+            path: dir.clone(),
+            source: e,
+        };
+        let mut entries: Vec<_> = fs_err::read_dir(&dir)
+            .map_err(io)?
+            .collect::<Result<_, _>>()
+            .map_err(io)?;
+        entries.sort_by_key(fs_err::DirEntry::file_name);
+        for entry in entries {
+            count += 1;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rel = if rel_dir.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel_dir}/{name}")
+            };
+            if count > MAX_ENTRIES {
+                pkg.diagnostics.push(Diagnostic::error(
+                    codes::PACKAGE_TOO_LARGE,
+                    Span::file_start(rel),
+                    format!("the package has more than {MAX_ENTRIES} files"),
+                ));
+                return Ok(pkg);
+            }
+            let ft = entry.file_type().map_err(io)?;
+            pkg.check_name(&rel, &mut reported);
+            if ft.is_symlink() {
+                pkg.diagnostics.push(
+                    Diagnostic::error(
+                        codes::PACKAGE_UNSAFE_ARCHIVE,
+                        Span::file_start(rel.clone()),
+                        format!("`{rel}` is a link; links are not allowed in a package"),
+                    )
+                    .with_help("replace the link with the file it points to"),
+                );
+            } else if ft.is_dir() {
+                pkg.dirs.insert(rel.clone());
+                if depth + 1 < MAX_DEPTH {
+                    stack.push((entry.path(), rel, depth + 1));
+                }
+            } else if ft.is_file() {
+                let size = entry.metadata().map_err(io)?.len();
+                let data = if wants_data(size) {
+                    Some(fs_err::read(entry.path()).map_err(io)?)
+                } else {
+                    None
+                };
+                pkg.insert(&rel, PackageFile { size, data });
+            }
+        }
+    }
+    Ok(pkg)
+}
+
+#[derive(Debug)]
+enum ZipReadError {
+    Zip(zip::result::ZipError),
+    Io(std::io::Error),
+}
+
+fn unsafe_entry(pkg: &mut PackageFiles, name: &str, why: &str) {
+    pkg.diagnostics.push(
+        Diagnostic::error(
+            codes::PACKAGE_UNSAFE_ARCHIVE,
+            Span::file_start(name.to_owned()),
+            format!("zip entry `{name}` {why}"),
+        )
+        .with_help("pack the package folder with `vitrina package pack`"),
+    );
+}
+
+/// Reads a zip from any seekable reader. Entries must sit under one `<SERVICE>/` folder (or the
+/// package is at the archive's root, named after the zip file).
+fn read_zip<R: std::io::Read + std::io::Seek>(
+    reader: R,
+    stem: &str,
+) -> Result<PackageFiles, ZipReadError> {
+    let mut archive = zip::ZipArchive::new(reader).map_err(ZipReadError::Zip)?;
+    let mut pkg = PackageFiles::default();
+    if archive.len() > MAX_ENTRIES {
+        pkg.diagnostics.push(Diagnostic::error(
+            codes::PACKAGE_TOO_LARGE,
+            Span::file_start(String::new()),
+            format!("the zip has more than {MAX_ENTRIES} entries"),
+        ));
+        return Ok(pkg);
+    }
+    // First pass over the central directory only: names, kinds, sizes.
+    let mut names: Vec<(usize, String, bool)> = Vec::new();
+    for i in 0..archive.len() {
+        let entry = archive.by_index_raw(i).map_err(ZipReadError::Zip)?;
+        let raw = String::from_utf8_lossy(entry.name_raw()).into_owned();
+        let name = raw.replace('\\', "/");
+        if name.starts_with("__MACOSX/") {
+            continue;
+        }
+        let is_link = entry
+            .unix_mode()
+            .is_some_and(|m| m & 0o170_000 == 0o120_000);
+        let absolute = name.starts_with('/')
+            || name.as_bytes().get(1) == Some(&b':')
+            || raw.starts_with('\\');
+        if absolute {
+            unsafe_entry(&mut pkg, &name, "has an absolute path");
+            continue;
+        }
+        if name.split('/').any(|c| c == "..") {
+            unsafe_entry(&mut pkg, &name, "has a `..` path component");
+            continue;
+        }
+        if is_link {
+            unsafe_entry(&mut pkg, &name, "is a link");
+            continue;
+        }
+        if entry.encrypted() {
+            unsafe_entry(&mut pkg, &name, "is encrypted");
+            continue;
+        }
+        let is_dir = entry.is_dir() || name.ends_with('/');
+        names.push((i, name, is_dir));
+    }
+    // The service folder: the one top-level folder, unless the package sits at the root.
+    let tops: BTreeSet<&str> = names
+        .iter()
+        .map(|(_, n, dir)| match n.split_once('/') {
+            Some((top, _)) => top,
+            None if *dir => n.as_str(),
+            None => "",
+        })
+        .collect();
+    let prefix = match tops.iter().next() {
+        Some(top) if tops.len() == 1 && !top.is_empty() => {
+            pkg.service_name = (*top).to_owned();
+            format!("{top}/")
+        }
+        _ => {
+            pkg.service_name = stem.to_owned();
+            String::new()
+        }
+    };
+    let mut reported = BTreeSet::new();
+    let mut total: u64 = 0;
+    for (i, name, is_dir) in names {
+        let rel = name
+            .strip_prefix(&prefix)
+            .unwrap_or(&name)
+            .trim_end_matches('/')
+            .to_owned();
+        if rel.is_empty() || rel.split('/').any(|c| c.is_empty() || c == ".") {
+            if !rel.is_empty() {
+                unsafe_entry(&mut pkg, &name, "has an empty or `.` path component");
+            }
+            continue;
+        }
+        if rel.split('/').count() > MAX_DEPTH {
+            unsafe_entry(&mut pkg, &name, "is nested too deeply");
+            continue;
+        }
+        pkg.check_name(&rel, &mut reported);
+        if is_dir {
+            pkg.dirs.insert(rel);
+            continue;
+        }
+        let mut entry = archive.by_index(i).map_err(ZipReadError::Zip)?;
+        let compressed = entry.compressed_size();
+        let declared = entry.size();
+        let ratio_cap = compressed
+            .saturating_mul(MAX_EXPANSION_RATIO)
+            .max(RATIO_FLOOR);
+        if declared > ratio_cap {
+            unsafe_entry(
+                &mut pkg,
+                &name,
+                &format!(
+                    "expands {declared} bytes from {compressed}: a ratio above {MAX_EXPANSION_RATIO}"
+                ),
+            );
+            continue;
+        }
+        // Stream it through a cap: the declared size may lie.
+        let remaining = MAX_TOTAL_BYTES.saturating_sub(total);
+        let cap = ratio_cap.min(remaining);
+        let keep = wants_data(declared);
+        let mut data = Vec::new();
+        let mut limited = (&mut entry).take(cap.saturating_add(1));
+        let read = if keep {
+            limited.read_to_end(&mut data).map_err(ZipReadError::Io)? as u64
+        } else {
+            std::io::copy(&mut limited, &mut std::io::sink()).map_err(ZipReadError::Io)?
+        };
+        if read > cap {
+            let why = if cap == remaining {
+                format!("makes the archive expand to more than {MAX_TOTAL_BYTES} bytes")
+            } else {
+                format!("expands more than {MAX_EXPANSION_RATIO} times its compressed size")
+            };
+            unsafe_entry(&mut pkg, &name, &why);
+            continue;
+        }
+        total = total.saturating_add(read);
+        pkg.insert(
+            &rel,
+            PackageFile {
+                size: read,
+                data: keep.then_some(data),
+            },
+        );
+    }
+    Ok(pkg)
+}
+
+/// Reads a zip held in memory (tests and the fuzz target).
+///
+/// # Errors
+/// When the bytes are not a zip archive.
+pub fn read_zip_bytes(bytes: &[u8], stem: &str) -> Result<PackageFiles, zip::result::ZipError> {
+    read_zip(std::io::Cursor::new(bytes), stem).map_err(|e| match e {
+        ZipReadError::Zip(z) => z,
+        ZipReadError::Io(io) => zip::result::ZipError::Io(io),
+    })
+}
