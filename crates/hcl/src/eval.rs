@@ -28,6 +28,9 @@ pub const MAX_STRING_BYTES: usize = 64 * 1024 * 1024;
 /// Largest number of elements a `for` expression or function may produce.
 pub const MAX_COLLECTION_LEN: usize = 1_000_000;
 
+/// Default budget of evaluation steps (sub-expressions evaluated) for one [`evaluate`] call.
+pub const DEFAULT_STEP_LIMIT: u64 = 50_000_000;
+
 /// Why an expression could not be evaluated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -82,6 +85,7 @@ pub struct EvalContext {
     now: Option<chrono::DateTime<chrono::Utc>>,
     impure_unknown: bool,
     template_depth: usize,
+    step_limit: Option<u64>,
 }
 
 impl EvalContext {
@@ -139,6 +143,16 @@ impl EvalContext {
         self.impure_unknown
     }
 
+    /// Caps the number of sub-expressions one [`evaluate`] call may evaluate (default
+    /// [`DEFAULT_STEP_LIMIT`]), so a hostile manifest cannot keep the evaluator busy forever.
+    pub fn set_step_limit(&mut self, steps: u64) {
+        self.step_limit = Some(steps);
+    }
+
+    pub fn step_limit(&self) -> u64 {
+        self.step_limit.unwrap_or(DEFAULT_STEP_LIMIT)
+    }
+
     /// How many `templatefile` calls deep this context is.
     pub(crate) fn template_depth(&self) -> usize {
         self.template_depth
@@ -152,6 +166,7 @@ impl EvalContext {
             now: self.now,
             impure_unknown: self.impure_unknown,
             template_depth: self.template_depth + 1,
+            step_limit: self.step_limit,
         }
     }
 }
@@ -175,6 +190,7 @@ pub(crate) struct Evaluator<'c> {
     pub(crate) ctx: &'c EvalContext,
     scopes: Vec<(String, Value)>,
     depth: usize,
+    steps: u64,
 }
 
 fn span_of(e: &impl hcl_edit::Span) -> Option<Range<usize>> {
@@ -258,6 +274,7 @@ impl<'c> Evaluator<'c> {
             ctx,
             scopes: Vec::new(),
             depth: 0,
+            steps: 0,
         }
     }
 
@@ -275,6 +292,13 @@ impl<'c> Evaluator<'c> {
             return Err(EvalError::new(
                 span_of(expr),
                 "expression is nested too deeply",
+            ));
+        }
+        self.steps += 1;
+        if self.steps > self.ctx.step_limit() {
+            return Err(EvalError::new(
+                span_of(expr),
+                "evaluation takes too many steps (a `for` expression over a huge collection?)",
             ));
         }
         self.depth += 1;
@@ -827,7 +851,22 @@ impl<'c> Evaluator<'c> {
                 None => {}
             }
         }
-        funcs::call(name, values, &arg_spans, span, self.ctx)
+        let result = funcs::call(name, values, &arg_spans, span.clone(), self.ctx)?;
+        // Functions can build large values in one step; charge their size to the budget.
+        let cost = match result.unmarked() {
+            Value::List(v) | Value::Tuple(v) | Value::Set(v) => v.len() as u64,
+            Value::Map(m) | Value::Object(m) => m.len() as u64,
+            Value::String(s) => (s.len() / 64) as u64,
+            _ => 0,
+        };
+        self.steps = self.steps.saturating_add(cost);
+        if self.steps > self.ctx.step_limit() {
+            return Err(EvalError::new(
+                span,
+                "evaluation takes too many steps (the values built are too large)",
+            ));
+        }
+        Ok(result)
     }
 
     fn try_fn(
