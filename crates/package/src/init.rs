@@ -103,6 +103,16 @@ impl InitError {
 }
 
 mod template {
+    /// `(name, text of templates/init/parameters/<name>.yaml)`
+    macro_rules! option {
+        ($name:literal) => {
+            (
+                $name,
+                include_str!(concat!("../templates/init/parameters/", $name, ".yaml")),
+            )
+        };
+    }
+
     pub const VERSION: &str = include_str!("../templates/init/version.yaml");
     pub const SERVICE: &str = include_str!("../templates/init/service.yaml");
     pub const DESCRIPTION: &str = include_str!("../templates/init/full_description.md");
@@ -113,15 +123,15 @@ mod template {
     pub const SETTINGS: &str = include_str!("../templates/init/settings.yaml");
     /// `(option name, file text)`: one option of each common kind.
     pub const OPTIONS: &[(&str, &str)] = &[
-        ("flavor", include_str!("../templates/init/parameters/flavor.yaml")),
-        ("az", include_str!("../templates/init/parameters/az.yaml")),
-        ("subnet", include_str!("../templates/init/parameters/subnet.yaml")),
-        ("disk_type", include_str!("../templates/init/parameters/disk_type.yaml")),
-        ("disk_size", include_str!("../templates/init/parameters/disk_size.yaml")),
-        ("greeting", include_str!("../templates/init/parameters/greeting.yaml")),
-        ("log_level", include_str!("../templates/init/parameters/log_level.yaml")),
-        ("workers", include_str!("../templates/init/parameters/workers.yaml")),
-        ("show_host", include_str!("../templates/init/parameters/show_host.yaml")),
+        option!("flavor"),
+        option!("az"),
+        option!("subnet"),
+        option!("disk_type"),
+        option!("disk_size"),
+        option!("greeting"),
+        option!("log_level"),
+        option!("workers"),
+        option!("show_host"),
     ];
 }
 
@@ -191,7 +201,10 @@ pub fn package_files(name: &str, opts: &InitOptions) -> Result<Vec<(String, Vec<
         ("images/icon.png".to_owned(), template::ICON.to_vec()),
     ];
     for (option, body) in template::OPTIONS {
-        files.push((format!("parameters/{option}.yaml"), body.as_bytes().to_vec()));
+        files.push((
+            format!("parameters/{option}.yaml"),
+            body.as_bytes().to_vec(),
+        ));
     }
     for plan in &opts.plans {
         let plan_id = uuid::Uuid::new_v4().to_string();
@@ -310,7 +323,9 @@ mod tests {
         assert!(service.contains("name: my_app\n"));
         assert!(service.contains("plans:\n  - name: a\n  - name: pro_plus\n"));
         assert!(file(&files, "plans/pro_plus/plan.yaml").contains("description: Pro plus\n"));
-        assert!(files.iter().any(|(p, _)| p == "plans/a/deployment/deploy.tf"));
+        assert!(files
+            .iter()
+            .any(|(p, _)| p == "plans/a/deployment/deploy.tf"));
     }
 
     #[test]
