@@ -24,6 +24,55 @@ pub const CODE_SYNTAX: &str = "manifest/syntax";
 /// Largest file [`parse`] accepts, in bytes; bigger inputs get a `manifest/syntax` diagnostic.
 pub const MAX_SOURCE_BYTES: usize = 16 * 1024 * 1024;
 
+/// Deepest bracket nesting (`(`, `[`, `{`, `${`) [`parse`] accepts; the parser is recursive.
+pub const MAX_NESTING: usize = 256;
+
+/// Checks size and nesting before handing text to the recursive parser.
+fn check_limits(file: &str, text: &str, what: &str) -> Result<(), Diagnostic> {
+    if text.len() > MAX_SOURCE_BYTES {
+        return Err(Diagnostic::error(
+            CODE_SYNTAX,
+            Span::file_start(file),
+            format!(
+                "{what} is too large to parse ({} bytes, the limit is {MAX_SOURCE_BYTES})",
+                text.len()
+            ),
+        )
+        .with_help("split the manifest into several smaller `.tf` files"));
+    }
+    let mut depth = 0usize;
+    // Long runs of prefix operators recurse in the parser too.
+    let mut unary_run = 0usize;
+    // Separator comments (`# -----`) are not operators.
+    let mut in_comment = false;
+    for (i, b) in text.bytes().enumerate() {
+        if in_comment {
+            in_comment = b != b'\n';
+            continue;
+        }
+        match b {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            b'#' => in_comment = true,
+            _ => {}
+        }
+        match b {
+            b'!' | b'-' => unary_run += 1,
+            b' ' | b'\t' => {}
+            _ => unary_run = 0,
+        }
+        if depth > MAX_NESTING || unary_run > MAX_NESTING {
+            return Err(Diagnostic::error(
+                CODE_SYNTAX,
+                Span::new(file, i..i + 1),
+                format!("{what} is nested more than {MAX_NESTING} levels deep"),
+            )
+            .with_help("simplify the expression, or move parts of it into `locals`"));
+        }
+    }
+    Ok(())
+}
+
 /// An attribute `name = expr` with the spans of its name and value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Attribute {
@@ -193,17 +242,7 @@ pub fn parse(file: &str, text: &str) -> Result<Module, Diagnostic> {
 
 /// Parses a file into hcl-edit's body, with heredocs fixed. Most callers want [`parse`].
 pub fn parse_body(file: &str, text: &str) -> Result<Body, Diagnostic> {
-    if text.len() > MAX_SOURCE_BYTES {
-        return Err(Diagnostic::error(
-            CODE_SYNTAX,
-            Span::file_start(file),
-            format!(
-                "file is too large to parse ({} bytes, the limit is {MAX_SOURCE_BYTES})",
-                text.len()
-            ),
-        )
-        .with_help("split the manifest into several smaller `.tf` files"));
-    }
+    check_limits(file, text, "file")?;
     let parsed = catch_unwind(AssertUnwindSafe(|| hcl_edit::parser::parse_body(text)));
     match parsed {
         Ok(Ok(mut body)) => {
@@ -222,13 +261,7 @@ pub fn parse_body(file: &str, text: &str) -> Result<Body, Diagnostic> {
 
 /// Parses a single expression (as in `terraform console`); spans are relative to `text`.
 pub fn parse_expression(file: &str, text: &str) -> Result<Expression, Diagnostic> {
-    if text.len() > MAX_SOURCE_BYTES {
-        return Err(Diagnostic::error(
-            CODE_SYNTAX,
-            Span::file_start(file),
-            "expression is too large to parse",
-        ));
-    }
+    check_limits(file, text, "expression")?;
     // Trailing whitespace (a final newline) is not part of the expression; trimming the end keeps
     // every span valid.
     let trimmed = text.trim_end();
@@ -249,6 +282,7 @@ pub fn parse_expression(file: &str, text: &str) -> Result<Expression, Diagnostic
 
 /// Parses a template file's text (as `templatefile` reads it); spans are relative to `text`.
 pub fn parse_template(file: &str, text: &str) -> Result<hcl_edit::template::Template, Diagnostic> {
+    check_limits(file, text, "template")?;
     let parsed = catch_unwind(AssertUnwindSafe(|| hcl_edit::parser::parse_template(text)));
     match parsed {
         Ok(Ok(t)) => Ok(t),
@@ -570,6 +604,15 @@ terraform {
         ] {
             let _ = parse("f.tf", text);
         }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_overflowing() {
+        let text = format!("a = {}1{}", "[".repeat(100_000), "]".repeat(100_000));
+        let d = parse("f.tf", &text).expect_err("too deep");
+        assert!(d.message.contains("nested"), "{}", d.message);
+        let text = format!("a = {}1", "-".repeat(100_000));
+        assert!(parse("f.tf", &text).is_err());
     }
 
     #[test]

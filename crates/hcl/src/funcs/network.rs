@@ -107,7 +107,7 @@ pub(crate) fn cidrnetmask(_: &EvalContext, a: Vec<Value>) -> FResult {
 
 fn subnet(c: &Cidr, newbits: i64, netnum: i64) -> Result<(u128, u32), FuncError> {
     let newbits = u32::try_from(newbits).map_err(|_| FuncError::arg(1, "must not be negative"))?;
-    let new_len = c.len + newbits;
+    let new_len = c.len.saturating_add(newbits);
     if new_len > c.bits {
         return Err(FuncError::arg(
             1,
@@ -153,7 +153,7 @@ pub(crate) fn cidrsubnets(_: &EvalContext, a: Vec<Value>) -> FResult {
         let newbits = int_arg(&a, i)?;
         let newbits =
             u32::try_from(newbits).map_err(|_| FuncError::arg(i, "must not be negative"))?;
-        let new_len = c.len + newbits;
+        let new_len = c.len.saturating_add(newbits);
         if newbits == 0 || new_len > c.bits {
             return Err(FuncError::arg(
                 i,
