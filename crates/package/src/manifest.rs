@@ -1,17 +1,472 @@
-//! Manifest checks (`manifest/*`) on a plan's `deployment/*.tf`, through the `hcl` room.
+//! Manifest checks (`manifest/*`) on a plan's `deployment/*.tf`, through the `hcl` room: parse
+//! with spans, declared names, references, variable types against the plan's options, resource
+//! types, agent steps and sensitive outputs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
 
-use vitrina_diagnostics::Diagnostics;
+use vitrina_diagnostics::{Diagnostic, Diagnostics, Span};
+use vitrina_forms::FieldKind;
+use vitrina_hcl::{Module, Reference, ResourceMode, Type};
 
+use crate::check::did_you_mean;
+use crate::codes;
 use crate::option::OptionDef;
 use crate::validate::PlanModel;
 use crate::yaml::Node;
 
+/// Variables the deployment system fills itself.
+pub const SPECIAL_VARIABLES: &[&str] = &["instance_uuid", "email"];
+/// Providers vitrina serves: a resource type must start with `<provider>_`.
+pub const PROVIDERS: &[&str] = &["vkcs", "ivkcs", "null", "random", "time"];
+/// Resource types that still work but should not be used in new manifests.
+pub const DEPRECATED: &[(&str, &str)] = &[
+    ("ivkcs_agent_init", "use `ivkcs_user_data` to install the agent"),
+    ("ivkcs_agent_status", "use `ivkcs_agent_check` for health checks"),
+];
+/// Options of an `ivkcs_agent_exec` step.
+const STEP_OPTIONS: &[&str] = &[
+    "environment_variables",
+    "exit_codes",
+    "halt_codes",
+    "stop_signal",
+    "stop_timeout",
+    "cwd",
+    "user",
+    "group",
+    "timeout",
+    "attempts",
+    "attempt_pause",
+    "pause_before",
+    "pause_after",
+    "store_result",
+    "structured_result_file",
+    "once",
+];
+const DURATION_OPTIONS: &[&str] = &["stop_timeout", "timeout", "attempt_pause", "pause_before", "pause_after"];
+/// Attribute names whose values are secrets.
+const SECRET_ATTRS: &[&str] = &["private_key", "password", "secret"];
+
+type Options = BTreeMap<String, (Node, Option<OptionDef>)>;
+
+fn err(diags: &mut Diagnostics, code: &'static str, file: &str, at: Range<usize>, msg: String, help: impl Into<String>) {
+    diags.push(Diagnostic::error(code, Span::new(file, at), msg).with_help(help));
+}
+
+fn warn(diags: &mut Diagnostics, code: &'static str, file: &str, at: Range<usize>, msg: String, help: impl Into<String>) {
+    diags.push(Diagnostic::warning(code, Span::new(file, at), msg).with_help(help));
+}
+
 /// Checks the plan's manifest files against its options.
-pub fn check_manifest(
-    _diags: &mut Diagnostics,
-    _plan: &PlanModel,
-    _options: &BTreeMap<String, (Node, Option<OptionDef>)>,
-) {
+pub fn check_manifest(diags: &mut Diagnostics, plan: &PlanModel, options: &Options) {
+    let mut modules: Vec<Module> = Vec::new();
+    let mut parsed_all = true;
+    for (path, text) in &plan.manifest {
+        match vitrina_hcl::parse(path, text) {
+            Ok(m) => modules.push(m),
+            Err(d) => {
+                parsed_all = false;
+                diags.push(d.with_help("correct the Terraform syntax at this position"));
+            }
+        }
+    }
+    let mut variables: BTreeSet<&str> = BTreeSet::new();
+    let mut locals: BTreeSet<&str> = BTreeSet::new();
+    let mut managed: BTreeSet<(&str, &str)> = BTreeSet::new();
+    let mut managed_types: BTreeSet<&str> = BTreeSet::new();
+    let mut data: BTreeSet<(&str, &str)> = BTreeSet::new();
+    let mut module_calls: BTreeSet<&str> = BTreeSet::new();
+    for m in &modules {
+        variables.extend(m.variables.iter().map(|v| v.name.as_str()));
+        locals.extend(m.locals.iter().map(|l| l.name.as_str()));
+        for r in &m.resources {
+            match r.mode {
+                ResourceMode::Managed => {
+                    managed.insert((&r.type_name, &r.name));
+                    managed_types.insert(&r.type_name);
+                }
+                ResourceMode::Data => {
+                    data.insert((&r.type_name, &r.name));
+                }
+            }
+        }
+        module_calls.extend(m.module_calls.iter().filter_map(|b| b.labels.first()).map(|l| l.value.as_str()));
+    }
+    for m in &modules {
+        let file = m.file.as_str();
+        check_variables(diags, m, plan, options);
+        check_resource_types(diags, m);
+        check_agent_steps(diags, m, options);
+        check_outputs(diags, m);
+        let names = Declared {
+            variables: &variables,
+            locals: &locals,
+            managed: &managed,
+            managed_types: &managed_types,
+            data: &data,
+            module_calls: &module_calls,
+        };
+        for block in &m.blocks {
+            if block.kind == "terraform" {
+                continue;
+            }
+            let skip = not_references(block);
+            for r in vitrina_hcl::block_references(block) {
+                if !skip.iter().any(|s| s.start <= r.span.start && r.span.end <= s.end) {
+                    names.check(diags, file, &r);
+                }
+            }
+        }
+    }
+    // Options the manifest does not declare (only when every file parsed: otherwise the
+    // variable may sit in the broken file).
+    if parsed_all && !modules.is_empty() {
+        for name in &plan.options {
+            if !variables.contains(name.as_str()) {
+                let at = plan.option_spans.get(name).cloned().unwrap_or(0..0);
+                warn(
+                    diags,
+                    codes::MANIFEST_UNUSED_OPTION,
+                    &plan.display_file,
+                    at,
+                    format!("option `{name}` is not declared in the manifest"),
+                    format!("declare `variable \"{name}\"` in deployment/*.tf, or remove the option from this plan"),
+                );
+            }
+        }
+    }
+}
+
+/// Spans inside a block where names are not references: a variable's `type`, `provider`
+/// meta-arguments, and `lifecycle { ignore_changes }`.
+fn not_references(block: &vitrina_hcl::Block) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    if block.kind == "variable" {
+        if let Some(a) = block.attribute("type") {
+            out.push(a.expr_span.clone());
+        }
+    }
+    if let Some(a) = block.attribute("provider") {
+        out.push(a.expr_span.clone());
+    }
+    for l in block.blocks_of("lifecycle") {
+        if let Some(a) = l.attribute("ignore_changes") {
+            out.push(a.expr_span.clone());
+        }
+    }
+    out
+}
+
+struct Declared<'a> {
+    variables: &'a BTreeSet<&'a str>,
+    locals: &'a BTreeSet<&'a str>,
+    managed: &'a BTreeSet<(&'a str, &'a str)>,
+    managed_types: &'a BTreeSet<&'a str>,
+    data: &'a BTreeSet<(&'a str, &'a str)>,
+    module_calls: &'a BTreeSet<&'a str>,
+}
+
+impl Declared<'_> {
+    fn check(&self, diags: &mut Diagnostics, file: &str, r: &Reference) {
+        let unknown = |diags: &mut Diagnostics, what: String, at: Range<usize>, known: Vec<&str>| {
+            let help = match did_you_mean(what.rsplit('.').next().unwrap_or(&what), &known) {
+                Some(m) => format!("did you mean `{m}`?"),
+                None => "declare it, or correct the name".to_owned(),
+            };
+            err(diags, codes::MANIFEST_UNKNOWN_REFERENCE, file, at, format!("`{what}` is not declared"), help);
+        };
+        match r.root.as_str() {
+            "count" | "each" | "path" | "self" | "terraform" => {}
+            "var" => {
+                if let Some(name) = r.attr(0) {
+                    if !self.variables.contains(name) {
+                        unknown(diags, format!("var.{name}"), r.span_through(0), self.variables.iter().copied().collect());
+                    }
+                }
+            }
+            "local" => {
+                if let Some(name) = r.attr(0) {
+                    if !self.locals.contains(name) {
+                        unknown(diags, format!("local.{name}"), r.span_through(0), self.locals.iter().copied().collect());
+                    }
+                }
+            }
+            "module" => {
+                if let Some(name) = r.attr(0) {
+                    if !self.module_calls.contains(name) {
+                        unknown(diags, format!("module.{name}"), r.span_through(0), Vec::new());
+                    }
+                }
+            }
+            "data" => {
+                if let (Some(t), Some(n)) = (r.attr(0), r.attr(1)) {
+                    if !self.data.contains(&(t, n)) {
+                        let known = self.data.iter().filter(|(dt, _)| *dt == t).map(|(_, dn)| *dn).collect();
+                        unknown(diags, format!("data.{t}.{n}"), r.span_through(1), known);
+                    }
+                }
+            }
+            t => {
+                let Some(n) = r.attr(0) else {
+                    // A bare name is not a Terraform reference (a `for` or `dynamic` iterator is
+                    // excluded by the hcl room); report it as unknown.
+                    unknown(diags, t.to_owned(), r.root_span.clone(), Vec::new());
+                    return;
+                };
+                if !self.managed.contains(&(t, n)) {
+                    let known = if self.managed_types.contains(t) {
+                        self.managed.iter().filter(|(mt, _)| *mt == t).map(|(_, mn)| *mn).collect()
+                    } else {
+                        Vec::new()
+                    };
+                    unknown(diags, format!("{t}.{n}"), r.span_through(0), known);
+                }
+            }
+        }
+    }
+}
+
+/// The Terraform type a plan option's variable must have.
+fn option_type(def: &OptionDef) -> (Type, &'static str) {
+    match def.field.kind {
+        FieldKind::IntegerConst(_) | FieldKind::IntegerEnum { .. } | FieldKind::IntegerRange { .. } | FieldKind::Number => {
+            (Type::Number, "number")
+        }
+        FieldKind::BooleanConst(_) | FieldKind::BooleanSwitch { .. } => (Type::Bool, "bool"),
+        _ => (Type::String, "string"),
+    }
+}
+
+fn check_variables(diags: &mut Diagnostics, m: &Module, plan: &PlanModel, options: &Options) {
+    let file = m.file.as_str();
+    for v in &m.variables {
+        let is_option = plan.options.iter().any(|o| *o == v.name);
+        let ty = match (&v.type_attr, &v.type_constraint) {
+            (None, _) | (_, None) => {
+                err(
+                    diags,
+                    codes::MANIFEST_MISSING_TYPE,
+                    file,
+                    v.name_span.clone(),
+                    format!("variable `{}` has no `type`", v.name),
+                    "add `type = string` (or number, bool)",
+                );
+                None
+            }
+            (Some(attr), Some(Err(e))) => {
+                err(
+                    diags,
+                    codes::MANIFEST_MISSING_TYPE,
+                    file,
+                    attr.expr_span.clone(),
+                    format!("variable `{}` has an invalid type: {e}", v.name),
+                    "use a type such as `string`, `number`, `bool`, `list(string)`",
+                );
+                None
+            }
+            (Some(attr), Some(Ok(t))) => Some((attr, t)),
+        };
+        if is_option {
+            let def = options.get(&v.name).and_then(|(_, d)| d.as_ref());
+            if let (Some(def), Some((attr, t))) = (def, ty) {
+                let (want, want_name) = option_type(def);
+                if *t != Type::Dynamic && *t != want {
+                    err(
+                        diags,
+                        codes::MANIFEST_TYPE_MISMATCH,
+                        file,
+                        attr.expr_span.clone(),
+                        format!("variable `{}` is not of type `{want_name}`, but option `{}` gives a {want_name}", v.name, v.name),
+                        format!("write `type = {want_name}`"),
+                    );
+                }
+            }
+        } else if v.default.is_none() && !SPECIAL_VARIABLES.contains(&v.name.as_str()) {
+            err(
+                diags,
+                codes::MANIFEST_UNBOUND_VARIABLE,
+                file,
+                v.name_span.clone(),
+                format!("variable `{}` has no default and is neither a plan option nor special", v.name),
+                format!(
+                    "add a `default`, or an option `{}` to this plan (special variables: {})",
+                    v.name,
+                    SPECIAL_VARIABLES.join(", ")
+                ),
+            );
+        }
+    }
+}
+
+fn check_resource_types(diags: &mut Diagnostics, m: &Module) {
+    let file = m.file.as_str();
+    for r in &m.resources {
+        let provider = r.type_name.split('_').next().unwrap_or_default();
+        let builtin = r.type_name == "terraform_data";
+        if !builtin && (!PROVIDERS.contains(&provider) || !r.type_name.contains('_')) {
+            err(
+                diags,
+                codes::MANIFEST_UNKNOWN_RESOURCE_TYPE,
+                file,
+                r.type_span.clone(),
+                format!("`{}` is not a type of a provider vitrina serves", r.type_name),
+                format!("use a type of {}", PROVIDERS.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")),
+            );
+        }
+        if let Some((_, instead)) = DEPRECATED.iter().find(|(t, _)| *t == r.type_name) {
+            warn(
+                diags,
+                codes::MANIFEST_DEPRECATED_RESOURCE,
+                file,
+                r.type_span.clone(),
+                format!("`{}` is deprecated", r.type_name),
+                *instead,
+            );
+        }
+    }
+}
+
+/// `5s`, `1m`, `1h30m`, `500ms`, `0`.
+pub fn is_duration(s: &str) -> bool {
+    if s == "0" {
+        return true;
+    }
+    let mut rest = s;
+    if rest.is_empty() {
+        return false;
+    }
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return false;
+        }
+        rest = rest.get(digits..).unwrap_or_default();
+        let unit = ["ms", "s", "m", "h"].into_iter().find(|u| rest.starts_with(u));
+        let Some(unit) = unit else { return false };
+        rest = rest.get(unit.len()..).unwrap_or_default();
+    }
+    true
+}
+
+fn literal(expr: &vitrina_hcl::Expression) -> Option<vitrina_hcl::Value> {
+    if !vitrina_hcl::references(expr).is_empty() {
+        return None;
+    }
+    vitrina_hcl::evaluate(expr, &vitrina_hcl::EvalContext::new()).ok()
+}
+
+fn check_agent_steps(diags: &mut Diagnostics, m: &Module, _options: &Options) {
+    let file = m.file.as_str();
+    for r in m.managed_resources().filter(|r| r.type_name == "ivkcs_agent_exec") {
+        let mut indices: BTreeMap<i64, Range<usize>> = BTreeMap::new();
+        for step in r.block.blocks_of("step") {
+            if let Some(attr) = step.attribute("index") {
+                if let Some(n) = literal(&attr.expr).and_then(|v| v.as_number()) {
+                    #[allow(clippy::cast_possible_truncation)]
+                    let i = n as i64;
+                    if indices.contains_key(&i) {
+                        err(
+                            diags,
+                            codes::MANIFEST_BAD_AGENT_STEP,
+                            file,
+                            attr.expr_span.clone(),
+                            format!("step index {i} is used twice in `ivkcs_agent_exec.{}`", r.name),
+                            "give every step of a resource its own index",
+                        );
+                    } else {
+                        indices.insert(i, attr.expr_span.clone());
+                    }
+                }
+            }
+            if let Some(attr) = step.attribute("type") {
+                if let Some(v) = literal(&attr.expr) {
+                    let s = v.as_str().unwrap_or_default();
+                    if s != "bash" && s != "python" {
+                        err(
+                            diags,
+                            codes::MANIFEST_BAD_AGENT_STEP,
+                            file,
+                            attr.expr_span.clone(),
+                            format!("step type `{s}` is not `bash` or `python`"),
+                            "use `type = \"bash\"` or `type = \"python\"`",
+                        );
+                    }
+                }
+            }
+            for opts in step.blocks_of("options") {
+                for a in &opts.attributes {
+                    if !STEP_OPTIONS.contains(&a.name.as_str()) {
+                        let help = did_you_mean(&a.name, STEP_OPTIONS).map_or_else(
+                            || format!("known options: {}", STEP_OPTIONS.join(", ")),
+                            |s| format!("did you mean `{s}`?"),
+                        );
+                        err(diags, codes::MANIFEST_BAD_AGENT_STEP, file, a.name_span.clone(), format!("unknown step option `{}`", a.name), help);
+                    } else if DURATION_OPTIONS.contains(&a.name.as_str()) {
+                        if let Some(v) = literal(&a.expr) {
+                            let text = match &v {
+                                vitrina_hcl::Value::String(s) => s.clone(),
+                                vitrina_hcl::Value::Number(n) if *n == 0.0 => "0".to_owned(),
+                                _ => String::new(),
+                            };
+                            if !is_duration(&text) {
+                                err(
+                                    diags,
+                                    codes::MANIFEST_BAD_AGENT_STEP,
+                                    file,
+                                    a.expr_span.clone(),
+                                    format!("`{}` is not a duration", a.name),
+                                    "write a duration such as \"5s\", \"1m\" or \"1h\"",
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Whether a reference reads a secret.
+fn is_secret(r: &Reference) -> bool {
+    if r.root == "random_password" && r.steps.iter().any(|s| matches!(s, vitrina_hcl::Step::Attr { name, .. } if name == "result")) {
+        return true;
+    }
+    r.steps
+        .iter()
+        .any(|s| matches!(s, vitrina_hcl::Step::Attr { name, .. } if SECRET_ATTRS.contains(&name.as_str())))
+}
+
+fn check_outputs(diags: &mut Diagnostics, m: &Module) {
+    let file = m.file.as_str();
+    for o in &m.outputs {
+        if o.sensitive {
+            continue;
+        }
+        let Some(value) = &o.value else { continue };
+        if let Some(r) = vitrina_hcl::references(&value.expr).into_iter().find(is_secret) {
+            err(
+                diags,
+                codes::MANIFEST_SENSITIVE_OUTPUT,
+                file,
+                o.name_span.clone(),
+                format!("output `{}` carries the secret `{r}` but is not sensitive", o.name),
+                "add `sensitive = true` to the output",
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        for ok in ["5s", "1m", "1h", "1h30m", "500ms", "0", "20m"] {
+            assert!(is_duration(ok), "{ok}");
+        }
+        for bad in ["", "5", "m", "5x", "1.5s", "-1s"] {
+            assert!(!is_duration(bad), "{bad}");
+        }
+    }
 }

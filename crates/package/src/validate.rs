@@ -57,6 +57,9 @@ pub struct PlanModel {
     pub manifest: Vec<(String, String)>,
     pub preset: Option<String>,
     pub retry: Option<bool>,
+    /// `plans/<PLAN>/display.yaml`, and where each option is listed in it.
+    pub display_file: String,
+    pub option_spans: BTreeMap<String, std::ops::Range<usize>>,
 }
 
 impl PlanModel {
@@ -850,7 +853,8 @@ impl Validator<'_> {
                 "describe the VMs (`entity: vm` with `flavor`) and their `disks` in `entities`, so the price can be computed",
             );
         }
-        let _ = &model;
+        model.display_file = file.to_owned();
+        model.option_spans = usage;
         options
     }
 
