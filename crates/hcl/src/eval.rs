@@ -243,7 +243,9 @@ fn iterate(
     span: Option<Range<usize>>,
 ) -> Result<Vec<(Value, Value)>, EvalError> {
     match collection {
-        Value::List(v) | Value::Tuple(v) | Value::Set(v) => Ok(v
+        // For a set, the key and the value are both the element.
+        Value::Set(v) => Ok(v.iter().map(|x| (x.clone(), x.clone())).collect()),
+        Value::List(v) | Value::Tuple(v) => Ok(v
             .iter()
             .enumerate()
             .map(|(i, x)| (index_value(i), x.clone()))
@@ -394,9 +396,20 @@ impl<'c> Evaluator<'c> {
             Expression::Conditional(c) => self.conditional(c),
             Expression::FuncCall(call) => self.call(call),
             Expression::Traversal(t) => {
-                let base = self.expr(&t.expr)?;
                 let ops: Vec<&TraversalOperator> = t.operators.iter().map(|o| o.value()).collect();
                 let spans: Vec<Option<Range<usize>>> = t.operators.iter().map(span_of).collect();
+                // Fast path: walk a context variable by reference, cloning only what is read
+                // (`aws_instance.vm[3].id` must not copy every instance of `aws_instance`).
+                if let Expression::Variable(v) = &t.expr {
+                    let name = v.value().as_str();
+                    let ctx: &'c EvalContext = self.ctx;
+                    if !self.scopes.iter().any(|(n, _)| n == name) {
+                        if let Some(root) = ctx.variables.get(name) {
+                            return self.traverse_borrowed(root, &ops, &spans, span);
+                        }
+                    }
+                }
+                let base = self.expr(&t.expr)?;
                 self.traverse(base, &ops, &spans, span)
             }
             Expression::UnaryOp(op) => {
@@ -721,6 +734,75 @@ impl<'c> Evaluator<'c> {
             }
         }
         Ok(ForStep::Done)
+    }
+
+    /// Follows attribute and index steps on a borrowed value as far as they lead to an existing
+    /// element, then continues on a copy with [`Evaluator::traverse`] (splats, unknowns, errors).
+    fn traverse_borrowed(
+        &mut self,
+        root: &'c Value,
+        ops: &[&TraversalOperator],
+        spans: &[Option<Range<usize>>],
+        whole: Option<Range<usize>>,
+    ) -> Result<Value, EvalError> {
+        let mut cur: &'c Value = root;
+        let mut sensitive = false;
+        let mut i = 0;
+        while let Some(op) = ops.get(i) {
+            if let Value::Sensitive(inner) = cur {
+                sensitive = true;
+                cur = inner;
+                continue;
+            }
+            let next: Option<&'c Value> = match op {
+                TraversalOperator::GetAttr(name) => match cur {
+                    Value::Object(m) | Value::Map(m) => m.get(name.value().as_str()),
+                    _ => None,
+                },
+                TraversalOperator::LegacyIndex(k) => match cur {
+                    Value::List(v) | Value::Tuple(v) => {
+                        usize::try_from(*k.value()).ok().and_then(|k| v.get(k))
+                    }
+                    _ => None,
+                },
+                TraversalOperator::Index(e) if cur.is_known() && !cur.is_null() => {
+                    let span = spans.get(i).cloned().flatten().or_else(|| whole.clone());
+                    let key = self.expr(e)?;
+                    let found = match (cur, key.unmarked()) {
+                        (Value::List(v) | Value::Tuple(v), Value::Number(n))
+                            if n.fract() == 0.0 && *n >= 0.0 =>
+                        {
+                            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                            v.get(*n as usize)
+                        }
+                        (Value::Map(m) | Value::Object(m), Value::String(k)) => m.get(k.as_str()),
+                        _ => None,
+                    };
+                    Some(match found {
+                        Some(v) if !key.is_sensitive() => v,
+                        _ => {
+                            // Conversions, marks and errors: the general path.
+                            let v = index(cur.clone(), key, span)?.with_sensitive(sensitive);
+                            let rest_ops = ops.get(i + 1..).unwrap_or(&[]);
+                            let rest_spans = spans.get(i + 1..).unwrap_or(&[]);
+                            return self.traverse(v, rest_ops, rest_spans, whole);
+                        }
+                    })
+                }
+                _ => None,
+            };
+            match next {
+                Some(n) => {
+                    cur = n;
+                    i += 1;
+                }
+                None => break,
+            }
+        }
+        let v = cur.clone().with_sensitive(sensitive);
+        let rest_ops = ops.get(i..).unwrap_or(&[]);
+        let rest_spans = spans.get(i..).unwrap_or(&[]);
+        self.traverse(v, rest_ops, rest_spans, whole)
     }
 
     fn traverse(

@@ -170,3 +170,32 @@ fn block_attributes_evaluate_from_a_module() {
         Ok(Value::from("web-1"))
     );
 }
+
+#[test]
+fn traversal_keeps_marks_and_does_not_copy_whole_collections() {
+    let mut c = ctx();
+    let instances: Vec<Value> = (0..3000)
+        .map(|i| Value::object([("id", Value::from(format!("i-{i}")))]))
+        .collect();
+    c.set_variable(
+        "null_resource",
+        Value::object([("x", Value::Tuple(instances))]),
+    );
+    c.set_variable(
+        "secret_obj",
+        Value::object([("a", Value::from(1.0))]).mark_sensitive(),
+    );
+    let e = parse_expression("t", "null_resource.x[count.index + 1499].id").expect("parses");
+    let started = std::time::Instant::now();
+    for _ in 0..3000 {
+        assert_eq!(evaluate(&e, &c), Ok(Value::from("i-1500")));
+    }
+    // Copying the 3000-element tuple per evaluation would take far longer than this.
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let e = parse_expression("t", "secret_obj.a").expect("parses");
+    assert_eq!(evaluate(&e, &c), Ok(Value::from(1.0).mark_sensitive()));
+    let e = parse_expression("t", "secret_obj[\"a\"]").expect("parses");
+    assert_eq!(evaluate(&e, &c), Ok(Value::from(1.0).mark_sensitive()));
+    let e = parse_expression("t", "null_resource.x[\"1\"].id").expect("parses");
+    assert_eq!(evaluate(&e, &c), Ok(Value::from("i-1")));
+}
