@@ -199,3 +199,18 @@ fn traversal_keeps_marks_and_does_not_copy_whole_collections() {
     let e = parse_expression("t", "null_resource.x[\"1\"].id").expect("parses");
     assert_eq!(evaluate(&e, &c), Ok(Value::from("i-1")));
 }
+
+#[test]
+fn error_spans_point_into_the_file() {
+    let text = "locals {\n  a = upper(var.name)\n  b = 10 / (var.n - 3)\n  c = var.ports[7]\n}\n";
+    let m = parse("deployment/main.tf", text).expect("parses");
+    let err = evaluate(&m.locals[1].expr, &ctx()).expect_err("division by zero");
+    let span = err.span.clone().expect("has a span");
+    assert_eq!(&text[span], "10 / (var.n - 3)");
+    let d = err.to_diagnostic("deployment/main.tf", "manifest/eval", 0..0);
+    let mut sources = vitrina_diagnostics::SourceMap::new();
+    sources.add("deployment/main.tf", text);
+    assert_eq!(sources.line_col(&d.span), (3, 7));
+    let err = evaluate(&m.locals[2].expr, &ctx()).expect_err("out of range");
+    assert_eq!(&text[err.span.expect("span")], "[7]");
+}
