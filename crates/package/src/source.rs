@@ -100,26 +100,6 @@ impl PackageFiles {
             },
         );
     }
-
-    fn check_name(&mut self, rel: &str, reported: &mut BTreeSet<String>) {
-        let mut prefix = String::new();
-        for part in rel.split('/') {
-            if !prefix.is_empty() {
-                prefix.push('/');
-            }
-            prefix.push_str(part);
-            if !is_good_name(part) && reported.insert(prefix.clone()) {
-                self.diagnostics.push(
-                    Diagnostic::error(
-                        codes::PACKAGE_BAD_NAME,
-                        Span::file_start(prefix.clone()),
-                        format!("the name `{part}` has characters other than ASCII letters, digits, `_`, `-`, `.`"),
-                    )
-                    .with_help("rename it without spaces or non-ASCII characters, and update what refers to it"),
-                );
-            }
-        }
-    }
 }
 
 /// Whether a file or folder name uses only ASCII letters, digits, `_`, `-`, `.`.
@@ -218,7 +198,6 @@ fn read_dir(root: &Path) -> Result<PackageFiles, ReadError> {
             .unwrap_or_default(),
         ..PackageFiles::default()
     };
-    let mut reported = BTreeSet::new();
     let mut stack: Vec<(PathBuf, String, usize)> = vec![(root.to_owned(), String::new(), 0)];
     let mut count = 0usize;
     while let Some((dir, rel_dir, depth)) = stack.pop() {
@@ -248,7 +227,6 @@ fn read_dir(root: &Path) -> Result<PackageFiles, ReadError> {
                 return Ok(pkg);
             }
             let ft = entry.file_type().map_err(io)?;
-            pkg.check_name(&rel, &mut reported);
             if ft.is_symlink() {
                 pkg.diagnostics.push(
                     Diagnostic::error(
@@ -363,7 +341,6 @@ fn read_zip<R: std::io::Read + std::io::Seek>(
             String::new()
         }
     };
-    let mut reported = BTreeSet::new();
     let mut total: u64 = 0;
     for (i, name, is_dir) in names {
         let rel = name
@@ -381,7 +358,6 @@ fn read_zip<R: std::io::Read + std::io::Seek>(
             unsafe_entry(&mut pkg, &name, "is nested too deeply");
             continue;
         }
-        pkg.check_name(&rel, &mut reported);
         if is_dir {
             pkg.dirs.insert(rel);
             continue;

@@ -152,6 +152,7 @@ impl Validator<'_> {
     }
 
     fn run(&mut self) {
+        self.names();
         self.version();
         let service = self.yaml("service.yaml", Some("the service description"));
         if let Some(t) = self.text("full_description.md", Some("the Markdown shown on the service page")) {
@@ -174,6 +175,25 @@ impl Validator<'_> {
         for plan in plans {
             let model = self.plan(&plan, &mut ids);
             self.model.plans.push(model);
+        }
+    }
+
+    /// `package/bad-name` for every file or folder whose name is not ASCII letters, digits,
+    /// `_`, `-`, `.`.
+    fn names(&mut self) {
+        let paths = self.files.dirs.iter().chain(self.files.files.keys());
+        for path in paths {
+            let name = path.rsplit('/').next().unwrap_or(path);
+            if !crate::source::is_good_name(name) {
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::PACKAGE_BAD_NAME,
+                        Span::file_start(path.clone()),
+                        format!("the name `{name}` has characters other than ASCII letters, digits, `_`, `-`, `.`"),
+                    )
+                    .with_help("rename it without spaces or non-ASCII characters, and update what refers to it"),
+                );
+            }
         }
     }
 
