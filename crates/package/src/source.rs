@@ -168,15 +168,11 @@ pub fn read_package(path: &Path) -> Result<PackageFiles, ReadError> {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        read_zip(std::io::BufReader::new(file), &stem).map_err(|e| match e {
-            ZipReadError::Zip(source) => ReadError::Zip {
+        read_zip(std::io::BufReader::new(file), &stem).map_err(|ZipReadError::Zip(source)| {
+            ReadError::Zip {
                 path: path.to_owned(),
                 source,
-            },
-            ZipReadError::Io(source) => ReadError::Io {
-                path: path.to_owned(),
-                source,
-            },
+            }
         })
     } else {
         Err(ReadError::NotAPackage {
@@ -258,7 +254,6 @@ fn read_dir(root: &Path) -> Result<PackageFiles, ReadError> {
 #[derive(Debug)]
 enum ZipReadError {
     Zip(zip::result::ZipError),
-    Io(std::io::Error),
 }
 
 fn unsafe_entry(pkg: &mut PackageFiles, name: &str, why: &str) {
@@ -362,7 +357,13 @@ fn read_zip<R: std::io::Read + std::io::Seek>(
             pkg.dirs.insert(rel);
             continue;
         }
-        let mut entry = archive.by_index(i).map_err(ZipReadError::Zip)?;
+        let mut entry = match archive.by_index(i) {
+            Ok(e) => e,
+            Err(e) => {
+                unsafe_entry(&mut pkg, &name, &format!("cannot be read: {e}"));
+                continue;
+            }
+        };
         let compressed = entry.compressed_size();
         let declared = entry.size();
         let ratio_cap = compressed
@@ -385,9 +386,16 @@ fn read_zip<R: std::io::Read + std::io::Seek>(
         let mut data = Vec::new();
         let mut limited = (&mut entry).take(cap.saturating_add(1));
         let read = if keep {
-            limited.read_to_end(&mut data).map_err(ZipReadError::Io)? as u64
+            limited.read_to_end(&mut data).map(|n| n as u64)
         } else {
-            std::io::copy(&mut limited, &mut std::io::sink()).map_err(ZipReadError::Io)?
+            std::io::copy(&mut limited, &mut std::io::sink())
+        };
+        let read = match read {
+            Ok(n) => n,
+            Err(e) => {
+                unsafe_entry(&mut pkg, &name, &format!("cannot be decompressed: {e}"));
+                continue;
+            }
         };
         if read > cap {
             let why = if cap == remaining {
@@ -415,8 +423,5 @@ fn read_zip<R: std::io::Read + std::io::Seek>(
 /// # Errors
 /// When the bytes are not a zip archive.
 pub fn read_zip_bytes(bytes: &[u8], stem: &str) -> Result<PackageFiles, zip::result::ZipError> {
-    read_zip(std::io::Cursor::new(bytes), stem).map_err(|e| match e {
-        ZipReadError::Zip(z) => z,
-        ZipReadError::Io(io) => zip::result::ZipError::Io(io),
-    })
+    read_zip(std::io::Cursor::new(bytes), stem).map_err(|ZipReadError::Zip(z)| z)
 }
