@@ -73,7 +73,9 @@ pub fn run(cmd: PackageCommand) -> ExitStatus {
 /// The prefix shown before relative file paths in text output: the path the user typed.
 fn display_prefix(path: &Path) -> String {
     let s = path.to_string_lossy();
-    let is_zip = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+    let is_zip = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
     if is_zip {
         format!("{s}:")
     } else if s.ends_with('/') {
@@ -126,7 +128,11 @@ fn validate(path: &Path, format: Format) -> ExitStatus {
         }
     }
     let verdict = if ok { "valid" } else { "invalid" };
-    eprintln!("{}: {verdict} ({})", path.display(), summary(&v.diagnostics));
+    eprintln!(
+        "{}: {verdict} ({})",
+        path.display(),
+        summary(&v.diagnostics)
+    );
     if ok {
         ExitStatus::Success
     } else {
@@ -141,7 +147,11 @@ fn build(path: &Path, output: Option<&Path>) -> ExitStatus {
     };
     print_text(path, &v);
     let Some(catalog) = vitrina_package::build_catalog(&v) else {
-        eprintln!("{}: not built ({})", path.display(), summary(&v.diagnostics));
+        eprintln!(
+            "{}: not built ({})",
+            path.display(),
+            summary(&v.diagnostics)
+        );
         return ExitStatus::Failure;
     };
     let text = vitrina_package::catalog::to_text(&catalog);
@@ -178,13 +188,24 @@ fn pack(path: &Path, output: Option<&Path>) -> ExitStatus {
     let v = vitrina_package::validate(&files);
     print_text(path, &v);
     if v.diagnostics.has_errors() {
-        eprintln!("{}: not packed ({})", path.display(), summary(&v.diagnostics));
+        eprintln!(
+            "{}: not packed ({})",
+            path.display(),
+            summary(&v.diagnostics)
+        );
         return ExitStatus::Failure;
     }
-    let out = output.map_or_else(|| PathBuf::from(format!("{}.zip", files.service_name)), Path::to_path_buf);
+    let out = output.map_or_else(
+        || PathBuf::from(format!("{}.zip", files.service_name)),
+        Path::to_path_buf,
+    );
     match vitrina_package::pack::pack(path, &files, &out) {
         Ok(size) => {
-            eprintln!("{}: packed into {} ({size} bytes)", path.display(), out.display());
+            eprintln!(
+                "{}: packed into {} ({size} bytes)",
+                path.display(),
+                out.display()
+            );
             ExitStatus::Success
         }
         Err(vitrina_package::pack::PackError::TooLarge { size }) => {
@@ -197,7 +218,10 @@ fn pack(path: &Path, output: Option<&Path>) -> ExitStatus {
                 )
                 .with_help("remove large files the package does not need"),
             );
-            eprint!("{}", SourceMap::new().render_text(&diags, &display_prefix(path)));
+            eprint!(
+                "{}",
+                SourceMap::new().render_text(&diags, &display_prefix(path))
+            );
             eprintln!("{}: not packed (1 error)", path.display());
             ExitStatus::Failure
         }
@@ -225,13 +249,23 @@ pub struct InitArgs {
 
 fn init(a: &InitArgs) -> ExitStatus {
     use vitrina_package::init::{init_package, InitOptions};
-    let created = a
-        .generator
-        .parse()
-        .and_then(|generator| init_package(&a.dir, &a.name, &InitOptions { plans: a.plans.clone(), generator }));
+    let created = a.generator.parse().and_then(|generator| {
+        init_package(
+            &a.dir,
+            &a.name,
+            &InitOptions {
+                plans: a.plans.clone(),
+                generator,
+            },
+        )
+    });
     match created {
         Ok(root) => {
-            eprintln!("created {} (check it with `vitrina package validate {}`)", root.display(), root.display());
+            eprintln!(
+                "created {} (check it with `vitrina package validate {}`)",
+                root.display(),
+                root.display()
+            );
             ExitStatus::Success
         }
         Err(e) => {

@@ -60,9 +60,24 @@ fn validate_examples_exit_zero_without_diagnostics() {
     for name in ["hello_web", "kv_cluster", "grafana"] {
         let path = example(name);
         let o = vitrina(&["package", "validate", path.to_str().unwrap()], cwd.path());
-        assert_eq!(o.status.code(), Some(0), "{name}: {}{}", stdout(&o), stderr(&o));
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{name}: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
         assert_eq!(stdout(&o), "", "{name}");
-        let o = vitrina(&["package", "validate", path.to_str().unwrap(), "--format", "json"], cwd.path());
+        let o = vitrina(
+            &[
+                "package",
+                "validate",
+                path.to_str().unwrap(),
+                "--format",
+                "json",
+            ],
+            cwd.path(),
+        );
         let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
         assert_eq!(json, serde_json::json!({"ok": true, "diagnostics": []}));
     }
@@ -77,7 +92,8 @@ fn validate_json_is_one_object_in_the_contract_shape() {
         args.extend(flags);
         let o = vitrina(&args, dir.path());
         assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-        let json: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("exactly one JSON object");
+        let json: serde_json::Value =
+            serde_json::from_str(stdout(&o).trim()).expect("exactly one JSON object");
         assert_eq!(json["ok"], false);
         let d = &json["diagnostics"][0];
         assert_eq!(d["severity"], "error");
@@ -88,7 +104,10 @@ fn validate_json_is_one_object_in_the_contract_shape() {
         assert!(d["message"].as_str().unwrap().contains("UUID version 4"));
         assert!(d["help"].as_str().unwrap().contains("uuid"));
         let keys: Vec<&String> = d.as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["severity", "code", "file", "line", "column", "message", "help"]);
+        assert_eq!(
+            keys,
+            ["severity", "code", "file", "line", "column", "message", "help"]
+        );
     }
 }
 
@@ -99,7 +118,10 @@ fn validate_text_shows_position_source_line_and_caret() {
     let o = vitrina(&["package", "validate", "hello_web"], dir.path());
     assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);
-    assert!(out.starts_with("hello_web/service.yaml:1:5: error[service/id-not-uuid4]: "), "{out}");
+    assert!(
+        out.starts_with("hello_web/service.yaml:1:5: error[service/id-not-uuid4]: "),
+        "{out}"
+    );
     let lines: Vec<&str> = out.lines().collect();
     assert!(lines[2].starts_with("1 | id: "), "{out}");
     assert_eq!(lines[3], format!("  |     {}", "^".repeat(36)), "{out}");
@@ -124,9 +146,21 @@ fn build_writes_the_same_catalog_every_time() {
     assert_eq!(a.status.code(), Some(0), "{}", stderr(&a));
     let json: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
     assert_eq!(json["services"][0]["plans"].as_array().unwrap().len(), 2);
-    let o = vitrina(&["package", "build", path.to_str().unwrap(), "-o", "catalog.json"], dir.path());
+    let o = vitrina(
+        &[
+            "package",
+            "build",
+            path.to_str().unwrap(),
+            "-o",
+            "catalog.json",
+        ],
+        dir.path(),
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(std::fs::read(dir.path().join("catalog.json")).unwrap(), a.stdout);
+    assert_eq!(
+        std::fs::read(dir.path().join("catalog.json")).unwrap(),
+        a.stdout
+    );
 
     let pkg = broken(dir.path());
     let o = vitrina(&["package", "build", pkg.to_str().unwrap()], dir.path());
@@ -145,13 +179,22 @@ fn pack_writes_service_zip_that_validates() {
     let archive = zip::ZipArchive::new(std::fs::File::open(&zip_path).unwrap()).unwrap();
     let names: Vec<&str> = archive.file_names().collect();
     assert!(names.contains(&"kv_cluster/service.yaml"), "{names:?}");
-    assert!(names.iter().all(|n| n.starts_with("kv_cluster/")), "{names:?}");
-    let o = vitrina(&["package", "validate", "kv_cluster.zip", "--json"], dir.path());
+    assert!(
+        names.iter().all(|n| n.starts_with("kv_cluster/")),
+        "{names:?}"
+    );
+    let o = vitrina(
+        &["package", "validate", "kv_cluster.zip", "--json"],
+        dir.path(),
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     assert_eq!(stdout(&o).trim(), r#"{"ok":true,"diagnostics":[]}"#);
     // Packing again gives the same bytes.
     let first = std::fs::read(&zip_path).unwrap();
-    let o = vitrina(&["package", "pack", path.to_str().unwrap(), "-o", "again.zip"], dir.path());
+    let o = vitrina(
+        &["package", "pack", path.to_str().unwrap(), "-o", "again.zip"],
+        dir.path(),
+    );
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(std::fs::read(dir.path().join("again.zip")).unwrap(), first);
 }

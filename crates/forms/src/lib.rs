@@ -215,7 +215,9 @@ impl Field {
     pub fn is_integer(&self) -> bool {
         matches!(
             self.kind,
-            FieldKind::IntegerConst(_) | FieldKind::IntegerEnum { .. } | FieldKind::IntegerRange { .. }
+            FieldKind::IntegerConst(_)
+                | FieldKind::IntegerEnum { .. }
+                | FieldKind::IntegerRange { .. }
         )
     }
 

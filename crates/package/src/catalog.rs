@@ -33,14 +33,22 @@ const DRAFT4: &str = "http://json-schema.org/draft-04/schema#";
 pub fn build(model: &Model) -> Value {
     let svc = model.service.as_ref();
     let get = |k: &str| svc.and_then(|s| s.get(k));
-    let s = |k: &str| get(k).and_then(Node::as_str_lenient).unwrap_or_default().to_owned();
+    let s = |k: &str| {
+        get(k)
+            .and_then(Node::as_str_lenient)
+            .unwrap_or_default()
+            .to_owned()
+    };
     let b = |k: &str, d: bool| get(k).and_then(Node::as_bool).unwrap_or(d);
     let mut out = Map::new();
     out.insert("id".into(), s("id").into());
     out.insert("revision".into(), s("revision").into());
     out.insert("name".into(), s("name").into());
     out.insert("short_description".into(), s("short_description").into());
-    out.insert("full_description".into(), model.full_description.clone().into());
+    out.insert(
+        "full_description".into(),
+        model.full_description.clone().into(),
+    );
     out.insert("singleton".into(), b("singleton", false).into());
     out.insert("auto_bind".into(), b("auto_bind", false).into());
     out.insert("icon".into(), s("icon").into());
@@ -50,8 +58,14 @@ pub fn build(model: &Model) -> Value {
     out.insert("bindable".into(), b("bindable", true).into());
     out.insert("plan_updateable".into(), b("plan_updateable", false).into());
     out.insert("deactivatable".into(), b("deactivatable", false).into());
-    out.insert("bindings_retrievable".into(), b("bindings_retrievable", false).into());
-    out.insert("instances_retrievable".into(), b("instances_retrievable", false).into());
+    out.insert(
+        "bindings_retrievable".into(),
+        b("bindings_retrievable", false).into(),
+    );
+    out.insert(
+        "instances_retrievable".into(),
+        b("instances_retrievable", false).into(),
+    );
     let preview: Vec<Value> = get("preview")
         .and_then(|p| p.get("parameters"))
         .and_then(Node::as_seq)
@@ -83,19 +97,29 @@ fn option_node<'m>(model: &'m Model, plan: &'m PlanModel, name: &str) -> Option<
 fn plan(model: &Model, p: &PlanModel) -> Value {
     let node = p.plan.as_ref();
     let get = |k: &str| node.and_then(|n| n.get(k));
-    let s = |k: &str| get(k).and_then(Node::as_str_lenient).unwrap_or_default().to_owned();
+    let s = |k: &str| {
+        get(k)
+            .and_then(Node::as_str_lenient)
+            .unwrap_or_default()
+            .to_owned()
+    };
     let billing_node = get("billing");
     let mut out = Map::new();
     out.insert("id".into(), s("id").into());
     out.insert("revision".into(), s("revision").into());
     out.insert("name".into(), s("name").into());
     out.insert("description".into(), s("description").into());
-    out.insert("free".into(), get("free").and_then(Node::as_bool).unwrap_or(false).into());
+    out.insert(
+        "free".into(),
+        get("free").and_then(Node::as_bool).unwrap_or(false).into(),
+    );
 
     let mut billing = Map::new();
     billing.insert(
         "cost".into(),
-        billing_node.and_then(|b| b.get("cost")).map_or(json!(0), Node::to_json),
+        billing_node
+            .and_then(|b| b.get("cost"))
+            .map_or(json!(0), Node::to_json),
     );
     billing.insert(
         "refundable".into(),
@@ -105,7 +129,10 @@ fn plan(model: &Model, p: &PlanModel) -> Value {
             .unwrap_or(true)
             .into(),
     );
-    billing.insert("billing_cycle_flat".into(), p.billing_cycle.to_string().into());
+    billing.insert(
+        "billing_cycle_flat".into(),
+        p.billing_cycle.to_string().into(),
+    );
     let mut options = Map::new();
     for name in p.options.iter().chain(&p.resource_usages) {
         if let Some(b) = option_node(model, p, name).and_then(|n| n.get("billing")) {
@@ -120,7 +147,9 @@ fn plan(model: &Model, p: &PlanModel) -> Value {
     let mut update = Map::new();
     let mut usages = Map::new();
     for name in &p.options {
-        let Some(opt) = option_node(model, p, name) else { continue };
+        let Some(opt) = option_node(model, p, name) else {
+            continue;
+        };
         let actions: Vec<&str> = opt
             .get("actions")
             .and_then(Node::as_seq)
@@ -144,9 +173,7 @@ fn plan(model: &Model, p: &PlanModel) -> Value {
             usages.insert(name.clone(), schema_property(opt));
         }
     }
-    let params = |props: Map<String, Value>| {
-        json!({ "parameters": { "$schema": DRAFT4, "type": "object", "properties": props } })
-    };
+    let params = |props: Map<String, Value>| json!({ "parameters": { "$schema": DRAFT4, "type": "object", "properties": props } });
     out.insert(
         "schemas".into(),
         json!({
@@ -190,7 +217,13 @@ pub fn manifest_name(model: &Model, p: &PlanModel) -> String {
         .unwrap_or_default();
     format!("{}_{}_{}", model.service_name, p.folder, revision)
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -234,13 +267,29 @@ fn display(p: &PlanModel) -> Value {
         return json!({ "pages": [], "entities": [] });
     };
     let mut pages = Vec::new();
-    for (pi, page) in d.get("pages").and_then(Node::as_seq).unwrap_or_default().iter().enumerate() {
+    for (pi, page) in d
+        .get("pages")
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         let mut groups = Vec::new();
-        for (gi, group) in page.get("groups").and_then(Node::as_seq).unwrap_or_default().iter().enumerate() {
+        for (gi, group) in page
+            .get("groups")
+            .and_then(Node::as_seq)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
             let mut g = Map::new();
             g.insert(
                 "name".into(),
-                group.get("name").and_then(Node::as_str_lenient).unwrap_or_default().into(),
+                group
+                    .get("name")
+                    .and_then(Node::as_str_lenient)
+                    .unwrap_or_default()
+                    .into(),
             );
             g.insert("index".into(), gi.into());
             if let Some(w) = group.get("when") {

@@ -23,12 +23,24 @@ impl<'a> Ctx<'a> {
         Span::new(self.file, range)
     }
 
-    pub fn error(&mut self, code: &'static str, at: Range<usize>, msg: impl Into<String>, help: impl Into<String>) {
+    pub fn error(
+        &mut self,
+        code: &'static str,
+        at: Range<usize>,
+        msg: impl Into<String>,
+        help: impl Into<String>,
+    ) {
         let d = Diagnostic::error(code, self.span(at), msg).with_help(help);
         self.diags.push(d);
     }
 
-    pub fn warning(&mut self, code: &'static str, at: Range<usize>, msg: impl Into<String>, help: impl Into<String>) {
+    pub fn warning(
+        &mut self,
+        code: &'static str,
+        at: Range<usize>,
+        msg: impl Into<String>,
+        help: impl Into<String>,
+    ) {
         let d = Diagnostic::warning(code, self.span(at), msg).with_help(help);
         self.diags.push(d);
     }
@@ -221,7 +233,6 @@ pub fn parse_yaml(ctx: &mut Ctx<'_>, text: &str) -> Option<Node> {
 /// Whether `s` is a UUID version 4 in the hyphenated form with the RFC 4122 variant.
 pub fn is_uuid4(s: &str) -> bool {
     s.len() == 36
-        && uuid::Uuid::try_parse(s).is_ok_and(|u| {
-            u.get_version_num() == 4 && u.get_variant() == uuid::Variant::RFC4122
-        })
+        && uuid::Uuid::try_parse(s)
+            .is_ok_and(|u| u.get_version_num() == 4 && u.get_variant() == uuid::Variant::RFC4122)
 }

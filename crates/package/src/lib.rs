@@ -9,9 +9,9 @@
 //! documented in [`codes`].
 
 pub mod catalog;
-pub mod init;
 mod check;
 pub mod codes;
+pub mod init;
 mod manifest;
 mod option;
 pub mod pack;

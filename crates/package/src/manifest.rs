@@ -21,8 +21,14 @@ pub const SPECIAL_VARIABLES: &[&str] = &["instance_uuid", "email"];
 pub const PROVIDERS: &[&str] = &["vkcs", "ivkcs", "null", "random", "time"];
 /// Resource types that still work but should not be used in new manifests.
 pub const DEPRECATED: &[(&str, &str)] = &[
-    ("ivkcs_agent_init", "use `ivkcs_user_data` to install the agent"),
-    ("ivkcs_agent_status", "use `ivkcs_agent_check` for health checks"),
+    (
+        "ivkcs_agent_init",
+        "use `ivkcs_user_data` to install the agent",
+    ),
+    (
+        "ivkcs_agent_status",
+        "use `ivkcs_agent_check` for health checks",
+    ),
 ];
 /// Options of an `ivkcs_agent_exec` step.
 const STEP_OPTIONS: &[&str] = &[
@@ -43,17 +49,37 @@ const STEP_OPTIONS: &[&str] = &[
     "structured_result_file",
     "once",
 ];
-const DURATION_OPTIONS: &[&str] = &["stop_timeout", "timeout", "attempt_pause", "pause_before", "pause_after"];
+const DURATION_OPTIONS: &[&str] = &[
+    "stop_timeout",
+    "timeout",
+    "attempt_pause",
+    "pause_before",
+    "pause_after",
+];
 /// Attribute names whose values are secrets.
 const SECRET_ATTRS: &[&str] = &["private_key", "password", "secret"];
 
 type Options = BTreeMap<String, (Node, Option<OptionDef>)>;
 
-fn err(diags: &mut Diagnostics, code: &'static str, file: &str, at: Range<usize>, msg: String, help: impl Into<String>) {
+fn err(
+    diags: &mut Diagnostics,
+    code: &'static str,
+    file: &str,
+    at: Range<usize>,
+    msg: String,
+    help: impl Into<String>,
+) {
     diags.push(Diagnostic::error(code, Span::new(file, at), msg).with_help(help));
 }
 
-fn warn(diags: &mut Diagnostics, code: &'static str, file: &str, at: Range<usize>, msg: String, help: impl Into<String>) {
+fn warn(
+    diags: &mut Diagnostics,
+    code: &'static str,
+    file: &str,
+    at: Range<usize>,
+    msg: String,
+    help: impl Into<String>,
+) {
     diags.push(Diagnostic::warning(code, Span::new(file, at), msg).with_help(help));
 }
 
@@ -90,7 +116,12 @@ pub fn check_manifest(diags: &mut Diagnostics, plan: &PlanModel, options: &Optio
                 }
             }
         }
-        module_calls.extend(m.module_calls.iter().filter_map(|b| b.labels.first()).map(|l| l.value.as_str()));
+        module_calls.extend(
+            m.module_calls
+                .iter()
+                .filter_map(|b| b.labels.first())
+                .map(|l| l.value.as_str()),
+        );
     }
     for m in &modules {
         let file = m.file.as_str();
@@ -112,7 +143,10 @@ pub fn check_manifest(diags: &mut Diagnostics, plan: &PlanModel, options: &Optio
             }
             let skip = not_references(block);
             for r in vitrina_hcl::block_references(block) {
-                if !skip.iter().any(|s| s.start <= r.span.start && r.span.end <= s.end) {
+                if !skip
+                    .iter()
+                    .any(|s| s.start <= r.span.start && r.span.end <= s.end)
+                {
                     names.check(diags, file, &r);
                 }
             }
@@ -168,40 +202,68 @@ struct Declared<'a> {
 
 impl Declared<'_> {
     fn check(&self, diags: &mut Diagnostics, file: &str, r: &Reference) {
-        let unknown = |diags: &mut Diagnostics, what: String, at: Range<usize>, known: Vec<&str>| {
-            let help = match did_you_mean(what.rsplit('.').next().unwrap_or(&what), &known) {
-                Some(m) => format!("did you mean `{m}`?"),
-                None => "declare it, or correct the name".to_owned(),
+        let unknown =
+            |diags: &mut Diagnostics, what: String, at: Range<usize>, known: Vec<&str>| {
+                let help = match did_you_mean(what.rsplit('.').next().unwrap_or(&what), &known) {
+                    Some(m) => format!("did you mean `{m}`?"),
+                    None => "declare it, or correct the name".to_owned(),
+                };
+                err(
+                    diags,
+                    codes::MANIFEST_UNKNOWN_REFERENCE,
+                    file,
+                    at,
+                    format!("`{what}` is not declared"),
+                    help,
+                );
             };
-            err(diags, codes::MANIFEST_UNKNOWN_REFERENCE, file, at, format!("`{what}` is not declared"), help);
-        };
         match r.root.as_str() {
             "count" | "each" | "path" | "self" | "terraform" => {}
             "var" => {
                 if let Some(name) = r.attr(0) {
                     if !self.variables.contains(name) {
-                        unknown(diags, format!("var.{name}"), r.span_through(0), self.variables.iter().copied().collect());
+                        unknown(
+                            diags,
+                            format!("var.{name}"),
+                            r.span_through(0),
+                            self.variables.iter().copied().collect(),
+                        );
                     }
                 }
             }
             "local" => {
                 if let Some(name) = r.attr(0) {
                     if !self.locals.contains(name) {
-                        unknown(diags, format!("local.{name}"), r.span_through(0), self.locals.iter().copied().collect());
+                        unknown(
+                            diags,
+                            format!("local.{name}"),
+                            r.span_through(0),
+                            self.locals.iter().copied().collect(),
+                        );
                     }
                 }
             }
             "module" => {
                 if let Some(name) = r.attr(0) {
                     if !self.module_calls.contains(name) {
-                        unknown(diags, format!("module.{name}"), r.span_through(0), Vec::new());
+                        unknown(
+                            diags,
+                            format!("module.{name}"),
+                            r.span_through(0),
+                            Vec::new(),
+                        );
                     }
                 }
             }
             "data" => {
                 if let (Some(t), Some(n)) = (r.attr(0), r.attr(1)) {
                     if !self.data.contains(&(t, n)) {
-                        let known = self.data.iter().filter(|(dt, _)| *dt == t).map(|(_, dn)| *dn).collect();
+                        let known = self
+                            .data
+                            .iter()
+                            .filter(|(dt, _)| *dt == t)
+                            .map(|(_, dn)| *dn)
+                            .collect();
                         unknown(diags, format!("data.{t}.{n}"), r.span_through(1), known);
                     }
                 }
@@ -215,7 +277,11 @@ impl Declared<'_> {
                 };
                 if !self.managed.contains(&(t, n)) {
                     let known = if self.managed_types.contains(t) {
-                        self.managed.iter().filter(|(mt, _)| *mt == t).map(|(_, mn)| *mn).collect()
+                        self.managed
+                            .iter()
+                            .filter(|(mt, _)| *mt == t)
+                            .map(|(_, mn)| *mn)
+                            .collect()
                     } else {
                         Vec::new()
                     };
@@ -229,9 +295,10 @@ impl Declared<'_> {
 /// The Terraform type a plan option's variable must have.
 fn option_type(def: &OptionDef) -> (Type, &'static str) {
     match def.field.kind {
-        FieldKind::IntegerConst(_) | FieldKind::IntegerEnum { .. } | FieldKind::IntegerRange { .. } | FieldKind::Number => {
-            (Type::Number, "number")
-        }
+        FieldKind::IntegerConst(_)
+        | FieldKind::IntegerEnum { .. }
+        | FieldKind::IntegerRange { .. }
+        | FieldKind::Number => (Type::Number, "number"),
         FieldKind::BooleanConst(_) | FieldKind::BooleanSwitch { .. } => (Type::Bool, "bool"),
         _ => (Type::String, "string"),
     }
@@ -240,7 +307,7 @@ fn option_type(def: &OptionDef) -> (Type, &'static str) {
 fn check_variables(diags: &mut Diagnostics, m: &Module, plan: &PlanModel, options: &Options) {
     let file = m.file.as_str();
     for v in &m.variables {
-        let is_option = plan.options.iter().any(|o| *o == v.name);
+        let is_option = plan.options.contains(&v.name);
         let ty = match (&v.type_attr, &v.type_constraint) {
             (None, _) | (_, None) => {
                 err(
@@ -287,7 +354,10 @@ fn check_variables(diags: &mut Diagnostics, m: &Module, plan: &PlanModel, option
                 codes::MANIFEST_UNBOUND_VARIABLE,
                 file,
                 v.name_span.clone(),
-                format!("variable `{}` has no default and is neither a plan option nor special", v.name),
+                format!(
+                    "variable `{}` has no default and is neither a plan option nor special",
+                    v.name
+                ),
                 format!(
                     "add a `default`, or an option `{}` to this plan (special variables: {})",
                     v.name,
@@ -309,8 +379,18 @@ fn check_resource_types(diags: &mut Diagnostics, m: &Module) {
                 codes::MANIFEST_UNKNOWN_RESOURCE_TYPE,
                 file,
                 r.type_span.clone(),
-                format!("`{}` is not a type of a provider vitrina serves", r.type_name),
-                format!("use a type of {}", PROVIDERS.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")),
+                format!(
+                    "`{}` is not a type of a provider vitrina serves",
+                    r.type_name
+                ),
+                format!(
+                    "use a type of {}",
+                    PROVIDERS
+                        .iter()
+                        .map(|p| format!("`{p}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             );
         }
         if let Some((_, instead)) = DEPRECATED.iter().find(|(t, _)| *t == r.type_name) {
@@ -341,7 +421,9 @@ pub fn is_duration(s: &str) -> bool {
             return false;
         }
         rest = rest.get(digits..).unwrap_or_default();
-        let unit = ["ms", "s", "m", "h"].into_iter().find(|u| rest.starts_with(u));
+        let unit = ["ms", "s", "m", "h"]
+            .into_iter()
+            .find(|u| rest.starts_with(u));
         let Some(unit) = unit else { return false };
         rest = rest.get(unit.len()..).unwrap_or_default();
     }
@@ -357,24 +439,30 @@ fn literal(expr: &vitrina_hcl::Expression) -> Option<vitrina_hcl::Value> {
 
 fn check_agent_steps(diags: &mut Diagnostics, m: &Module, _options: &Options) {
     let file = m.file.as_str();
-    for r in m.managed_resources().filter(|r| r.type_name == "ivkcs_agent_exec") {
+    for r in m
+        .managed_resources()
+        .filter(|r| r.type_name == "ivkcs_agent_exec")
+    {
         let mut indices: BTreeMap<i64, Range<usize>> = BTreeMap::new();
         for step in r.block.blocks_of("step") {
             if let Some(attr) = step.attribute("index") {
                 if let Some(n) = literal(&attr.expr).and_then(|v| v.as_number()) {
                     #[allow(clippy::cast_possible_truncation)]
                     let i = n as i64;
-                    if indices.contains_key(&i) {
+                    if let std::collections::btree_map::Entry::Vacant(slot) = indices.entry(i) {
+                        slot.insert(attr.expr_span.clone());
+                    } else {
                         err(
                             diags,
                             codes::MANIFEST_BAD_AGENT_STEP,
                             file,
                             attr.expr_span.clone(),
-                            format!("step index {i} is used twice in `ivkcs_agent_exec.{}`", r.name),
+                            format!(
+                                "step index {i} is used twice in `ivkcs_agent_exec.{}`",
+                                r.name
+                            ),
                             "give every step of a resource its own index",
                         );
-                    } else {
-                        indices.insert(i, attr.expr_span.clone());
                     }
                 }
             }
@@ -400,7 +488,14 @@ fn check_agent_steps(diags: &mut Diagnostics, m: &Module, _options: &Options) {
                             || format!("known options: {}", STEP_OPTIONS.join(", ")),
                             |s| format!("did you mean `{s}`?"),
                         );
-                        err(diags, codes::MANIFEST_BAD_AGENT_STEP, file, a.name_span.clone(), format!("unknown step option `{}`", a.name), help);
+                        err(
+                            diags,
+                            codes::MANIFEST_BAD_AGENT_STEP,
+                            file,
+                            a.name_span.clone(),
+                            format!("unknown step option `{}`", a.name),
+                            help,
+                        );
                     } else if DURATION_OPTIONS.contains(&a.name.as_str()) {
                         if let Some(v) = literal(&a.expr) {
                             let text = match &v {
@@ -428,7 +523,11 @@ fn check_agent_steps(diags: &mut Diagnostics, m: &Module, _options: &Options) {
 
 /// Whether a reference reads a secret.
 fn is_secret(r: &Reference) -> bool {
-    if r.root == "random_password" && r.steps.iter().any(|s| matches!(s, vitrina_hcl::Step::Attr { name, .. } if name == "result")) {
+    if r.root == "random_password"
+        && r.steps
+            .iter()
+            .any(|s| matches!(s, vitrina_hcl::Step::Attr { name, .. } if name == "result"))
+    {
         return true;
     }
     r.steps
@@ -443,13 +542,19 @@ fn check_outputs(diags: &mut Diagnostics, m: &Module) {
             continue;
         }
         let Some(value) = &o.value else { continue };
-        if let Some(r) = vitrina_hcl::references(&value.expr).into_iter().find(is_secret) {
+        if let Some(r) = vitrina_hcl::references(&value.expr)
+            .into_iter()
+            .find(is_secret)
+        {
             err(
                 diags,
                 codes::MANIFEST_SENSITIVE_OUTPUT,
                 file,
                 o.name_span.clone(),
-                format!("output `{}` carries the secret `{r}` but is not sensitive", o.name),
+                format!(
+                    "output `{}` carries the secret `{r}` but is not sensitive",
+                    o.name
+                ),
                 "add `sensitive = true` to the output",
             );
         }

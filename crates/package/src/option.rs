@@ -44,10 +44,21 @@ pub fn check_option(ctx: &mut Ctx<'_>, name: &str, root: &Node) -> Option<Option
     }
     let top = root.span.start..root.span.start;
     let mut actions = Vec::new();
-    if let Some(list) = ctx.required(root, "actions", codes::OPTION_REQUIRED, top.clone(), "the actions that ask this option") {
+    if let Some(list) = ctx.required(
+        root,
+        "actions",
+        codes::OPTION_REQUIRED,
+        top.clone(),
+        "the actions that ask this option",
+    ) {
         if let Some(items) = ctx.seq(list) {
             if items.is_empty() {
-                ctx.error(codes::OPTION_REQUIRED, list.span.clone(), "`actions` is empty", "list `create` and/or `update`");
+                ctx.error(
+                    codes::OPTION_REQUIRED,
+                    list.span.clone(),
+                    "`actions` is empty",
+                    "list `create` and/or `update`",
+                );
             }
             for item in items {
                 let Some(s) = ctx.string(item) else { continue };
@@ -59,24 +70,52 @@ pub fn check_option(ctx: &mut Ctx<'_>, name: &str, root: &Node) -> Option<Option
                             || "use `create`, `update` or `resource_usages`".to_owned(),
                             |m| format!("did you mean `{m}`?"),
                         );
-                        ctx.error(codes::OPTION_BAD_ACTION, item.span.clone(), format!("unknown action `{s}`"), help);
+                        ctx.error(
+                            codes::OPTION_BAD_ACTION,
+                            item.span.clone(),
+                            format!("unknown action `{s}`"),
+                            help,
+                        );
                     }
                 }
             }
         }
     }
     let postpaid = actions.contains(&Action::ResourceUsages);
-    let schema = ctx.required(root, "schema", codes::OPTION_REQUIRED, top, "the option's form field")?;
+    let schema = ctx.required(
+        root,
+        "schema",
+        codes::OPTION_REQUIRED,
+        top,
+        "the option's form field",
+    )?;
     if !ctx.check_keys(schema, SCHEMA_KEYS) {
         return None;
     }
-    let schema_key = root.entry("schema").map_or(schema.span.clone(), |(k, _)| k.span.clone());
+    let schema_key = root
+        .entry("schema")
+        .map_or(schema.span.clone(), |(k, _)| k.span.clone());
     let description = ctx
-        .required(schema, "description", codes::OPTION_REQUIRED, schema_key.clone(), "the label users see")
+        .required(
+            schema,
+            "description",
+            codes::OPTION_REQUIRED,
+            schema_key.clone(),
+            "the label users see",
+        )
         .and_then(|n| label(ctx, n, "description"));
     let hint = schema.get("hint").and_then(|n| label(ctx, n, "hint"));
-    let tag = schema.get("tag").and_then(|n| ctx.string(n)).map(str::to_owned);
-    let ty_node = ctx.required(schema, "type", codes::OPTION_REQUIRED, schema_key, "integer, string or boolean");
+    let tag = schema
+        .get("tag")
+        .and_then(|n| ctx.string(n))
+        .map(str::to_owned);
+    let ty_node = ctx.required(
+        schema,
+        "type",
+        codes::OPTION_REQUIRED,
+        schema_key,
+        "integer, string or boolean",
+    );
     let ty = ty_node.and_then(|n| ctx.string(n));
     let billing = root
         .entry("billing")
@@ -102,7 +141,12 @@ pub fn check_option(ctx: &mut Ctx<'_>, name: &str, root: &Node) -> Option<Option
                 || "use `integer`, `string` or `boolean`".to_owned(),
                 |m| format!("did you mean `{m}`?"),
             );
-            ctx.error(codes::OPTION_BAD_TYPE, n.span.clone(), format!("unknown option type `{other}`"), help);
+            ctx.error(
+                codes::OPTION_BAD_TYPE,
+                n.span.clone(),
+                format!("unknown option type `{other}`"),
+                help,
+            );
             None
         }
         _ => None,
@@ -131,7 +175,12 @@ fn label(ctx: &mut Ctx<'_>, node: &Node, key: &str) -> Option<String> {
             "shorten it",
         );
     } else if key == "description" && s.trim().is_empty() {
-        ctx.error(codes::OPTION_REQUIRED, node.span.clone(), "`description` is empty", "write the label users see");
+        ctx.error(
+            codes::OPTION_REQUIRED,
+            node.span.clone(),
+            "`description` is empty",
+            "write the label users see",
+        );
     }
     Some(s.to_owned())
 }
@@ -162,26 +211,62 @@ fn non_negative(ctx: &mut Ctx<'_>, node: &Node, key: &str) -> Option<i64> {
     Some(v)
 }
 
-fn integer_kind(ctx: &mut Ctx<'_>, schema: &Node, billing: Option<&OptionBilling>) -> Option<FieldKind> {
+fn integer_kind(
+    ctx: &mut Ctx<'_>,
+    schema: &Node,
+    billing: Option<&OptionBilling>,
+) -> Option<FieldKind> {
     if let Some(c) = schema.get("const") {
         conflicts(
             ctx,
             schema,
             "`const`",
-            &["default", "minimum", "maximum", "enum", "pattern", "minLength", "maxLength"],
+            &[
+                "default",
+                "minimum",
+                "maximum",
+                "enum",
+                "pattern",
+                "minLength",
+                "maxLength",
+            ],
             "a `const` option has one fixed value",
         );
         return ctx.int(c).map(FieldKind::IntegerConst);
     }
-    conflicts(ctx, schema, "an integer option", &["pattern", "minLength", "maxLength"], "they apply to strings");
+    conflicts(
+        ctx,
+        schema,
+        "an integer option",
+        &["pattern", "minLength", "maxLength"],
+        "they apply to strings",
+    );
     if let Some((enum_key, e)) = schema.entry("enum") {
-        conflicts(ctx, schema, "`enum`", &["minimum", "maximum"], "an `enum` option offers exactly its values");
+        conflicts(
+            ctx,
+            schema,
+            "`enum`",
+            &["minimum", "maximum"],
+            "an `enum` option offers exactly its values",
+        );
         let values: Vec<i64> = ctx.seq(e)?.iter().filter_map(|v| ctx.int(v)).collect();
-        let default = enum_default(ctx, schema, enum_key, |n| n.as_int(), "an integer", |d| values.contains(d), &values)?;
+        let default = enum_default(
+            ctx,
+            schema,
+            enum_key,
+            |n| n.as_int(),
+            "an integer",
+            |d| values.contains(d),
+            &values,
+        )?;
         return Some(FieldKind::IntegerEnum { values, default });
     }
-    let minimum = schema.get("minimum").and_then(|n| non_negative(ctx, n, "minimum"));
-    let maximum = schema.get("maximum").and_then(|n| non_negative(ctx, n, "maximum"));
+    let minimum = schema
+        .get("minimum")
+        .and_then(|n| non_negative(ctx, n, "minimum"));
+    let maximum = schema
+        .get("maximum")
+        .and_then(|n| non_negative(ctx, n, "maximum"));
     let default_node = schema.get("default");
     let default = default_node.and_then(|n| non_negative(ctx, n, "default"));
     if let (Some(min), Some(max), Some(n)) = (minimum, maximum, schema.get("minimum")) {
@@ -248,7 +333,10 @@ fn enum_default<T: Clone>(
         ctx.error(
             codes::OPTION_DEFAULT_NOT_IN_ENUM,
             d.span.clone(),
-            format!("`default` {} is not one of `enum`", d.scalar_text().unwrap_or_default()),
+            format!(
+                "`default` {} is not one of `enum`",
+                d.scalar_text().unwrap_or_default()
+            ),
             "pick a default from the `enum` list",
         );
     }
@@ -261,7 +349,15 @@ fn string_kind(ctx: &mut Ctx<'_>, schema: &Node) -> Option<FieldKind> {
             ctx,
             schema,
             "`datasource`",
-            &["const", "enum", "minimum", "maximum", "pattern", "minLength", "maxLength"],
+            &[
+                "const",
+                "enum",
+                "minimum",
+                "maximum",
+                "pattern",
+                "minLength",
+                "maxLength",
+            ],
             "the cloud supplies a datasource option's values",
         );
         return check_datasource(ctx, schema, ds_key, ds).map(FieldKind::Datasource);
@@ -271,12 +367,26 @@ fn string_kind(ctx: &mut Ctx<'_>, schema: &Node) -> Option<FieldKind> {
             ctx,
             schema,
             "`const`",
-            &["default", "minimum", "maximum", "enum", "pattern", "minLength", "maxLength"],
+            &[
+                "default",
+                "minimum",
+                "maximum",
+                "enum",
+                "pattern",
+                "minLength",
+                "maxLength",
+            ],
             "a `const` option has one fixed value",
         );
         return ctx.string(c).map(|s| FieldKind::StringConst(s.to_owned()));
     }
-    conflicts(ctx, schema, "a string option", &["minimum", "maximum"], "they apply to integers");
+    conflicts(
+        ctx,
+        schema,
+        "a string option",
+        &["minimum", "maximum"],
+        "they apply to integers",
+    );
     if let Some((enum_key, e)) = schema.entry("enum") {
         conflicts(
             ctx,
@@ -301,7 +411,10 @@ fn string_kind(ctx: &mut Ctx<'_>, schema: &Node) -> Option<FieldKind> {
         )?;
         return Some(FieldKind::StringEnum { values, default });
     }
-    let default = schema.get("default").and_then(|n| ctx.string(n)).map(str::to_owned);
+    let default = schema
+        .get("default")
+        .and_then(|n| ctx.string(n))
+        .map(str::to_owned);
     let pattern = match schema.get("pattern") {
         Some(n) => match ctx.string(n) {
             Some(p) => {
@@ -356,14 +469,33 @@ fn length(ctx: &mut Ctx<'_>, schema: &Node, key: &str) -> Option<u64> {
 }
 
 fn boolean_kind(ctx: &mut Ctx<'_>, schema: &Node) -> Option<FieldKind> {
-    let others = ["minimum", "maximum", "enum", "pattern", "minLength", "maxLength"];
+    let others = [
+        "minimum",
+        "maximum",
+        "enum",
+        "pattern",
+        "minLength",
+        "maxLength",
+    ];
     if let Some(c) = schema.get("const") {
         let mut with_default = vec!["default"];
         with_default.extend(others);
-        conflicts(ctx, schema, "`const`", &with_default, "a `const` option has one fixed value");
+        conflicts(
+            ctx,
+            schema,
+            "`const`",
+            &with_default,
+            "a `const` option has one fixed value",
+        );
         return ctx.bool(c).map(FieldKind::BooleanConst);
     }
-    conflicts(ctx, schema, "a boolean option", &others, "a boolean is a switch");
+    conflicts(
+        ctx,
+        schema,
+        "a boolean option",
+        &others,
+        "a boolean is a switch",
+    );
     let default = match schema.get("default") {
         Some(n) => ctx.bool(n).unwrap_or(false),
         None => false,
@@ -375,20 +507,37 @@ fn bad_ds(ctx: &mut Ctx<'_>, node: &Node, msg: String, help: impl Into<String>) 
     ctx.error(codes::OPTION_BAD_DATASOURCE, node.span.clone(), msg, help);
 }
 
-fn check_datasource(ctx: &mut Ctx<'_>, schema: &Node, ds_key: &Node, ds: &Node) -> Option<Datasource> {
+fn check_datasource(
+    ctx: &mut Ctx<'_>,
+    schema: &Node,
+    ds_key: &Node,
+    ds: &Node,
+) -> Option<Datasource> {
     if !ctx.check_keys(ds, &["type", "value_is", "filter"]) {
         return None;
     }
     let Some(ty_node) = ds.get("type") else {
-        bad_ds(ctx, ds_key, "`datasource` needs a `type`".into(), "add `type: flavor` (or az, subnet, network, volume_type, keypair)");
+        bad_ds(
+            ctx,
+            ds_key,
+            "`datasource` needs a `type`".into(),
+            "add `type: flavor` (or az, subnet, network, volume_type, keypair)",
+        );
         return None;
     };
     let ty = ctx.string(ty_node)?;
     let Some(kind) = DatasourceKind::parse(ty) else {
         let kinds: Vec<&str> = DatasourceKind::ALL.iter().map(|k| k.as_str()).collect();
-        let help = did_you_mean(ty, &kinds)
-            .map_or_else(|| format!("use one of {}", kinds.join(", ")), |m| format!("did you mean `{m}`?"));
-        bad_ds(ctx, ty_node, format!("unknown datasource type `{ty}`"), help);
+        let help = did_you_mean(ty, &kinds).map_or_else(
+            || format!("use one of {}", kinds.join(", ")),
+            |m| format!("did you mean `{m}`?"),
+        );
+        bad_ds(
+            ctx,
+            ty_node,
+            format!("unknown datasource type `{ty}`"),
+            help,
+        );
         return None;
     };
     let value_is = match ds.get("value_is") {
@@ -396,7 +545,12 @@ fn check_datasource(ctx: &mut Ctx<'_>, schema: &Node, ds_key: &Node, ds: &Node) 
             Some("uuid") => Some(ValueIs::Uuid),
             Some("name") => Some(ValueIs::Name),
             Some(other) => {
-                bad_ds(ctx, n, format!("`value_is` is `{other}`; it must be `uuid` or `name`"), "use `uuid` or `name`");
+                bad_ds(
+                    ctx,
+                    n,
+                    format!("`value_is` is `{other}`; it must be `uuid` or `name`"),
+                    "use `uuid` or `name`",
+                );
                 None
             }
             None => None,
@@ -472,7 +626,11 @@ fn check_datasource(ctx: &mut Ctx<'_>, schema: &Node, ds_key: &Node, ds: &Node) 
                             Some(m) => format!("did you mean `{m}`?"),
                             None => format!(
                                 "a `{ty}` filter has {}; check the indentation",
-                                known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" and ")
+                                known
+                                    .iter()
+                                    .map(|k| format!("`{k}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(" and ")
                             ),
                         };
                         bad_ds(ctx, k, format!("unknown `{ty}` filter `{key}`"), help);
@@ -499,7 +657,12 @@ fn bounds(ctx: &mut Ctx<'_>, node: &Node) -> Option<Bounds> {
         let n = node.get(key)?;
         let v = ctx.int(n)?;
         if v <= 0 {
-            bad_ds(ctx, n, format!("filter `{key}` is {v}; it must be greater than 0"), "use a positive number (RAM in MB)");
+            bad_ds(
+                ctx,
+                n,
+                format!("filter `{key}` is {v}; it must be greater than 0"),
+                "use a positive number (RAM in MB)",
+            );
         }
         Some(v)
     };
@@ -509,7 +672,12 @@ fn bounds(ctx: &mut Ctx<'_>, node: &Node) -> Option<Bounds> {
     };
     if let (Some(min), Some(max)) = (b.minimum, b.maximum) {
         if min > max {
-            bad_ds(ctx, node, format!("filter `minimum` {min} is greater than `maximum` {max}"), "swap them");
+            bad_ds(
+                ctx,
+                node,
+                format!("filter `minimum` {min} is greater than `maximum` {max}"),
+                "swap them",
+            );
         }
     }
     Some(b)
@@ -522,7 +690,10 @@ fn enum_filter(ctx: &mut Ctx<'_>, key: &Node, node: &Node, allowed: &[&str]) -> 
             ctx,
             key,
             format!("filter `{name}` is empty"),
-            format!("indent `enum:` under `{name}:`, listing some of {}", allowed.join(", ")),
+            format!(
+                "indent `enum:` under `{name}:`, listing some of {}",
+                allowed.join(", ")
+            ),
         );
         return Vec::new();
     }
@@ -530,7 +701,12 @@ fn enum_filter(ctx: &mut Ctx<'_>, key: &Node, node: &Node, allowed: &[&str]) -> 
         return Vec::new();
     }
     let Some(list) = node.get("enum") else {
-        bad_ds(ctx, key, format!("filter `{name}` needs an `enum` list"), format!("add `enum: [...]` with some of {}", allowed.join(", ")));
+        bad_ds(
+            ctx,
+            key,
+            format!("filter `{name}` needs an `enum` list"),
+            format!("add `enum: [...]` with some of {}", allowed.join(", ")),
+        );
         return Vec::new();
     };
     let Some(items) = ctx.seq(list) else {
@@ -542,14 +718,25 @@ fn enum_filter(ctx: &mut Ctx<'_>, key: &Node, node: &Node, allowed: &[&str]) -> 
             if allowed.contains(&s) {
                 out.push(s.to_owned());
             } else {
-                bad_ds(ctx, item, format!("`{s}` is not allowed in filter `{name}`"), format!("use some of {}", allowed.join(", ")));
+                bad_ds(
+                    ctx,
+                    item,
+                    format!("`{s}` is not allowed in filter `{name}`"),
+                    format!("use some of {}", allowed.join(", ")),
+                );
             }
         }
     }
     out
 }
 
-fn check_billing(ctx: &mut Ctx<'_>, key: &Node, node: &Node, ty: Option<&str>, postpaid: bool) -> Option<OptionBilling> {
+fn check_billing(
+    ctx: &mut Ctx<'_>,
+    key: &Node,
+    node: &Node,
+    ty: Option<&str>,
+    postpaid: bool,
+) -> Option<OptionBilling> {
     if !ctx.check_keys(node, &["base", "cost", "unit"]) {
         return None;
     }
@@ -581,18 +768,33 @@ fn check_billing(ctx: &mut Ctx<'_>, key: &Node, node: &Node, ty: Option<&str>, p
     let cost = match node.get("cost") {
         Some(n) => ctx.number(n).inspect(|c| {
             if *c < 0.0 {
-                ctx.error(codes::OPTION_BILLING, n.span.clone(), "`cost` is negative", "make it 0 or more");
+                ctx.error(
+                    codes::OPTION_BILLING,
+                    n.span.clone(),
+                    "`cost` is negative",
+                    "make it 0 or more",
+                );
             }
         }),
         None => {
-            ctx.error(codes::OPTION_BILLING, key.span.clone(), "`billing` needs a `cost`", "add `cost:` (the price of one step)");
+            ctx.error(
+                codes::OPTION_BILLING,
+                key.span.clone(),
+                "`billing` needs a `cost`",
+                "add `cost:` (the price of one step)",
+            );
             None
         }
     };
     let base = node.get("base").and_then(|n| {
         let v = ctx.int(n)?;
         if v < 0 {
-            ctx.error(codes::OPTION_BILLING, n.span.clone(), "`base` is negative", "make it 0 or more");
+            ctx.error(
+                codes::OPTION_BILLING,
+                n.span.clone(),
+                "`base` is negative",
+                "make it 0 or more",
+            );
         }
         Some(v)
     });
@@ -606,26 +808,46 @@ fn check_billing(ctx: &mut Ctx<'_>, key: &Node, node: &Node, ty: Option<&str>, p
                         Some(n) => {
                             if let Some(v) = ctx.int(n) {
                                 if v <= 0 {
-                                    ctx.error(codes::OPTION_BILLING, n.span.clone(), format!("`unit.size` is {v}; it must be greater than 0"), "make it 1 or more");
+                                    ctx.error(
+                                        codes::OPTION_BILLING,
+                                        n.span.clone(),
+                                        format!("`unit.size` is {v}; it must be greater than 0"),
+                                        "make it 1 or more",
+                                    );
                                 } else if postpaid && v != 1 {
                                     ctx.error(codes::OPTION_BILLING, n.span.clone(), format!("`unit.size` is {v}; a postpaid option's unit size must be 1"), "set `size: 1`");
                                 }
                                 unit_size = Some(v);
                             }
                         }
-                        None => ctx.error(codes::OPTION_BILLING, uk.span.clone(), "`unit` needs a `size`", "add `size:` (the step)"),
+                        None => ctx.error(
+                            codes::OPTION_BILLING,
+                            uk.span.clone(),
+                            "`unit` needs a `size`",
+                            "add `size:` (the step)",
+                        ),
                     }
                     if let Some(n) = uv.get("measurement") {
                         if let Some(s) = ctx.string(n) {
                             if s.chars().count() > LABEL_MAX {
-                                ctx.error(codes::OPTION_TOO_LONG, n.span.clone(), "`measurement` is longer than 255 characters", "shorten it");
+                                ctx.error(
+                                    codes::OPTION_TOO_LONG,
+                                    n.span.clone(),
+                                    "`measurement` is longer than 255 characters",
+                                    "shorten it",
+                                );
                             }
                             measurement = Some(s.to_owned());
                         }
                     }
                 }
             }
-            None => ctx.error(codes::OPTION_BILLING, key.span.clone(), "`billing` needs `unit.size`", "add `unit: {size: 1}`"),
+            None => ctx.error(
+                codes::OPTION_BILLING,
+                key.span.clone(),
+                "`billing` needs `unit.size`",
+                "add `unit: {size: 1}`",
+            ),
         }
     }
     Some(OptionBilling {

@@ -32,7 +32,9 @@ pub enum PackError {
         #[source]
         source: zip::result::ZipError,
     },
-    #[error("the zip would have {size} bytes, more than the {MAX_ZIP_BYTES}-byte (30 MB) upload limit")]
+    #[error(
+        "the zip would have {size} bytes, more than the {MAX_ZIP_BYTES}-byte (30 MB) upload limit"
+    )]
     TooLarge { size: u64 },
 }
 
@@ -60,12 +62,15 @@ pub fn pack(dir: &Path, files: &PackageFiles, out: &Path) -> Result<u64, PackErr
         .unix_permissions(0o644);
     let dir_opts = opts.unix_permissions(0o755);
     let root = &files.service_name;
-    zip.add_directory(format!("{root}/"), dir_opts).map_err(zip_err)?;
+    zip.add_directory(format!("{root}/"), dir_opts)
+        .map_err(zip_err)?;
     for d in &files.dirs {
-        zip.add_directory(format!("{root}/{d}/"), dir_opts).map_err(zip_err)?;
+        zip.add_directory(format!("{root}/{d}/"), dir_opts)
+            .map_err(zip_err)?;
     }
     for (rel, file) in &files.files {
-        zip.start_file(format!("{root}/{rel}"), opts).map_err(zip_err)?;
+        zip.start_file(format!("{root}/{rel}"), opts)
+            .map_err(zip_err)?;
         match &file.data {
             Some(data) => zip.write_all(data).map_err(|e| PackError::Write {
                 path: out.to_owned(),

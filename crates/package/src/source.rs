@@ -67,7 +67,10 @@ impl PackageFiles {
             .range(prefix.clone()..)
             .map(|(k, _)| k.as_str())
             .take_while(move |k| k.starts_with(&prefix))
-            .filter(move |k| k.get(dir.len() + 1..).is_some_and(|rest| !rest.contains('/')))
+            .filter(move |k| {
+                k.get(dir.len() + 1..)
+                    .is_some_and(|rest| !rest.contains('/'))
+            })
     }
 
     /// Sub-folders directly inside `dir`, sorted.
@@ -77,7 +80,10 @@ impl PackageFiles {
             .range(prefix.clone()..)
             .map(|k| k.as_str())
             .take_while(move |k| k.starts_with(&prefix))
-            .filter(move |k| k.get(dir.len() + 1..).is_some_and(|rest| !rest.contains('/')))
+            .filter(move |k| {
+                k.get(dir.len() + 1..)
+                    .is_some_and(|rest| !rest.contains('/'))
+            })
     }
 
     fn insert(&mut self, rel: &str, file: PackageFile) {
@@ -295,9 +301,8 @@ fn read_zip<R: std::io::Read + std::io::Seek>(
         let is_link = entry
             .unix_mode()
             .is_some_and(|m| m & 0o170_000 == 0o120_000);
-        let absolute = name.starts_with('/')
-            || name.as_bytes().get(1) == Some(&b':')
-            || raw.starts_with('\\');
+        let absolute =
+            name.starts_with('/') || name.as_bytes().get(1) == Some(&b':') || raw.starts_with('\\');
         if absolute {
             unsafe_entry(&mut pkg, &name, "has an absolute path");
             continue;

@@ -137,8 +137,12 @@ impl Validator<'_> {
                     codes::YAML_SYNTAX
                 };
                 self.diags.push(
-                    Diagnostic::error(code, Span::file_start(path), format!("`{path}` is not UTF-8 text (at byte {})", e.valid_up_to()))
-                        .with_help("save the file as UTF-8"),
+                    Diagnostic::error(
+                        code,
+                        Span::file_start(path),
+                        format!("`{path}` is not UTF-8 text (at byte {})", e.valid_up_to()),
+                    )
+                    .with_help("save the file as UTF-8"),
                 );
                 None
             }
@@ -155,11 +159,17 @@ impl Validator<'_> {
         self.names();
         self.version();
         let service = self.yaml("service.yaml", Some("the service description"));
-        if let Some(t) = self.text("full_description.md", Some("the Markdown shown on the service page")) {
+        if let Some(t) = self.text(
+            "full_description.md",
+            Some("the Markdown shown on the service page"),
+        ) {
             self.model.full_description = t;
         }
         self.options();
-        let plans = service.as_ref().map(|s| self.service(s)).unwrap_or_default();
+        let plans = service
+            .as_ref()
+            .map(|s| self.service(s))
+            .unwrap_or_default();
         self.model.service = service;
         let service_id = self
             .model
@@ -205,7 +215,13 @@ impl Validator<'_> {
         if !ctx.check_keys(&root, &["version"]) {
             return;
         }
-        let Some(v) = ctx.required(&root, "version", codes::VERSION_UNSUPPORTED, 0..0, "0.0.1 or 1.0.0") else {
+        let Some(v) = ctx.required(
+            &root,
+            "version",
+            codes::VERSION_UNSUPPORTED,
+            0..0,
+            "0.0.1 or 1.0.0",
+        ) else {
             return;
         };
         let Some(s) = ctx.string(v) else { return };
@@ -278,7 +294,12 @@ impl Validator<'_> {
         }
         if let Some(n) = ctx.required(root, "bindable", req, top.clone(), "must be true") {
             if ctx.bool(n) == Some(false) {
-                ctx.error(codes::SERVICE_BINDABLE_FALSE, n.span.clone(), "`bindable` must be true", "set `bindable: true`: image-based services are always bindable");
+                ctx.error(
+                    codes::SERVICE_BINDABLE_FALSE,
+                    n.span.clone(),
+                    "`bindable` must be true",
+                    "set `bindable: true`: image-based services are always bindable",
+                );
             }
         }
         if let Some(n) = ctx.required(root, "plan_updateable", req, top.clone(), "must be false") {
@@ -291,7 +312,11 @@ impl Validator<'_> {
                 );
             }
         }
-        for key in ["deactivatable", "bindings_retrievable", "instances_retrievable"] {
+        for key in [
+            "deactivatable",
+            "bindings_retrievable",
+            "instances_retrievable",
+        ] {
             if let Some(n) = ctx.required(root, key, req, top.clone(), "a bool") {
                 ctx.bool(n);
             }
@@ -299,12 +324,22 @@ impl Validator<'_> {
         if let Some(n) = ctx.required(root, "plans", req, top.clone(), "the plans offered") {
             let names = ctx.name_list(n);
             if names.is_empty() && n.as_seq().is_some() {
-                ctx.error(req, n.span.clone(), "`plans` is empty", "list at least one plan: `- name: <PLAN>`");
+                ctx.error(
+                    req,
+                    n.span.clone(),
+                    "`plans` is empty",
+                    "list at least one plan: `- name: <PLAN>`",
+                );
             }
             let mut seen = BTreeSet::new();
             for (node, name) in names {
                 if !seen.insert(name) {
-                    ctx.error(codes::SERVICE_UNKNOWN_PLAN, node.span.clone(), format!("plan `{name}` is listed twice"), "list each plan once");
+                    ctx.error(
+                        codes::SERVICE_UNKNOWN_PLAN,
+                        node.span.clone(),
+                        format!("plan `{name}` is listed twice"),
+                        "list each plan once",
+                    );
                 } else if self.files.has_dir(&format!("plans/{name}")) {
                     plans.push(name.to_owned());
                 } else {
@@ -370,7 +405,9 @@ impl Validator<'_> {
                 Some((w, h)) => ctx.error(
                     codes::ICON_TOO_SMALL,
                     at,
-                    format!("the icon `{path}` is {w}×{h} px, smaller than {MIN_ICON_PX}×{MIN_ICON_PX}"),
+                    format!(
+                        "the icon `{path}` is {w}×{h} px, smaller than {MIN_ICON_PX}×{MIN_ICON_PX}"
+                    ),
                     "use a PNG of at least 62×62 px",
                 ),
                 None => ctx.error(
@@ -384,7 +421,11 @@ impl Validator<'_> {
     }
 
     fn options(&mut self) {
-        let paths: Vec<String> = self.files.files_in("parameters").map(str::to_owned).collect();
+        let paths: Vec<String> = self
+            .files
+            .files_in("parameters")
+            .map(str::to_owned)
+            .collect();
         let mut tags: BTreeMap<String, Vec<(String, std::ops::Range<usize>)>> = BTreeMap::new();
         for path in paths {
             let Some(name) = path
@@ -397,7 +438,16 @@ impl Validator<'_> {
             let Some(root) = self.yaml(&path, None) else {
                 // An empty or broken option file still exists: references to it are fine.
                 if self.files.has_file(&path) {
-                    self.model.options.insert(name, (Node { kind: Kind::Map(Vec::new()), span: 0..0 }, None));
+                    self.model.options.insert(
+                        name,
+                        (
+                            Node {
+                                kind: Kind::Map(Vec::new()),
+                                span: 0..0,
+                            },
+                            None,
+                        ),
+                    );
                 }
                 continue;
             };
@@ -408,7 +458,9 @@ impl Validator<'_> {
                 .and_then(|d| d.field.tag.clone())
                 .zip(root.get("schema").and_then(|s| s.get("tag")))
             {
-                tags.entry(tag).or_default().push((path.clone(), tag_node.span.clone()));
+                tags.entry(tag)
+                    .or_default()
+                    .push((path.clone(), tag_node.span.clone()));
             }
             self.model.options.insert(name, (root, def));
         }
@@ -453,7 +505,10 @@ impl Validator<'_> {
             .map(str::to_owned)
             .collect();
         if tf.is_empty() {
-            self.missing(&format!("{dir}/deployment/deploy.tf"), "the plan's Terraform manifest");
+            self.missing(
+                &format!("{dir}/deployment/deploy.tf"),
+                "the plan's Terraform manifest",
+            );
         }
         for path in tf {
             if let Some(text) = self.text(&path, None) {
@@ -511,14 +566,27 @@ impl Validator<'_> {
                 }
             }
         }
-        for (key, what) in [("revision", "the plan revision"), ("description", "the plan name users see")] {
+        for (key, what) in [
+            ("revision", "the plan revision"),
+            ("description", "the plan name users see"),
+        ] {
             if let Some(n) = ctx.required(root, key, req, top.clone(), what) {
                 if let Some(s) = ctx.string(n) {
                     let len = s.chars().count();
                     if len == 0 {
-                        ctx.error(req, n.span.clone(), format!("`{key}` is empty"), format!("write the {what}"));
+                        ctx.error(
+                            req,
+                            n.span.clone(),
+                            format!("`{key}` is empty"),
+                            format!("write the {what}"),
+                        );
                     } else if len > 255 {
-                        ctx.error(codes::PLAN_TOO_LONG, n.span.clone(), format!("`{key}` has {len} characters, more than 255"), "shorten it");
+                        ctx.error(
+                            codes::PLAN_TOO_LONG,
+                            n.span.clone(),
+                            format!("`{key}` has {len} characters, more than 255"),
+                            "shorten it",
+                        );
                     }
                 }
             }
@@ -551,12 +619,20 @@ impl Validator<'_> {
                 if let Some(n) = ctx.required(billing, "cost", req, bkey, "the monthly price") {
                     if let Some(c) = ctx.number(n) {
                         if c < 0.0 {
-                            ctx.error(codes::YAML_TYPE, n.span.clone(), "`cost` is negative", "make it 0 or more");
+                            ctx.error(
+                                codes::YAML_TYPE,
+                                n.span.clone(),
+                                "`cost` is negative",
+                                "make it 0 or more",
+                            );
                         } else if free == Some(true) && c != 0.0 {
                             ctx.error(
                                 codes::PLAN_FREE_WITH_COST,
                                 n.span.clone(),
-                                format!("a free plan costs {}", n.scalar_text().unwrap_or_default()),
+                                format!(
+                                    "a free plan costs {}",
+                                    n.scalar_text().unwrap_or_default()
+                                ),
                                 "set `cost: 0`, or `free: false`",
                             );
                         }
@@ -585,7 +661,9 @@ impl Validator<'_> {
         if let Some((key, list)) = root.entry("resource_usages") {
             if let Some(items) = ctx.seq(list) {
                 for item in items {
-                    let Some(name) = ctx.string(item) else { continue };
+                    let Some(name) = ctx.string(item) else {
+                        continue;
+                    };
                     match self.model.options.get(name) {
                         None => ctx.error(
                             codes::DISPLAY_UNKNOWN_OPTION,
@@ -608,8 +686,8 @@ impl Validator<'_> {
                     }
                 }
             }
-            if !postpaid_nodes.is_empty() {
-                if free == Some(false) {
+            if !postpaid_nodes.is_empty() && free == Some(false) {
+                {
                     ctx.error(
                         codes::PLAN_MIXED_BILLING,
                         key.span.clone(),
@@ -656,17 +734,23 @@ impl Validator<'_> {
             return;
         };
         for (okey, changes) in map {
-            let Some(name) = okey.scalar_text() else { continue };
+            let Some(name) = okey.scalar_text() else {
+                continue;
+            };
             let Some((orig, orig_def)) = self.model.options.get(name) else {
                 ctx.error(
                     codes::PLAN_BAD_PATCH,
                     okey.span.clone(),
-                    format!("patch for option `{name}`, which has no file `parameters/{name}.yaml`"),
+                    format!(
+                        "patch for option `{name}`, which has no file `parameters/{name}.yaml`"
+                    ),
                     "correct the option name or remove the patch",
                 );
                 continue;
             };
-            if !model.options.iter().any(|o| o == name) && !model.resource_usages.iter().any(|o| o == name) {
+            if !model.options.iter().any(|o| o == name)
+                && !model.resource_usages.iter().any(|o| o == name)
+            {
                 ctx.error(
                     codes::PLAN_BAD_PATCH,
                     okey.span.clone(),
@@ -685,10 +769,11 @@ impl Validator<'_> {
                 .collect();
             let mut conflict = false;
             for (k, s, _) in &keys {
-                if let Some((_, other, _)) = keys
-                    .iter()
-                    .find(|(_, o, _)| o.len() > s.len() && o.starts_with(*s) && o.as_bytes().get(s.len()) == Some(&b'.'))
-                {
+                if let Some((_, other, _)) = keys.iter().find(|(_, o, _)| {
+                    o.len() > s.len()
+                        && o.starts_with(*s)
+                        && o.as_bytes().get(s.len()) == Some(&b'.')
+                }) {
                     ctx.error(
                         codes::PLAN_BAD_PATCH,
                         k.span.clone(),
@@ -705,7 +790,8 @@ impl Validator<'_> {
             let mut ok = true;
             for (k, s, v) in &keys {
                 let path: Vec<&str> = s.split('.').collect();
-                if path.iter().any(|p| p.is_empty()) || !set_path(&mut patched, &path, (*v).clone()) {
+                if path.iter().any(|p| p.is_empty()) || !set_path(&mut patched, &path, (*v).clone())
+                {
                     ctx.error(
                         codes::PLAN_BAD_PATCH,
                         k.span.clone(),
@@ -739,8 +825,13 @@ impl Validator<'_> {
                     ctx.error(
                         codes::PLAN_BAD_PATCH,
                         okey.span.clone(),
-                        format!("after this patch, option `{name}` is invalid: {} [{}]", d.message, d.code),
-                        d.help.clone().unwrap_or_else(|| "correct the patched values".to_owned()),
+                        format!(
+                            "after this patch, option `{name}` is invalid: {} [{}]",
+                            d.message, d.code
+                        ),
+                        d.help
+                            .clone()
+                            .unwrap_or_else(|| "correct the patched values".to_owned()),
                     );
                 }
             }
@@ -781,11 +872,18 @@ impl Validator<'_> {
                         if let Some(s) = ctx.string(n) {
                             let len = s.chars().count();
                             if len > 32 {
-                                ctx.error(codes::DISPLAY_TOO_LONG, n.span.clone(), format!("page name has {len} characters, more than 32"), "shorten it");
+                                ctx.error(
+                                    codes::DISPLAY_TOO_LONG,
+                                    n.span.clone(),
+                                    format!("page name has {len} characters, more than 32"),
+                                    "shorten it",
+                                );
                             }
                         }
                     }
-                    let Some(groups) = page.get("groups").and_then(|g| ctx.seq(g)) else { continue };
+                    let Some(groups) = page.get("groups").and_then(|g| ctx.seq(g)) else {
+                        continue;
+                    };
                     for group in groups {
                         if !ctx.check_keys(group, &["name", "parameters", "when"]) {
                             continue;
@@ -795,7 +893,14 @@ impl Validator<'_> {
                                 if let Some(s) = ctx.string(n) {
                                     let len = s.chars().count();
                                     if len > 255 {
-                                        ctx.error(codes::DISPLAY_TOO_LONG, n.span.clone(), format!("group name has {len} characters, more than 255"), "shorten it");
+                                        ctx.error(
+                                            codes::DISPLAY_TOO_LONG,
+                                            n.span.clone(),
+                                            format!(
+                                                "group name has {len} characters, more than 255"
+                                            ),
+                                            "shorten it",
+                                        );
                                     }
                                 }
                             }
@@ -804,7 +909,9 @@ impl Validator<'_> {
                         if let Some(w) = group.get("when") {
                             check_when(&mut ctx, w, opts, &mut when_params);
                         }
-                        let Some(params) = group.get("parameters") else { continue };
+                        let Some(params) = group.get("parameters") else {
+                            continue;
+                        };
                         for (node, name) in ctx.name_list(params) {
                             if seen.insert(name.to_owned(), ()).is_some() {
                                 ctx.error(
@@ -846,10 +953,19 @@ impl Validator<'_> {
         }
         // Entities.
         let kind_of = |name: &str| -> Option<DatasourceKind> {
-            opts.get(name)?.1.as_ref()?.field.datasource().map(|d| d.kind)
+            opts.get(name)?
+                .1
+                .as_ref()?
+                .field
+                .datasource()
+                .map(|d| d.kind)
         };
-        let needs_vm = options.iter().find(|o| kind_of(o) == Some(DatasourceKind::Flavor));
-        let needs_disk = options.iter().find(|o| kind_of(o) == Some(DatasourceKind::VolumeType));
+        let needs_vm = options
+            .iter()
+            .find(|o| kind_of(o) == Some(DatasourceKind::Flavor));
+        let needs_disk = options
+            .iter()
+            .find(|o| kind_of(o) == Some(DatasourceKind::VolumeType));
         let entities = root.get("entities");
         let mut has_disks = false;
         if let Some(list) = entities {
@@ -879,14 +995,18 @@ impl Validator<'_> {
     }
 
     fn settings(&mut self, path: &str, model: &mut PlanModel) {
-        let Some(root) = self.yaml(path, None) else { return };
+        let Some(root) = self.yaml(path, None) else {
+            return;
+        };
         let mut ctx = Ctx::new(path, &mut self.diags);
         if !ctx.check_keys(&root, &["preset", "retry"]) {
             return;
         }
         if let Some(n) = root.get("preset") {
             match n.as_str_lenient() {
-                Some(s @ ("base_v2" | "base_v3" | "base_alpha")) => model.preset = Some(s.to_owned()),
+                Some(s @ ("base_v2" | "base_v3" | "base_alpha")) => {
+                    model.preset = Some(s.to_owned())
+                }
                 _ => ctx.error(
                     codes::SETTINGS_BAD_VALUE,
                     n.span.clone(),
@@ -907,7 +1027,10 @@ impl Validator<'_> {
                 None => ctx.error(
                     codes::SETTINGS_BAD_VALUE,
                     n.span.clone(),
-                    format!("unknown retry value `{}`", n.scalar_text().unwrap_or_default()),
+                    format!(
+                        "unknown retry value `{}`",
+                        n.scalar_text().unwrap_or_default()
+                    ),
                     "use `yes` or `no`",
                 ),
             }
@@ -919,7 +1042,12 @@ fn service_string(ctx: &mut Ctx<'_>, n: &Node, key: &str, max: usize) {
     if let Some(s) = ctx.string(n) {
         let len = s.chars().count();
         if len == 0 {
-            ctx.error(codes::SERVICE_REQUIRED, n.span.clone(), format!("`{key}` is empty"), format!("write the `{key}`"));
+            ctx.error(
+                codes::SERVICE_REQUIRED,
+                n.span.clone(),
+                format!("`{key}` is empty"),
+                format!("write the `{key}`"),
+            );
         } else if len > max {
             ctx.error(
                 codes::SERVICE_TOO_LONG,
@@ -940,24 +1068,42 @@ fn check_when(
 ) {
     let help = "write `when: {in: {key: {param: OPTION}, values: [{const: VALUE}]}}` (or `not_in`)";
     let Some(map) = when.as_map() else {
-        ctx.error(codes::DISPLAY_BAD_WHEN, when.span.clone(), "`when` must be a mapping with `in` or `not_in`", help);
+        ctx.error(
+            codes::DISPLAY_BAD_WHEN,
+            when.span.clone(),
+            "`when` must be a mapping with `in` or `not_in`",
+            help,
+        );
         return;
     };
     let [(op, body)] = map else {
-        ctx.error(codes::DISPLAY_BAD_WHEN, when.span.clone(), "`when` must have exactly one of `in`, `not_in`", help);
+        ctx.error(
+            codes::DISPLAY_BAD_WHEN,
+            when.span.clone(),
+            "`when` must have exactly one of `in`, `not_in`",
+            help,
+        );
         return;
     };
     if !matches!(op.scalar_text(), Some("in" | "not_in")) {
         ctx.error(
             codes::DISPLAY_BAD_WHEN,
             op.span.clone(),
-            format!("`{}` is not a condition; use `in` or `not_in`", op.scalar_text().unwrap_or_default()),
+            format!(
+                "`{}` is not a condition; use `in` or `not_in`",
+                op.scalar_text().unwrap_or_default()
+            ),
             help,
         );
         return;
     }
     let Some(body_map) = body.as_map() else {
-        ctx.error(codes::DISPLAY_BAD_WHEN, body.span.clone(), "a condition needs `key` and `values`", help);
+        ctx.error(
+            codes::DISPLAY_BAD_WHEN,
+            body.span.clone(),
+            "a condition needs `key` and `values`",
+            help,
+        );
         return;
     };
     for (k, _) in body_map {
@@ -965,14 +1111,22 @@ fn check_when(
             ctx.error(
                 codes::DISPLAY_BAD_WHEN,
                 k.span.clone(),
-                format!("unknown condition key `{}`", k.scalar_text().unwrap_or_default()),
+                format!(
+                    "unknown condition key `{}`",
+                    k.scalar_text().unwrap_or_default()
+                ),
                 help,
             );
         }
     }
     match body.get("key") {
         Some(key) => operand(ctx, key, opts, params, help),
-        None => ctx.error(codes::DISPLAY_BAD_WHEN, op.span.clone(), "the condition has no `key`", help),
+        None => ctx.error(
+            codes::DISPLAY_BAD_WHEN,
+            op.span.clone(),
+            "the condition has no `key`",
+            help,
+        ),
     }
     match body.get("values").map(|v| (v, v.as_seq())) {
         Some((_, Some(values))) if !values.is_empty() => {
@@ -980,8 +1134,18 @@ fn check_when(
                 operand(ctx, v, opts, params, help);
             }
         }
-        Some((v, _)) => ctx.error(codes::DISPLAY_BAD_WHEN, v.span.clone(), "`values` must be a non-empty list", help),
-        None => ctx.error(codes::DISPLAY_BAD_WHEN, op.span.clone(), "the condition has no `values`", help),
+        Some((v, _)) => ctx.error(
+            codes::DISPLAY_BAD_WHEN,
+            v.span.clone(),
+            "`values` must be a non-empty list",
+            help,
+        ),
+        None => ctx.error(
+            codes::DISPLAY_BAD_WHEN,
+            op.span.clone(),
+            "the condition has no `values`",
+            help,
+        ),
     }
 }
 
@@ -996,7 +1160,12 @@ fn operand(
         Some([(k, v)]) => match k.scalar_text() {
             Some("const") => {
                 if !matches!(v.kind, Kind::Scalar(_)) {
-                    ctx.error(codes::DISPLAY_BAD_WHEN, v.span.clone(), "`const` must be a single value (conditions do not nest)", help);
+                    ctx.error(
+                        codes::DISPLAY_BAD_WHEN,
+                        v.span.clone(),
+                        "`const` must be a single value (conditions do not nest)",
+                        help,
+                    );
                 }
             }
             Some("param") => {
@@ -1012,12 +1181,27 @@ fn operand(
                         );
                     }
                 } else {
-                    ctx.error(codes::DISPLAY_BAD_WHEN, v.span.clone(), "`param` must name an option", help);
+                    ctx.error(
+                        codes::DISPLAY_BAD_WHEN,
+                        v.span.clone(),
+                        "`param` must name an option",
+                        help,
+                    );
                 }
             }
-            _ => ctx.error(codes::DISPLAY_BAD_WHEN, k.span.clone(), "an operand is `{param: OPTION}` or `{const: VALUE}`", help),
+            _ => ctx.error(
+                codes::DISPLAY_BAD_WHEN,
+                k.span.clone(),
+                "an operand is `{param: OPTION}` or `{const: VALUE}`",
+                help,
+            ),
         },
-        _ => ctx.error(codes::DISPLAY_BAD_WHEN, node.span.clone(), "an operand is `{param: OPTION}` or `{const: VALUE}`", help),
+        _ => ctx.error(
+            codes::DISPLAY_BAD_WHEN,
+            node.span.clone(),
+            "an operand is `{param: OPTION}` or `{const: VALUE}`",
+            help,
+        ),
     }
 }
 
@@ -1063,7 +1247,10 @@ fn const_or_param(
     let p = v.get("param");
     let extra = v
         .as_map()
-        .map(|m| m.iter().any(|(k, _)| !matches!(k.scalar_text(), Some("const" | "param"))))
+        .map(|m| {
+            m.iter()
+                .any(|(k, _)| !matches!(k.scalar_text(), Some("const" | "param")))
+        })
         .unwrap_or(true);
     if c.is_some() == p.is_some() || extra {
         ctx.error(
@@ -1097,8 +1284,14 @@ fn const_or_param(
         let Some(def) = def else { return };
         let ok = match kind {
             ParamKind::Integer => def.field.is_integer(),
-            ParamKind::Flavor => def.field.datasource().is_some_and(|d| d.kind == DatasourceKind::Flavor),
-            ParamKind::VolumeType => def.field.datasource().is_some_and(|d| d.kind == DatasourceKind::VolumeType),
+            ParamKind::Flavor => def
+                .field
+                .datasource()
+                .is_some_and(|d| d.kind == DatasourceKind::Flavor),
+            ParamKind::VolumeType => def
+                .field
+                .datasource()
+                .is_some_and(|d| d.kind == DatasourceKind::VolumeType),
         };
         if !ok {
             ctx.error(
@@ -1146,17 +1339,41 @@ fn check_entity(
     if let Some(w) = e.get("when") {
         check_when(ctx, w, opts, when_params);
     }
-    const_or_param(ctx, e, "count", true, ParamKind::Integer, plan_options, opts);
+    const_or_param(
+        ctx,
+        e,
+        "count",
+        true,
+        ParamKind::Integer,
+        plan_options,
+        opts,
+    );
     let mut has_disks = false;
     if kind == "vm" {
-        const_or_param(ctx, e, "flavor", true, ParamKind::Flavor, plan_options, opts);
+        const_or_param(
+            ctx,
+            e,
+            "flavor",
+            true,
+            ParamKind::Flavor,
+            plan_options,
+            opts,
+        );
         if let Some(disks) = e.get("disks").and_then(|d| ctx.seq(d)) {
             for d in disks {
                 if !ctx.check_keys(d, &["type", "size"]) {
                     continue;
                 }
                 has_disks = true;
-                const_or_param(ctx, d, "type", true, ParamKind::VolumeType, plan_options, opts);
+                const_or_param(
+                    ctx,
+                    d,
+                    "type",
+                    true,
+                    ParamKind::VolumeType,
+                    plan_options,
+                    opts,
+                );
                 const_or_param(ctx, d, "size", true, ParamKind::Integer, plan_options, opts);
             }
         }
@@ -1173,7 +1390,9 @@ fn set_path(node: &mut Node, path: &[&str], value: Node) -> bool {
     let Kind::Map(entries) = &mut node.kind else {
         return false;
     };
-    let pos = entries.iter().position(|(k, _)| k.scalar_text() == Some(*first));
+    let pos = entries
+        .iter()
+        .position(|(k, _)| k.scalar_text() == Some(*first));
     let idx = match pos {
         Some(i) => i,
         None => {

@@ -46,7 +46,10 @@ fn every_plan_has_all_four_schema_sections() {
             assert_eq!(section["type"], "object", "{section}");
             assert!(section["properties"].is_object(), "{section}");
         }
-        assert_eq!(s["service_instance"]["create"]["parameters"]["$schema"], "http://json-schema.org/draft-04/schema#");
+        assert_eq!(
+            s["service_instance"]["create"]["parameters"]["$schema"],
+            "http://json-schema.org/draft-04/schema#"
+        );
         let sha = p["x-deployment"]["sha256"].as_str().unwrap();
         assert_eq!(sha.len(), 64);
     }
@@ -55,7 +58,11 @@ fn every_plan_has_all_four_schema_sections() {
 #[test]
 fn parameters_patch_shows_in_the_patched_plan_only() {
     let json: Value = serde_json::from_str(&catalog_text(&build(&[]).files)).unwrap();
-    let props = |name: &str| plan(&json, name)["schemas"]["service_instance"]["create"]["parameters"]["properties"]["disk_size"].clone();
+    let props = |name: &str| {
+        plan(&json, name)["schemas"]["service_instance"]["create"]["parameters"]["properties"]
+            ["disk_size"]
+            .clone()
+    };
     let basic = props("basic");
     let pro = props("pro");
     assert_eq!(basic["default"], 10);
@@ -69,7 +76,8 @@ fn parameters_patch_shows_in_the_patched_plan_only() {
 fn user_step_option_keeps_steps_and_billing_goes_to_options() {
     let json: Value = serde_json::from_str(&catalog_text(&build(&[]).files)).unwrap();
     let p = plan(&json, "pro");
-    let extra = &p["schemas"]["service_instance"]["create"]["parameters"]["properties"]["extra_space"];
+    let extra =
+        &p["schemas"]["service_instance"]["create"]["parameters"]["properties"]["extra_space"];
     assert_eq!(extra["default"], 0);
     assert_eq!(extra["maximum"], 5);
     assert_eq!(
@@ -78,7 +86,10 @@ fn user_step_option_keeps_steps_and_billing_goes_to_options() {
     );
     assert_eq!(p["billing"]["billing_cycle_flat"], "1 mons 0 days");
     assert_eq!(p["x-deployment"]["manifest"], "demo_pro_1.0");
-    assert_eq!(p["x-deployment"]["settings"], serde_json::json!({"preset": "base_v3", "retry": false}));
+    assert_eq!(
+        p["x-deployment"]["settings"],
+        serde_json::json!({"preset": "base_v3", "retry": false})
+    );
 }
 
 #[test]
@@ -93,7 +104,10 @@ fn section_patch_replaces_the_whole_section() {
         plan(&json, "pro")["billing"]["options"]["extra_space"],
         serde_json::json!({"base": 0, "cost": 50, "unit": {"size": 1}})
     );
-    assert_eq!(plan(&json, "basic")["billing"]["options"]["extra_space"]["cost"], 100);
+    assert_eq!(
+        plan(&json, "basic")["billing"]["options"]["extra_space"]["cost"],
+        100
+    );
 }
 
 #[test]
@@ -106,10 +120,17 @@ fn examples_validate_clean_and_build_golden() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert!(names.len() >= 3, "expected the three example packages, found {names:?}");
+    assert!(
+        names.len() >= 3,
+        "expected the three example packages, found {names:?}"
+    );
     for name in names {
         let v = vitrina_package::validate_path(&root.join(&name)).unwrap();
-        assert!(v.diagnostics.is_empty(), "{name}: {}", v.sources.render_text(&v.diagnostics, ""));
+        assert!(
+            v.diagnostics.is_empty(),
+            "{name}: {}",
+            v.sources.render_text(&v.diagnostics, "")
+        );
         let a = vitrina_package::catalog::to_text(&vitrina_package::build_catalog(&v).unwrap());
         let again = vitrina_package::validate_path(&root.join(&name)).unwrap();
         let b = vitrina_package::catalog::to_text(&vitrina_package::build_catalog(&again).unwrap());

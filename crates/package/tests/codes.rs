@@ -160,7 +160,11 @@ fn cases() -> Vec<Case> {
 
 /// Codes tested elsewhere: archives (`zip.rs`), packing (`pack.rs`), and the panic boundary
 /// (a bug in vitrina, which a package cannot trigger on purpose).
-const ELSEWHERE: &[&str] = &[codes::PACKAGE_UNSAFE_ARCHIVE, codes::PACKAGE_TOO_LARGE, codes::PACKAGE_INTERNAL_ERROR];
+const ELSEWHERE: &[&str] = &[
+    codes::PACKAGE_UNSAFE_ARCHIVE,
+    codes::PACKAGE_TOO_LARGE,
+    codes::PACKAGE_INTERNAL_ERROR,
+];
 
 #[test]
 fn base_package_has_no_diagnostics() {
@@ -171,7 +175,11 @@ fn base_package_has_no_diagnostics() {
 
 #[test]
 fn every_code_has_a_case() {
-    let tested: BTreeSet<&str> = cases().iter().map(|c| c.code).chain(ELSEWHERE.iter().copied()).collect();
+    let tested: BTreeSet<&str> = cases()
+        .iter()
+        .map(|c| c.code)
+        .chain(ELSEWHERE.iter().copied())
+        .collect();
     let all: BTreeSet<&str> = codes::ALL.iter().copied().collect();
     assert_eq!(all, tested);
 }
@@ -189,7 +197,10 @@ fn each_code_at_its_position_and_no_other_error() {
             (None, None) => panic!("case {} has no expected position", c.code),
         };
         let hit = diags.iter().any(|d| {
-            d["code"] == c.code && d["file"] == file.as_str() && d["line"] == line && d["column"] == col
+            d["code"] == c.code
+                && d["file"] == file.as_str()
+                && d["line"] == line
+                && d["column"] == col
         });
         let other_errors: Vec<&serde_json::Value> = diags
             .iter()

@@ -10,7 +10,9 @@ use std::path::Path;
 use common::{build, put, Edit};
 
 fn fixture(rel: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vk-docs").join(rel);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/vk-docs")
+        .join(rel);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -39,16 +41,26 @@ fn run(edits: &[Edit]) -> (Vec<(String, String, u64)>, BTreeSet<String>) {
 
 #[test]
 fn unquoted_hint_with_colon_is_a_yaml_syntax_error() {
-    let (errors, _) = run(&[put("parameters/assemblies.yaml", fixture("parameters/free_integer_user_step.yaml"))]);
+    let (errors, _) = run(&[put(
+        "parameters/assemblies.yaml",
+        fixture("parameters/free_integer_user_step.yaml"),
+    )]);
     assert_eq!(
         errors,
-        vec![("yaml/syntax".to_owned(), "parameters/assemblies.yaml".to_owned(), 13)]
+        vec![(
+            "yaml/syntax".to_owned(),
+            "parameters/assemblies.yaml".to_owned(),
+            13
+        )]
     );
 }
 
 #[test]
 fn disk_type_filter_at_wrong_indentation_is_a_bad_datasource() {
-    let (errors, _) = run(&[put("parameters/disk_type.yaml", fixture("parameters/ds_disk_type.yaml"))]);
+    let (errors, _) = run(&[put(
+        "parameters/disk_type.yaml",
+        fixture("parameters/ds_disk_type.yaml"),
+    )]);
     // `disk_class:` is empty (line 13) and `enum:` sits beside it as an unknown filter (line 14).
     // The tag `disk1` no longer pairs with the size option's `data`.
     let bad_ds: Vec<u64> = errors
@@ -57,23 +69,40 @@ fn disk_type_filter_at_wrong_indentation_is_a_bad_datasource() {
         .map(|(_, _, l)| *l)
         .collect();
     assert_eq!(bad_ds, vec![13, 14], "{errors:?}");
-    assert!(errors.iter().all(|(c, _, _)| c == "option/bad-datasource" || c == "option/unpaired-tag"), "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .all(|(c, _, _)| c == "option/bad-datasource" || c == "option/unpaired-tag"),
+        "{errors:?}"
+    );
 }
 
 #[test]
 fn private_network_kind_is_a_bad_datasource() {
-    let (errors, _) = run(&[put("parameters/network.yaml", fixture("parameters/ds_network.yaml"))]);
+    let (errors, _) = run(&[put(
+        "parameters/network.yaml",
+        fixture("parameters/ds_network.yaml"),
+    )]);
     assert_eq!(
         errors,
-        vec![("option/bad-datasource".to_owned(), "parameters/network.yaml".to_owned(), 13)]
+        vec![(
+            "option/bad-datasource".to_owned(),
+            "parameters/network.yaml".to_owned(),
+            13
+        )]
     );
 }
 
 #[test]
 fn when_template_with_placeholders_is_a_yaml_syntax_error() {
-    let (errors, _) = run(&[put("plans/basic/display.yaml", fixture("display/when-template.yaml"))]);
+    let (errors, _) = run(&[put(
+        "plans/basic/display.yaml",
+        fixture("display/when-template.yaml"),
+    )]);
     assert!(
-        errors.iter().any(|(c, f, _)| c == "yaml/syntax" && f == "plans/basic/display.yaml"),
+        errors
+            .iter()
+            .any(|(c, f, _)| c == "yaml/syntax" && f == "plans/basic/display.yaml"),
         "{errors:?}"
     );
 }
@@ -100,10 +129,16 @@ fn correct_option_examples_are_accepted() {
         edits.push(put(file, fixture(&format!("parameters/{name}.yaml"))));
     }
     // The disk pair: the size example with the type example's indentation corrected.
-    edits.push(put("parameters/ds_disk_size.yaml", fixture("parameters/ds_disk_size.yaml")));
+    edits.push(put(
+        "parameters/ds_disk_size.yaml",
+        fixture("parameters/ds_disk_size.yaml"),
+    ));
     edits.push(put(
         "parameters/ds_disk_type.yaml",
-        fixture("parameters/ds_disk_type.yaml").replace("      disk_class:\n      enum:", "      disk_class:\n        enum:"),
+        fixture("parameters/ds_disk_type.yaml").replace(
+            "      disk_class:\n      enum:",
+            "      disk_class:\n        enum:",
+        ),
     ));
     let (errors, codes) = run(&edits);
     assert!(errors.is_empty(), "{errors:?}");
@@ -115,8 +150,14 @@ fn reference_manifest_with_its_settings_is_accepted() {
     // Grafana's reference manifest declares these external variables; give the plan those
     // options (as the grafana example package does) and check only the manifest's own rules.
     let (errors, _) = run(&[
-        put("plans/basic/deployment/deploy.tf", fixture("deployment/grafana.deploy.tf")),
-        put("plans/basic/deployment/settings.yaml", fixture("deployment/settings.yaml")),
+        put(
+            "plans/basic/deployment/deploy.tf",
+            fixture("deployment/grafana.deploy.tf"),
+        ),
+        put(
+            "plans/basic/deployment/settings.yaml",
+            fixture("deployment/settings.yaml"),
+        ),
     ]);
     let manifest_errors: Vec<_> = errors
         .iter()
@@ -124,15 +165,23 @@ fn reference_manifest_with_its_settings_is_accepted() {
         .collect();
     // The manifest's variables without defaults are the grafana options this base plan lacks.
     assert!(
-        manifest_errors.iter().all(|(c, _, _)| c == "manifest/unbound-variable"),
+        manifest_errors
+            .iter()
+            .all(|(c, _, _)| c == "manifest/unbound-variable"),
         "{manifest_errors:?}"
     );
-    assert!(!errors.iter().any(|(c, _, _)| c == "settings/bad-value"), "{errors:?}");
+    assert!(
+        !errors.iter().any(|(c, _, _)| c == "settings/bad-value"),
+        "{errors:?}"
+    );
 }
 
 #[test]
 fn legacy_manifest_reports_deprecated_resources() {
-    let (_, codes) = run(&[put("plans/basic/deployment/deploy.tf", fixture("deployment/legacy-redis.deploy.tf"))]);
+    let (_, codes) = run(&[put(
+        "plans/basic/deployment/deploy.tf",
+        fixture("deployment/legacy-redis.deploy.tf"),
+    )]);
     assert!(codes.contains("manifest/deprecated-resource"), "{codes:?}");
 }
 

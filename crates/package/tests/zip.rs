@@ -67,7 +67,8 @@ fn list(dir: &std::path::Path) -> Vec<String> {
 #[test]
 fn dot_dot_entry_is_rejected() {
     let zip = base_zip(|w| {
-        w.start_file("demo/../evil", SimpleFileOptions::default()).unwrap();
+        w.start_file("demo/../evil", SimpleFileOptions::default())
+            .unwrap();
         w.write_all(b"pwned").unwrap();
     });
     assert_unsafe(&zip, "`..`");
@@ -76,7 +77,8 @@ fn dot_dot_entry_is_rejected() {
 #[test]
 fn absolute_entry_is_rejected() {
     let zip = base_zip(|w| {
-        w.start_file("/tmp/evil-vitrina-test", SimpleFileOptions::default()).unwrap();
+        w.start_file("/tmp/evil-vitrina-test", SimpleFileOptions::default())
+            .unwrap();
         w.write_all(b"pwned").unwrap();
     });
     assert_unsafe(&zip, "absolute");
@@ -85,8 +87,12 @@ fn absolute_entry_is_rejected() {
 #[test]
 fn symlink_entry_is_rejected() {
     let zip = base_zip(|w| {
-        w.add_symlink("demo/images/link.png", "/etc/passwd", SimpleFileOptions::default())
-            .unwrap();
+        w.add_symlink(
+            "demo/images/link.png",
+            "/etc/passwd",
+            SimpleFileOptions::default(),
+        )
+        .unwrap();
     });
     assert_unsafe(&zip, "link");
 }
@@ -103,7 +109,11 @@ fn honest_bomb_is_rejected_by_its_declared_ratio() {
             w.write_all(&chunk).unwrap();
         }
     });
-    assert!(zip.len() < 1 << 20, "64 MiB of zeros compress well: {}", zip.len());
+    assert!(
+        zip.len() < 1 << 20,
+        "64 MiB of zeros compress well: {}",
+        zip.len()
+    );
     assert_unsafe(&zip, "ratio");
 }
 
@@ -137,7 +147,11 @@ impl Bits {
 
 /// A real deflate stream (fixed Huffman codes) that expands to `1 + 258 × n` zero bytes.
 fn zeros_deflate(n: u64) -> Vec<u8> {
-    let mut b = Bits { out: Vec::new(), acc: 0, n: 0 };
+    let mut b = Bits {
+        out: Vec::new(),
+        acc: 0,
+        n: 0,
+    };
     b.put(1, 1); // final block
     b.put(1, 2); // fixed Huffman
     b.code(0b0011_0000, 8); // literal 0
@@ -216,7 +230,9 @@ fn bomb_declaring_1_kb_is_stopped_while_streaming() {
     assert!(held <= 1024 * 1024, "held {held} bytes");
     let v = vitrina_package::validate(&files);
     assert!(
-        v.diagnostics.iter().any(|d| d.code == codes::PACKAGE_UNSAFE_ARCHIVE),
+        v.diagnostics
+            .iter()
+            .any(|d| d.code == codes::PACKAGE_UNSAFE_ARCHIVE),
         "{:?}",
         v.diagnostics
     );

@@ -118,7 +118,10 @@ mod tests {
         );
         assert_eq!(
             "30 days".parse::<BillingCycle>(),
-            Ok(BillingCycle { months: 0, days: 30 })
+            Ok(BillingCycle {
+                months: 0,
+                days: 30
+            })
         );
         assert_ne!(
             "30 days".parse::<BillingCycle>(),
@@ -129,7 +132,15 @@ mod tests {
 
     #[test]
     fn rejects_bad_cycles() {
-        for bad in ["1 month", "", "mons", "0 mons 0 days", "-1 days", "99999999999 days", "1 mons 2"] {
+        for bad in [
+            "1 month",
+            "",
+            "mons",
+            "0 mons 0 days",
+            "-1 days",
+            "99999999999 days",
+            "1 mons 2",
+        ] {
             assert!(bad.parse::<BillingCycle>().is_err(), "{bad}");
         }
     }

@@ -311,7 +311,11 @@ pub fn base_texts() -> BTreeMap<String, String> {
     add("parameters/backups.yaml", OPT_BACKUPS);
     add("parameters/extra_space.yaml", OPT_EXTRA);
     for plan in ["basic", "pro"] {
-        let p = if plan == "basic" { PLAN_BASIC } else { PLAN_PRO };
+        let p = if plan == "basic" {
+            PLAN_BASIC
+        } else {
+            PLAN_PRO
+        };
         add(&format!("plans/{plan}/plan.yaml"), p);
         add(&format!("plans/{plan}/display.yaml"), DISPLAY);
         add(&format!("plans/{plan}/deployment/deploy.tf"), DEPLOY);
@@ -374,7 +378,9 @@ pub fn build(edits: &[Edit]) -> Built {
     }
     let mut marker = None;
     for (path, bytes) in texts.iter_mut() {
-        let Ok(text) = std::str::from_utf8(bytes) else { continue };
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            continue;
+        };
         if let Some(off) = text.find(MARK) {
             let clean = text.replacen(MARK, "", 1);
             let (l, c) = LineIndex::new(&clean).line_col(&clean, off);
