@@ -213,15 +213,12 @@ fn pack(path: &Path, output: Option<&Path>) -> ExitStatus {
             diags.push(
                 Diagnostic::error(
                     codes::PACKAGE_TOO_LARGE,
-                    Span::file_start(""),
+                    Span::file_start(out.display().to_string()),
                     format!("the zip would have {size} bytes, more than the 30 MB upload limit"),
                 )
                 .with_help("remove large files the package does not need"),
             );
-            eprint!(
-                "{}",
-                SourceMap::new().render_text(&diags, &display_prefix(path))
-            );
+            eprint!("{}", SourceMap::new().render_text(&diags, ""));
             eprintln!("{}: not packed (1 error)", path.display());
             ExitStatus::Failure
         }

@@ -23,8 +23,10 @@ const RATIO_FLOOR: u64 = 1024 * 1024;
 const MAX_TOTAL_BYTES: u64 = 512 * 1024 * 1024;
 /// The most entries or files a package may have.
 const MAX_ENTRIES: usize = 20_000;
-/// Files kept in memory for validation at most this size each; larger ones are only counted.
-const MAX_KEPT_FILE: u64 = 16 * 1024 * 1024;
+/// Text files validation reads (YAML, Markdown, `.tf`) are kept in memory up to this size each.
+pub const MAX_TEXT_FILE: u64 = 16 * 1024 * 1024;
+/// Images are kept up to this size (the icon limit is 1 MiB; larger ones are only measured).
+const MAX_KEPT_IMAGE: u64 = 2 * 1024 * 1024;
 /// Folders nest at most this deep.
 const MAX_DEPTH: usize = 32;
 
@@ -187,8 +189,20 @@ pub fn read_package(path: &Path) -> Result<PackageFiles, ReadError> {
     }
 }
 
-fn wants_data(size: u64) -> bool {
-    size <= MAX_KEPT_FILE
+/// Whether validation needs a file's bytes. Everything else (scripts, archives, large assets)
+/// is only measured, so a big package never sits in memory whole.
+pub fn wants_data(rel: &str, size: u64) -> bool {
+    if is_text_file(rel) {
+        size <= MAX_TEXT_FILE
+    } else {
+        rel.starts_with("images/") && size <= MAX_KEPT_IMAGE
+    }
+}
+
+/// Files that validation reads as text.
+pub fn is_text_file(rel: &str) -> bool {
+    let ext = rel.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    matches!(ext.as_deref(), Some("yaml" | "yml" | "md" | "tf"))
 }
 
 fn read_dir(root: &Path) -> Result<PackageFiles, ReadError> {
@@ -245,7 +259,7 @@ fn read_dir(root: &Path) -> Result<PackageFiles, ReadError> {
                 }
             } else if ft.is_file() {
                 let size = entry.metadata().map_err(io)?.len();
-                let data = if wants_data(size) {
+                let data = if wants_data(&rel, size) {
                     Some(fs_err::read(entry.path()).map_err(io)?)
                 } else {
                     None
@@ -387,7 +401,7 @@ fn read_zip<R: std::io::Read + std::io::Seek>(
         // Stream it through a cap: the declared size may lie.
         let remaining = MAX_TOTAL_BYTES.saturating_sub(total);
         let cap = ratio_cap.min(remaining);
-        let keep = wants_data(declared);
+        let keep = wants_data(&rel, declared);
         let mut data = Vec::new();
         let mut limited = (&mut entry).take(cap.saturating_add(1));
         let read = if keep {

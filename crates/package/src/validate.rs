@@ -119,8 +119,24 @@ impl Validator<'_> {
     /// The text of a file, registered in the source map; reports a missing or non-UTF-8 file.
     fn text(&mut self, path: &str, what: Option<&str>) -> Option<String> {
         let Some(bytes) = self.files.text(path) else {
-            if let Some(what) = what {
-                self.missing(path, what);
+            match self.files.files.get(path) {
+                Some(f) => self.diags.push(
+                    Diagnostic::error(
+                        codes::PACKAGE_TOO_LARGE,
+                        Span::file_start(path),
+                        format!(
+                            "`{path}` has {} bytes; text files are checked up to {} bytes",
+                            f.size,
+                            crate::source::MAX_TEXT_FILE
+                        ),
+                    )
+                    .with_help("split or shorten the file"),
+                ),
+                None => {
+                    if let Some(what) = what {
+                        self.missing(path, what);
+                    }
+                }
             }
             return None;
         };
