@@ -80,15 +80,13 @@ impl<'a> Ctx<'a> {
             self.wrong_type(node, "a mapping");
             return false;
         };
-        for (i, (k, _)) in map.iter().enumerate() {
+        let mut seen = std::collections::BTreeSet::new();
+        for (k, _) in map {
             let Some(name) = k.scalar_text() else {
                 self.wrong_type(k, "a string key");
                 continue;
             };
-            let first = map
-                .iter()
-                .position(|(other, _)| other.scalar_text() == Some(name));
-            if first.is_some_and(|f| f < i) {
+            if !seen.insert(name) {
                 self.error(
                     codes::YAML_DUPLICATE_KEY,
                     k.span.clone(),

@@ -47,8 +47,9 @@ codes! {
     /// Example: `version: 2.0`. Fix: `version: 1.0.0`.
     VERSION_UNSUPPORTED = "version/unsupported";
     /// A required field of `service.yaml` is missing (`id`, `revision`, `name`,
-    /// `short_description`, `icon`, `bindable`, `plan_updateable`, `deactivatable`,
-    /// `bindings_retrievable`, `instances_retrievable`, `plans`). Fix: add it.
+    /// `short_description`, `bindable`, `plan_updateable`, `deactivatable`,
+    /// `bindings_retrievable`, `instances_retrievable`, `plans`, `preview`), or one of them is
+    /// empty. Fix: add it.
     SERVICE_REQUIRED = "service/required";
     /// The service `id` is not a UUID version 4 (version nibble 4, RFC 4122 variant).
     /// Example: `id: 72b70199-1823-10c8-aa7e-f43a23ddf380`. Fix: generate one with `uuidgen -r`.

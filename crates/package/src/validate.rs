@@ -17,6 +17,8 @@ use crate::yaml::{Kind, Node};
 
 /// The most pages a wizard may have (the automatic first and last pages do not count).
 pub const MAX_PAGES: usize = 5;
+/// The most dotted steps a `parameters_patch` key may have.
+const MAX_PATCH_DEPTH: usize = 8;
 /// The most bytes an icon may have.
 pub const MAX_ICON_BYTES: u64 = 1024 * 1024;
 /// The least width and height of a PNG icon.
@@ -294,11 +296,14 @@ impl Validator<'_> {
             ("revision", 255, "the revision of this package"),
             ("name", 255, "the service name"),
             ("short_description", 120, "the card text"),
-            ("icon", 512, "a file name in images/"),
         ] {
             if let Some(n) = ctx.required(root, key, req, top.clone(), what) {
                 service_string(&mut ctx, n, key, max);
             }
+        }
+        // The icon is optional (VK's vendor guide, table 4); when given it must exist.
+        if let Some(n) = root.get("icon") {
+            service_string(&mut ctx, n, "icon", 512);
         }
         if let Some(n) = root.get("help") {
             service_string(&mut ctx, n, "help", 512);
@@ -368,8 +373,14 @@ impl Validator<'_> {
                 }
             }
         }
-        if let Some(p) = root.get("preview") {
-            if ctx.check_keys(p, &["parameters"]) {
+        if let Some(p) = ctx.required(
+            root,
+            "preview",
+            req,
+            top.clone(),
+            "the options compared across plans; may list none",
+        ) {
+            if !p.is_null() && ctx.check_keys(p, &["parameters"]) {
                 if let Some(list) = p.get("parameters") {
                     if !list.is_null() {
                         for (node, name) in ctx.name_list(list) {
@@ -725,7 +736,10 @@ impl Validator<'_> {
             })
             .collect();
         let has_postpaid = !postpaid_nodes.is_empty() || !postpaid_in_display.is_empty();
-        let prepaid_count = model.options.len() - postpaid_in_display.len();
+        let prepaid_count = model
+            .options
+            .len()
+            .saturating_sub(postpaid_in_display.len());
         if has_postpaid && prepaid_count > 0 {
             let at = root
                 .entry("resource_usages")
@@ -806,7 +820,9 @@ impl Validator<'_> {
             let mut ok = true;
             for (k, s, v) in &keys {
                 let path: Vec<&str> = s.split('.').collect();
-                if path.iter().any(|p| p.is_empty()) || !set_path(&mut patched, &path, (*v).clone())
+                if path.len() > MAX_PATCH_DEPTH
+                    || path.iter().any(|p| p.is_empty())
+                    || !set_path(&mut patched, &path, (*v).clone())
                 {
                     ctx.error(
                         codes::PLAN_BAD_PATCH,
