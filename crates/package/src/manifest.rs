@@ -83,17 +83,38 @@ fn warn(
     diags.push(Diagnostic::warning(code, Span::new(file, at), msg).with_help(help));
 }
 
+/// Parsed manifests by their text: plans often share one manifest, which is parsed once.
+#[derive(Debug, Default)]
+pub struct ParseCache {
+    parsed: BTreeMap<String, Result<Module, Diagnostic>>,
+}
+
 /// Checks the plan's manifest files against its options.
-pub fn check_manifest(diags: &mut Diagnostics, plan: &PlanModel, options: &Options) {
-    let mut modules: Vec<Module> = Vec::new();
+pub fn check_manifest(
+    diags: &mut Diagnostics,
+    cache: &mut ParseCache,
+    plan: &PlanModel,
+    options: &Options,
+) {
+    for (path, text) in &plan.manifest {
+        if !cache.parsed.contains_key(text) {
+            cache
+                .parsed
+                .insert(text.clone(), vitrina_hcl::parse(path, text));
+        }
+    }
+    let mut modules: Vec<(&str, &Module)> = Vec::new();
     let mut parsed_all = true;
     for (path, text) in &plan.manifest {
-        match vitrina_hcl::parse(path, text) {
-            Ok(m) => modules.push(m),
-            Err(d) => {
+        match cache.parsed.get(text) {
+            Some(Ok(m)) => modules.push((path, m)),
+            Some(Err(d)) => {
                 parsed_all = false;
+                let mut d = d.clone();
+                d.span.file.clone_from(path);
                 diags.push(d.with_help("correct the Terraform syntax at this position"));
             }
+            None => parsed_all = false,
         }
     }
     let mut variables: BTreeSet<&str> = BTreeSet::new();
@@ -102,7 +123,7 @@ pub fn check_manifest(diags: &mut Diagnostics, plan: &PlanModel, options: &Optio
     let mut managed_types: BTreeSet<&str> = BTreeSet::new();
     let mut data: BTreeSet<(&str, &str)> = BTreeSet::new();
     let mut module_calls: BTreeSet<&str> = BTreeSet::new();
-    for m in &modules {
+    for (_, m) in &modules {
         variables.extend(m.variables.iter().map(|v| v.name.as_str()));
         locals.extend(m.locals.iter().map(|l| l.name.as_str()));
         for r in &m.resources {
@@ -123,12 +144,12 @@ pub fn check_manifest(diags: &mut Diagnostics, plan: &PlanModel, options: &Optio
                 .map(|l| l.value.as_str()),
         );
     }
-    for m in &modules {
-        let file = m.file.as_str();
-        check_variables(diags, m, plan, options);
-        check_resource_types(diags, m);
-        check_agent_steps(diags, m, options);
-        check_outputs(diags, m);
+    for (file, m) in &modules {
+        let file = *file;
+        check_variables(diags, file, m, plan, options);
+        check_resource_types(diags, file, m);
+        check_agent_steps(diags, file, m, options);
+        check_outputs(diags, file, m);
         let names = Declared {
             variables: &variables,
             locals: &locals,
@@ -304,8 +325,13 @@ fn option_type(def: &OptionDef) -> (Type, &'static str) {
     }
 }
 
-fn check_variables(diags: &mut Diagnostics, m: &Module, plan: &PlanModel, options: &Options) {
-    let file = m.file.as_str();
+fn check_variables(
+    diags: &mut Diagnostics,
+    file: &str,
+    m: &Module,
+    plan: &PlanModel,
+    options: &Options,
+) {
     for v in &m.variables {
         let is_option = plan.options.contains(&v.name);
         let ty = match (&v.type_attr, &v.type_constraint) {
@@ -368,8 +394,7 @@ fn check_variables(diags: &mut Diagnostics, m: &Module, plan: &PlanModel, option
     }
 }
 
-fn check_resource_types(diags: &mut Diagnostics, m: &Module) {
-    let file = m.file.as_str();
+fn check_resource_types(diags: &mut Diagnostics, file: &str, m: &Module) {
     for r in &m.resources {
         let provider = r.type_name.split('_').next().unwrap_or_default();
         let builtin = r.type_name == "terraform_data";
@@ -437,8 +462,7 @@ fn literal(expr: &vitrina_hcl::Expression) -> Option<vitrina_hcl::Value> {
     vitrina_hcl::evaluate(expr, &vitrina_hcl::EvalContext::new()).ok()
 }
 
-fn check_agent_steps(diags: &mut Diagnostics, m: &Module, _options: &Options) {
-    let file = m.file.as_str();
+fn check_agent_steps(diags: &mut Diagnostics, file: &str, m: &Module, _options: &Options) {
     for r in m
         .managed_resources()
         .filter(|r| r.type_name == "ivkcs_agent_exec")
@@ -535,8 +559,7 @@ fn is_secret(r: &Reference) -> bool {
         .any(|s| matches!(s, vitrina_hcl::Step::Attr { name, .. } if SECRET_ATTRS.contains(&name.as_str())))
 }
 
-fn check_outputs(diags: &mut Diagnostics, m: &Module) {
-    let file = m.file.as_str();
+fn check_outputs(diags: &mut Diagnostics, file: &str, m: &Module) {
     for o in &m.outputs {
         if o.sensitive {
             continue;

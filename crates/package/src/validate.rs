@@ -80,6 +80,7 @@ impl PlanModel {
 
 struct Validator<'p> {
     files: &'p PackageFiles,
+    tf_cache: crate::manifest::ParseCache,
     diags: Diagnostics,
     sources: SourceMap,
     model: Model,
@@ -89,6 +90,7 @@ struct Validator<'p> {
 pub fn validate(files: &PackageFiles) -> Validated {
     let mut v = Validator {
         files,
+        tf_cache: crate::manifest::ParseCache::default(),
         diags: files.diagnostics.clone(),
         sources: SourceMap::new(),
         model: Model {
@@ -542,7 +544,12 @@ impl Validator<'_> {
                 model.manifest.push((path, text));
             }
         }
-        crate::manifest::check_manifest(&mut self.diags, &model, &self.model.options);
+        crate::manifest::check_manifest(
+            &mut self.diags,
+            &mut self.tf_cache,
+            &model,
+            &self.model.options,
+        );
         model.plan = plan;
         model.display = display;
         model
