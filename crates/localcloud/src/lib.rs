@@ -1,1 +1,239 @@
-//! An OpenStack-API-compatible cloud on one machine, with hypervisor back-ends
+//! An OpenStack-API-compatible cloud on one machine, with hypervisor back-ends.
+//!
+//! [`LocalCloud`] serves Keystone v3, Nova, Neutron, Cinder and Glance as one axum [`Router`]:
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! use vitrina_localcloud::{Config, LocalCloud};
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let addr = listener.local_addr()?;
+//! // Every URL localcloud generates (catalog, Location, links) starts with `base_url`; when the
+//! // router is nested under a prefix, the prefix is part of it: `http://host:8080/cloud`.
+//! let cloud = LocalCloud::open(Config::new("./localcloud-data", format!("http://{addr}"))).await?;
+//! cloud.write_client_files()?;
+//! axum::serve(listener, cloud.router()).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Services live under fixed paths below the base URL: `/identity` (Keystone, `/identity/v3`),
+//! `/compute/v2.1` (Nova), `/networking/v2.0` (Neutron), `/volume/v3/{project_id}` (Cinder),
+//! `/image/v2` (Glance), and `/healthz`.
+
+pub mod body;
+pub mod cloudinit;
+pub mod error;
+pub mod hypervisor;
+mod model;
+mod store;
+
+mod cinder;
+mod glance;
+mod keystone;
+mod neutron;
+mod nova;
+mod util;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use serde::Serialize;
+
+pub use error::{ApiError, Service};
+pub use hypervisor::{kill_instances, Hypervisor, ProcessHypervisor};
+use store::Store;
+
+/// How localcloud is set up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Folder holding `state.json`, image data, instance folders and the client files.
+    pub data_dir: PathBuf,
+    /// External URL of the router's root, with any mount prefix and without a trailing slash
+    /// (`http://127.0.0.1:8780`, `http://127.0.0.1:8080/cloud`).
+    pub base_url: String,
+    /// Region name in the catalog.
+    pub region: String,
+    /// Name of the clouds in clouds.yaml (`localcloud` and `<name>-admin`).
+    pub cloud_name: String,
+}
+
+impl Config {
+    pub fn new(data_dir: impl Into<PathBuf>, base_url: impl Into<String>) -> Self {
+        let mut base_url = base_url.into();
+        while base_url.ends_with('/') {
+            base_url.pop();
+        }
+        Self {
+            data_dir: data_dir.into(),
+            base_url,
+            region: "RegionOne".to_owned(),
+            cloud_name: "localcloud".to_owned(),
+        }
+    }
+}
+
+/// Errors opening localcloud.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot create the localcloud data folder `{path}`")]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("cannot write `{path}`")]
+    ClientFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Credentials of the bootstrap identities, as written to `localcloud-credentials.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Credentials {
+    pub auth_url: String,
+    pub region: String,
+    pub projects: std::collections::BTreeMap<String, ProjectCredentials>,
+    pub admin: AdminCredentials,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProjectCredentials {
+    pub id: String,
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AdminCredentials {
+    pub username: String,
+    pub password: String,
+    pub project_id: String,
+}
+
+/// The shared state of every handler.
+pub(crate) struct Cloud {
+    pub cfg: Config,
+    pub store: Arc<Store>,
+    pub hv: Arc<dyn Hypervisor>,
+}
+
+pub(crate) type AppState = Arc<Cloud>;
+
+impl Cloud {
+    /// An absolute URL for a path below the base URL (`/compute/v2.1/servers/…`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.cfg.base_url, path)
+    }
+}
+
+/// A running localcloud: state, hypervisor and the HTTP router.
+#[derive(Clone)]
+pub struct LocalCloud {
+    cloud: Arc<Cloud>,
+}
+
+impl LocalCloud {
+    /// Opens (or creates) the cloud in `config.data_dir` with the `process` hypervisor, creates
+    /// the bootstrap identities, networks and the `vitrina-process-base` image on first start,
+    /// and resumes the servers that were running.
+    pub async fn open(config: Config) -> Result<Self, OpenError> {
+        let data = config.data_dir.clone();
+        for sub in ["", "images", "instances"] {
+            let p = data.join(sub);
+            fs_err::create_dir_all(&p).map_err(|source| OpenError::DataDir { path: p, source })?;
+        }
+        let (store, _fresh) = Store::open(&data)?;
+        let hv: Arc<dyn Hypervisor> = Arc::new(ProcessHypervisor::new(data.join("instances")));
+        let cloud = Arc::new(Cloud {
+            cfg: config,
+            store: store.clone(),
+            hv,
+        });
+        keystone::bootstrap(&cloud);
+        neutron::bootstrap(&cloud);
+        glance::bootstrap(&cloud).map_err(|source| OpenError::DataDir {
+            path: data.join("images"),
+            source,
+        })?;
+        store.flush()?;
+        tokio::spawn(store.clone().run_writer());
+        nova::resume(&cloud).await;
+        Ok(Self { cloud })
+    }
+
+    /// The router serving every API below [`Config::base_url`]. Nest it under the prefix that
+    /// base URL ends with (`Router::new().nest("/cloud", cloud.router())`).
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/healthz", get(healthz))
+            .merge(keystone::routes())
+            .merge(nova::routes())
+            .merge(neutron::routes())
+            .merge(cinder::routes())
+            .merge(glance::routes())
+            .fallback(not_found)
+            .with_state(self.cloud.clone())
+    }
+
+    /// Credentials of the admin and demo identities.
+    pub fn credentials(&self) -> Credentials {
+        keystone::credentials(&self.cloud)
+    }
+
+    /// Writes `DATA/clouds.yaml` and `DATA/localcloud-credentials.json`.
+    pub fn write_client_files(&self) -> Result<(), OpenError> {
+        let data = &self.cloud.cfg.data_dir;
+        let creds = self.credentials();
+        let yaml = keystone::clouds_yaml(&self.cloud.cfg, &creds);
+        let p = data.join("clouds.yaml");
+        store::write_atomic(&p, yaml.as_bytes())
+            .map_err(|source| OpenError::ClientFile { path: p, source })?;
+        let p = data.join("localcloud-credentials.json");
+        let mut json = serde_json::to_vec_pretty(&creds).unwrap_or_default();
+        json.push(b'\n');
+        store::write_atomic(&p, &json).map_err(|source| OpenError::ClientFile { path: p, source })
+    }
+
+    /// Writes the state to disk now (call before exiting).
+    pub fn flush(&self) -> Result<(), OpenError> {
+        self.cloud.store.flush().map_err(OpenError::from)
+    }
+
+    /// Stops every server process (for tests and benchmarks; a real shutdown leaves VMs running).
+    pub async fn stop_all_servers(&self) {
+        let ids: Vec<String> = self
+            .cloud
+            .store
+            .read(|s| s.servers.keys().cloned().collect());
+        for id in ids {
+            let _ = self.cloud.hv.stop(&id).await;
+        }
+    }
+
+    /// The data folder.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.cloud.cfg.data_dir
+    }
+}
+
+async fn healthz(State(_c): State<AppState>) -> impl IntoResponse {
+    axum::Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    let service = match uri.path().split('/').nth(1) {
+        Some("identity") => Service::Identity,
+        Some("networking") => Service::Network,
+        Some("volume") => Service::Volume,
+        Some("image") => Service::Image,
+        _ => Service::Compute,
+    };
+    ApiError::not_found(service, "The resource could not be found.")
+}

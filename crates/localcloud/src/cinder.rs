@@ -1,0 +1,769 @@
+//! Cinder v3: volumes (blank, from an image, from another volume) with Cinder's size checks
+//! against the image, attach states, extend, retype, metadata; volume types `ceph-ssd`,
+//! `ceph-hdd`, `high-iops`; availability zones `GZ1`, `MS1`, `ME1`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use vitrina_openstack::wire::volume as w;
+
+use crate::body::{self, opt, Schema, Ty};
+use crate::error::{ApiError, ApiResult, Service};
+use crate::model::{Image, State as Db, Volume};
+use crate::util::{self, get_str, get_str_map, new_id, now_micro, q, Ctx};
+use crate::{AppState, Cloud};
+
+const S: Service = Service::Volume;
+pub const VOLUME_TYPES: &[&str] = &["ceph-ssd", "ceph-hdd", "high-iops"];
+pub const DEFAULT_TYPE: &str = "ceph-ssd";
+pub const ZONES: &[&str] = &["GZ1", "MS1", "ME1"];
+const MAX_VERSION: (u32, u32) = (3, 70);
+const GIB: u64 = 1 << 30;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/volume", get(versions))
+        .route("/volume/", get(versions))
+        .route("/volume/v3", get(versions))
+        .route("/volume/v3/", get(versions))
+        .route(
+            "/volume/v3/{project}/volumes",
+            get(list_volumes).post(create_volume),
+        )
+        .route(
+            "/volume/v3/{project}/volumes/detail",
+            get(list_volumes_detail),
+        )
+        .route(
+            "/volume/v3/{project}/volumes/{id}",
+            get(show_volume).put(update_volume).delete(delete_volume),
+        )
+        .route(
+            "/volume/v3/{project}/volumes/{id}/action",
+            post(volume_action),
+        )
+        .route(
+            "/volume/v3/{project}/volumes/{id}/metadata",
+            get(get_metadata).post(set_metadata).put(set_metadata),
+        )
+        .route("/volume/v3/{project}/types", get(list_types))
+        .route("/volume/v3/{project}/types/{id}", get(show_type))
+        .route("/volume/v3/{project}/os-availability-zone", get(zones))
+}
+
+pub fn type_id(name: &str) -> String {
+    crate::nova::stable_uuid(&format!("volume-type/{name}"))
+}
+
+fn type_json(name: &str) -> Value {
+    json!({"id": type_id(name), "name": name, "description": format!("{name} volumes"), "is_public": true,
+           "extra_specs": {"volume_backend_name": name}, "os-volume-type-access:is_public": true, "qos_specs_id": null})
+}
+
+async fn versions(State(c): State<AppState>) -> Response {
+    let body = json!({"versions": [{
+        "id": "v3.0", "status": "CURRENT", "version": format!("{}.{}", MAX_VERSION.0, MAX_VERSION.1), "min_version": "3.0",
+        "updated": "2023-08-31T00:00:00Z",
+        "links": [{"href": c.url("/volume/v3/"), "rel": "self"}],
+        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.volume+json;version=3"}]
+    }]});
+    (StatusCode::MULTIPLE_CHOICES, Json(body)).into_response()
+}
+
+/// Authenticates and checks the project in the URL.
+fn ctx(c: &Cloud, headers: &HeaderMap, project: &str) -> ApiResult<Ctx> {
+    let ctx = c.auth(headers, S)?;
+    util::microversion(headers, "volume", (3, 0), MAX_VERSION)?;
+    if ctx.project_id != project {
+        return Err(ApiError::not_found(
+            S,
+            format!("Project {project} could not be found."),
+        ));
+    }
+    Ok(ctx)
+}
+
+fn with_version(mut r: Response) -> Response {
+    r.headers_mut().insert(
+        "openstack-api-version",
+        HeaderValue::from_static("volume 3.70"),
+    );
+    r
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::not_found(S, format!("Volume {id} could not be found."))
+}
+
+pub fn volume_view(c: &Cloud, v: &Volume) -> Value {
+    let wv = w::Volume {
+        id: v.id.clone(),
+        name: v.name.clone(),
+        description: v.description.clone(),
+        status: v.status.clone(),
+        size: u64::try_from(v.size).unwrap_or(0),
+        availability_zone: Some(v.availability_zone.clone()),
+        bootable: if v.bootable {
+            "true".into()
+        } else {
+            "false".into()
+        },
+        encrypted: false,
+        multiattach: false,
+        volume_type: Some(v.volume_type.clone()),
+        snapshot_id: v.snapshot_id.clone(),
+        source_volid: v.source_volid.clone(),
+        metadata: v.metadata.clone(),
+        attachments: v
+            .attachments
+            .iter()
+            .map(|a| w::VolumeAttachment {
+                id: v.id.clone(),
+                attachment_id: a.id.clone(),
+                volume_id: v.id.clone(),
+                server_id: a.server_id.clone(),
+                host_name: Some("localcloud".into()),
+                device: Some(a.device.clone()),
+                attached_at: Some(a.attached_at.clone()),
+            })
+            .collect(),
+        created_at: v.created_at.clone(),
+        updated_at: v.updated_at.clone(),
+        user_id: v.user_id.clone(),
+        tenant_id: Some(v.project_id.clone()),
+        host: None,
+        migration_status: None,
+        volume_image_metadata: v.volume_image_metadata.clone(),
+        replication_status: Some("disabled".into()),
+        consistencygroup_id: None,
+        group_id: None,
+        volume_type_id: Some(type_id(&v.volume_type)),
+        links: vec![vitrina_openstack::wire::Link {
+            href: c.url(&format!("/volume/v3/{}/volumes/{}", v.project_id, v.id)),
+            rel: "self".into(),
+            media_type: None,
+        }],
+    };
+    serde_json::to_value(wv).unwrap_or(Value::Null)
+}
+
+/// Cinder's checks of a volume created from an image; errors are 400s of `service`.
+pub fn check_image_fits(service: Service, img: &Image, size: i64) -> ApiResult<()> {
+    if img.status != "active" {
+        return Err(ApiError::bad_request(
+            service,
+            format!("Invalid input received: Image {} is not active.", img.id),
+        ));
+    }
+    let gb = |bytes: u64| i64::try_from(bytes.div_ceil(GIB)).unwrap_or(i64::MAX);
+    if let Some(sz) = img.size {
+        if gb(sz) > size {
+            return Err(ApiError::bad_request(service, format!("Invalid input received: Size of specified image {}GB is larger than volume size {size}GB.", gb(sz))));
+        }
+    }
+    if img.min_disk > size {
+        return Err(ApiError::bad_request(service, format!("Invalid input received: Volume size {size}GB cannot be smaller than the image minDisk size {}GB.", img.min_disk)));
+    }
+    if let Some(vs) = img.virtual_size {
+        if gb(vs) > size {
+            return Err(ApiError::bad_request(service, format!("Invalid input received: Image virtual size is {}GB and doesn't fit in a volume of size {size}GB.", gb(vs))));
+        }
+    }
+    Ok(())
+}
+
+fn image_meta(img: &Image) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    m.insert("image_id".into(), img.id.clone());
+    m.insert("image_name".into(), img.name.clone().unwrap_or_default());
+    m.insert("checksum".into(), img.checksum.clone().unwrap_or_default());
+    m.insert(
+        "container_format".into(),
+        img.container_format.clone().unwrap_or_default(),
+    );
+    m.insert(
+        "disk_format".into(),
+        img.disk_format.clone().unwrap_or_default(),
+    );
+    m.insert("min_disk".into(), img.min_disk.to_string());
+    m.insert("min_ram".into(), img.min_ram.to_string());
+    m.insert("size".into(), img.size.unwrap_or(0).to_string());
+    for (k, v) in &img.properties {
+        m.insert(
+            k.clone(),
+            match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            },
+        );
+    }
+    m
+}
+
+/// The parameters of a new volume.
+pub struct NewVolume {
+    pub size: Option<i64>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub volume_type: Option<String>,
+    pub availability_zone: Option<String>,
+    pub image_id: Option<String>,
+    pub source_volid: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// Validates and stores a new volume in status `status`; errors use `service`'s format.
+pub fn new_volume(
+    db: &mut Db,
+    service: Service,
+    ctx: &Ctx,
+    p: NewVolume,
+    status: &str,
+) -> ApiResult<Volume> {
+    let vtype = p.volume_type.clone().unwrap_or_else(|| DEFAULT_TYPE.into());
+    if !VOLUME_TYPES.contains(&vtype.as_str()) && !VOLUME_TYPES.iter().any(|t| type_id(t) == vtype)
+    {
+        return Err(ApiError::not_found(
+            service,
+            format!("Volume type with name {vtype} could not be found."),
+        ));
+    }
+    let vtype = VOLUME_TYPES
+        .iter()
+        .find(|t| type_id(t) == vtype)
+        .map(|t| (*t).to_owned())
+        .unwrap_or(vtype);
+    let az = p
+        .availability_zone
+        .clone()
+        .unwrap_or_else(|| ZONES[0].into());
+    if !ZONES.contains(&az.as_str()) {
+        return Err(ApiError::bad_request(
+            service,
+            format!("Invalid input received: Availability zone '{az}' is invalid."),
+        ));
+    }
+    let mut bootable = false;
+    let mut image_metadata = None;
+    let mut size = p.size;
+    if let Some(src) = &p.source_volid {
+        let s = db
+            .volumes
+            .get(src)
+            .filter(|v| v.project_id == ctx.project_id)
+            .ok_or_else(|| {
+                ApiError::not_found(service, format!("Volume {src} could not be found."))
+            })?;
+        let sz = size.unwrap_or(s.size);
+        if sz < s.size {
+            return Err(ApiError::bad_request(service, format!("Invalid input received: Volume size '{sz}' must be an integer and greater than 0 and not smaller than the source volume size {}.", s.size)));
+        }
+        size = Some(sz);
+        bootable = s.bootable;
+        image_metadata = s.volume_image_metadata.clone();
+    }
+    let size = size.ok_or_else(|| {
+        ApiError::bad_request(
+            service,
+            "Invalid input received: Volume size must be specified.",
+        )
+    })?;
+    if size < 1 {
+        return Err(ApiError::bad_request(service, format!("Invalid input received: Volume size '{size}' must be an integer and greater than 0.")));
+    }
+    if let Some(iid) = &p.image_id {
+        let img = db
+            .images
+            .get(iid)
+            .filter(|i| crate::glance::visible(i, ctx))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    service,
+                    format!("Invalid image identifier or unable to access requested image."),
+                )
+            })?;
+        check_image_fits(service, img, size)?;
+        bootable = true;
+        image_metadata = Some(image_meta(img));
+    }
+    let v = Volume {
+        id: new_id(),
+        project_id: ctx.project_id.clone(),
+        user_id: ctx.user_id.clone(),
+        name: p.name,
+        description: p.description,
+        size,
+        status: status.into(),
+        volume_type: vtype,
+        availability_zone: az,
+        bootable,
+        image_id: p.image_id,
+        volume_image_metadata: image_metadata,
+        source_volid: p.source_volid,
+        snapshot_id: None,
+        attachments: vec![],
+        metadata: p.metadata,
+        created_at: now_micro(),
+        updated_at: None,
+    };
+    db.volumes.insert(v.id.clone(), v.clone());
+    Ok(v)
+}
+
+/// Moves a volume through transitional statuses to `end` in the background.
+fn transition(c: &Cloud, id: &str, steps: &[&'static str], end: &'static str) {
+    let store = c.store.clone();
+    let id = id.to_owned();
+    let steps: Vec<&'static str> = steps.to_vec();
+    tokio::spawn(async move {
+        for s in steps {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            store.write(|db| {
+                if let Some(v) = db.volumes.get_mut(&id) {
+                    v.status = s.into();
+                }
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        store.write(|db| {
+            if let Some(v) = db.volumes.get_mut(&id) {
+                v.status = end.into();
+                v.updated_at = Some(now_micro());
+            }
+        });
+    });
+}
+
+const CREATE_SCHEMA: Schema = Schema {
+    service: S,
+    wrapper: Some("volume"),
+    fields: &[
+        opt("size", Ty::IntLike),
+        opt("name", Ty::OptStr),
+        opt("description", Ty::OptStr),
+        opt("volume_type", Ty::OptStr),
+        opt("availability_zone", Ty::OptStr),
+        opt("imageRef", Ty::OptStr),
+        opt("image_id", Ty::OptStr),
+        opt("snapshot_id", Ty::OptStr),
+        opt("source_volid", Ty::OptStr),
+        opt("metadata", Ty::Obj),
+        opt("multiattach", Ty::Bool),
+        opt("consistencygroup_id", Ty::OptStr),
+        opt("group_id", Ty::OptStr),
+        opt("backup_id", Ty::OptStr),
+        opt("display_name", Ty::OptStr),
+        opt("display_description", Ty::OptStr),
+    ],
+    additional: false,
+    siblings: &["OS-SCH-HNT:scheduler_hints"],
+};
+
+async fn create_volume(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let ctx = ctx(&c, &headers, &project)?;
+    let m = body::check(&CREATE_SCHEMA, body::parse_json(S, &bytes)?)?;
+    if get_str(&m, "snapshot_id").is_some() {
+        return Err(ApiError::not_found(
+            S,
+            format!(
+                "Snapshot {} could not be found.",
+                get_str(&m, "snapshot_id").unwrap_or_default()
+            ),
+        ));
+    }
+    let size = match m.get("size") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(body::int_like(v).ok_or_else(|| {
+            ApiError::bad_request(
+                S,
+                format!("Invalid input for field/attribute size. Value: {v}."),
+            )
+        })?),
+    };
+    let p = NewVolume {
+        size,
+        name: get_str(&m, "name").or_else(|| get_str(&m, "display_name")),
+        description: get_str(&m, "description").or_else(|| get_str(&m, "display_description")),
+        volume_type: get_str(&m, "volume_type"),
+        availability_zone: get_str(&m, "availability_zone"),
+        image_id: get_str(&m, "imageRef").or_else(|| get_str(&m, "image_id")),
+        source_volid: get_str(&m, "source_volid"),
+        metadata: get_str_map(&m, "metadata", S)?,
+    };
+    let from_image = p.image_id.is_some();
+    let v = c.store.write(|db| new_volume(db, S, &ctx, p, "creating"))?;
+    if from_image {
+        transition(&c, &v.id, &["downloading"], "available");
+    } else {
+        transition(&c, &v.id, &[], "available");
+    }
+    Ok(with_version(
+        (
+            StatusCode::ACCEPTED,
+            Json(json!({"volume": volume_view(&c, &v)})),
+        )
+            .into_response(),
+    ))
+}
+
+fn list(
+    c: &Cloud,
+    ctx: &Ctx,
+    query: &util::Query,
+    detail: bool,
+    project: &str,
+) -> ApiResult<Response> {
+    let name = q(query, "name").map(str::to_owned);
+    let status = q(query, "status").map(str::to_owned);
+    let items: Vec<Volume> = c.store.read(|db| {
+        db.volumes
+            .values()
+            .filter(|v| v.project_id == ctx.project_id)
+            .filter(|v| name.as_ref().is_none_or(|n| v.name.as_ref() == Some(n)))
+            .filter(|v| status.as_ref().is_none_or(|s| &v.status == s))
+            .cloned()
+            .collect()
+    });
+    let (limit, marker) = util::page_params(query, S)?;
+    let (page, more) = util::paginate(items, |v| v.id.as_str(), limit, marker.as_deref(), S)?;
+    let vols: Vec<Value> = page
+        .iter()
+        .map(|v| {
+            if detail {
+                volume_view(c, v)
+            } else {
+                json!({"id": v.id, "name": v.name, "links": [{"href": c.url(&format!("/volume/v3/{project}/volumes/{}", v.id)), "rel": "self"}]})
+            }
+        })
+        .collect();
+    let mut body = json!({"volumes": vols});
+    if more {
+        if let (Some(last), Some(o)) = (page.last(), body.as_object_mut()) {
+            let path = if detail { "volumes/detail" } else { "volumes" };
+            o.insert("volumes_links".into(), json!([{"rel": "next", "href": c.url(&format!("/volume/v3/{project}/{path}?{}", util::next_query(query, &last.id)))}]));
+        }
+    }
+    Ok(with_version(Json(body).into_response()))
+}
+
+async fn list_volumes(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    Query(query): Query<util::Query>,
+) -> ApiResult<Response> {
+    let ctx = ctx(&c, &headers, &project)?;
+    list(&c, &ctx, &query, false, &project)
+}
+
+async fn list_volumes_detail(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    Query(query): Query<util::Query>,
+) -> ApiResult<Response> {
+    let ctx = ctx(&c, &headers, &project)?;
+    list(&c, &ctx, &query, true, &project)
+}
+
+fn get_volume(c: &Cloud, ctx: &Ctx, id: &str) -> ApiResult<Volume> {
+    c.store
+        .read(|db| {
+            db.volumes
+                .get(id)
+                .filter(|v| v.project_id == ctx.project_id)
+                .cloned()
+        })
+        .ok_or_else(|| not_found(id))
+}
+
+async fn show_volume(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path((project, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let ctx = ctx(&c, &headers, &project)?;
+    let v = get_volume(&c, &ctx, &id)?;
+    Ok(with_version(
+        Json(json!({"volume": volume_view(&c, &v)})).into_response(),
+    ))
+}
+
+const UPDATE_SCHEMA: Schema = Schema {
+    service: S,
+    wrapper: Some("volume"),
+    fields: &[
+        opt("name", Ty::OptStr),
+        opt("description", Ty::OptStr),
+        opt("metadata", Ty::Obj),
+        opt("display_name", Ty::OptStr),
+        opt("display_description", Ty::OptStr),
+    ],
+    additional: false,
+    siblings: &[],
+};
+
+async fn update_volume(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path((project, id)): Path<(String, String)>,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let ctx = ctx(&c, &headers, &project)?;
+    let m = body::check(&UPDATE_SCHEMA, body::parse_json(S, &bytes)?)?;
+    let meta = if m.contains_key("metadata") {
+        Some(get_str_map(&m, "metadata", S)?)
+    } else {
+        None
+    };
+    let v = c.store.write(|db| {
+        let v = db
+            .volumes
+            .get_mut(&id)
+            .filter(|v| v.project_id == ctx.project_id)
+            .ok_or_else(|| not_found(&id))?;
+        if m.contains_key("name") {
+            v.name = get_str(&m, "name");
+        }
+        if m.contains_key("description") {
+            v.description = get_str(&m, "description");
+        }
+        if let Some(meta) = meta {
+            v.metadata = meta;
+        }
+        v.updated_at = Some(now_micro());
+        Ok(v.clone())
+    })?;
+    Ok(with_version(
+        Json(json!({"volume": volume_view(&c, &v)})).into_response(),
+    ))
+}
+
+const DELETABLE: &[&str] = &[
+    "available",
+    "error",
+    "error_restoring",
+    "error_extending",
+    "error_managing",
+];
+
+async fn delete_volume(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path((project, id)): Path<(String, String)>,
+    Query(query): Query<util::Query>,
+) -> ApiResult<Response> {
+    let ctx = ctx(&c, &headers, &project)?;
+    let force = q(&query, "force").is_some_and(|f| f.eq_ignore_ascii_case("true"));
+    c.store.write(|db| {
+        let v = db.volumes.get(&id).filter(|v| v.project_id == ctx.project_id).ok_or_else(|| not_found(&id))?;
+        if !force && (!DELETABLE.contains(&v.status.as_str()) || !v.attachments.is_empty()) {
+            return Err(ApiError::bad_request(S, "Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer."));
+        }
+        db.volumes.remove(&id);
+        Ok(())
+    })?;
+    Ok(with_version(StatusCode::ACCEPTED.into_response()))
+}
+
+async fn volume_action(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path((project, id)): Path<(String, String)>,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let ctx = ctx(&c, &headers, &project)?;
+    let v = body::parse_json(S, &bytes)?;
+    let obj = v.as_object().filter(|o| o.len() == 1).ok_or_else(|| {
+        ApiError::bad_request(
+            S,
+            "Invalid request body: an action body holds exactly one action.",
+        )
+    })?;
+    let (action, arg) = obj
+        .iter()
+        .next()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .ok_or_else(|| ApiError::bad_request(S, "Invalid request body"))?;
+    let vol = get_volume(&c, &ctx, &id)?;
+    match action.as_str() {
+        "os-extend" => {
+            let new_size = arg.get("new_size").and_then(body::int_like).ok_or_else(|| ApiError::bad_request(S, format!("Invalid input for field/attribute new_size. Value: {}. 'new_size' is a required property", arg)))?;
+            if vol.status != "available" && vol.status != "in-use" {
+                return Err(ApiError::bad_request(S, format!("Invalid volume: Volume status must be available or in-use to extend, but current status is: {}.", vol.status)));
+            }
+            if new_size <= vol.size {
+                return Err(ApiError::bad_request(S, format!("Invalid input received: New size for extend must be greater than current size. (current: {}, extended: {new_size}).", vol.size)));
+            }
+            let end = if vol.status == "in-use" {
+                "in-use"
+            } else {
+                "available"
+            };
+            c.store.write(|db| {
+                if let Some(v) = db.volumes.get_mut(&id) {
+                    v.status = "extending".into();
+                    v.size = new_size;
+                }
+            });
+            transition(&c, &id, &[], end);
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-retype" => {
+            let new_type = arg.get("new_type").and_then(Value::as_str).ok_or_else(|| ApiError::bad_request(S, format!("Invalid input for field/attribute new_type. Value: {arg}. 'new_type' is a required property")))?;
+            let name = VOLUME_TYPES
+                .iter()
+                .find(|t| **t == new_type || type_id(t) == new_type)
+                .ok_or_else(|| {
+                    ApiError::not_found(S, format!("Volume type {new_type} could not be found."))
+                })?;
+            if vol.status != "available" && vol.status != "in-use" {
+                return Err(ApiError::bad_request(S, format!("Invalid volume: Volume status must be available or in-use, but current status is: {}.", vol.status)));
+            }
+            if *name == vol.volume_type {
+                return Err(ApiError::bad_request(
+                    S,
+                    "Invalid input received: Retype cannot change to the same volume type.",
+                ));
+            }
+            let end = if vol.status == "in-use" {
+                "in-use"
+            } else {
+                "available"
+            };
+            c.store.write(|db| {
+                if let Some(v) = db.volumes.get_mut(&id) {
+                    v.status = "retyping".into();
+                    v.volume_type = (*name).into();
+                }
+            });
+            transition(&c, &id, &[], end);
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-set_bootable" => {
+            let b = arg
+                .get("bootable")
+                .and_then(body::bool_like)
+                .ok_or_else(|| {
+                    ApiError::bad_request(S, "Invalid input received: bootable must be a boolean.")
+                })?;
+            c.store.write(|db| {
+                if let Some(v) = db.volumes.get_mut(&id) {
+                    v.bootable = b;
+                }
+            });
+            Ok(StatusCode::OK.into_response())
+        }
+        "os-reset_status" => {
+            if !ctx.is_admin() {
+                return Err(ApiError::forbidden(S, "Policy doesn't allow volume_extension:volume_admin_actions:reset_status to be performed."));
+            }
+            let st = arg
+                .get("status")
+                .and_then(Value::as_str)
+                .ok_or_else(|| ApiError::bad_request(S, "Must specify 'status'"))?
+                .to_owned();
+            c.store.write(|db| {
+                if let Some(v) = db.volumes.get_mut(&id) {
+                    v.status = st;
+                }
+            });
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-update_readonly_flag" => Ok(StatusCode::ACCEPTED.into_response()),
+        other => Err(ApiError::bad_request(
+            S,
+            format!("There is no such action: {other}"),
+        )),
+    }
+}
+
+async fn get_metadata(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path((project, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let ctx = ctx(&c, &headers, &project)?;
+    let v = get_volume(&c, &ctx, &id)?;
+    Ok(Json(json!({"metadata": v.metadata})))
+}
+
+const META_SCHEMA: Schema = Schema {
+    service: S,
+    wrapper: Some("metadata"),
+    fields: &[],
+    additional: true,
+    siblings: &[],
+};
+
+async fn set_metadata(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path((project, id)): Path<(String, String)>,
+    bytes: Bytes,
+) -> ApiResult<Json<Value>> {
+    let ctx = ctx(&c, &headers, &project)?;
+    let m = body::check(&META_SCHEMA, body::parse_json(S, &bytes)?)?;
+    let mut wrapped = serde_json::Map::new();
+    wrapped.insert("metadata".into(), Value::Object(m));
+    let meta = get_str_map(&wrapped, "metadata", S)?;
+    c.store.write(|db| {
+        let v = db
+            .volumes
+            .get_mut(&id)
+            .filter(|v| v.project_id == ctx.project_id)
+            .ok_or_else(|| not_found(&id))?;
+        v.metadata.extend(meta);
+        Ok(Json(json!({"metadata": v.metadata})))
+    })
+}
+
+async fn list_types(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+) -> ApiResult<Json<Value>> {
+    ctx(&c, &headers, &project)?;
+    Ok(Json(
+        json!({"volume_types": VOLUME_TYPES.iter().map(|t| type_json(t)).collect::<Vec<_>>()}),
+    ))
+}
+
+async fn show_type(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path((project, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    ctx(&c, &headers, &project)?;
+    let t = if id == "default" {
+        Some(&DEFAULT_TYPE)
+    } else {
+        VOLUME_TYPES.iter().find(|t| **t == id || type_id(t) == id)
+    };
+    let t =
+        t.ok_or_else(|| ApiError::not_found(S, format!("Volume type {id} could not be found.")))?;
+    Ok(Json(json!({"volume_type": type_json(t)})))
+}
+
+async fn zones(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+) -> ApiResult<Json<Value>> {
+    ctx(&c, &headers, &project)?;
+    Ok(Json(
+        json!({"availabilityZoneInfo": ZONES.iter().map(|z| json!({"zoneName": z, "zoneState": {"available": true}})).collect::<Vec<_>>()}),
+    ))
+}

@@ -1,0 +1,70 @@
+//! The hypervisor interface: what Nova asks of a back-end. The first back-end is
+//! [`ProcessHypervisor`]: a VM is a process tree in its own folder.
+
+mod process;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+pub use process::{kill_instances, ProcessHypervisor};
+
+/// What a back-end needs to boot a server.
+#[derive(Debug, Clone)]
+pub struct BootSpec {
+    pub id: String,
+    pub name: String,
+    pub hostname: String,
+    pub project_id: String,
+    pub availability_zone: String,
+    /// Fixed IPv4 addresses, first is the access address.
+    pub ipv4: Vec<String>,
+    /// Decoded user data.
+    pub user_data: Option<Vec<u8>>,
+    pub metadata: BTreeMap<String, String>,
+    pub public_keys: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HvError {
+    #[error("instance `{0}` is not known to the hypervisor")]
+    NotFound(String),
+    #[error("cannot prepare the instance folder `{path}`")]
+    Prepare {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start the processes of instance `{id}`")]
+    Spawn {
+        id: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Called with an instance id when its processes ended without a stop being asked.
+pub type ExitListener = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// A hypervisor back-end.
+pub trait Hypervisor: Send + Sync {
+    /// The back-end's name (`process`).
+    fn name(&self) -> &'static str;
+    /// Boots (or powers on) an instance: prepares its folder on first boot and starts it.
+    /// Must be called inside a tokio runtime.
+    fn boot(&self, spec: &BootSpec) -> Result<(), HvError>;
+    /// Powers the instance off: a graceful signal, then a kill after a grace period.
+    fn stop(&self, id: &str) -> BoxFuture<'static, Result<(), HvError>>;
+    /// Stops the instance and removes everything it had.
+    fn destroy(&self, id: &str) -> BoxFuture<'static, Result<(), HvError>>;
+    /// Whether the instance's processes run.
+    fn is_running(&self, id: &str) -> bool;
+    /// After a restart of localcloud: takes over an instance still running from before; false when
+    /// it is not running.
+    fn adopt(&self, id: &str) -> bool;
+    /// The last `lines` lines of the console (all when `None`).
+    fn console_output(&self, id: &str, lines: Option<usize>) -> Result<String, HvError>;
+    /// Registers the callback for instances whose processes ended by themselves.
+    fn set_exit_listener(&self, listener: ExitListener);
+}

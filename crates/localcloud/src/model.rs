@@ -1,0 +1,336 @@
+//! Stored resources. These are localcloud's rows: what it persists. Responses are built from them
+//! in each service module.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub type Map<T> = BTreeMap<String, T>;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Project {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub domain_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub domain_id: String,
+    pub password: String,
+    pub default_project_id: String,
+    /// project id → role names
+    pub roles: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Token {
+    pub user_id: String,
+    pub project_id: Option<String>,
+    pub methods: Vec<String>,
+    pub audit_id: String,
+    pub issued_at: String,
+    pub expires_at: String,
+    /// Unix seconds, for expiry checks.
+    pub expires_unix: i64,
+    #[serde(default)]
+    pub app_cred_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AppCred {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub user_id: String,
+    pub project_id: String,
+    pub secret: String,
+    pub roles: Vec<String>,
+    pub expires_at: Option<String>,
+    pub unrestricted: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Image {
+    pub id: String,
+    pub name: Option<String>,
+    pub owner: String,
+    pub status: String,
+    pub visibility: String,
+    pub disk_format: Option<String>,
+    pub container_format: Option<String>,
+    pub min_disk: i64,
+    pub min_ram: i64,
+    pub size: Option<u64>,
+    pub virtual_size: Option<u64>,
+    pub checksum: Option<String>,
+    pub os_hash_algo: Option<String>,
+    pub os_hash_value: Option<String>,
+    pub protected: bool,
+    pub os_hidden: bool,
+    pub tags: Vec<String>,
+    /// Custom properties, shown at the top level of the image.
+    pub properties: BTreeMap<String, Value>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Network {
+    pub id: String,
+    pub project_id: String,
+    pub name: String,
+    pub description: String,
+    pub admin_state_up: bool,
+    pub shared: bool,
+    pub external: bool,
+    pub mtu: i64,
+    pub port_security_enabled: bool,
+    pub sdn: String,
+    pub tags: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pool {
+    pub start: String,
+    pub end: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Subnet {
+    pub id: String,
+    pub project_id: String,
+    pub network_id: String,
+    pub name: String,
+    pub description: String,
+    pub cidr: String,
+    pub gateway_ip: Option<String>,
+    pub allocation_pools: Vec<Pool>,
+    pub enable_dhcp: bool,
+    pub dns_nameservers: Vec<String>,
+    pub ip_version: i64,
+    pub tags: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FixedIp {
+    pub subnet_id: String,
+    pub ip_address: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Port {
+    pub id: String,
+    pub project_id: String,
+    pub network_id: String,
+    pub name: String,
+    pub description: String,
+    pub admin_state_up: bool,
+    pub mac_address: String,
+    pub fixed_ips: Vec<FixedIp>,
+    pub device_id: String,
+    pub device_owner: String,
+    pub security_groups: Vec<String>,
+    pub port_security_enabled: bool,
+    pub allowed_address_pairs: Vec<Value>,
+    pub status: String,
+    pub dns_name: String,
+    pub tags: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SecurityGroup {
+    pub id: String,
+    pub project_id: String,
+    pub name: String,
+    pub description: String,
+    pub tags: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SgRule {
+    pub id: String,
+    pub project_id: String,
+    pub security_group_id: String,
+    pub direction: String,
+    pub ethertype: String,
+    pub protocol: Option<String>,
+    pub port_range_min: Option<i64>,
+    pub port_range_max: Option<i64>,
+    pub remote_ip_prefix: Option<String>,
+    pub remote_group_id: Option<String>,
+    pub description: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GatewayInfo {
+    pub network_id: String,
+    pub enable_snat: bool,
+    pub external_fixed_ips: Vec<FixedIp>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Router {
+    pub id: String,
+    pub project_id: String,
+    pub name: String,
+    pub description: String,
+    pub admin_state_up: bool,
+    pub external_gateway_info: Option<GatewayInfo>,
+    pub tags: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FloatingIp {
+    pub id: String,
+    pub project_id: String,
+    pub floating_network_id: String,
+    pub floating_ip_address: String,
+    pub port_id: Option<String>,
+    pub fixed_ip_address: Option<String>,
+    pub router_id: Option<String>,
+    pub status: String,
+    pub description: String,
+    pub tags: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VolumeAttachment {
+    pub id: String,
+    pub server_id: String,
+    pub device: String,
+    pub attached_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Volume {
+    pub id: String,
+    pub project_id: String,
+    pub user_id: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub size: i64,
+    pub status: String,
+    pub volume_type: String,
+    pub availability_zone: String,
+    pub bootable: bool,
+    pub image_id: Option<String>,
+    pub volume_image_metadata: Option<BTreeMap<String, String>>,
+    pub source_volid: Option<String>,
+    pub snapshot_id: Option<String>,
+    pub attachments: Vec<VolumeAttachment>,
+    pub metadata: BTreeMap<String, String>,
+    pub created_at: String,
+    pub updated_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerVolume {
+    pub volume_id: String,
+    pub attachment_id: String,
+    pub device: String,
+    pub delete_on_termination: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Fault {
+    pub code: i64,
+    pub message: String,
+    pub created: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Server {
+    pub id: String,
+    pub project_id: String,
+    pub user_id: String,
+    pub name: String,
+    pub status: String,
+    pub task_state: Option<String>,
+    pub vm_state: String,
+    pub power_state: i64,
+    pub flavor_id: String,
+    /// Previous flavor while a resize waits for confirmation.
+    pub old_flavor_id: Option<String>,
+    pub image_id: Option<String>,
+    pub key_name: Option<String>,
+    pub security_groups: Vec<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub availability_zone: String,
+    pub user_data: Option<String>,
+    pub config_drive: String,
+    pub ports: Vec<String>,
+    /// Ports Nova created for the server (deleted with it); the others are only detached.
+    #[serde(default)]
+    pub nova_ports: Vec<String>,
+    pub volumes: Vec<ServerVolume>,
+    pub fault: Option<Fault>,
+    pub tags: Vec<String>,
+    pub created: String,
+    pub updated: String,
+    pub launched_at: Option<String>,
+    pub host_status: String,
+    #[serde(default)]
+    pub public_keys: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Keypair {
+    pub name: String,
+    pub user_id: String,
+    pub public_key: String,
+    pub fingerprint: String,
+    pub key_type: String,
+    pub created_at: String,
+}
+
+/// Everything localcloud persists.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct State {
+    pub projects: Map<Project>,
+    pub users: Map<User>,
+    pub tokens: Map<Token>,
+    pub app_creds: Map<AppCred>,
+    pub images: Map<Image>,
+    pub networks: Map<Network>,
+    pub subnets: Map<Subnet>,
+    pub ports: Map<Port>,
+    pub security_groups: Map<SecurityGroup>,
+    pub sg_rules: Map<SgRule>,
+    pub routers: Map<Router>,
+    pub floating_ips: Map<FloatingIp>,
+    pub volumes: Map<Volume>,
+    pub servers: Map<Server>,
+    /// Keyed by `<user_id>/<name>`.
+    pub keypairs: Map<Keypair>,
+    /// Generated passwords and ids of the bootstrap identities.
+    pub bootstrap: Option<Bootstrap>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Bootstrap {
+    pub admin_user_id: String,
+    pub admin_project_id: String,
+    pub demo_user_id: String,
+    pub demo_project_id: String,
+    pub ext_net_id: String,
+    pub internet_net_id: String,
+}
