@@ -214,3 +214,15 @@ fn error_spans_point_into_the_file() {
     let err = evaluate(&m.locals[2].expr, &ctx()).expect_err("out of range");
     assert_eq!(&text[err.span.expect("span")], "[7]");
 }
+
+#[test]
+fn indented_heredoc_with_directives_dedents_their_bodies() {
+    let src = "<<-EOT\n    hosts:\n    %{ for p in var.ports ~}\n      - ${p}\n    %{ endfor ~}\n    end\n  EOT";
+    // `~}` strips the newline and the indentation after it, as in HCL.
+    assert_eq!(eval(src), Value::from("hosts:\n- 80\n- 443\nend\n"));
+    let src = "<<-EOT\n    hosts:\n    %{ for p in var.ports }\n      - ${p}\n    %{ endfor }\n    end\n  EOT";
+    assert_eq!(
+        eval(src),
+        Value::from("hosts:\n\n  - 80\n\n  - 443\n\nend\n")
+    );
+}
