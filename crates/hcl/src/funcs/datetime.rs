@@ -45,6 +45,11 @@ pub(crate) fn timestamp(ctx: &EvalContext, _: Vec<Value>) -> FResult {
     Ok(Value::String(format_rfc3339(&now)))
 }
 
+/// The time of the plan: always known (the context's clock), unlike `timestamp()`.
+pub(crate) fn plantimestamp(ctx: &EvalContext, _: Vec<Value>) -> FResult {
+    Ok(Value::String(format_rfc3339(&ctx.now().fixed_offset())))
+}
+
 /// Parses a Go duration such as `1h30m`, `-10m`, `1.5h`, `300ms`.
 fn parse_duration(s: &str) -> Option<f64> {
     let (neg, mut rest) = match s.strip_prefix('-') {

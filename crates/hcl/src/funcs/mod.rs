@@ -567,6 +567,14 @@ static TABLE: &[FuncDef] = &[
         filesystem::pathexpand
     ),
     f!(
+        "plantimestamp",
+        [],
+        None,
+        t_string,
+        0,
+        datetime::plantimestamp
+    ),
+    f!(
         "pow",
         [p("num", N), p("power", N)],
         None,
