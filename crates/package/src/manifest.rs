@@ -83,10 +83,52 @@ fn warn(
     diags.push(Diagnostic::warning(code, Span::new(file, at), msg).with_help(help));
 }
 
-/// Parsed manifests by their text: plans often share one manifest, which is parsed once.
+/// One manifest file's text, parsed, with what does not depend on the plan.
+#[derive(Debug)]
+struct Parsed {
+    module: Module,
+    /// Every reference outside `terraform` blocks and the spans that are not references.
+    references: Vec<Reference>,
+    /// Resource-type, agent-step and output diagnostics, with an empty file name.
+    own: Vec<Diagnostic>,
+}
+
+impl Parsed {
+    fn new(text: &str) -> Result<Parsed, Box<Diagnostic>> {
+        let module = vitrina_hcl::parse("", text).map_err(Box::new)?;
+        let mut references = Vec::new();
+        for block in &module.blocks {
+            if block.kind == "terraform" {
+                continue;
+            }
+            let skip = not_references(block);
+            references.extend(
+                vitrina_hcl::block_references(block)
+                    .into_iter()
+                    .filter(|r| {
+                        !skip
+                            .iter()
+                            .any(|s| s.start <= r.span.start && r.span.end <= s.end)
+                    }),
+            );
+        }
+        let mut own = Diagnostics::new();
+        check_resource_types(&mut own, "", &module);
+        check_agent_steps(&mut own, "", &module);
+        check_outputs(&mut own, "", &module);
+        Ok(Parsed {
+            module,
+            references,
+            own: own.into_vec(),
+        })
+    }
+}
+
+/// Parsed manifests by their text: plans often share one manifest, which is parsed and checked
+/// once.
 #[derive(Debug, Default)]
 pub struct ParseCache {
-    parsed: BTreeMap<String, Result<Module, Diagnostic>>,
+    parsed: BTreeMap<String, Result<Parsed, Box<Diagnostic>>>,
 }
 
 /// Checks the plan's manifest files against its options.
@@ -96,21 +138,26 @@ pub fn check_manifest(
     plan: &PlanModel,
     options: &Options,
 ) {
-    for (path, text) in &plan.manifest {
+    for (_, text) in &plan.manifest {
         if !cache.parsed.contains_key(text) {
-            cache
-                .parsed
-                .insert(text.clone(), vitrina_hcl::parse(path, text));
+            cache.parsed.insert(text.clone(), Parsed::new(text));
         }
     }
-    let mut modules: Vec<(&str, &Module)> = Vec::new();
+    let mut modules: Vec<(&str, &Parsed)> = Vec::new();
     let mut parsed_all = true;
     for (path, text) in &plan.manifest {
         match cache.parsed.get(text) {
-            Some(Ok(m)) => modules.push((path, m)),
+            Some(Ok(p)) => {
+                for d in &p.own {
+                    let mut d = d.clone();
+                    d.span.file.clone_from(path);
+                    diags.push(d);
+                }
+                modules.push((path, p));
+            }
             Some(Err(d)) => {
                 parsed_all = false;
-                let mut d = d.clone();
+                let mut d = (**d).clone();
                 d.span.file.clone_from(path);
                 diags.push(d.with_help("correct the Terraform syntax at this position"));
             }
@@ -123,7 +170,8 @@ pub fn check_manifest(
     let mut managed_types: BTreeSet<&str> = BTreeSet::new();
     let mut data: BTreeSet<(&str, &str)> = BTreeSet::new();
     let mut module_calls: BTreeSet<&str> = BTreeSet::new();
-    for (_, m) in &modules {
+    for (_, p) in &modules {
+        let m = &p.module;
         variables.extend(m.variables.iter().map(|v| v.name.as_str()));
         locals.extend(m.locals.iter().map(|l| l.name.as_str()));
         for r in &m.resources {
@@ -144,33 +192,18 @@ pub fn check_manifest(
                 .map(|l| l.value.as_str()),
         );
     }
-    for (file, m) in &modules {
-        let file = *file;
-        check_variables(diags, file, m, plan, options);
-        check_resource_types(diags, file, m);
-        check_agent_steps(diags, file, m, options);
-        check_outputs(diags, file, m);
-        let names = Declared {
-            variables: &variables,
-            locals: &locals,
-            managed: &managed,
-            managed_types: &managed_types,
-            data: &data,
-            module_calls: &module_calls,
-        };
-        for block in &m.blocks {
-            if block.kind == "terraform" {
-                continue;
-            }
-            let skip = not_references(block);
-            for r in vitrina_hcl::block_references(block) {
-                if !skip
-                    .iter()
-                    .any(|s| s.start <= r.span.start && r.span.end <= s.end)
-                {
-                    names.check(diags, file, &r);
-                }
-            }
+    let names = Declared {
+        variables: &variables,
+        locals: &locals,
+        managed: &managed,
+        managed_types: &managed_types,
+        data: &data,
+        module_calls: &module_calls,
+    };
+    for (file, p) in &modules {
+        check_variables(diags, file, &p.module, plan, options);
+        for r in &p.references {
+            names.check(diags, file, r);
         }
     }
     // Options the manifest does not declare (only when every file parsed: otherwise the
@@ -462,7 +495,7 @@ fn literal(expr: &vitrina_hcl::Expression) -> Option<vitrina_hcl::Value> {
     vitrina_hcl::evaluate(expr, &vitrina_hcl::EvalContext::new()).ok()
 }
 
-fn check_agent_steps(diags: &mut Diagnostics, file: &str, m: &Module, _options: &Options) {
+fn check_agent_steps(diags: &mut Diagnostics, file: &str, m: &Module) {
     for r in m
         .managed_resources()
         .filter(|r| r.type_name == "ivkcs_agent_exec")

@@ -82,7 +82,8 @@ struct Validator<'p> {
     files: &'p PackageFiles,
     tf_cache: crate::manifest::ParseCache,
     diags: Diagnostics,
-    sources: SourceMap,
+    /// Texts of the files read; only those diagnostics point into go to the source map.
+    texts: BTreeMap<String, String>,
     model: Model,
 }
 
@@ -92,7 +93,7 @@ pub fn validate(files: &PackageFiles) -> Validated {
         files,
         tf_cache: crate::manifest::ParseCache::default(),
         diags: files.diagnostics.clone(),
-        sources: SourceMap::new(),
+        texts: BTreeMap::new(),
         model: Model {
             service_name: files.service_name.clone(),
             ..Model::default()
@@ -101,9 +102,20 @@ pub fn validate(files: &PackageFiles) -> Validated {
     v.run();
     let mut diagnostics = v.diags;
     diagnostics.sort();
+    // Line indexes only for the files that diagnostics point into.
+    let mut sources = SourceMap::new();
+    let mut texts = v.texts;
+    for d in &diagnostics {
+        let spans = std::iter::once(&d.span).chain(d.secondary.iter().map(|l| &l.span));
+        for span in spans {
+            if let Some(text) = texts.remove(&span.file) {
+                sources.add(span.file.clone(), text);
+            }
+        }
+    }
     Validated {
         diagnostics,
-        sources: v.sources,
+        sources,
         model: v.model,
     }
 }
@@ -147,7 +159,7 @@ impl Validator<'_> {
         match std::str::from_utf8(bytes) {
             Ok(s) => {
                 let s = s.strip_prefix('\u{feff}').unwrap_or(s).to_owned();
-                self.sources.add(path, s.clone());
+                self.texts.insert(path.to_owned(), s.clone());
                 Some(s)
             }
             Err(e) => {
