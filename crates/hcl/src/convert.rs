@@ -48,7 +48,18 @@ pub fn parse_number(s: &str) -> Option<f64> {
 
 fn convert_at(value: &Value, ty: &Type, path: &str) -> Result<Value, ConvertError> {
     if let Value::Sensitive(inner) = value {
-        return Ok(convert_at(inner, ty, path)?.mark_sensitive());
+        // The message must not show the value.
+        return match convert_at(inner, ty, path) {
+            Ok(v) => Ok(v.mark_sensitive()),
+            Err(e) => Err(ConvertError::new(
+                &e.path,
+                format!(
+                    "{} is required, got a sensitive {} (not shown)",
+                    article(&ty.friendly_name()),
+                    inner.kind_name()
+                ),
+            )),
+        };
     }
     match (value, ty) {
         (_, Type::Dynamic) => Ok(value.clone()),
@@ -331,5 +342,8 @@ mod tests {
             convert(&Value::from("1").mark_sensitive(), &Type::Number),
             Ok(Value::from(1.0).mark_sensitive())
         );
+        let e = convert(&Value::from("hunter2").mark_sensitive(), &Type::Number)
+            .expect_err("not a number");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
     }
 }

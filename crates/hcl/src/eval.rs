@@ -418,11 +418,17 @@ impl<'c> Evaluator<'c> {
                 let r = match op.operator.value() {
                     UnaryOperator::Neg => match v {
                         Value::Unknown(_) => Value::Unknown(Type::Number),
-                        other => Value::Number(-self.number_operand(&other, span_of(&op.expr))?),
+                        other => Value::Number(-self.number_operand(
+                            &other,
+                            span_of(&op.expr),
+                            sensitive,
+                        )?),
                     },
                     UnaryOperator::Not => match v {
                         Value::Unknown(_) => Value::Unknown(Type::Bool),
-                        other => Value::Bool(!self.bool_operand(&other, span_of(&op.expr))?),
+                        other => {
+                            Value::Bool(!self.bool_operand(&other, span_of(&op.expr), sensitive)?)
+                        }
                     },
                 };
                 Ok(r.with_sensitive(sensitive))
@@ -443,28 +449,51 @@ impl<'c> Evaluator<'c> {
         }
     }
 
-    fn number_operand(&self, v: &Value, span: Option<Range<usize>>) -> Result<f64, EvalError> {
+    /// `v` as a number; `hide` keeps a sensitive value out of the error message.
+    fn number_operand(
+        &self,
+        v: &Value,
+        span: Option<Range<usize>>,
+        hide: bool,
+    ) -> Result<f64, EvalError> {
         match convert(v, &Type::Number) {
             Ok(Value::Number(n)) => Ok(n),
-            Ok(Value::Null) => Err(EvalError::new(
-                span,
-                "a number is required, got null".to_string(),
-            )),
+            Ok(Value::Null) => Err(EvalError::new(span, "a number is required, got null")),
             Ok(other) => Err(EvalError::new(
                 span,
                 format!("a number is required, got {}", other.kind_name()),
+            )),
+            Err(_) if hide => Err(EvalError::new(
+                span,
+                format!(
+                    "a number is required, got a sensitive {} (not shown)",
+                    v.kind_name()
+                ),
             )),
             Err(e) => Err(EvalError::new(span, e.message)),
         }
     }
 
-    fn bool_operand(&self, v: &Value, span: Option<Range<usize>>) -> Result<bool, EvalError> {
+    /// `v` as a bool; `hide` keeps a sensitive value out of the error message.
+    fn bool_operand(
+        &self,
+        v: &Value,
+        span: Option<Range<usize>>,
+        hide: bool,
+    ) -> Result<bool, EvalError> {
         match convert(v, &Type::Bool) {
             Ok(Value::Bool(b)) => Ok(b),
             Ok(Value::Null) => Err(EvalError::new(span, "a bool is required, got null")),
             Ok(other) => Err(EvalError::new(
                 span,
                 format!("a bool is required, got {}", other.kind_name()),
+            )),
+            Err(_) if hide => Err(EvalError::new(
+                span,
+                format!(
+                    "a bool is required, got a sensitive {} (not shown)",
+                    v.kind_name()
+                ),
             )),
             Err(e) => Err(EvalError::new(span, e.message)),
         }
@@ -497,11 +526,11 @@ impl<'c> Evaluator<'c> {
             B::And | B::Or => {
                 let l = match &lhs {
                     Value::Unknown(_) => None,
-                    v => Some(self.bool_operand(v, lspan)?),
+                    v => Some(self.bool_operand(v, lspan, ls)?),
                 };
                 let r = match &rhs {
                     Value::Unknown(_) => None,
-                    v => Some(self.bool_operand(v, rspan)?),
+                    v => Some(self.bool_operand(v, rspan, rs)?),
                 };
                 let is_and = op == B::And;
                 match (l, r) {
@@ -519,15 +548,15 @@ impl<'c> Evaluator<'c> {
                     };
                     // Still check the known side's type.
                     if lhs.is_known() {
-                        self.number_operand(&lhs, lspan)?;
+                        self.number_operand(&lhs, lspan, ls)?;
                     }
                     if rhs.is_known() {
-                        self.number_operand(&rhs, rspan)?;
+                        self.number_operand(&rhs, rspan, rs)?;
                     }
                     Value::Unknown(t)
                 } else {
-                    let a = self.number_operand(&lhs, lspan)?;
-                    let b = self.number_operand(&rhs, rspan.clone())?;
+                    let a = self.number_operand(&lhs, lspan, ls)?;
+                    let b = self.number_operand(&rhs, rspan.clone(), rs)?;
                     let n = match op {
                         B::Plus => a + b,
                         B::Minus => a - b,
@@ -574,7 +603,7 @@ impl<'c> Evaluator<'c> {
                     "the condition of a conditional must not be null",
                 ))
             }
-            v => Some(self.bool_operand(v, cond_span)?),
+            v => Some(self.bool_operand(v, cond_span, sensitive)?),
         };
         // Both results are evaluated so that the result has their common type, as in Terraform;
         // errors count only from the chosen branch.
@@ -678,7 +707,7 @@ impl<'c> Evaluator<'c> {
             match c {
                 Value::Unknown(_) => return Ok(ForStep::Unknown(s)),
                 other => {
-                    if !self.bool_operand(&other, span_of(&cond.expr))? {
+                    if !self.bool_operand(&other, span_of(&cond.expr), s)? {
                         return Ok(ForStep::Done);
                     }
                 }
@@ -1042,7 +1071,7 @@ impl<'c> Evaluator<'c> {
                                     "the condition of `%{if}` must not be null",
                                 ))
                             }
-                            other => self.bool_operand(&other, cond_span)?,
+                            other => self.bool_operand(&other, cond_span, s)?,
                         };
                         let endif_strip = d.endif_expr.strip.strip_start();
                         if branch {
@@ -1300,10 +1329,15 @@ pub(crate) fn index(
                 match m.remove(&k) {
                     Some(v) => v,
                     None => {
+                        let shown = if s2 {
+                            "(sensitive)".to_string()
+                        } else {
+                            format!("{k:?}")
+                        };
                         return Err(EvalError::new(
                             span,
-                            format!("the key {k:?} does not exist"),
-                        ))
+                            format!("the key {shown} does not exist"),
+                        ));
                     }
                 }
             }

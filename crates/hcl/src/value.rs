@@ -15,7 +15,9 @@ use crate::types::{ObjectType, Type};
 /// Maps and objects keep their keys sorted (so iteration is in lexical key order, as in
 /// Terraform). Sets keep their elements sorted by [`Value::total_cmp`] and deduplicated.
 /// `Sensitive` wraps a value that must not be shown; operations on it give sensitive results.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// `Debug` and `Display` never show what a `Sensitive` value holds.
+#[derive(Clone, PartialEq)]
 pub enum Value {
     Null,
     Bool(bool),
@@ -408,6 +410,24 @@ pub fn format_number(n: f64) -> String {
         return "0".into();
     }
     format!("{n}")
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("Null"),
+            Value::Bool(b) => f.debug_tuple("Bool").field(b).finish(),
+            Value::Number(n) => f.debug_tuple("Number").field(n).finish(),
+            Value::String(s) => f.debug_tuple("String").field(s).finish(),
+            Value::List(v) => f.debug_tuple("List").field(v).finish(),
+            Value::Tuple(v) => f.debug_tuple("Tuple").field(v).finish(),
+            Value::Set(v) => f.debug_tuple("Set").field(v).finish(),
+            Value::Map(m) => f.debug_tuple("Map").field(m).finish(),
+            Value::Object(m) => f.debug_tuple("Object").field(m).finish(),
+            Value::Unknown(t) => f.debug_tuple("Unknown").field(t).finish(),
+            Value::Sensitive(_) => f.write_str("Sensitive(<redacted>)"),
+        }
+    }
 }
 
 impl fmt::Display for Value {

@@ -226,3 +226,19 @@ fn indented_heredoc_with_directives_dedents_their_bodies() {
         Value::from("hosts:\n\n  - 80\n\n  - 443\n\nend\n")
     );
 }
+
+#[test]
+fn errors_never_show_sensitive_values() {
+    for src in [
+        "var.secret + 1",
+        "!var.secret",
+        "var.secret ? 1 : 2",
+        "tonumber(var.secret)",
+        "parseint(var.secret, 10)",
+        "var.m[var.secret]",
+        "[for x in [1] : x if var.secret]",
+    ] {
+        let msg = eval_err(src);
+        assert!(!msg.contains("hunter2"), "{src}: {msg}");
+    }
+}

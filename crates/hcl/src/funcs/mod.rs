@@ -946,14 +946,21 @@ pub(crate) fn call(
         });
     };
     let arg_span = |i: usize| arg_spans.get(i).cloned().flatten().or_else(|| span.clone());
+    // Set once the arguments are unmarked: errors must not then show their values.
+    let hide = std::cell::Cell::new(false);
     let fail = |e: FuncError| {
         let where_ = match e.arg {
             Some(i) => format!("`{name}`: {}: ", describe_arg(def, i)),
             None => format!("`{name}`: "),
         };
+        let message = if hide.get() {
+            "invalid value (details are not shown because an argument is sensitive)".to_string()
+        } else {
+            e.message
+        };
         EvalError::new(
             e.arg.map_or_else(|| span.clone(), &arg_span),
-            format!("{where_}{}", e.message),
+            format!("{where_}{message}"),
         )
     };
     let min = def.params.len();
@@ -991,6 +998,8 @@ pub(crate) fn call(
             })
             .collect()
     };
+
+    hide.set(sensitive);
 
     if def.flags & ALLOW_UNKNOWN == 0 {
         let shallow = def.flags & SHALLOW != 0;
