@@ -196,8 +196,14 @@ fn each_code_at_its_position_and_no_other_error() {
             (None, Some(f)) => (f.to_owned(), 1, 1),
             (None, None) => panic!("case {} has no expected position", c.code),
         };
+        let severity = codes::REGISTRY
+            .iter()
+            .find(|r| r.code == c.code)
+            .map(|r| r.severity.as_str())
+            .unwrap_or_default();
         let hit = diags.iter().any(|d| {
             d["code"] == c.code
+                && d["severity"] == severity
                 && d["file"] == file.as_str()
                 && d["line"] == line
                 && d["column"] == col
