@@ -1290,13 +1290,15 @@ pub(crate) fn index(
                         ))
                     }
                 };
+                let shown = if s2 {
+                    "(sensitive)".to_string()
+                } else {
+                    format_number(n)
+                };
                 if n.fract() != 0.0 || n < 0.0 {
                     return Err(EvalError::new(
                         span,
-                        format!(
-                            "invalid index {}: an index must be a whole number ≥ 0",
-                            format_number(n)
-                        ),
+                        format!("invalid index {shown}: an index must be a whole number ≥ 0"),
                     ));
                 }
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -1307,7 +1309,9 @@ pub(crate) fn index(
                     None => {
                         return Err(EvalError::new(
                             span,
-                            format!("index {i} is out of range: the collection has {len} elements"),
+                            format!(
+                                "index {shown} is out of range: the collection has {len} elements"
+                            ),
                         ))
                     }
                 }
