@@ -104,7 +104,10 @@ pub fn check_option(ctx: &mut Ctx<'_>, name: &str, root: &Node) -> Option<Option
             "the label users see",
         )
         .and_then(|n| label(ctx, n, "description"));
-    let hint = schema.get("hint").and_then(|n| label(ctx, n, "hint"));
+    let hint = schema
+        .get("hint")
+        .filter(|n| !n.is_null())
+        .and_then(|n| label(ctx, n, "hint"));
     let tag = schema
         .get("tag")
         .and_then(|n| ctx.string(n))

@@ -319,7 +319,7 @@ impl Validator<'_> {
         if let Some(n) = root.get("icon") {
             service_string(&mut ctx, n, "icon", 512);
         }
-        if let Some(n) = root.get("help") {
+        if let Some(n) = root.get("help").filter(|n| !n.is_null()) {
             service_string(&mut ctx, n, "help", 512);
         }
         for key in ["singleton", "auto_bind"] {
@@ -1311,6 +1311,33 @@ fn const_or_param(
             format!("write `{key}: {{const: …}}` or `{key}: {{param: OPTION}}`"),
         );
         return;
+    }
+    if let Some(c) = c {
+        let ok = match kind {
+            ParamKind::Integer => c.as_int().is_some_and(|n| n >= 0),
+            ParamKind::Flavor => c.as_str_lenient().is_some_and(|s| !s.is_empty()),
+            ParamKind::VolumeType => c
+                .as_str_lenient()
+                .is_some_and(|s| vitrina_forms::VOLUME_TYPE_NAMES.contains(&s)),
+        };
+        if !ok {
+            let want = match kind {
+                ParamKind::Integer => "a whole number 0 or more".to_owned(),
+                ParamKind::Flavor => "a flavor name or ID".to_owned(),
+                ParamKind::VolumeType => {
+                    format!(
+                        "a disk type: {}",
+                        vitrina_forms::VOLUME_TYPE_NAMES.join(", ")
+                    )
+                }
+            };
+            ctx.error(
+                codes::DISPLAY_BAD_ENTITY,
+                c.span.clone(),
+                format!("`{key}.const` must be {want}"),
+                format!("write {want}"),
+            );
+        }
     }
     if let Some(p) = p {
         let Some(name) = ctx.string(p) else { return };
