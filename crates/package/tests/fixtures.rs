@@ -204,3 +204,135 @@ fn example_plans_with_placeholder_ids_are_rejected() {
     assert!(codes.contains("plan/name-mismatch"), "{errors:?}");
     assert!(codes.contains("plan/bad-patch"), "{errors:?}");
 }
+
+/// A manifest declaring `vars` (name, type) plus the special variables.
+fn manifest(vars: &[(&str, &str)]) -> String {
+    let mut tf = String::from(
+        "variable \"instance_uuid\" {\n  type = string\n}\n\nvariable \"email\" {\n  type = string\n}\n",
+    );
+    for (name, ty) in vars {
+        tf.push_str(&format!("\nvariable \"{name}\" {{\n  type = {ty}\n}}\n"));
+    }
+    tf
+}
+
+const INT: &str =
+    "actions: [create]\nschema:\n  description: N\n  type: integer\n  default: 1\n  minimum: 0\n";
+const BOOL: &str = "actions: [create]\nschema:\n  description: B\n  type: boolean\n";
+const FLAVOR: &str = "actions: [create]\nschema:\n  description: F\n  type: string\n  datasource:\n    type: flavor\n";
+
+fn disk_type(tag: &str) -> String {
+    format!("actions: [create]\nschema:\n  description: T\n  type: string\n  tag: {tag}\n  datasource:\n    type: volume_type\n")
+}
+
+fn disk_size(tag: &str) -> String {
+    format!("actions: [create]\nschema:\n  description: S\n  type: integer\n  default: 10\n  minimum: 10\n  tag: {tag}\n")
+}
+
+fn assert_clean(edits: Vec<Edit>) {
+    let b = build(&edits);
+    let v = vitrina_package::validate(&b.files);
+    assert!(
+        v.diagnostics.is_empty(),
+        "{}",
+        v.sources.render_text(&v.diagnostics, "")
+    );
+}
+
+#[test]
+fn display_example_with_a_condition_is_accepted() {
+    assert_clean(vec![
+        put("parameters/frequency_per_day.yaml", INT),
+        put(
+            "parameters/backup_method.yaml",
+            "actions: [create]\nschema:\n  description: Method\n  type: string\n  enum: [daily, high-frequency]\n  default: daily\n",
+        ),
+        put("plans/basic/display.yaml", fixture("display/when-in-pages.display.yaml")),
+        put("plans/basic/deployment/deploy.tf", manifest(&[("frequency_per_day", "number")])),
+    ]);
+}
+
+#[test]
+fn display_example_with_pages_is_accepted_with_entities() {
+    let display = format!(
+        "{}\nentities:\n  - entity: vm\n    count:\n      const: 1\n    flavor:\n      param: vm\n    disks:\n      - type:\n          param: volume_type\n        size:\n          param: volume_size\n",
+        fixture("display/pages.display.yaml")
+    );
+    assert_clean(vec![
+        put(
+            "parameters/network.yaml",
+            fixture("parameters/ds_network.yaml").replace("kind: private", "kind: internal"),
+        ),
+        put("parameters/vm.yaml", FLAVOR),
+        put("parameters/volume_type.yaml", disk_type("root")),
+        put("parameters/volume_size.yaml", disk_size("root")),
+        put("plans/basic/display.yaml", display),
+        put(
+            "plans/basic/deployment/deploy.tf",
+            manifest(&[
+                ("network", "string"),
+                ("vm", "string"),
+                ("az", "string"),
+                ("volume_size", "number"),
+                ("volume_type", "string"),
+            ]),
+        ),
+    ]);
+}
+
+#[test]
+fn entity_examples_are_accepted() {
+    // The VM example's options, listed on one page.
+    let page = "pages:\n  - name: Server\n    groups:\n      - name: VM\n        parameters:\n          - name: ds-flavor\n          - name: root_type\n          - name: root_size\n          - name: data_type\n          - name: data_size\n";
+    assert_clean(vec![
+        put("parameters/ds-flavor.yaml", FLAVOR),
+        put("parameters/root_type.yaml", disk_type("root")),
+        put("parameters/root_size.yaml", disk_size("root")),
+        put("parameters/data_type.yaml", disk_type("data")),
+        put("parameters/data_size.yaml", disk_size("data")),
+        put(
+            "plans/basic/display.yaml",
+            format!("{page}{}", fixture("display/entities-vm.display.yaml")),
+        ),
+        put(
+            "plans/basic/deployment/deploy.tf",
+            manifest(&[
+                ("ds-flavor", "string"),
+                ("root_type", "string"),
+                ("root_size", "number"),
+                ("data_type", "string"),
+                ("data_size", "number"),
+            ]),
+        ),
+    ]);
+    let lb_page = "pages:\n  - name: Balancers\n    groups:\n      - name: LB\n        parameters:\n          - name: number_balancing\n";
+    assert_clean(vec![
+        put("parameters/number_balancing.yaml", INT),
+        put(
+            "plans/basic/display.yaml",
+            format!(
+                "{lb_page}{}",
+                fixture("display/entities-load_balancing.display.yaml")
+            ),
+        ),
+        put(
+            "plans/basic/deployment/deploy.tf",
+            manifest(&[("number_balancing", "number")]),
+        ),
+    ]);
+    assert_clean(vec![
+        put(
+            "plans/basic/display.yaml",
+            fixture("display/entities-floating_ip.display.yaml"),
+        ),
+        put("plans/basic/deployment/deploy.tf", manifest(&[])),
+    ]);
+    assert_clean(vec![
+        put("parameters/need_install_alkair_software.yaml", BOOL),
+        put(
+            "plans/basic/display.yaml",
+            fixture("display/when-in-entities.display.yaml"),
+        ),
+        put("plans/basic/deployment/deploy.tf", manifest(&[])),
+    ]);
+}
