@@ -242,3 +242,19 @@ fn errors_never_show_sensitive_values() {
         assert!(!msg.contains("hunter2"), "{src}: {msg}");
     }
 }
+
+#[test]
+fn base64gzip_round_trips() {
+    use std::io::Read as _;
+    let v = eval("base64gzip(\"hello world\")");
+    let b64 = v.as_str().expect("string");
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .expect("base64");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(bytes.as_slice())
+        .read_to_string(&mut text)
+        .expect("gzip");
+    assert_eq!(text, "hello world");
+}

@@ -18,6 +18,19 @@ pub(crate) fn base64encode(_: &EvalContext, a: Vec<Value>) -> FResult {
     ))
 }
 
+pub(crate) fn base64gzip(_: &EvalContext, a: Vec<Value>) -> FResult {
+    use std::io::Write as _;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(str_arg(&a, 0)?.as_bytes())
+        .map_err(|e| FuncError::call(format!("compression failed: {e}")))?;
+    let bytes = enc
+        .finish()
+        .map_err(|e| FuncError::call(format!("compression failed: {e}")))?;
+    Ok(Value::String(
+        base64::engine::general_purpose::STANDARD.encode(bytes),
+    ))
+}
+
 pub(crate) fn base64decode(_: &EvalContext, a: Vec<Value>) -> FResult {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(str_arg(&a, 0)?)

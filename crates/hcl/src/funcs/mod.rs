@@ -181,6 +181,14 @@ static TABLE: &[FuncDef] = &[
         encoding::base64encode
     ),
     f!(
+        "base64gzip",
+        [p("str", S)],
+        None,
+        t_string,
+        0,
+        encoding::base64gzip
+    ),
+    f!(
         "base64sha256",
         [p("str", S)],
         None,
