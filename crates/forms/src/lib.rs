@@ -246,6 +246,198 @@ impl Field {
     }
 }
 
+/// Why an answer does not fit its field.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AnswerError {
+    #[error("`{field}` expects {expected}")]
+    WrongType {
+        field: String,
+        expected: &'static str,
+    },
+    #[error("`{field}` is fixed to `{value}`")]
+    NotConst { field: String, value: String },
+    #[error("`{field}` must be one of {allowed}")]
+    NotInEnum { field: String, allowed: String },
+    #[error("`{field}` must be at least {minimum}")]
+    BelowMinimum { field: String, minimum: i64 },
+    #[error("`{field}` must be at most {maximum}")]
+    AboveMaximum { field: String, maximum: i64 },
+    #[error("`{field}` must have at least {min} characters")]
+    TooShort { field: String, min: u64 },
+    #[error("`{field}` must have at most {max} characters")]
+    TooLong { field: String, max: u64 },
+    #[error("`{field}` does not match the pattern `{pattern}`")]
+    PatternMismatch { field: String, pattern: String },
+    #[error("`{field}` is measured after the fact and is not asked")]
+    NotAsked { field: String },
+}
+
+impl Field {
+    /// Checks a user's answer against the field. Integer answers of user-step fields count
+    /// steps, as the form shows them.
+    ///
+    /// # Errors
+    /// The first rule the answer breaks.
+    pub fn check_answer(&self, value: &Value) -> Result<(), AnswerError> {
+        let field = || self.name.clone();
+        let wrong = |expected| AnswerError::WrongType {
+            field: field(),
+            expected,
+        };
+        match (&self.kind, value) {
+            (FieldKind::Number, _) => Err(AnswerError::NotAsked { field: field() }),
+            (FieldKind::IntegerConst(c), Value::Integer(v)) => {
+                if c == v {
+                    Ok(())
+                } else {
+                    Err(AnswerError::NotConst {
+                        field: field(),
+                        value: c.to_string(),
+                    })
+                }
+            }
+            (FieldKind::IntegerEnum { values, .. }, Value::Integer(v)) => {
+                if values.contains(v) {
+                    Ok(())
+                } else {
+                    Err(AnswerError::NotInEnum {
+                        field: field(),
+                        allowed: join(values.iter().map(ToString::to_string)),
+                    })
+                }
+            }
+            (
+                FieldKind::IntegerRange {
+                    minimum, maximum, ..
+                },
+                Value::Integer(v),
+            ) => {
+                let min = minimum.unwrap_or(0);
+                if *v < min {
+                    return Err(AnswerError::BelowMinimum {
+                        field: field(),
+                        minimum: min,
+                    });
+                }
+                match maximum {
+                    Some(max) if v > max => Err(AnswerError::AboveMaximum {
+                        field: field(),
+                        maximum: *max,
+                    }),
+                    _ => Ok(()),
+                }
+            }
+            (
+                FieldKind::IntegerConst(_)
+                | FieldKind::IntegerEnum { .. }
+                | FieldKind::IntegerRange { .. },
+                _,
+            ) => Err(wrong("an integer")),
+            (FieldKind::StringConst(c), Value::String(v)) => {
+                if c == v {
+                    Ok(())
+                } else {
+                    Err(AnswerError::NotConst {
+                        field: field(),
+                        value: c.clone(),
+                    })
+                }
+            }
+            (FieldKind::StringEnum { values, .. }, Value::String(v)) => {
+                if values.contains(v) {
+                    Ok(())
+                } else {
+                    Err(AnswerError::NotInEnum {
+                        field: field(),
+                        allowed: join(values.iter().cloned()),
+                    })
+                }
+            }
+            (
+                FieldKind::StringInput {
+                    pattern,
+                    min_length,
+                    max_length,
+                    ..
+                },
+                Value::String(v),
+            ) => {
+                let len = v.chars().count() as u64;
+                if let Some(min) = min_length.filter(|m| len < *m) {
+                    return Err(AnswerError::TooShort {
+                        field: field(),
+                        min,
+                    });
+                }
+                if let Some(max) = max_length.filter(|m| len > *m) {
+                    return Err(AnswerError::TooLong {
+                        field: field(),
+                        max,
+                    });
+                }
+                if let Some(p) = pattern {
+                    // A pattern that does not compile was reported when the package was checked;
+                    // here it cannot match anything.
+                    let matches = regex::Regex::new(p).is_ok_and(|re| re.is_match(v));
+                    if !matches {
+                        return Err(AnswerError::PatternMismatch {
+                            field: field(),
+                            pattern: p.clone(),
+                        });
+                    }
+                }
+                Ok(())
+            }
+            (FieldKind::Datasource(_), Value::String(v)) if !v.is_empty() => Ok(()),
+            (
+                FieldKind::StringConst(_)
+                | FieldKind::StringEnum { .. }
+                | FieldKind::StringInput { .. }
+                | FieldKind::Datasource(_),
+                _,
+            ) => Err(wrong("a string")),
+            (FieldKind::BooleanConst(c), Value::Bool(v)) => {
+                if c == v {
+                    Ok(())
+                } else {
+                    Err(AnswerError::NotConst {
+                        field: field(),
+                        value: c.to_string(),
+                    })
+                }
+            }
+            (FieldKind::BooleanSwitch { .. }, Value::Bool(_)) => Ok(()),
+            (FieldKind::BooleanConst(_) | FieldKind::BooleanSwitch { .. }, _) => {
+                Err(wrong("true or false"))
+            }
+        }
+    }
+
+    /// The value an answer stands for: `base + n × size` for a user-step field, the answer
+    /// itself otherwise. `None` on overflow.
+    pub fn effective_value(&self, value: &Value) -> Option<Value> {
+        match (&self.kind, value) {
+            (
+                FieldKind::IntegerRange {
+                    steps: Some(steps), ..
+                },
+                Value::Integer(n),
+            ) => steps
+                .base
+                .checked_add(n.checked_mul(steps.size)?)
+                .map(Value::Integer),
+            _ => Some(value.clone()),
+        }
+    }
+}
+
+fn join(items: impl Iterator<Item = String>) -> String {
+    items
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,5 +469,73 @@ mod tests {
         assert_eq!(f.default_value(), Some(Value::Integer(5)));
         assert!(f.is_integer());
         assert!(!f.is_postpaid());
+    }
+
+    fn field(kind: FieldKind) -> Field {
+        Field {
+            name: "f".into(),
+            label: "F".into(),
+            hint: None,
+            tag: None,
+            actions: vec![Action::Create],
+            kind,
+        }
+    }
+
+    #[test]
+    fn answers_are_checked() {
+        let range = field(FieldKind::IntegerRange {
+            default: 1,
+            minimum: Some(1),
+            maximum: Some(5),
+            steps: Some(Steps {
+                base: 10,
+                size: 100,
+            }),
+        });
+        assert_eq!(range.check_answer(&Value::Integer(3)), Ok(()));
+        assert!(matches!(
+            range.check_answer(&Value::Integer(0)),
+            Err(AnswerError::BelowMinimum { minimum: 1, .. })
+        ));
+        assert!(matches!(
+            range.check_answer(&Value::Integer(6)),
+            Err(AnswerError::AboveMaximum { maximum: 5, .. })
+        ));
+        assert!(range.check_answer(&Value::String("3".into())).is_err());
+        assert_eq!(
+            range.effective_value(&Value::Integer(2)),
+            Some(Value::Integer(210))
+        );
+        assert_eq!(range.effective_value(&Value::Integer(i64::MAX)), None);
+
+        let input = field(FieldKind::StringInput {
+            default: None,
+            pattern: Some("^[a-z]+$".into()),
+            min_length: Some(2),
+            max_length: Some(4),
+        });
+        assert_eq!(input.check_answer(&Value::String("abc".into())), Ok(()));
+        assert!(input.check_answer(&Value::String("a".into())).is_err());
+        assert!(input.check_answer(&Value::String("abcde".into())).is_err());
+        let err = input.check_answer(&Value::String("AB".into())).unwrap_err();
+        assert_eq!(err.to_string(), "`f` does not match the pattern `^[a-z]+$`");
+
+        let e = field(FieldKind::StringEnum {
+            values: vec!["a".into(), "b".into()],
+            default: "a".into(),
+        });
+        assert_eq!(
+            e.check_answer(&Value::String("c".into()))
+                .unwrap_err()
+                .to_string(),
+            "`f` must be one of `a`, `b`"
+        );
+        assert!(field(FieldKind::BooleanConst(true))
+            .check_answer(&Value::Bool(false))
+            .is_err());
+        assert!(field(FieldKind::Number)
+            .check_answer(&Value::Integer(1))
+            .is_err());
     }
 }
