@@ -316,3 +316,54 @@ fn display(p: &PlanModel) -> Value {
     let entities = d.get("entities").map_or(json!([]), Node::to_json);
     json!({ "pages": pages, "entities": entities })
 }
+
+/// The catalog as the OSB broker serves it on `/v2/catalog`: user-step options (those with
+/// `billing.options.<opt>.unit.size`) have `default`/`minimum`/`maximum` converted from steps to
+/// values (`base + n × size`) and get `multipleOf: size`, because other platforms read JSON
+/// Schema literally. Everything else is unchanged.
+pub fn to_osb(catalog: &Value) -> Value {
+    let mut out = catalog.clone();
+    let Some(services) = out.get_mut("services").and_then(Value::as_array_mut) else {
+        return out;
+    };
+    for service in services {
+        let Some(plans) = service.get_mut("plans").and_then(Value::as_array_mut) else {
+            continue;
+        };
+        for plan in plans {
+            let steps: Vec<(String, i64, i64)> = plan["billing"]["options"]
+                .as_object()
+                .map(|opts| {
+                    opts.iter()
+                        .filter_map(|(name, b)| {
+                            let size = b["unit"]["size"].as_i64()?;
+                            let base = b["base"].as_i64().unwrap_or(0);
+                            Some((name.clone(), base, size))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            for section in ["create", "update"] {
+                let props =
+                    &mut plan["schemas"]["service_instance"][section]["parameters"]["properties"];
+                for (name, base, size) in &steps {
+                    let Some(prop) = props.get_mut(name).and_then(Value::as_object_mut) else {
+                        continue;
+                    };
+                    for key in ["default", "minimum", "maximum"] {
+                        let value = prop
+                            .get(key)
+                            .and_then(Value::as_i64)
+                            .and_then(|n| n.checked_mul(*size))
+                            .and_then(|n| n.checked_add(*base));
+                        if let Some(v) = value {
+                            prop.insert(key.to_owned(), v.into());
+                        }
+                    }
+                    prop.insert("multipleOf".to_owned(), (*size).into());
+                }
+            }
+        }
+    }
+    out
+}

@@ -138,3 +138,34 @@ fn examples_validate_clean_and_build_golden() {
         insta::assert_snapshot!(format!("example_{name}"), a);
     }
 }
+
+#[test]
+fn osb_catalog_converts_user_steps_to_values() {
+    let vk: Value = serde_json::from_str(&catalog_text(&build(&[]).files)).unwrap();
+    let osb = vitrina_package::catalog::to_osb(&vk);
+    let prop = |c: &Value, section: &str| {
+        plan(c, "pro")["schemas"]["service_instance"][section]["parameters"]["properties"]
+            ["extra_space"]
+            .clone()
+    };
+    // base 10, size 10; steps default 0, minimum 0, maximum 5.
+    for section in ["create", "update"] {
+        let p = prop(&osb, section);
+        assert_eq!(p["default"], 10);
+        assert_eq!(p["minimum"], 10);
+        assert_eq!(p["maximum"], 60);
+        assert_eq!(p["multipleOf"], 10);
+    }
+    assert_eq!(
+        prop(&vk, "create")["maximum"],
+        5,
+        "the VK catalog keeps steps"
+    );
+    // Options without steps are untouched.
+    let disk = |c: &Value| {
+        plan(c, "pro")["schemas"]["service_instance"]["create"]["parameters"]["properties"]
+            ["disk_size"]
+            .clone()
+    };
+    assert_eq!(disk(&osb), disk(&vk));
+}
