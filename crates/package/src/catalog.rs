@@ -344,8 +344,15 @@ pub fn to_osb(catalog: &Value) -> Value {
                 })
                 .unwrap_or_default();
             for section in ["create", "update"] {
-                let props =
-                    &mut plan["schemas"]["service_instance"][section]["parameters"]["properties"];
+                let Some(props) = plan
+                    .get_mut("schemas")
+                    .and_then(|v| v.get_mut("service_instance"))
+                    .and_then(|v| v.get_mut(section))
+                    .and_then(|v| v.get_mut("parameters"))
+                    .and_then(|v| v.get_mut("properties"))
+                else {
+                    continue;
+                };
                 for (name, base, size) in &steps {
                     let Some(prop) = props.get_mut(name).and_then(Value::as_object_mut) else {
                         continue;
