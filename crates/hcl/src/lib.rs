@@ -22,6 +22,8 @@
 //!   `terraform.workspace`), with byte spans. They descend into templates, heredocs, `for`
 //!   expressions (their iteration variables are not references), function calls, conditionals
 //!   and splats; in `dynamic` blocks the iterator is not a reference.
+//! - [`function_calls`]`(expr)` lists the functions an expression calls, with spans and whether
+//!   each is a built-in ([`funcs::is_builtin`]), so validators can flag typos before evaluation.
 //!
 //! # Types
 //!
@@ -80,7 +82,8 @@ pub use parse::{
     Output, Resource, ResourceMode, Validation, Variable, CODE_SYNTAX,
 };
 pub use refs::{
-    block_references, referenced_names, references, template_references, Reference, Step,
+    block_references, function_calls, referenced_names, references, template_references,
+    FunctionCall, Reference, Step,
 };
 pub use types::{parse_type_constraint, ObjectType, Type, TypeError};
 pub use value::Value;

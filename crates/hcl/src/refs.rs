@@ -328,6 +328,44 @@ impl Walker {
     }
 }
 
+/// A function call found in an expression: the function's name (with its `provider::…::`
+/// namespace, if any, joined by `::`), the span of the name and whether vitrina knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionCall {
+    pub name: String,
+    pub name_span: Range<usize>,
+    pub known: bool,
+}
+
+/// Every function call in `expr`, in source order, so a validator can report unknown functions
+/// (`known == false`) before anything is evaluated.
+pub fn function_calls(expr: &Expression) -> Vec<FunctionCall> {
+    struct Collector(Vec<FunctionCall>);
+    impl hcl_edit::visit::Visit for Collector {
+        fn visit_func_call(&mut self, node: &hcl_edit::expr::FuncCall) {
+            let mut parts: Vec<&str> = node
+                .name
+                .namespace
+                .iter()
+                .map(|n| n.value().as_str())
+                .collect();
+            parts.push(node.name.name.value().as_str());
+            let name = parts.join("::");
+            let known = !node.name.is_namespaced()
+                && crate::funcs::is_builtin(node.name.name.value().as_str());
+            self.0.push(FunctionCall {
+                name,
+                name_span: span_of(&node.name.name),
+                known,
+            });
+            hcl_edit::visit::visit_func_call(self, node);
+        }
+    }
+    let mut c = Collector(Vec::new());
+    hcl_edit::visit::Visit::visit_expr(&mut c, expr);
+    c.0
+}
+
 /// The distinct root-and-first-attribute names (`var.x`, `local.y`, `count.index`) read by an
 /// expression, sorted. Handy for validators that only need names.
 pub fn referenced_names(expr: &Expression) -> BTreeSet<String> {
@@ -447,6 +485,25 @@ resource "x" "y" {
             .map(ToString::to_string)
             .collect();
         assert_eq!(names, ["var.rules", "var.prefix", "local.ing"]);
+    }
+
+    #[test]
+    fn function_calls_are_listed_with_spans() {
+        let src = "upper(lenght(var.x)) + try(provider::p::f(1), can(2))";
+        let e = parse_expression("t", src).expect("parses");
+        let calls = function_calls(&e);
+        let summary: Vec<(&str, bool)> = calls.iter().map(|c| (c.name.as_str(), c.known)).collect();
+        assert_eq!(
+            summary,
+            [
+                ("upper", true),
+                ("lenght", false),
+                ("try", true),
+                ("provider::p::f", false),
+                ("can", true)
+            ]
+        );
+        assert_eq!(&src[calls[1].name_span.clone()], "lenght");
     }
 
     #[test]

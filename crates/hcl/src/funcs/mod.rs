@@ -907,6 +907,11 @@ pub fn function_names() -> Vec<&'static str> {
     names
 }
 
+/// True for the names of built-in functions, `try` and `can` included.
+pub fn is_builtin(name: &str) -> bool {
+    name == "try" || name == "can" || lookup(name).is_some()
+}
+
 fn lookup(name: &str) -> Option<&'static FuncDef> {
     TABLE
         .binary_search_by(|f| f.name.cmp(name))
