@@ -1112,6 +1112,75 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_function_returns_unknown_for_unknown_arguments() {
+        let ctx = EvalContext::new();
+        for def in TABLE {
+            if def.params.is_empty() && def.variadic.is_none() {
+                continue; // timestamp(), uuid(), plantimestamp(): no arguments
+            }
+            if def.flags & KEEP_MARKS != 0 || def.name == "type" {
+                continue; // inspect their argument's marks or type, not its value
+            }
+            if def.name == "list" || def.name == "map" {
+                continue; // removed functions always fail
+            }
+            let n = def.params.len().max(1);
+            let args = vec![Value::unknown(); n];
+            let spans = vec![None; n];
+            let r = call(def.name, args, &spans, None, &ctx);
+            assert!(
+                matches!(&r, Ok(v) if !v.is_known()),
+                "{}(unknown…) gave {r:?}",
+                def.name
+            );
+        }
+    }
+
+    #[test]
+    fn every_function_marks_results_of_sensitive_arguments() {
+        let ctx = EvalContext::new();
+        // One valid call per function; the first argument is then marked sensitive.
+        let calls: &[(&str, &[Value])] = &[
+            ("abs", &[Value::Number(-1.0)]),
+            ("base64encode", &[Value::String(String::new())]),
+            ("ceil", &[Value::Number(1.5)]),
+            ("chomp", &[Value::String(String::new())]),
+            ("concat", &[Value::Tuple(vec![])]),
+            ("format", &[Value::String(String::new())]),
+            (
+                "join",
+                &[Value::String(String::new()), Value::Tuple(vec![])],
+            ),
+            ("jsonencode", &[Value::Number(1.0)]),
+            ("keys", &[Value::Object(Default::default())]),
+            ("length", &[Value::Tuple(vec![])]),
+            ("lower", &[Value::String(String::new())]),
+            ("md5", &[Value::String(String::new())]),
+            ("merge", &[Value::Object(Default::default())]),
+            ("sha256", &[Value::String(String::new())]),
+            (
+                "split",
+                &[Value::String(",".into()), Value::String(String::new())],
+            ),
+            ("tostring", &[Value::Number(1.0)]),
+            ("upper", &[Value::String(String::new())]),
+            ("yamlencode", &[Value::Number(1.0)]),
+        ];
+        for (name, args) in calls {
+            let mut args = args.to_vec();
+            if let Some(first) = args.first_mut() {
+                *first = first.clone().mark_sensitive();
+            }
+            let spans = vec![None; args.len()];
+            let r = call(name, args, &spans, None, &ctx);
+            assert!(
+                matches!(&r, Ok(v) if v.is_sensitive()),
+                "{name}(sensitive…) gave {r:?}"
+            );
+        }
+    }
+
+    #[test]
     fn table_is_sorted_for_binary_search() {
         for w in TABLE.windows(2) {
             if let [a, b] = w {
