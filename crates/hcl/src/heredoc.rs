@@ -221,6 +221,14 @@ mod tests {
     }
 
     #[test]
+    fn crlf_line_endings() {
+        assert_eq!(
+            literal_text("a = <<-EOT\r\n    Foo\r\n      Bar\r\n    EOT\r\n"),
+            "Foo\r\n  Bar\r\n"
+        );
+    }
+
+    #[test]
     fn plain_heredoc_is_untouched() {
         assert_eq!(
             literal_text("a = <<EOT\n    Foo\n  Bar\nEOT\n"),
