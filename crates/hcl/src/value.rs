@@ -405,11 +405,28 @@ fn common_element_type<'a>(items: impl IntoIterator<Item = &'a Value>) -> Type {
 
 /// Formats a number as Terraform prints it: integers without a fraction, others in the shortest
 /// decimal form that reads back to the same number.
+///
+/// Fractions are rounded to 15 significant digits when that changes the value by no more than
+/// binary floating point's own error, so `0.1 + 0.2` prints `0.3` (Terraform computes in decimal
+/// with high precision and prints `0.3` too). Integers are printed exactly.
 pub fn format_number(n: f64) -> String {
     if n == 0.0 {
         return "0".into();
     }
-    format!("{n}")
+    let shortest = format!("{n}");
+    if n.fract() == 0.0 || !n.is_finite() {
+        return shortest;
+    }
+    let digits = shortest.chars().filter(char::is_ascii_digit).count();
+    if digits <= 15 {
+        return shortest;
+    }
+    let rounded: f64 = format!("{n:.14e}").parse().unwrap_or(n);
+    if (rounded - n).abs() <= n.abs() * 4.0 * f64::EPSILON {
+        format!("{rounded}")
+    } else {
+        shortest
+    }
 }
 
 impl fmt::Debug for Value {
@@ -507,6 +524,9 @@ mod tests {
         assert_eq!(format_number(0.1), "0.1");
         assert_eq!(format_number(1e21), "1000000000000000000000");
         assert_eq!(format_number(2.5), "2.5");
+        assert_eq!(format_number(0.1 + 0.2), "0.3");
+        assert_eq!(format_number(1.0 / 3.0), "0.3333333333333333");
+        assert_eq!(format_number(9_007_199_254_740_992.0), "9007199254740992");
     }
 
     #[test]
