@@ -289,7 +289,7 @@ impl Value {
         match (self.unmarked(), other.unmarked()) {
             (Value::Null, Value::Null) => true,
             (Value::Bool(a), Value::Bool(b)) => a == b,
-            (Value::Number(a), Value::Number(b)) => a == b,
+            (Value::Number(a), Value::Number(b)) => numbers_equal(*a, *b),
             (Value::String(a), Value::String(b)) => a == b,
             (Value::Set(a), Value::Set(b)) => {
                 a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.equals(y))
@@ -341,6 +341,18 @@ impl Value {
             Value::Unknown(_) | Value::Sensitive(_) => return None,
         })
     }
+}
+
+/// Number equality that ignores binary rounding noise on fractions (`0.1 + 0.2 == 0.3`, as with
+/// Terraform's decimal arithmetic); integers compare exactly.
+fn numbers_equal(a: f64, b: f64) -> bool {
+    if a == b {
+        return true;
+    }
+    if a.fract() == 0.0 && b.fract() == 0.0 {
+        return false;
+    }
+    (a - b).abs() <= a.abs().max(b.abs()) * 4.0 * f64::EPSILON
 }
 
 fn number_to_json(n: f64) -> serde_json::Value {
@@ -562,5 +574,7 @@ mod tests {
         assert!(Value::from(1.0).equals(&Value::from(1.0).mark_sensitive()));
         assert!(Value::List(vec!["a".into()]).equals(&Value::Tuple(vec!["a".into()])));
         assert!(!Value::from("1").equals(&Value::from(1.0)));
+        assert!(Value::from(0.1 + 0.2).equals(&Value::from(0.3)));
+        assert!(!Value::from(9_007_199_254_740_992.0).equals(&Value::from(9_007_199_254_740_994.0)));
     }
 }

@@ -49,6 +49,9 @@ fn arithmetic_and_conversion() {
     assert_eq!(eval("\"1\" + 2"), Value::from(3.0));
     assert_eq!(eval("-5 % 3"), Value::from(-2.0));
     assert_eq!(eval("1 == 1.0"), Value::Bool(true));
+    assert_eq!(eval("0.1 + 0.2 == 0.3"), Value::Bool(true));
+    assert_eq!(eval("\"${0.1 + 0.2}\""), Value::from(0.1 + 0.2));
+    assert_eq!(eval("\"x${0.1 + 0.2}\""), Value::from("x0.3"));
     assert_eq!(eval("true ? 1 : \"x\""), Value::from("1"));
     assert!(eval_err("1 / 0").contains("division by zero"));
     assert!(eval_err("1 % 0").contains("modulo by zero"));
