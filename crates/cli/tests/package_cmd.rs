@@ -229,3 +229,19 @@ fn pack_of_invalid_package_fails() {
     assert_eq!(o.status.code(), Some(1));
     assert!(!dir.path().join("hello_web.zip").exists());
 }
+
+#[test]
+fn pack_inside_the_package_folder_does_not_pack_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let pkg = dir.path().join("grafana");
+    copy_dir(&example("grafana"), &pkg);
+    for _ in 0..2 {
+        let o = vitrina(&["package", "pack", "."], &pkg);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let archive =
+        zip::ZipArchive::new(std::fs::File::open(pkg.join("grafana.zip")).unwrap()).unwrap();
+    let names: Vec<&str> = archive.file_names().collect();
+    assert!(!names.iter().any(|n| n.ends_with(".zip")), "{names:?}");
+    assert!(names.contains(&"grafana/service.yaml"), "{names:?}");
+}

@@ -68,7 +68,12 @@ pub fn pack(dir: &Path, files: &PackageFiles, out: &Path) -> Result<u64, PackErr
         zip.add_directory(format!("{root}/{d}/"), dir_opts)
             .map_err(zip_err)?;
     }
+    let skip = rel_inside(dir, out);
     for (rel, file) in &files.files {
+        if skip.as_deref() == Some(rel.as_str()) {
+            // The zip being written (or an older one) sits inside the package: never pack it.
+            continue;
+        }
         zip.start_file(format!("{root}/{rel}"), opts)
             .map_err(zip_err)?;
         match &file.data {
@@ -103,4 +108,20 @@ pub fn pack(dir: &Path, files: &PackageFiles, out: &Path) -> Result<u64, PackErr
         source: e.error,
     })?;
     Ok(size)
+}
+
+/// `out` relative to `dir` (with `/`), when `out` is inside `dir`.
+fn rel_inside(dir: &Path, out: &Path) -> Option<String> {
+    let dir = dir.canonicalize().ok()?;
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.canonicalize().ok()?,
+        _ => std::env::current_dir().ok()?,
+    };
+    let full = parent.join(out.file_name()?);
+    let rel = full.strip_prefix(&dir).ok()?;
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    Some(parts.join("/"))
 }
