@@ -1,0 +1,238 @@
+//! Cinder v3: volumes (blank, from an image, a snapshot or another volume), extend, retype,
+//! volume types, snapshots, and waits on the attach/detach state machine.
+
+use reqwest::header::HeaderMap;
+use reqwest::Method;
+
+use crate::client::{Client, ServiceType};
+use crate::compute::{exactly_one, gone_ok, seg};
+use crate::error::{Error, Result};
+use crate::wait::{wait_for, Poll, WaitOptions};
+use crate::wire::volume::{
+    Snapshot, SnapshotCreate, SnapshotCreateRequest, SnapshotResponse, Volume, VolumeAction,
+    VolumeCreate, VolumeCreateRequest, VolumeResponse, VolumeType, VolumeTypeList, VolumeUpdate,
+    VolumeUpdateRequest,
+};
+use crate::Query;
+
+const S: ServiceType = ServiceType::BlockStorage;
+
+/// The block-storage service of a [`Client`].
+#[derive(Debug, Clone)]
+pub struct BlockStorage {
+    client: Client,
+    headers: HeaderMap,
+}
+
+impl Client {
+    /// Cinder.
+    pub fn block_storage(&self) -> BlockStorage {
+        BlockStorage {
+            client: self.clone(),
+            headers: HeaderMap::new(),
+        }
+    }
+}
+
+impl BlockStorage {
+    /// `POST /volumes`; the volume starts in `creating` (see [`BlockStorage::wait_volume`]).
+    pub async fn create_volume(&self, volume: &VolumeCreate) -> Result<Volume> {
+        let body: VolumeResponse = self
+            .client
+            .send_json(
+                S,
+                Method::POST,
+                "volumes",
+                &VolumeCreateRequest {
+                    volume: volume.clone(),
+                },
+                &self.headers,
+            )
+            .await?;
+        Ok(body.volume)
+    }
+
+    /// `GET /volumes/{id}`.
+    pub async fn get_volume(&self, id: &str) -> Result<Volume> {
+        let body: VolumeResponse = self
+            .client
+            .get_json(S, &format!("volumes/{}", seg(id)), &[], &self.headers)
+            .await?;
+        Ok(body.volume)
+    }
+
+    /// `GET /volumes/detail` with filters, every page.
+    pub async fn list_volumes(&self, query: &Query) -> Result<Vec<Volume>> {
+        self.client
+            .list_all(S, "volumes/detail", query, "volumes", &self.headers)
+            .await
+    }
+
+    /// The one volume named `name`.
+    pub async fn find_volume(&self, name: &str) -> Result<Volume> {
+        let found = self
+            .list_volumes(&vec![("name".to_owned(), name.to_owned())])
+            .await?;
+        exactly_one("volume", name, found.into_iter())
+    }
+
+    /// `PUT /volumes/{id}`.
+    pub async fn update_volume(&self, id: &str, update: &VolumeUpdate) -> Result<Volume> {
+        let body: VolumeResponse = self
+            .client
+            .send_json(
+                S,
+                Method::PUT,
+                &format!("volumes/{}", seg(id)),
+                &VolumeUpdateRequest {
+                    volume: update.clone(),
+                },
+                &self.headers,
+            )
+            .await?;
+        Ok(body.volume)
+    }
+
+    /// `DELETE /volumes/{id}`; `Ok(false)` when already gone.
+    pub async fn delete_volume(&self, id: &str) -> Result<bool> {
+        gone_ok(
+            self.client
+                .send_no_content::<()>(
+                    S,
+                    Method::DELETE,
+                    &format!("volumes/{}", seg(id)),
+                    None,
+                    &self.headers,
+                )
+                .await,
+        )
+    }
+
+    /// `POST /volumes/{id}/action`.
+    pub async fn action(&self, id: &str, action: &VolumeAction) -> Result<()> {
+        self.client
+            .send_no_content(
+                S,
+                Method::POST,
+                &format!("volumes/{}/action", seg(id)),
+                Some(action),
+                &self.headers,
+            )
+            .await
+    }
+
+    /// `os-extend` to `new_size` GiB.
+    pub async fn extend_volume(&self, id: &str, new_size: u64) -> Result<()> {
+        self.action(id, &VolumeAction::Extend { new_size }).await
+    }
+
+    /// `os-retype` with `migration_policy: on-demand`.
+    pub async fn retype_volume(&self, id: &str, new_type: &str) -> Result<()> {
+        self.action(
+            id,
+            &VolumeAction::Retype {
+                new_type: new_type.to_owned(),
+                migration_policy: Some("on-demand".into()),
+            },
+        )
+        .await
+    }
+
+    /// `GET /types`.
+    pub async fn list_volume_types(&self) -> Result<Vec<VolumeType>> {
+        let body: VolumeTypeList = self.client.get_json(S, "types", &[], &self.headers).await?;
+        Ok(body.volume_types)
+    }
+
+    /// `POST /snapshots`.
+    pub async fn create_snapshot(&self, snapshot: &SnapshotCreate) -> Result<Snapshot> {
+        let body: SnapshotResponse = self
+            .client
+            .send_json(
+                S,
+                Method::POST,
+                "snapshots",
+                &SnapshotCreateRequest {
+                    snapshot: snapshot.clone(),
+                },
+                &self.headers,
+            )
+            .await?;
+        Ok(body.snapshot)
+    }
+
+    /// `GET /snapshots/{id}`.
+    pub async fn get_snapshot(&self, id: &str) -> Result<Snapshot> {
+        let body: SnapshotResponse = self
+            .client
+            .get_json(S, &format!("snapshots/{}", seg(id)), &[], &self.headers)
+            .await?;
+        Ok(body.snapshot)
+    }
+
+    /// `GET /snapshots/detail`, every page.
+    pub async fn list_snapshots(&self, query: &Query) -> Result<Vec<Snapshot>> {
+        self.client
+            .list_all(S, "snapshots/detail", query, "snapshots", &self.headers)
+            .await
+    }
+
+    /// `DELETE /snapshots/{id}`; `Ok(false)` when already gone.
+    pub async fn delete_snapshot(&self, id: &str) -> Result<bool> {
+        gone_ok(
+            self.client
+                .send_no_content::<()>(
+                    S,
+                    Method::DELETE,
+                    &format!("snapshots/{}", seg(id)),
+                    None,
+                    &self.headers,
+                )
+                .await,
+        )
+    }
+
+    /// Polls until the volume's status is one of `targets` (`available`, `in-use`); any
+    /// `error*` status fails.
+    pub async fn wait_volume(
+        &self,
+        id: &str,
+        targets: &[&str],
+        options: WaitOptions,
+    ) -> Result<Volume> {
+        let what = format!("volume `{id}` to become {}", targets.join(" or "));
+        wait_for(&what, options, || async {
+            let volume = self.get_volume(id).await?;
+            if targets.contains(&volume.status.as_str()) {
+                Ok(Poll::Done(volume))
+            } else if volume.status.starts_with("error") {
+                Err(Error::ResourceFailed {
+                    what: format!("volume `{id}`"),
+                    status: volume.status,
+                    fault: None,
+                })
+            } else {
+                Ok(Poll::Pending(volume.status))
+            }
+        })
+        .await
+    }
+
+    /// Polls until the volume is gone (404).
+    pub async fn wait_volume_deleted(&self, id: &str, options: WaitOptions) -> Result<()> {
+        let what = format!("volume `{id}` to be deleted");
+        wait_for(&what, options, || async {
+            match self.get_volume(id).await {
+                Err(e) if e.is_not_found() => Ok(Poll::Done(())),
+                Err(e) => Err(e),
+                Ok(v) if v.status == "error_deleting" => Err(Error::ResourceFailed {
+                    what: format!("volume `{id}`"),
+                    status: v.status,
+                    fault: None,
+                }),
+                Ok(v) => Ok(Poll::Pending(v.status)),
+            }
+        })
+        .await
+    }
+}
