@@ -25,6 +25,8 @@ const MAX_TOTAL_BYTES: u64 = 512 * 1024 * 1024;
 const MAX_ENTRIES: usize = 20_000;
 /// Text files validation reads (YAML, Markdown, `.tf`) are kept in memory up to this size each.
 pub const MAX_TEXT_FILE: u64 = 16 * 1024 * 1024;
+/// All kept files together are at most this large; past it, files are only measured.
+pub const MAX_KEPT_TOTAL: u64 = 64 * 1024 * 1024;
 /// Images are kept up to this size (the icon limit is 1 MiB; larger ones are only measured).
 const MAX_KEPT_IMAGE: u64 = 2 * 1024 * 1024;
 /// Folders nest at most this deep.
@@ -216,6 +218,7 @@ fn read_dir(root: &Path) -> Result<PackageFiles, ReadError> {
     };
     let mut stack: Vec<(PathBuf, String, usize)> = vec![(root.to_owned(), String::new(), 0)];
     let mut count = 0usize;
+    let mut kept: u64 = 0;
     while let Some((dir, rel_dir, depth)) = stack.pop() {
         let io = |e: std::io::Error| ReadError::Io {
             path: dir.clone(),
@@ -259,8 +262,11 @@ fn read_dir(root: &Path) -> Result<PackageFiles, ReadError> {
                 }
             } else if ft.is_file() {
                 let size = entry.metadata().map_err(io)?.len();
-                let data = if wants_data(&rel, size) {
-                    Some(fs_err::read(entry.path()).map_err(io)?)
+                let data = if wants_data(&rel, size) && kept.saturating_add(size) <= MAX_KEPT_TOTAL
+                {
+                    let bytes = fs_err::read(entry.path()).map_err(io)?;
+                    kept = kept.saturating_add(bytes.len() as u64);
+                    Some(bytes)
                 } else {
                     None
                 };
@@ -356,6 +362,7 @@ fn read_zip<R: std::io::Read + std::io::Seek>(
         }
     };
     let mut total: u64 = 0;
+    let mut kept: u64 = 0;
     for (i, name, is_dir) in names {
         let rel = name
             .strip_prefix(&prefix)
@@ -401,14 +408,27 @@ fn read_zip<R: std::io::Read + std::io::Seek>(
         // Stream it through a cap: the declared size may lie.
         let remaining = MAX_TOTAL_BYTES.saturating_sub(total);
         let cap = ratio_cap.min(remaining);
-        let keep = wants_data(&rel, declared);
+        // Keep at most the per-file and total budgets in memory; stream the rest to nowhere
+        // (still counted, for the expansion checks).
+        let keep_limit = if wants_data(&rel, declared) {
+            MAX_TEXT_FILE.min(MAX_KEPT_TOTAL.saturating_sub(kept))
+        } else {
+            0
+        };
         let mut data = Vec::new();
         let mut limited = (&mut entry).take(cap.saturating_add(1));
-        let read = if keep {
-            limited.read_to_end(&mut data).map(|n| n as u64)
-        } else {
-            std::io::copy(&mut limited, &mut std::io::sink())
-        };
+        let read = (&mut limited)
+            .take(if keep_limit > 0 {
+                keep_limit.saturating_add(1)
+            } else {
+                0
+            })
+            .read_to_end(&mut data)
+            .and_then(|first| {
+                std::io::copy(&mut limited, &mut std::io::sink())
+                    .map(|rest| (first as u64).saturating_add(rest))
+            });
+        let keep = keep_limit > 0 && data.len() as u64 <= keep_limit;
         let read = match read {
             Ok(n) => n,
             Err(e) => {
@@ -426,6 +446,9 @@ fn read_zip<R: std::io::Read + std::io::Seek>(
             continue;
         }
         total = total.saturating_add(read);
+        if keep {
+            kept = kept.saturating_add(read);
+        }
         pkg.insert(
             &rel,
             PackageFile {

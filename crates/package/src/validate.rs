@@ -141,9 +141,10 @@ impl Validator<'_> {
                         codes::PACKAGE_TOO_LARGE,
                         Span::file_start(path),
                         format!(
-                            "`{path}` has {} bytes; text files are checked up to {} bytes",
+                            "`{path}` ({} bytes) was not read: text files are checked up to {} bytes each and {} in total",
                             f.size,
-                            crate::source::MAX_TEXT_FILE
+                            crate::source::MAX_TEXT_FILE,
+                            crate::source::MAX_KEPT_TOTAL
                         ),
                     )
                     .with_help("split or shorten the file"),

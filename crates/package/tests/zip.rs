@@ -167,8 +167,12 @@ fn zeros_deflate(n: u64) -> Vec<u8> {
 /// A zip with one entry whose headers claim `declared` bytes but whose deflate stream expands
 /// to about 1 GB.
 fn lying_bomb(declared: u32) -> Vec<u8> {
+    lying_bomb_named(declared, "demo/images/bomb.bin")
+}
+
+fn lying_bomb_named(declared: u32, name: &str) -> Vec<u8> {
     let data = zeros_deflate(4_161_790); // 1 + 258 × 4,161,790 bytes ≈ 1.07 GB
-    let name = b"demo/images/bomb.bin";
+    let name = name.as_bytes();
     let csize = data.len() as u32;
     let mut z = Vec::new();
     let local = |z: &mut Vec<u8>| {
@@ -242,4 +246,24 @@ fn bomb_declaring_1_kb_is_stopped_while_streaming() {
 fn garbage_is_an_error_not_a_panic() {
     assert!(vitrina_package::read_zip_bytes(b"PK\x03\x04garbage", "x").is_err());
     assert!(vitrina_package::read_zip_bytes(&[], "x").is_err());
+}
+
+#[test]
+fn text_bomb_declaring_1_kb_is_never_held_whole() {
+    let zip = lying_bomb_named(1024, "demo/parameters/bomb.yaml");
+    let files = vitrina_package::read_zip_bytes(&zip, "demo").unwrap();
+    let held = files
+        .files
+        .get("parameters/bomb.yaml")
+        .and_then(|f| f.data.as_ref())
+        .map_or(0, Vec::len);
+    assert!(held <= 16 * 1024 * 1024, "held {held} bytes");
+    let v = vitrina_package::validate(&files);
+    assert!(
+        v.diagnostics
+            .iter()
+            .any(|d| d.code == codes::PACKAGE_UNSAFE_ARCHIVE),
+        "{:?}",
+        v.diagnostics
+    );
 }
