@@ -51,7 +51,9 @@ pub fn build(model: &Model) -> Value {
     );
     out.insert("singleton".into(), b("singleton", false).into());
     out.insert("auto_bind".into(), b("auto_bind", false).into());
-    out.insert("icon".into(), s("icon").into());
+    if get("icon").is_some() {
+        out.insert("icon".into(), s("icon").into());
+    }
     if get("help").is_some() {
         out.insert("help".into(), s("help").into());
     }
