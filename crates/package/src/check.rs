@@ -213,9 +213,15 @@ pub fn did_you_mean<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
 }
 
 /// Parses a YAML file; a syntax error is reported and gives `None`, as does an empty file.
+/// An empty file (or one holding only comments) reads as an empty mapping, so its required
+/// fields are reported like those of any other file.
 pub fn parse_yaml(ctx: &mut Ctx<'_>, text: &str) -> Option<Node> {
     match yaml::parse(text) {
-        Ok(node) => node,
+        Ok(Some(node)) if !node.is_null() => Some(node),
+        Ok(_) => Some(Node {
+            kind: yaml::Kind::Map(Vec::new()),
+            span: 0..0,
+        }),
         Err(e) => {
             ctx.error(
                 codes::YAML_SYNTAX,

@@ -166,3 +166,27 @@ fn quoted_number_where_an_integer_is_required_says_how_to_fix() {
     assert_eq!(d["message"], "expected an integer, found a quoted string");
     assert_eq!(d["help"], "write `100` without quotes");
 }
+
+#[test]
+fn empty_files_report_their_required_fields() {
+    let found = codes(&[put("service.yaml", "# nothing yet\n")]);
+    assert!(
+        found
+            .iter()
+            .any(|(c, f)| c == "service/required" && f == "service.yaml"),
+        "{found:?}"
+    );
+    let found = codes(&[
+        put("parameters/title.yaml", ""),
+        put("plans/pro/plan.yaml", "\n"),
+    ]);
+    for (code, file) in [
+        ("option/required", "parameters/title.yaml"),
+        ("plan/required", "plans/pro/plan.yaml"),
+    ] {
+        assert!(
+            found.iter().any(|(c, f)| c == code && f == file),
+            "{code} in {file}: {found:?}"
+        );
+    }
+}
