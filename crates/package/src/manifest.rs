@@ -407,7 +407,23 @@ fn check_variables(
                     );
                 }
             }
-        } else if v.default.is_none() && !SPECIAL_VARIABLES.contains(&v.name.as_str()) {
+        } else if SPECIAL_VARIABLES.contains(&v.name.as_str()) {
+            if let Some((attr, t)) = ty {
+                if *t != Type::Dynamic && *t != Type::String {
+                    err(
+                        diags,
+                        codes::MANIFEST_TYPE_MISMATCH,
+                        file,
+                        attr.expr_span.clone(),
+                        format!(
+                            "variable `{}` is filled by the deployment system with a string",
+                            v.name
+                        ),
+                        "write `type = string`",
+                    );
+                }
+            }
+        } else if v.default.is_none() {
             err(
                 diags,
                 codes::MANIFEST_UNBOUND_VARIABLE,
