@@ -328,14 +328,20 @@ pub(crate) fn range(_: &EvalContext, a: Vec<Value>) -> FResult {
     let mut out = Vec::new();
     let mut x = start;
     while (step > 0.0 && x < limit) || (step < 0.0 && x > limit) {
-        if out.len() >= MAX_COLLECTION_LEN {
-            return Err(FuncError::call("would produce too many elements"));
+        // Terraform's documented limit: the 1025th element is an error.
+        if out.len() >= RANGE_LIMIT {
+            return Err(FuncError::call(format!(
+                "more than {RANGE_LIMIT} numbers would be produced; iterate over an existing collection instead"
+            )));
         }
         out.push(Value::Number(x));
         x += step;
     }
     Ok(Value::List(out))
 }
+
+/// Most numbers `range` produces, as in Terraform.
+const RANGE_LIMIT: usize = 1024;
 
 pub(crate) fn reverse(_: &EvalContext, a: Vec<Value>) -> FResult {
     match a.into_iter().next() {
