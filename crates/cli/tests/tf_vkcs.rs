@@ -1,0 +1,481 @@
+//! `vitrina tf` with the `vkcs` provider against a real `vitrina localcloud serve` process:
+//! a manifest using every `vkcs_*` resource and data source is applied, a second plan is empty,
+//! a new `user_data` plans a replacement of the instance, and `destroy` leaves the project with no
+//! servers, volumes, ports or floating IPs.
+
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context as _, Result};
+
+const MANIFEST: &str = r##"
+variable "user_data" {
+  type    = string
+  default = "#!/bin/sh\necho hello from vitrina > hello.txt\n"
+}
+
+data "vkcs_compute_flavor" "basic" {
+  name = "Basic-1-2-20"
+}
+
+data "vkcs_images_image" "base" {
+  name = "vitrina-process-base"
+}
+
+data "vkcs_networking_network" "extnet" {
+  name     = "ext-net"
+  external = true
+}
+
+resource "vkcs_networking_network" "net" {
+  name           = "vitrina-net"
+  admin_state_up = "true"
+}
+
+resource "vkcs_networking_subnet" "sub" {
+  name            = "vitrina-subnet"
+  network_id      = vkcs_networking_network.net.id
+  cidr            = "192.168.199.0/24"
+  dns_nameservers = ["8.8.8.8"]
+}
+
+data "vkcs_networking_subnet" "sub" {
+  subnet_id = vkcs_networking_subnet.sub.id
+}
+
+resource "vkcs_networking_router" "router" {
+  name                = "vitrina-router"
+  external_network_id = data.vkcs_networking_network.extnet.id
+}
+
+resource "vkcs_networking_router_interface" "ri" {
+  router_id = vkcs_networking_router.router.id
+  subnet_id = vkcs_networking_subnet.sub.id
+}
+
+resource "vkcs_networking_secgroup" "sg" {
+  name        = "vitrina-sg"
+  description = "vitrina acceptance"
+}
+
+resource "vkcs_networking_secgroup_rule" "ssh" {
+  direction         = "ingress"
+  protocol          = "tcp"
+  port_range_min    = 22
+  port_range_max    = 22
+  remote_ip_prefix  = "0.0.0.0/0"
+  security_group_id = vkcs_networking_secgroup.sg.id
+}
+
+resource "vkcs_networking_port" "vm" {
+  name               = "vitrina-vm-port"
+  network_id         = vkcs_networking_network.net.id
+  security_group_ids = [vkcs_networking_secgroup.sg.id]
+  fixed_ip {
+    subnet_id = vkcs_networking_subnet.sub.id
+  }
+}
+
+resource "vkcs_networking_port" "extra" {
+  name       = "vitrina-extra-port"
+  network_id = vkcs_networking_network.net.id
+  fixed_ip {
+    subnet_id = vkcs_networking_subnet.sub.id
+  }
+}
+
+resource "vkcs_compute_keypair" "kp" {
+  name = "vitrina-kp"
+}
+
+resource "vkcs_blockstorage_volume" "boot" {
+  name              = "vitrina-boot"
+  size              = 10
+  volume_type       = "ceph-ssd"
+  availability_zone = "GZ1"
+  image_id          = data.vkcs_images_image.base.id
+}
+
+resource "vkcs_blockstorage_volume" "data" {
+  name              = "vitrina-data"
+  size              = 1
+  volume_type       = "ceph-hdd"
+  availability_zone = "GZ1"
+  metadata = {
+    purpose = "data"
+  }
+}
+
+resource "vkcs_compute_instance" "vm" {
+  name               = "vitrina-vm"
+  flavor_id          = data.vkcs_compute_flavor.basic.id
+  key_pair           = vkcs_compute_keypair.kp.name
+  availability_zone  = "GZ1"
+  security_group_ids = [vkcs_networking_secgroup.sg.id]
+  user_data          = var.user_data
+  metadata = {
+    sid = "xaas"
+  }
+  block_device {
+    source_type           = "volume"
+    uuid                  = vkcs_blockstorage_volume.boot.id
+    destination_type      = "volume"
+    delete_on_termination = false
+  }
+  network {
+    port = vkcs_networking_port.vm.id
+  }
+  depends_on = [vkcs_networking_router_interface.ri]
+}
+
+resource "vkcs_compute_volume_attach" "data" {
+  instance_id = vkcs_compute_instance.vm.id
+  volume_id   = vkcs_blockstorage_volume.data.id
+}
+
+resource "vkcs_networking_floatingip" "vm" {
+  pool = data.vkcs_networking_network.extnet.name
+}
+
+resource "vkcs_compute_floatingip_associate" "vm" {
+  floating_ip           = vkcs_networking_floatingip.vm.address
+  instance_id           = vkcs_compute_instance.vm.id
+  wait_until_associated = true
+}
+
+resource "vkcs_networking_floatingip" "extra" {
+  pool = "ext-net"
+}
+
+resource "vkcs_networking_floatingip_associate" "extra" {
+  floating_ip = vkcs_networking_floatingip.extra.address
+  port_id     = vkcs_networking_port.extra.id
+  depends_on  = [vkcs_networking_router_interface.ri]
+}
+
+output "vm_ip" {
+  value = vkcs_compute_instance.vm.access_ip_v4
+}
+
+output "fip" {
+  value = vkcs_networking_floatingip.vm.address
+}
+
+output "subnet_cidr" {
+  value = data.vkcs_networking_subnet.sub.cidr
+}
+
+output "private_key" {
+  value     = vkcs_compute_keypair.kp.private_key
+  sensitive = true
+}
+"##;
+
+/// Every resource the manifest declares.
+const RESOURCES: &[&str] = &[
+    "vkcs_networking_network.net",
+    "vkcs_networking_subnet.sub",
+    "vkcs_networking_router.router",
+    "vkcs_networking_router_interface.ri",
+    "vkcs_networking_secgroup.sg",
+    "vkcs_networking_secgroup_rule.ssh",
+    "vkcs_networking_port.vm",
+    "vkcs_networking_port.extra",
+    "vkcs_compute_keypair.kp",
+    "vkcs_blockstorage_volume.boot",
+    "vkcs_blockstorage_volume.data",
+    "vkcs_compute_instance.vm",
+    "vkcs_compute_volume_attach.data",
+    "vkcs_networking_floatingip.vm",
+    "vkcs_compute_floatingip_associate.vm",
+    "vkcs_networking_floatingip.extra",
+    "vkcs_networking_floatingip_associate.extra",
+];
+
+/// A `vitrina localcloud serve` process, killed when dropped.
+struct LocalCloud {
+    child: Child,
+    data: PathBuf,
+}
+
+impl Drop for LocalCloud {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl LocalCloud {
+    fn start(data: &Path) -> Result<Self> {
+        let child = Command::new(env!("CARGO_BIN_EXE_vitrina"))
+            .args(["localcloud", "serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("cannot start `vitrina localcloud serve`")?;
+        let mut cloud = LocalCloud {
+            child,
+            data: data.to_path_buf(),
+        };
+        let clouds = data.join("clouds.yaml");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = cloud.child.try_wait()? {
+                bail!("`vitrina localcloud serve` exited early with {status}");
+            }
+            if let Ok(text) = std::fs::read_to_string(&clouds) {
+                if let Some(addr) = auth_host(&text) {
+                    if healthz(&addr) {
+                        return Ok(cloud);
+                    }
+                }
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "localcloud did not answer /healthz within 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn clouds_yaml(&self) -> PathBuf {
+        self.data.join("clouds.yaml")
+    }
+}
+
+/// `127.0.0.1:PORT` of the first `auth_url` in clouds.yaml.
+fn auth_host(clouds_yaml: &str) -> Option<String> {
+    let line = clouds_yaml
+        .lines()
+        .find(|l| l.trim_start().starts_with("auth_url:"))?;
+    let url = line
+        .split_once("auth_url:")?
+        .1
+        .trim()
+        .trim_matches(|c| c == '"' || c == '\'');
+    let rest = url.strip_prefix("http://")?;
+    Some(rest.split('/').next()?.to_owned())
+}
+
+/// Whether `GET /healthz` answers 200.
+fn healthz(addr: &str) -> bool {
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(
+        format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .is_err()
+    {
+        return false;
+    }
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    buf.starts_with("HTTP/1.1 200")
+}
+
+fn vitrina(cloud: &LocalCloud, args: &[&str]) -> Result<Output> {
+    let out = Command::new(env!("CARGO_BIN_EXE_vitrina"))
+        .args(args)
+        .env("OS_CLIENT_CONFIG_FILE", cloud.clouds_yaml())
+        .env("OS_CLOUD", "localcloud")
+        .env_remove("OS_AUTH_URL")
+        .env_remove("OS_PASSWORD")
+        .env_remove("OS_USERNAME")
+        .output()
+        .with_context(|| format!("cannot run vitrina {args:?}"))?;
+    Ok(out)
+}
+
+fn must(cloud: &LocalCloud, args: &[&str]) -> Result<String> {
+    let out = vitrina(cloud, args)?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    ensure!(
+        out.status.success(),
+        "vitrina {args:?} failed with {}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(stdout)
+}
+
+/// `(address, action)` of each change in `plan --json`.
+fn plan_actions(json: &str) -> Result<Vec<(String, String)>> {
+    let v: serde_json::Value =
+        serde_json::from_str(json).with_context(|| format!("plan --json is not JSON: {json}"))?;
+    let changes = v["changes"]
+        .as_array()
+        .context("plan --json has no `changes`")?;
+    Ok(changes
+        .iter()
+        .map(|c| {
+            (
+                c["address"].as_str().unwrap_or_default().to_owned(),
+                c["action"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect())
+}
+
+/// What the demo project still holds: servers, volumes, ports and floating IPs.
+fn leftovers(clouds_yaml: &Path) -> Result<Vec<String>> {
+    let source = vitrina_openstack::ConfigSource {
+        env: [
+            ("OS_CLOUD".to_owned(), "localcloud".to_owned()),
+            (
+                "OS_CLIENT_CONFIG_FILE".to_owned(),
+                clouds_yaml.display().to_string(),
+            ),
+        ]
+        .into(),
+        cwd: std::env::temp_dir(),
+        home: None,
+    };
+    let config = vitrina_openstack::CloudConfig::load_from(&source, None)?;
+    let client = vitrina_openstack::Client::new(config)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let token = client.token().await?;
+        let project = token
+            .project_id()
+            .context("the localcloud token has no project")?
+            .to_owned();
+        let by_project = vec![("project_id".to_owned(), project.clone())];
+        let mut out = Vec::new();
+        for s in client.compute().list_servers(&Vec::new()).await? {
+            out.push(format!("server {} ({})", s.name, s.status));
+        }
+        for v in client.block_storage().list_volumes(&Vec::new()).await? {
+            out.push(format!(
+                "volume {} ({})",
+                v.name.unwrap_or_default(),
+                v.status
+            ));
+        }
+        for p in client.network().list_ports(&by_project).await? {
+            out.push(format!(
+                "port {} ({}, owner `{}`)",
+                p.id, p.name, p.device_owner
+            ));
+        }
+        for f in client.network().list_floating_ips(&by_project).await? {
+            out.push(format!("floating IP {}", f.floating_ip_address));
+        }
+        Ok(out)
+    })
+}
+
+#[test]
+fn tf_apply_plan_replace_destroy_every_vkcs_resource_on_localcloud() -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let data = tmp.path().join("cloud");
+    let dir = tmp.path().join("manifest");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("main.tf"), MANIFEST)?;
+    let cloud = LocalCloud::start(&data)?;
+    let d = dir.to_str().context("temp path is not UTF-8")?;
+
+    // 1. apply creates everything.
+    must(&cloud, &["tf", "apply", d, "--auto-approve"])?;
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("vitrina.tfstate"))?)?;
+    let state_text = state.to_string();
+    for r in RESOURCES {
+        let (ty, name) = r.split_once('.').context("address")?;
+        ensure!(
+            state_text.contains(&format!("\"{ty}\""))
+                && state_text.contains(&format!("\"{name}\"")),
+            "{r} is not in the state"
+        );
+    }
+    // user_data is kept as its SHA-1, never as the script itself.
+    ensure!(
+        !state_text.contains("hello from vitrina"),
+        "the state holds the raw user_data"
+    );
+    let outputs: serde_json::Value =
+        serde_json::from_str(&must(&cloud, &["tf", "output", d, "--json"])?)?;
+    ensure!(
+        outputs["subnet_cidr"]["value"] == "192.168.199.0/24",
+        "outputs: {outputs}"
+    );
+    let vm_ip = outputs["vm_ip"]["value"].as_str().unwrap_or_default();
+    ensure!(vm_ip.starts_with("192.168.199."), "vm_ip `{vm_ip}`");
+    ensure!(
+        outputs["private_key"]["value"]
+            .as_str()
+            .is_some_and(|k| k.contains("PRIVATE KEY")),
+        "no generated private key"
+    );
+    let found = leftovers(&cloud.clouds_yaml())?;
+    ensure!(
+        found
+            .iter()
+            .any(|l| l.starts_with("server vitrina-vm (ACTIVE)")),
+        "servers: {found:?}"
+    );
+    ensure!(
+        found
+            .iter()
+            .filter(|l| l.starts_with("floating IP"))
+            .count()
+            == 2,
+        "floating IPs: {found:?}"
+    );
+
+    // 2. a second plan changes nothing.
+    let plan = plan_actions(&must(&cloud, &["tf", "plan", d, "--json"])?)?;
+    let changes: Vec<_> = plan.iter().filter(|(_, a)| a != "no-op").collect();
+    ensure!(
+        changes.is_empty(),
+        "the second plan is not empty: {changes:?}"
+    );
+    for r in RESOURCES {
+        ensure!(
+            plan.iter().any(|(a, _)| a == r),
+            "{r} is missing from the plan: {plan:?}"
+        );
+    }
+
+    // 3. new user_data replaces the instance.
+    let plan = plan_actions(&must(
+        &cloud,
+        &[
+            "tf",
+            "plan",
+            d,
+            "--json",
+            "--var",
+            r##"user_data="#!/bin/sh\necho changed\n""##,
+        ],
+    )?)?;
+    let vm = plan
+        .iter()
+        .find(|(a, _)| a == "vkcs_compute_instance.vm")
+        .context("the instance is not in the plan")?;
+    ensure!(
+        vm.1 == "replace",
+        "changing user_data plans {vm:?}, not a replacement; plan: {plan:?}"
+    );
+    for (a, action) in &plan {
+        if a.starts_with("vkcs_networking_") || a.starts_with("vkcs_blockstorage_") {
+            ensure!(
+                action == "no-op",
+                "{a} plans {action} when only user_data changed"
+            );
+        }
+    }
+
+    // 4. destroy leaves nothing of the project behind.
+    must(&cloud, &["tf", "destroy", d, "--auto-approve"])?;
+    let found = leftovers(&cloud.clouds_yaml())?;
+    ensure!(found.is_empty(), "destroy left: {found:?}");
+    Ok(())
+}
