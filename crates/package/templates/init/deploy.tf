@@ -46,9 +46,11 @@ variable "show_host" {
 }
 
 # -------------------- local variables --------------------
+# The image the boot volume is made from: localcloud's base image by default; on a real cloud,
+# your service's image.
 variable "image_name" {
   type    = string
-  default = "debian-12"
+  default = "vitrina-process-base"
 }
 
 variable "http_port" {
@@ -59,6 +61,7 @@ variable "http_port" {
 locals {
   short_name = substr(var.instance_uuid, 0, 8)
   host_name  = "${local.short_name}-web"
+  # Scripts prefix this with $VITRINA_ROOT, which localcloud's process VMs set to the VM's `/`.
   app_dir    = "/srv/web/${local.short_name}"
   address    = vkcs_compute_instance.web.access_ip_v4
 }
@@ -162,7 +165,7 @@ resource "ivkcs_agent_exec" "start" {
     content = <<-EOT
 #!/bin/bash
 set -eu
-APP='${local.app_dir}'
+APP="$${VITRINA_ROOT:-}"'${local.app_dir}'
 mkdir -p "$APP/www"
 cat > "$APP/www/index.html" <<'HTML'
 <!doctype html>

@@ -42,10 +42,11 @@ locals {
 }
 
 # -------------------- local variables --------------------
-# Name of the image the boot volume is made from.
+# Name of the image the boot volume is made from: localcloud's base image by default; on a real
+# cloud, the service's own image.
 variable "image_name" {
   type    = string
-  default = "debian-12"
+  default = "vitrina-process-base"
 }
 
 variable "boot_volume_type" {
@@ -66,7 +67,8 @@ variable "http_port" {
 locals {
   short_name = substr(var.instance_uuid, 0, 8)
   host_name  = "${local.short_name}-hello-web"
-  # Everything the service writes lives here (on the data disk once it is mounted).
+  # Everything the service writes lives here (on the data disk once it is mounted). Scripts
+  # prefix it with $VITRINA_ROOT, which localcloud's process VMs set to the VM's own `/`.
   app_dir   = "/srv/hello_web/${local.short_name}"
   ports     = [22, var.http_port]
   address   = vkcs_compute_instance.web.access_ip_v4
@@ -150,8 +152,8 @@ resource "ivkcs_user_data" "init" {
     content_type = "text/x-shellscript-per-boot"
     content      = <<-EOT
       #!/bin/sh
-      if [ -x ${local.app_dir}/run.sh ]; then
-        exec ${local.app_dir}/run.sh
+      if [ -x "$${VITRINA_ROOT:-}${local.app_dir}/run.sh" ]; then
+        exec "$${VITRINA_ROOT:-}${local.app_dir}/run.sh"
       fi
       exit 0
     EOT
@@ -202,7 +204,7 @@ locals {
   start = <<-EOT
 #!/bin/bash
 set -eu
-APP='${local.app_dir}'
+APP="$${VITRINA_ROOT:-}"'${local.app_dir}'
 DISK='${local.data_disk}'
 mkdir -p "$APP"
 
@@ -301,7 +303,7 @@ HTML
 cat > "$APP/run.sh" <<'SH'
 #!/bin/bash
 # (Re)starts the hello_web server in the background.
-APP='${local.app_dir}'
+APP="$${VITRINA_ROOT:-}"'${local.app_dir}'
 if [ -f "$APP/server.pid" ] && kill -0 "$(cat "$APP/server.pid")" 2>/dev/null; then
   kill "$(cat "$APP/server.pid")" || true
   sleep 1

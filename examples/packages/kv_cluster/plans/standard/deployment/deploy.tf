@@ -37,9 +37,11 @@ variable "public_reads" {
 }
 
 # -------------------- local variables --------------------
+# Name of the image the boot volumes are made from: localcloud's base image by default; on a
+# real cloud, the service's own image.
 variable "image_name" {
   type    = string
-  default = "debian-12"
+  default = "vitrina-process-base"
 }
 
 variable "boot_volume_type" {
@@ -60,7 +62,8 @@ variable "kv_port" {
 locals {
   short_name = substr(var.instance_uuid, 0, 8)
   hosts      = [for i in range(var.nodes) : format("%s-kv-%d", local.short_name, i)]
-  # Files of this deployment on each node; a node's data lives in base_dir/<node name>.
+  # Files of this deployment on each node; a node's data lives in base_dir/<node name>. Scripts
+  # prefix it with $VITRINA_ROOT, which localcloud's process VMs set to the VM's own `/`.
   base_dir = "/var/lib/kv_cluster/${local.short_name}"
   ports    = [22, var.kv_port]
 }
@@ -142,8 +145,8 @@ resource "ivkcs_user_data" "init" {
     content_type = "text/x-shellscript-per-boot"
     content      = <<-EOT
       #!/bin/sh
-      if [ -x ${local.base_dir}/run.sh ]; then
-        exec ${local.base_dir}/run.sh
+      if [ -x "$${VITRINA_ROOT:-}${local.base_dir}/run.sh" ]; then
+        exec "$${VITRINA_ROOT:-}${local.base_dir}/run.sh"
       fi
       exit 0
     EOT
@@ -200,7 +203,8 @@ import os
 import secrets
 import uuid
 
-state_dir = "${local.base_dir}"
+root = os.environ.get("VITRINA_ROOT", "")
+state_dir = root + "${local.base_dir}"
 state_path = os.path.join(state_dir, "bootstrap.json")
 os.makedirs(state_dir, exist_ok=True)
 try:
@@ -214,8 +218,13 @@ except FileNotFoundError:
     os.replace(state_path + ".tmp", state_path)
 
 result = dict(state, members=str(${var.nodes}))
-with open("${local.bootstrap_result}", "w", encoding="utf-8") as f:
-    json.dump(result, f)
+# The agent reads the result file at the path given; a process VM's agent may read it below
+# its root instead: write both.
+for path in sorted({"${local.bootstrap_result}", root + "${local.bootstrap_result}"}):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(result, f)
 print("cluster", state["cluster_id"], "with", result["members"], "members")
 EOT
     options {
@@ -266,7 +275,7 @@ locals {
 #!/bin/bash
 # Installs the node's files, mounts its data disk, and starts it.
 set -eu
-BASE='${local.base_dir}'
+BASE="$${VITRINA_ROOT:-}"'${local.base_dir}'
 mkdir -p "$BASE"
 
 # Several nodes may share one file system (the localcloud process back-end): write atomically.
@@ -290,7 +299,7 @@ install_file "$BASE/run.sh" 755 <<'SH'
 #!/bin/bash
 # Starts this machine's node (again): mounts its data disk when present, then the server.
 set -eu
-BASE='${local.base_dir}'
+BASE="$${VITRINA_ROOT:-}"'${local.base_dir}'
 NODE="$(python3 "$BASE/kv_server.py" whoami "$BASE/cluster.json")"
 DIR="$BASE/$NODE"
 DISK="$(python3 "$BASE/kv_server.py" disk "$BASE/cluster.json" "$NODE")"
@@ -355,7 +364,8 @@ def node(cluster, name):
 
 def whoami(cluster):
     names = [n["name"] for n in cluster["nodes"]]
-    host = socket.gethostname().split(".")[0]
+    # localcloud's process VMs say who they are; a real VM's hostname is its instance name.
+    host = os.environ.get("VITRINA_HOSTNAME") or socket.gethostname().split(".")[0]
     if host in names:
         return host
     # Otherwise: the one node address this machine can bind.
@@ -559,7 +569,8 @@ resource "ivkcs_agent_exec" "start" {
     content = <<-EOT
       #!/bin/bash
       set -eu
-      exec python3 '${local.base_dir}/kv_server.py' wait '${local.base_dir}/cluster.json' 240
+      BASE="$${VITRINA_ROOT:-}"'${local.base_dir}'
+      exec python3 "$BASE/kv_server.py" wait "$BASE/cluster.json" 240
     EOT
     options {
       timeout  = "5m"
