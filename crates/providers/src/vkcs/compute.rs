@@ -601,12 +601,10 @@ async fn instance_value(vk: &Vkcs, base: &Value, server: &Server) -> Result<Valu
             ("all_tags", all_tags),
         ],
     );
-    if !sg_ids.is_empty() || ports.is_empty() {
-        if !sg_ids.is_empty() {
-            out.set("security_group_ids", vset(sg_ids));
-        }
-    }
-    if out.get("security_group_ids").is_null() {
+    // Security group ids come from the server's ports (Nova reports only names).
+    if !ports.is_empty() {
+        out.set("security_group_ids", vset(sg_ids));
+    } else if out.get("security_group_ids").is_null() {
         out.set("security_group_ids", Value::List(Vec::new()));
     }
     // `metadata` is what the configuration manages: the server's metadata, or null when both are
