@@ -479,3 +479,77 @@ fn tf_apply_plan_replace_destroy_every_vkcs_resource_on_localcloud() -> Result<(
     ensure!(found.is_empty(), "destroy left: {found:?}");
     Ok(())
 }
+
+const IMAGE_BOOT: &str = r##"
+resource "vkcs_networking_network" "net" {
+  name = "n2"
+}
+
+resource "vkcs_networking_subnet" "sub" {
+  network_id = vkcs_networking_network.net.id
+  cidr       = "10.5.0.0/24"
+  allocation_pool {
+    start = "10.5.0.10"
+    end   = "10.5.0.100"
+  }
+}
+
+resource "vkcs_networking_secgroup" "sg" {
+  name                 = "web"
+  delete_default_rules = true
+}
+
+resource "vkcs_compute_instance" "vm" {
+  name            = "img-vm"
+  flavor_name     = "Basic-1-2-20"
+  image_name      = "vitrina-process-base"
+  security_groups = ["default", vkcs_networking_secgroup.sg.name]
+  power_state     = "shutoff"
+  user_data       = <<-EOT
+    #cloud-config
+    runcmd:
+      - echo hi
+  EOT
+  network {
+    uuid = vkcs_networking_network.net.id
+  }
+  depends_on = [vkcs_networking_subnet.sub]
+}
+
+output "ip" {
+  value = vkcs_compute_instance.vm.network[0].fixed_ip_v4
+}
+"##;
+
+/// The other common VK shape: boot from an image by name, a network by id (Nova makes the port),
+/// security groups by name, created stopped.
+#[test]
+fn tf_image_boot_by_names_on_localcloud() -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("manifest");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("main.tf"), IMAGE_BOOT)?;
+    let cloud = LocalCloud::start(&tmp.path().join("cloud"))?;
+    let d = dir.to_str().context("temp path is not UTF-8")?;
+    must(&cloud, &["tf", "apply", d, "--auto-approve"])?;
+    let outputs: serde_json::Value =
+        serde_json::from_str(&must(&cloud, &["tf", "output", d, "--json"])?)?;
+    ensure!(
+        outputs["ip"]["value"] == "10.5.0.10",
+        "the first address of the pool: {outputs}"
+    );
+    let found = leftovers(&cloud.clouds_yaml())?;
+    ensure!(
+        found.iter().any(|l| l == "server img-vm (SHUTOFF)"),
+        "servers: {found:?}"
+    );
+    let plan = plan_actions(&must(&cloud, &["tf", "plan", d, "--json"])?)?;
+    ensure!(
+        plan.iter().all(|(_, a)| a == "no-op"),
+        "the second plan is not empty: {plan:?}"
+    );
+    must(&cloud, &["tf", "destroy", d, "--auto-approve"])?;
+    let found = leftovers(&cloud.clouds_yaml())?;
+    ensure!(found.is_empty(), "destroy left: {found:?}");
+    Ok(())
+}
