@@ -102,7 +102,7 @@ async fn serve(listen: SocketAddr, data: PathBuf, public_url: Option<String>) ->
     let result = axum::serve(listener, cloud.router())
         .with_graceful_shutdown(shutdown)
         .await;
-    if let Err(e) = cloud.flush() {
+    if let Err(e) = cloud.shutdown() {
         print_error(&e);
     }
     match result {

@@ -156,17 +156,19 @@ pub fn check(schema: &Schema, value: Value) -> ApiResult<Map<String, Value>> {
     let service = schema.service;
     let outer = match value {
         Value::Object(m) => m,
-        other => return Err(ApiError::bad_request(
-            service,
-            match service {
-                Service::Network => format!("Body contains invalid data: {}", short(&other)),
-                _ => format!(
+        other => {
+            return Err(ApiError::bad_request(
+                service,
+                match service {
+                    Service::Network => format!("Body contains invalid data: {}", short(&other)),
+                    _ => format!(
                     "Invalid input for field/attribute body. Value: {}. {} is not of type 'object'",
                     short(&other),
                     short(&other)
                 ),
-            },
-        )),
+                },
+            ))
+        }
     };
     let inner = match schema.wrapper {
         None => outer,

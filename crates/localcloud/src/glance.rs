@@ -290,12 +290,14 @@ async fn create_image(
     let v = body::parse_json(S, &bytes)?;
     let m: Map<String, Value> = match v {
         Value::Object(m) => m,
-        other => return Err(ApiError::bad_request(
-            S,
-            format!(
+        other => {
+            return Err(ApiError::bad_request(
+                S,
+                format!(
                 "Provided object does not match schema 'image': {other} is not of type 'object'"
             ),
-        )),
+            ))
+        }
     };
     for (k, v) in &m {
         check_attr(k, v)?;

@@ -206,6 +206,12 @@ impl LocalCloud {
         self.cloud.store.flush().map_err(OpenError::from)
     }
 
+    /// Writes the state a last time and stops persisting: call when this process stops serving
+    /// the data folder (server processes keep running and are adopted by the next start).
+    pub fn shutdown(&self) -> Result<(), OpenError> {
+        self.cloud.store.close().map_err(OpenError::from)
+    }
+
     /// Stops every server process (for tests and benchmarks; a real shutdown leaves VMs running).
     pub async fn stop_all_servers(&self) {
         let ids: Vec<String> = self

@@ -1660,17 +1660,18 @@ fn parse_fixed_ips(v: Option<&Value>) -> ApiResult<Option<Vec<(Option<String>, O
                 ))
             }
         };
-        let ipa =
-            match o.get("ip_address") {
-                None | Some(Value::Null) => None,
-                Some(Value::String(s)) => Some(s.clone()),
-                Some(x) => return Err(ApiError::bad_request(
+        let ipa = match o.get("ip_address") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(x) => {
+                return Err(ApiError::bad_request(
                     S,
                     format!(
                         "Invalid input for ip_address. Reason: '{x}' is not a valid IP address."
                     ),
-                )),
-            };
+                ))
+            }
+        };
         out.push((sid, ipa));
     }
     Ok(Some(out))
@@ -2260,12 +2261,14 @@ fn set_gateway(db: &mut Db, router_id: &str, info: &Value) -> ApiResult<()> {
                 .unwrap_or(true);
             Some((net_id, snat))
         }
-        other => return Err(ApiError::bad_request(
-            S,
-            format!(
+        other => {
+            return Err(ApiError::bad_request(
+                S,
+                format!(
                 "Invalid input for external_gateway_info. Reason: '{other}' is not a dictionary."
             ),
-        )),
+            ))
+        }
     };
     if let Some(old_net) = db.routers.get(router_id).and_then(|r| {
         r.external_gateway_info

@@ -63,6 +63,8 @@ pub struct Store {
     serial: AtomicU64,
     state: Mutex<State>,
     dirty: AtomicBool,
+    /// After [`Store::close`], nothing reaches the disk any more.
+    closed: AtomicBool,
     notify: tokio::sync::Notify,
     /// Serializes file writes so an older snapshot never overwrites a newer one.
     write_lock: Mutex<()>,
@@ -104,6 +106,7 @@ impl Store {
                 serial: AtomicU64::new(serial),
                 state: Mutex::new(state),
                 dirty: AtomicBool::new(false),
+                closed: AtomicBool::new(false),
                 notify: tokio::sync::Notify::new(),
                 write_lock: Mutex::new(()),
             }),
@@ -158,10 +161,21 @@ impl Store {
         })
     }
 
+    /// Writes the state a last time and stops writing (another localcloud may open the folder).
+    pub fn close(&self) -> Result<(), StoreError> {
+        let r = self.flush();
+        self.closed.store(true, Ordering::SeqCst);
+        self.notify.notify_one();
+        r
+    }
+
     /// The background writer: writes whenever the state changed, coalescing bursts.
     pub async fn run_writer(self: Arc<Self>) {
         loop {
             self.notify.notified().await;
+            if self.closed.load(Ordering::SeqCst) {
+                return;
+            }
             if !self.dirty.load(Ordering::SeqCst) {
                 continue;
             }
@@ -188,7 +202,11 @@ struct StateFileRef<'a> {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let tmp = dir.join(format!(
+        ".{name}.tmp-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
     {
         let mut f = fs_err::File::create(&tmp)?;
         f.write_all(bytes)?;

@@ -263,18 +263,39 @@ fn set_mode(p: &Path, mode: u32) -> std::io::Result<()> {
     fs_err::set_permissions(p, std::fs::Permissions::from_mode(mode))
 }
 
-async fn stop_group(pgid: i32, mut exited: watch::Receiver<bool>) {
+/// Whether a process runs (exists and is not a zombie waiting to be reaped).
+fn pid_alive(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    !matches!(state, None | Some('Z') | Some('X'))
+}
+
+async fn wait_dead(pid: i32, exited: &watch::Receiver<bool>) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < GRACE {
+        if *exited.borrow() || !pid_alive(pid) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+async fn stop_group(pgid: i32, exited: watch::Receiver<bool>) {
     if pgid <= 1 {
         return;
     }
     let _ = killpg(Pid::from_raw(pgid), Signal::SIGTERM);
-    let done = tokio::time::timeout(GRACE, exited.wait_for(|e| *e))
-        .await
-        .is_ok_and(|r| r.is_ok());
-    if !done {
+    if !wait_dead(pgid, &exited).await {
         let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
-        let _ = tokio::time::timeout(GRACE, exited.wait_for(|e| *e)).await;
+        wait_dead(pgid, &exited).await;
     }
+    // Children the leader left behind go with it.
+    let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
 }
 
 impl Hypervisor for ProcessHypervisor {
@@ -301,9 +322,17 @@ impl Hypervisor for ProcessHypervisor {
             r.stopping.store(true, Ordering::SeqCst);
             (r.pgid, r.exited.clone())
         });
+        let running = self.running.clone();
+        let id = id.to_owned();
         async move {
             if let Some((pgid, exited)) = entry {
                 stop_group(pgid, exited).await;
+                let mut map = running
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if map.get(&id).is_some_and(|r| r.pgid == pgid) {
+                    map.remove(&id);
+                }
             }
             Ok(())
         }
@@ -322,7 +351,9 @@ impl Hypervisor for ProcessHypervisor {
     }
 
     fn is_running(&self, id: &str) -> bool {
-        self.lock().get(id).is_some_and(|r| !*r.exited.borrow())
+        self.lock()
+            .get(id)
+            .is_some_and(|r| !*r.exited.borrow() && pid_alive(r.pgid))
     }
 
     fn adopt(&self, id: &str) -> bool {
