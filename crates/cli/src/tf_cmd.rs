@@ -109,8 +109,12 @@ pub fn run(cmd: TfCommand) -> ExitStatus {
     match cmd {
         TfCommand::Validate(a) => validate(&a),
         TfCommand::Plan(a) => with_runtime(|| plan_cmd(&a.run)),
-        TfCommand::Apply(a) => with_runtime(|| apply_cmd(&a.run, PlanMode::Normal, a.auto_approve, a.parallelism)),
-        TfCommand::Destroy(a) => with_runtime(|| apply_cmd(&a.run, PlanMode::Destroy, a.auto_approve, a.parallelism)),
+        TfCommand::Apply(a) => {
+            with_runtime(|| apply_cmd(&a.run, PlanMode::Normal, a.auto_approve, a.parallelism))
+        }
+        TfCommand::Destroy(a) => {
+            with_runtime(|| apply_cmd(&a.run, PlanMode::Destroy, a.auto_approve, a.parallelism))
+        }
         TfCommand::Output(a) => output(&a),
     }
 }
@@ -128,7 +132,9 @@ fn with_runtime(f: impl FnOnce() -> ExitStatus) -> ExitStatus {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, std::io::Error> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
 }
 
 /// The text shown before file names in diagnostics: the folder as the user typed it.
@@ -187,12 +193,19 @@ fn validate(a: &ValidateArgs) -> ExitStatus {
 fn inputs(run: &RunArgs) -> Result<VarInputs, (Option<Diagnostics>, String)> {
     let mut inputs = VarInputs::default();
     inputs.add_env(std::env::vars());
-    inputs.add_dir_files(&run.dir).map_err(|d| (Some(d), "cannot read the variable files".to_owned()))?;
+    inputs
+        .add_dir_files(&run.dir)
+        .map_err(|d| (Some(d), "cannot read the variable files".to_owned()))?;
     for f in &run.var_files {
         if !f.is_file() {
-            return Err((None, format!("the variable file `{}` does not exist", f.display())));
+            return Err((
+                None,
+                format!("the variable file `{}` does not exist", f.display()),
+            ));
         }
-        inputs.add_file(f).map_err(|d| (Some(d), format!("cannot read `{}`", f.display())))?;
+        inputs
+            .add_file(f)
+            .map_err(|d| (Some(d), format!("cannot read `{}`", f.display())))?;
     }
     for v in &run.vars {
         inputs.add_cli(v).map_err(|m| (None, m))?;
@@ -201,13 +214,21 @@ fn inputs(run: &RunArgs) -> Result<VarInputs, (Option<Diagnostics>, String)> {
     // state; `email` comes from the environment.
     inputs.generated_uuids.insert("instance_uuid".to_owned());
     if let Ok(email) = std::env::var("VITRINA_EMAIL") {
-        inputs.fallbacks.insert("email".to_owned(), vitrina_engine::context::vars::parse_cli_value(&format!("\"{}\"", email.replace('"', "\\\""))));
+        inputs.fallbacks.insert(
+            "email".to_owned(),
+            vitrina_engine::context::vars::parse_cli_value(&format!(
+                "\"{}\"",
+                email.replace('"', "\\\"")
+            )),
+        );
     }
     Ok(inputs)
 }
 
 fn state_path(run_dir: &Path, state: Option<&PathBuf>) -> PathBuf {
-    state.cloned().unwrap_or_else(|| run_dir.join("vitrina.tfstate"))
+    state
+        .cloned()
+        .unwrap_or_else(|| run_dir.join("vitrina.tfstate"))
 }
 
 fn plan_cmd(run: &RunArgs) -> ExitStatus {
@@ -345,7 +366,11 @@ fn apply_cmd(run: &RunArgs, mode: PlanMode, auto_approve: bool, parallelism: u16
     let sync = Arc::new(SyncState::new(planned.prior.clone(), Some(file)));
     let report = rt.block_on(engine.apply(&config, &planned, sync));
     print_diags(&config.sources, &report.diagnostics, &run.dir);
-    let what = if mode == PlanMode::Destroy { "Destroy" } else { "Apply" };
+    let what = if mode == PlanMode::Destroy {
+        "Destroy"
+    } else {
+        "Apply"
+    };
     if report.is_success() {
         eprintln!(
             "\n{what} complete! Resources: {} added, {} changed, {} destroyed.",
@@ -366,7 +391,11 @@ fn apply_cmd(run: &RunArgs, mode: PlanMode, auto_approve: bool, parallelism: u16
 
 /// Asks on the terminal; anything but `yes` (or no terminal answer) declines.
 fn confirm(mode: PlanMode) -> bool {
-    let what = if mode == PlanMode::Destroy { "destroy all resources" } else { "perform these actions" };
+    let what = if mode == PlanMode::Destroy {
+        "destroy all resources"
+    } else {
+        "perform these actions"
+    };
     eprint!("\nDo you want to {what}? Only 'yes' will be accepted (or pass --auto-approve): ");
     let _ = std::io::stderr().flush();
     let mut line = String::new();
@@ -392,13 +421,20 @@ fn output(a: &OutputArgs) -> ExitStatus {
     let mut out = std::io::stdout().lock();
     if let Some(name) = &a.name {
         let Some(o) = state.outputs.get(name) else {
-            eprintln!("error: no output `{name}` in the state `{}`", path.display());
+            eprintln!(
+                "error: no output `{name}` in the state `{}`",
+                path.display()
+            );
             return ExitStatus::Failure;
         };
         let _ = match (&o.value, a.json) {
             (v, true) => writeln!(out, "{v}"),
             (serde_json::Value::String(s), false) => writeln!(out, "{s}"),
-            (v, false) => writeln!(out, "{}", serde_json::to_string_pretty(v).unwrap_or_default()),
+            (v, false) => writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(v).unwrap_or_default()
+            ),
         };
         return ExitStatus::Success;
     }
@@ -411,7 +447,11 @@ fn output(a: &OutputArgs) -> ExitStatus {
         let _ = writeln!(out, "{}", serde_json::Value::Object(m));
     } else {
         for (k, o) in &state.outputs {
-            let shown = if o.sensitive { "<sensitive>".to_owned() } else { o.value.to_string() };
+            let shown = if o.sensitive {
+                "<sensitive>".to_owned()
+            } else {
+                o.value.to_string()
+            };
             let _ = writeln!(out, "{k} = {shown}");
         }
     }
@@ -472,10 +512,21 @@ impl Hook for Progress {
     }
 
     fn still_applying(&self, addr: &InstanceAddr, action: Action, elapsed: Duration) {
-        self.line(&format!("{addr}: Still {}... [{}s elapsed]", action.verb().to_lowercase(), elapsed.as_secs()));
+        self.line(&format!(
+            "{addr}: Still {}... [{}s elapsed]",
+            action.verb().to_lowercase(),
+            elapsed.as_secs()
+        ));
     }
 
-    fn post_apply(&self, addr: &InstanceAddr, action: Action, id: Option<&str>, elapsed: Duration, error: Option<&str>) {
+    fn post_apply(
+        &self,
+        addr: &InstanceAddr,
+        action: Action,
+        id: Option<&str>,
+        elapsed: Duration,
+        error: Option<&str>,
+    ) {
         if let Some(log) = &self.event_log {
             let line = serde_json::json!({
                 "event": "apply",
@@ -491,9 +542,17 @@ impl Hook for Progress {
         match error {
             None => {
                 let id = id.map(|i| format!(" [id={i}]")).unwrap_or_default();
-                self.line(&format!("{addr}: {} after {}s{id}", past(action), elapsed.as_secs()));
+                self.line(&format!(
+                    "{addr}: {} after {}s{id}",
+                    past(action),
+                    elapsed.as_secs()
+                ));
             }
-            Some(e) => self.line(&format!("{addr}: {} failed after {}s: {e}", action.verb(), elapsed.as_secs())),
+            Some(e) => self.line(&format!(
+                "{addr}: {} failed after {}s: {e}",
+                action.verb(),
+                elapsed.as_secs()
+            )),
         }
     }
 }

@@ -44,9 +44,16 @@ fn results(state: &serde_json::Value) -> BTreeMap<String, (String, String)> {
             continue;
         }
         for i in r["instances"].as_array().into_iter().flatten() {
-            let addr = format!("{ty}.{}[{}]", r["name"].as_str().unwrap_or_default(), i["index_key"]);
+            let addr = format!(
+                "{ty}.{}[{}]",
+                r["name"].as_str().unwrap_or_default(),
+                i["index_key"]
+            );
             let status = i["status"].as_str().unwrap_or_default().to_owned();
-            let id = i["attributes"]["id"].as_str().unwrap_or_default().to_owned();
+            let id = i["attributes"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             out.insert(addr, (status, id));
         }
     }
@@ -55,14 +62,20 @@ fn results(state: &serde_json::Value) -> BTreeMap<String, (String, String)> {
 
 fn read_json(path: &Path) -> Option<serde_json::Value> {
     let bytes = std::fs::read(path).ok()?;
-    Some(serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("the state file is corrupt after a kill: {e}")))
+    Some(
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("the state file is corrupt after a kill: {e}")),
+    )
 }
 
 /// A small deterministic generator; the seed is printed so a failure can be replayed.
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self, bound: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) % bound
     }
 }
@@ -76,7 +89,12 @@ fn killed_applies_converge_without_duplicates() {
     let seed = std::env::var("VITRINA_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(7));
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(7)
+        });
     eprintln!("crash test seed: {seed} (set VITRINA_CRASH_SEED to replay)");
     let mut rng = Lcg(seed);
 
@@ -97,7 +115,10 @@ fn killed_applies_converge_without_duplicates() {
         match child.try_wait().expect("poll child") {
             Some(status) => {
                 // It finished before the kill: fine, the remaining rounds find nothing to do.
-                assert!(status.success(), "round {round}: apply failed on its own: {status}");
+                assert!(
+                    status.success(),
+                    "round {round}: apply failed on its own: {status}"
+                );
             }
             None => {
                 child.kill().expect("SIGKILL");
@@ -109,7 +130,10 @@ fn killed_applies_converge_without_duplicates() {
             snapshots.push(snapshot);
         }
     }
-    assert!(kills > 0, "no apply was still running when killed; the manifest is too quick");
+    assert!(
+        kills > 0,
+        "no apply was still running when killed; the manifest is too quick"
+    );
 
     let out = vitrina()
         .args(["tf", "apply"])
@@ -118,11 +142,19 @@ fn killed_applies_converge_without_duplicates() {
         .env("VITRINA_TF_EVENT_LOG", &log_path)
         .output()
         .expect("run vitrina");
-    assert!(out.status.success(), "final apply failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "final apply failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let final_state = read_json(&state_path).expect("final state");
     let final_results = results(&final_state);
-    assert_eq!(final_results.len(), 200, "every random_id and null_resource exists");
+    assert_eq!(
+        final_results.len(),
+        200,
+        "every random_id and null_resource exists"
+    );
     let time_sleeps = final_state["resources"]
         .as_array()
         .into_iter()
@@ -140,7 +172,11 @@ fn killed_applies_converge_without_duplicates() {
     for (n, snap) in snapshots.iter().enumerate() {
         for (addr, (status, id)) in results(snap) {
             if status == "ready" {
-                assert_eq!(final_results.get(&addr).map(|r| &r.1), Some(&id), "{addr} changed after kill {n}");
+                assert_eq!(
+                    final_results.get(&addr).map(|r| &r.1),
+                    Some(&id),
+                    "{addr} changed after kill {n}"
+                );
             }
         }
     }
@@ -154,20 +190,42 @@ fn killed_applies_converge_without_duplicates() {
             continue;
         };
         let addr = e["address"].as_str().unwrap_or_default().to_owned();
-        if e["action"] == "create" && e["error"].is_null() && (addr.starts_with("random_id.") || addr.starts_with("null_resource.")) {
-            created.entry(addr).or_default().push(e["id"].as_str().unwrap_or_default().to_owned());
+        if e["action"] == "create"
+            && e["error"].is_null()
+            && (addr.starts_with("random_id.") || addr.starts_with("null_resource."))
+        {
+            created
+                .entry(addr)
+                .or_default()
+                .push(e["id"].as_str().unwrap_or_default().to_owned());
         }
     }
     assert_eq!(created.len(), 200, "every create was logged");
     for (addr, ids) in &created {
-        assert!(ids.iter().all(|i| i == &ids[0]), "{addr} was created as different objects: {ids:?}");
+        assert!(
+            ids.iter().all(|i| i == &ids[0]),
+            "{addr} was created as different objects: {ids:?}"
+        );
         let key = addr.replace("[", "[").to_owned();
-        assert_eq!(final_results.get(&key).map(|r| &r.1), Some(&ids[0]), "{addr}: the state holds another object than the one created");
+        assert_eq!(
+            final_results.get(&key).map(|r| &r.1),
+            Some(&ids[0]),
+            "{addr}: the state holds another object than the one created"
+        );
     }
 
     // And the next plan has nothing to do.
-    let plan = vitrina().args(["tf", "plan"]).arg(dir.path()).arg("--json").output().expect("plan");
-    assert!(plan.status.success(), "{}", String::from_utf8_lossy(&plan.stderr));
+    let plan = vitrina()
+        .args(["tf", "plan"])
+        .arg(dir.path())
+        .arg("--json")
+        .output()
+        .expect("plan");
+    assert!(
+        plan.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plan.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&plan.stdout).expect("plan JSON");
     assert_eq!(json["summary"]["add"], 0, "{json}");
     assert_eq!(json["summary"]["change"], 0);

@@ -69,7 +69,10 @@ fn peak_rss_mb() -> f64 {
 fn run_one(n: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("main.tf"), manifest(n)).expect("write");
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
 
     // Baseline: parse only (best of 3).
     let mut parse = f64::MAX;
@@ -86,7 +89,12 @@ fn run_one(n: usize) {
     let t = Instant::now();
     let (config, _) = Config::load_dir(dir.path());
     let planned = rt
-        .block_on(engine.plan(&config, &VarInputs::default(), vitrina_engine::State::new(), PlanMode::Normal))
+        .block_on(engine.plan(
+            &config,
+            &VarInputs::default(),
+            vitrina_engine::State::new(),
+            PlanMode::Normal,
+        ))
         .expect("plan");
     let plan_time = t.elapsed().as_secs_f64();
     assert_eq!(planned.plan.summary().add, n);
@@ -121,8 +129,14 @@ fn run_one(n: usize) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    if let Some(n) = std::env::var("VITRINA_BENCH_ONE").ok().and_then(|v| v.parse().ok()) {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    if let Some(n) = std::env::var("VITRINA_BENCH_ONE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
         run_one(n);
         return;
     }

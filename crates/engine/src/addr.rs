@@ -5,7 +5,9 @@
 use std::fmt;
 
 /// Managed resources change things; data sources only read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ResourceMode {
     Managed,
@@ -129,11 +131,23 @@ mod tests {
     #[test]
     fn renders_like_terraform() {
         let r = ResourceAddr::managed("vkcs_compute_instance", "vm");
-        assert_eq!(r.instance(InstanceKey::Int(0)).to_string(), "vkcs_compute_instance.vm[0]");
+        assert_eq!(
+            r.instance(InstanceKey::Int(0)).to_string(),
+            "vkcs_compute_instance.vm[0]"
+        );
         let d = ResourceAddr::data("null_data_source", "x");
-        assert_eq!(d.instance(InstanceKey::Str("a".into())).to_string(), "data.null_data_source.x[\"a\"]");
-        assert_eq!(d.instance(InstanceKey::None).to_string(), "data.null_data_source.x");
-        assert_eq!(ResourceAddr::parse("data.a_b.c"), Some(d.clone()).map(|_| ResourceAddr::data("a_b", "c")));
+        assert_eq!(
+            d.instance(InstanceKey::Str("a".into())).to_string(),
+            "data.null_data_source.x[\"a\"]"
+        );
+        assert_eq!(
+            d.instance(InstanceKey::None).to_string(),
+            "data.null_data_source.x"
+        );
+        assert_eq!(
+            ResourceAddr::parse("data.a_b.c"),
+            Some(d.clone()).map(|_| ResourceAddr::data("a_b", "c"))
+        );
         assert_eq!(r.implied_provider(), "vkcs");
     }
 }

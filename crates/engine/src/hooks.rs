@@ -49,10 +49,21 @@ impl Hook for Hooks {
         self.0.iter().for_each(|h| h.pre_apply(addr, action));
     }
     fn still_applying(&self, addr: &InstanceAddr, action: Action, elapsed: Duration) {
-        self.0.iter().for_each(|h| h.still_applying(addr, action, elapsed));
+        self.0
+            .iter()
+            .for_each(|h| h.still_applying(addr, action, elapsed));
     }
-    fn post_apply(&self, addr: &InstanceAddr, action: Action, id: Option<&str>, elapsed: Duration, error: Option<&str>) {
-        self.0.iter().for_each(|h| h.post_apply(addr, action, id, elapsed, error));
+    fn post_apply(
+        &self,
+        addr: &InstanceAddr,
+        action: Action,
+        id: Option<&str>,
+        elapsed: Duration,
+        error: Option<&str>,
+    ) {
+        self.0
+            .iter()
+            .for_each(|h| h.post_apply(addr, action, id, elapsed, error));
     }
     fn persisted(&self, addr: &InstanceAddr, action: Action) {
         self.0.iter().for_each(|h| h.persisted(addr, action));

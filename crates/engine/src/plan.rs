@@ -298,7 +298,10 @@ fn render_attrs(out: &mut String, c: &ResourceChange) {
     names.dedup();
     let width = names
         .iter()
-        .filter(|n| !(before.get(**n).unwrap_or(&Value::Null).is_null() && after.get(**n).unwrap_or(&Value::Null).is_null()))
+        .filter(|n| {
+            !(before.get(**n).unwrap_or(&Value::Null).is_null()
+                && after.get(**n).unwrap_or(&Value::Null).is_null())
+        })
         .map(|n| n.len())
         .max()
         .unwrap_or(0);
@@ -355,7 +358,10 @@ mod tests {
 
     #[test]
     fn text_shows_unknown_and_sensitive() {
-        let before = Value::map([("length", Value::int(8)), ("result", Value::string("hunter2!"))]);
+        let before = Value::map([
+            ("length", Value::int(8)),
+            ("result", Value::string("hunter2!")),
+        ]);
         let after = Value::map([("length", Value::int(12)), ("result", Value::Unknown)]);
         let plan = Plan {
             mode: PlanMode::Normal,
@@ -363,14 +369,29 @@ mod tests {
             outputs: BTreeMap::new(),
         };
         let text = plan.render_text();
-        assert!(text.contains("# random_password.p[0] must be replaced"), "{text}");
-        assert!(text.contains("~ length = 8 -> 12 # forces replacement"), "{text}");
-        assert!(text.contains("~ result = (sensitive value) -> (known after apply)"), "{text}");
+        assert!(
+            text.contains("# random_password.p[0] must be replaced"),
+            "{text}"
+        );
+        assert!(
+            text.contains("~ length = 8 -> 12 # forces replacement"),
+            "{text}"
+        );
+        assert!(
+            text.contains("~ result = (sensitive value) -> (known after apply)"),
+            "{text}"
+        );
         assert!(!text.contains("hunter2"), "{text}");
-        assert!(text.contains("Plan: 1 to add, 0 to change, 1 to destroy."), "{text}");
+        assert!(
+            text.contains("Plan: 1 to add, 0 to change, 1 to destroy."),
+            "{text}"
+        );
         let json = plan.to_json();
         assert_eq!(json["changes"][0]["address"], "random_password.p[0]");
         assert_eq!(json["changes"][0]["action"], "replace");
-        assert_eq!(json["changes"][0]["reasons"][0], "`length` forces replacement");
+        assert_eq!(
+            json["changes"][0]["reasons"][0],
+            "`length` forces replacement"
+        );
     }
 }

@@ -188,7 +188,12 @@ impl Schema {
         out
     }
 
-    fn collect_sensitive(&self, value: &Value, path: &mut Vec<PathStep>, out: &mut Vec<Vec<PathStep>>) {
+    fn collect_sensitive(
+        &self,
+        value: &Value,
+        path: &mut Vec<PathStep>,
+        out: &mut Vec<Vec<PathStep>>,
+    ) {
         for (name, attr) in &self.attributes {
             if attr.sensitive && !value.get(name).is_null() {
                 path.push(PathStep::Attr(name.clone()));
@@ -343,7 +348,10 @@ pub trait Provider: Send + Sync {
 
     /// Returns a configured instance from the `provider` block (converted to
     /// `schema().provider`; `Map` with nulls when there is no block).
-    fn configure(&self, config: Value) -> BoxFuture<'_, Result<Arc<dyn ConfiguredProvider>, ProviderError>>;
+    fn configure(
+        &self,
+        config: Value,
+    ) -> BoxFuture<'_, Result<Arc<dyn ConfiguredProvider>, ProviderError>>;
 }
 
 /// A configured provider doing the work for its resource types.

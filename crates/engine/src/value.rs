@@ -193,7 +193,10 @@ impl Value {
             Value::Number(n) => serde_json::Value::Number(n.clone()),
             Value::String(s) => serde_json::Value::String(s.clone()),
             Value::List(items) => serde_json::Value::Array(
-                items.iter().map(Value::to_json).collect::<Option<Vec<_>>>()?,
+                items
+                    .iter()
+                    .map(Value::to_json)
+                    .collect::<Option<Vec<_>>>()?,
             ),
             Value::Map(m) => serde_json::Value::Object(
                 m.iter()
@@ -214,7 +217,9 @@ impl Value {
                 serde_json::Value::Array(items.iter().map(Value::to_json_lossy).collect())
             }
             Value::Map(m) => serde_json::Value::Object(
-                m.iter().map(|(k, v)| (k.clone(), v.to_json_lossy())).collect(),
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.to_json_lossy()))
+                    .collect(),
             ),
         }
     }
@@ -228,10 +233,14 @@ impl Value {
                 None => n.as_f64().map_or(Value::Number(n.clone()), Value::float),
             },
             serde_json::Value::String(s) => Value::String(s.clone()),
-            serde_json::Value::Array(items) => Value::List(items.iter().map(Value::from_json).collect()),
-            serde_json::Value::Object(m) => {
-                Value::Map(m.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect())
+            serde_json::Value::Array(items) => {
+                Value::List(items.iter().map(Value::from_json).collect())
             }
+            serde_json::Value::Object(m) => Value::Map(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                    .collect(),
+            ),
         }
     }
 
@@ -323,7 +332,9 @@ impl fmt::Display for Value {
 }
 
 /// One step into a value: an object attribute, a list index or a map key.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(untagged)]
 pub enum PathStep {
     Index(usize),

@@ -43,12 +43,10 @@ where
         skipped: Vec::new(),
     };
     let mut running: JoinSet<(NodeId, Result<(), E>)> = JoinSet::new();
-    let mut started = 0usize;
     for node in 0..n {
         if remaining[node] == 0 {
             let fut = visit(node);
             running.spawn(async move { (node, fut.await) });
-            started += 1;
         }
     }
     while let Some(joined) = running.join_next().await {
@@ -68,8 +66,7 @@ where
                     if remaining[d] == 0 && !blocked[d] {
                         let fut = visit(d);
                         running.spawn(async move { (d, fut.await) });
-                        started += 1;
-                    }
+                                }
                 }
             }
             Err(e) => {
@@ -80,7 +77,6 @@ where
             }
         }
     }
-    let _ = started;
     let done: std::collections::HashSet<NodeId> = outcome
         .succeeded
         .iter()

@@ -51,20 +51,35 @@ impl Case {
         read_state(&self.state_path()).expect("read state")
     }
 
-    pub async fn plan(&self, mode: PlanMode) -> Result<PlannedRun, vitrina_diagnostics::Diagnostics> {
+    pub async fn plan(
+        &self,
+        mode: PlanMode,
+    ) -> Result<PlannedRun, vitrina_diagnostics::Diagnostics> {
         let config = self.config();
-        self.engine.plan(&config, &self.inputs, self.state(), mode).await
+        self.engine
+            .plan(&config, &self.inputs, self.state(), mode)
+            .await
     }
 
     /// Plans and applies; panics with the diagnostics on failure.
     pub async fn apply(&self, mode: PlanMode) -> PlannedRun {
-        let planned = self.plan(mode).await.unwrap_or_else(|d| panic!("plan failed: {d:?}"));
+        let planned = self
+            .plan(mode)
+            .await
+            .unwrap_or_else(|d| panic!("plan failed: {d:?}"));
         let report = self.apply_planned(&planned).await;
-        assert!(report.is_success(), "apply failed: {:?}", report.diagnostics);
+        assert!(
+            report.is_success(),
+            "apply failed: {:?}",
+            report.diagnostics
+        );
         planned
     }
 
-    pub async fn apply_planned(&self, planned: &PlannedRun) -> vitrina_engine::context::ApplyReport {
+    pub async fn apply_planned(
+        &self,
+        planned: &PlannedRun,
+    ) -> vitrina_engine::context::ApplyReport {
         let config = self.config();
         let file = StateFile::lock(self.state_path()).expect("lock");
         let sync = Arc::new(SyncState::new(planned.prior.clone(), Some(file)));
@@ -92,7 +107,11 @@ pub fn attr(state: &State, addr: &str, name: &str) -> vitrina_engine::Value {
     state
         .resources
         .iter()
-        .flat_map(|(r, rs)| rs.instances.iter().map(move |(k, i)| (r.instance(k.clone()).to_string(), i)))
+        .flat_map(|(r, rs)| {
+            rs.instances
+                .iter()
+                .map(move |(k, i)| (r.instance(k.clone()).to_string(), i))
+        })
         .find(|(a, _)| a == addr)
         .and_then(|(_, i)| i.current.as_ref())
         .map(|o| o.attributes.get(name).clone())

@@ -66,15 +66,29 @@ async fn changing_a_trigger_replaces_exactly_the_dependents() {
             ("random_id.mid".to_owned(), "replace".to_owned()),
         ]
     );
-    let root = planned.plan.change("null_resource.root").expect("root change");
-    assert_eq!(root.reasons, vec!["`triggers` forces replacement".to_owned()]);
+    let root = planned
+        .plan
+        .change("null_resource.root")
+        .expect("root change");
+    assert_eq!(
+        root.reasons,
+        vec!["`triggers` forces replacement".to_owned()]
+    );
     let report = case.apply_planned(&planned).await;
     assert!(report.is_success(), "{:?}", report.diagnostics);
     assert_eq!((report.added, report.destroyed), (3, 3));
     let after = case.state();
     assert_eq!(attr(&after, "random_pet.independent", "id"), pet);
-    assert_ne!(attr(&after, "random_id.mid", "hex"), attr(&before, "random_id.mid", "hex"));
-    assert!(!case.plan(PlanMode::Normal).await.expect("plan").plan.has_changes());
+    assert_ne!(
+        attr(&after, "random_id.mid", "hex"),
+        attr(&before, "random_id.mid", "hex")
+    );
+    assert!(!case
+        .plan(PlanMode::Normal)
+        .await
+        .expect("plan")
+        .plan
+        .has_changes());
 }
 
 const EACH: &str = r#"
@@ -116,12 +130,20 @@ async fn for_each_adds_and_removes_single_keys() {
         ]
     );
     let gone = planned.plan.change("random_string.s[\"b\"]").expect("b");
-    assert_eq!(gone.reasons, vec!["`for_each` no longer has the key \"b\"".to_owned()]);
+    assert_eq!(
+        gone.reasons,
+        vec!["`for_each` no longer has the key \"b\"".to_owned()]
+    );
     let report = case.apply_planned(&planned).await;
     assert!(report.is_success(), "{:?}", report.diagnostics);
     let second = case.state();
     assert_eq!(attr(&second, "random_string.s[\"a\"]", "result"), a);
-    assert!(!case.plan(PlanMode::Normal).await.expect("plan").plan.has_changes());
+    assert!(!case
+        .plan(PlanMode::Normal)
+        .await
+        .expect("plan")
+        .plan
+        .has_changes());
 }
 
 #[tokio::test]
@@ -148,11 +170,27 @@ resource "null_resource" "keep" {
 "#;
     let case = Case::new(tf);
     case.apply(PlanMode::Normal).await;
-    let err = case.plan(PlanMode::Destroy).await.expect_err("destroy must be refused");
-    assert!(err.iter().any(|d| d.code == "tf/prevent-destroy"), "{err:?}");
+    let err = case
+        .plan(PlanMode::Destroy)
+        .await
+        .expect_err("destroy must be refused");
+    assert!(
+        err.iter().any(|d| d.code == "tf/prevent-destroy"),
+        "{err:?}"
+    );
     case.write(&tf.replace("v = \"1\"", "v = \"2\""));
-    let err = case.plan(PlanMode::Normal).await.expect_err("replace must be refused");
-    let d = err.iter().find(|d| d.code == "tf/prevent-destroy").expect("prevent-destroy diagnostic");
-    assert!(d.message.contains("`triggers` forces replacement"), "{}", d.message);
+    let err = case
+        .plan(PlanMode::Normal)
+        .await
+        .expect_err("replace must be refused");
+    let d = err
+        .iter()
+        .find(|d| d.code == "tf/prevent-destroy")
+        .expect("prevent-destroy diagnostic");
+    assert!(
+        d.message.contains("`triggers` forces replacement"),
+        "{}",
+        d.message
+    );
     assert_eq!(case.state().managed_count(), 1);
 }

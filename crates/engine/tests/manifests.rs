@@ -14,8 +14,8 @@ use sha2::Digest as _;
 use vitrina_engine::config::Config;
 use vitrina_engine::plan::PlanMode;
 use vitrina_engine::provider::{
-    ApplyError, AttrType, Attribute, BoxFuture, ConfiguredProvider, CreateRequest, DeleteRequest, Nesting, Provider,
-    ProviderError, ProviderRegistry, ProviderSchema, ReadDataRequest, Schema,
+    ApplyError, AttrType, Attribute, BoxFuture, ConfiguredProvider, CreateRequest, DeleteRequest,
+    Nesting, Provider, ProviderError, ProviderRegistry, ProviderSchema, ReadDataRequest, Schema,
 };
 use vitrina_engine::{ResourceMode, State, Value};
 
@@ -59,22 +59,37 @@ fn computed_value(type_name: &str, attr: &str, config: &Value) -> Value {
                 .unwrap_or_default()
                 .iter()
                 .filter_map(|h| h.as_str())
-                .map(|h| (h.to_owned(), Value::string(format!("#cloud-config for {h}"))))
+                .map(|h| {
+                    (
+                        h.to_owned(),
+                        Value::string(format!("#cloud-config for {h}")),
+                    )
+                })
                 .collect(),
         ),
         ("ivkcs_s3", "access") => Value::string("ACCESSKEY"),
         ("ivkcs_s3", "secret") => Value::string("SECRETKEY"),
         ("ivkcs_ssh_keypair", "public_key") => Value::string("ssh-ed25519 AAAA test"),
-        ("ivkcs_ssh_keypair", "private_key") => Value::string("-----BEGIN OPENSSH PRIVATE KEY-----"),
-        ("ivkcs_user_data", "user_data") => Value::List(vec![Value::string("#cloud-config\nagent: yes\n")]),
-        ("ivkcs_agent_script_result", "structured_result") => Value::map([("cert_archive", Value::string("Q0VSVA=="))]),
+        ("ivkcs_ssh_keypair", "private_key") => {
+            Value::string("-----BEGIN OPENSSH PRIVATE KEY-----")
+        }
+        ("ivkcs_user_data", "user_data") => {
+            Value::List(vec![Value::string("#cloud-config\nagent: yes\n")])
+        }
+        ("ivkcs_agent_script_result", "structured_result") => {
+            Value::map([("cert_archive", Value::string("Q0VSVA=="))])
+        }
         _ => Value::Null,
     }
 }
 
 /// A schema made from how the configuration uses a type: every attribute optional and dynamic,
 /// every nested block a list, plus the computed attributes above.
-fn schema_from_blocks<'a>(blocks: impl Iterator<Item = &'a vitrina_hcl::Block>, computed: &[&str], top: bool) -> Schema {
+fn schema_from_blocks<'a>(
+    blocks: impl Iterator<Item = &'a vitrina_hcl::Block>,
+    computed: &[&str],
+    top: bool,
+) -> Schema {
     let mut s = Schema::new();
     let mut nested: BTreeMap<String, Vec<vitrina_hcl::Block>> = BTreeMap::new();
     for b in blocks {
@@ -88,7 +103,10 @@ fn schema_from_blocks<'a>(blocks: impl Iterator<Item = &'a vitrina_hcl::Block>, 
             if top && ["lifecycle", "timeouts"].contains(&inner.kind.as_str()) {
                 continue;
             }
-            nested.entry(inner.kind.clone()).or_default().push(inner.clone());
+            nested
+                .entry(inner.kind.clone())
+                .or_default()
+                .push(inner.clone());
         }
     }
     for c in computed {
@@ -100,7 +118,11 @@ fn schema_from_blocks<'a>(blocks: impl Iterator<Item = &'a vitrina_hcl::Block>, 
         s = s.attr(c, attr);
     }
     for (kind, bs) in nested {
-        s = s.block(&kind, Nesting::List, schema_from_blocks(bs.iter(), &[], false));
+        s = s.block(
+            &kind,
+            Nesting::List,
+            schema_from_blocks(bs.iter(), &[], false),
+        );
     }
     s
 }
@@ -113,10 +135,14 @@ struct Echo {
 impl Echo {
     fn for_prefix(config: &Config, prefix: &str) -> Echo {
         let mut schema = ProviderSchema::default();
-        let mut by_type: BTreeMap<(ResourceMode, String), Vec<vitrina_hcl::Block>> = BTreeMap::new();
+        let mut by_type: BTreeMap<(ResourceMode, String), Vec<vitrina_hcl::Block>> =
+            BTreeMap::new();
         for (addr, rc) in &config.resources {
             if addr.type_name.starts_with(prefix) {
-                by_type.entry((addr.mode, addr.type_name.clone())).or_default().push(rc.block.clone());
+                by_type
+                    .entry((addr.mode, addr.type_name.clone()))
+                    .or_default()
+                    .push(rc.block.clone());
             }
         }
         for ((mode, t), blocks) in by_type {
@@ -145,7 +171,10 @@ impl Provider for Echo {
         self.schema.clone()
     }
 
-    fn configure(&self, _config: Value) -> BoxFuture<'_, Result<Arc<dyn ConfiguredProvider>, ProviderError>> {
+    fn configure(
+        &self,
+        _config: Value,
+    ) -> BoxFuture<'_, Result<Arc<dyn ConfiguredProvider>, ProviderError>> {
         let p: Arc<dyn ConfiguredProvider> = Arc::new(self.clone());
         Box::pin(async move { Ok(p) })
     }
@@ -192,11 +221,19 @@ fn instances<'a>(state: &'a State, addr: &str) -> Vec<&'a Value> {
 }
 
 fn one<'a>(state: &'a State, addr: &str, index: usize) -> &'a Value {
-    instances(state, addr).get(index).copied().unwrap_or_else(|| panic!("{addr}[{index}] missing"))
+    instances(state, addr)
+        .get(index)
+        .copied()
+        .unwrap_or_else(|| panic!("{addr}[{index}] missing"))
 }
 
 fn output(state: &State, name: &str) -> serde_json::Value {
-    state.outputs.get(name).unwrap_or_else(|| panic!("output {name}")).value.clone()
+    state
+        .outputs
+        .get(name)
+        .unwrap_or_else(|| panic!("output {name}"))
+        .value
+        .clone()
 }
 
 const KAFKA_OUTPUTS: &str = r#"
@@ -208,7 +245,12 @@ output "test_ansible" { value = local.ansible }
 #[tokio::test]
 async fn kafka_manifest_evaluates_like_terraform() {
     let mut case = case_for(include_str!("fixtures/kafka/main.tf"), KAFKA_OUTPUTS);
-    case.inputs.set("instance_uuid", vitrina_hcl::Value::string(UUID), "test", true);
+    case.inputs.set(
+        "instance_uuid",
+        vitrina_hcl::Value::string(UUID),
+        "test",
+        true,
+    );
     let planned = case.apply(PlanMode::Normal).await;
     let s = case.state();
 
@@ -217,7 +259,13 @@ async fn kafka_manifest_evaluates_like_terraform() {
     let hosts: Vec<String> = (1..=3).map(|i| format!("{UUID}-kafka-{i}")).collect();
     assert_eq!(output(&s, "test_hosts_name"), serde_json::json!(hosts));
     let ips: Vec<String> = (0..3)
-        .map(|i| one(&s, "vkcs_compute_instance.compute", i).get("access_ip_v4").as_str().expect("ip").to_owned())
+        .map(|i| {
+            one(&s, "vkcs_compute_instance.compute", i)
+                .get("access_ip_v4")
+                .as_str()
+                .expect("ip")
+                .to_owned()
+        })
         .collect();
     let ansible = serde_json::json!({"hosts": (0..3).map(|i| serde_json::json!({
         "hostname": format!("{}.novalocal", hosts[i]), "ip": ips[i], "id": i + 1
@@ -237,21 +285,43 @@ async fn kafka_manifest_evaluates_like_terraform() {
     }
 
     // Templates and references.
-    assert_eq!(one(&s, "vkcs_blockstorage_volume.kafka_data", 1).get("name"), &Value::string(format!("{UUID}-kafka-2-storage")));
+    assert_eq!(
+        one(&s, "vkcs_blockstorage_volume.kafka_data", 1).get("name"),
+        &Value::string(format!("{UUID}-kafka-2-storage"))
+    );
     let rule3 = one(&s, "vkcs_networking_secgroup_rule.rules", 3);
     assert_eq!(rule3.get("port_range_max"), &Value::int(3888));
     assert_eq!(rule3.get("description"), &Value::string("secgroup_rule_4"));
-    assert_eq!(one(&s, "vkcs_networking_secgroup.secgroup", 0).get("name"), &Value::string(format!("{UUID}-security_group_for_kafka")));
+    assert_eq!(
+        one(&s, "vkcs_networking_secgroup.secgroup", 0).get("name"),
+        &Value::string(format!("{UUID}-security_group_for_kafka"))
+    );
     let vm2 = one(&s, "vkcs_compute_instance.compute", 2);
     assert_eq!(vm2.get("name"), &Value::string(hosts[2].clone()));
-    assert_eq!(vm2.get("user_data"), &Value::string(format!("#cloud-config for {}", hosts[2])));
-    let flavor = instances(&s, "data.vkcs_compute_flavor.compute")[0].get("id").clone();
+    assert_eq!(
+        vm2.get("user_data"),
+        &Value::string(format!("#cloud-config for {}", hosts[2]))
+    );
+    let flavor = instances(&s, "data.vkcs_compute_flavor.compute")[0]
+        .get("id")
+        .clone();
     assert_eq!(vm2.get("flavor_id"), &flavor);
-    assert_eq!(vm2.get("block_device").as_list().map(|b| b[0].get("volume_size").clone()), Some(Value::int(10)));
+    assert_eq!(
+        vm2.get("block_device")
+            .as_list()
+            .map(|b| b[0].get("volume_size").clone()),
+        Some(Value::int(10))
+    );
     for i in 0..3 {
         let att = one(&s, "vkcs_compute_volume_attach.attached", i);
-        assert_eq!(att.get("instance_id"), one(&s, "vkcs_compute_instance.compute", i).get("id"));
-        assert_eq!(att.get("volume_id"), one(&s, "vkcs_blockstorage_volume.kafka_data", i).get("id"));
+        assert_eq!(
+            att.get("instance_id"),
+            one(&s, "vkcs_compute_instance.compute", i).get("id")
+        );
+        assert_eq!(
+            att.get("volume_id"),
+            one(&s, "vkcs_blockstorage_volume.kafka_data", i).get("id")
+        );
     }
     let ssl = one(&s, "ivkcs_agent_exec.initssl", 0);
     let step = &ssl.get("step").as_list().expect("step")[0];
@@ -259,12 +329,26 @@ async fn kafka_manifest_evaluates_like_terraform() {
         step.get("content"),
         &Value::string("#!/bin/bash\nansible-playbook ssl_init.yml --extra-vars \"ssl_ca_password=SSL_CA_PASSWORD\"\n")
     );
-    assert_eq!(step.get("options").get("structured_result_file"), &Value::string("/tmp/cert_result.json"));
+    assert_eq!(
+        step.get("options").get("structured_result_file"),
+        &Value::string("/tmp/cert_result.json")
+    );
     let sync = one(&s, "ivkcs_agent_exec.sync", 0);
-    let content = sync.get("step").as_list().expect("step")[0].get("content").as_str().expect("content").to_owned();
+    let content = sync.get("step").as_list().expect("step")[0]
+        .get("content")
+        .as_str()
+        .expect("content")
+        .to_owned();
     // `jsonencode` writes object keys in lexical order.
     let hosts_json: Vec<String> = (0..3)
-        .map(|i| format!("{{\"hostname\":\"{}.novalocal\",\"id\":{},\"ip\":\"{}\"}}", hosts[i], i + 1, ips[i]))
+        .map(|i| {
+            format!(
+                "{{\"hostname\":\"{}.novalocal\",\"id\":{},\"ip\":\"{}\"}}",
+                hosts[i],
+                i + 1,
+                ips[i]
+            )
+        })
         .collect();
     let expected_tail = format!(
         "--extra-vars \"max_expected_topics=15\" \\\n--extra-vars '{{\"hosts\":[{}]}}' \\\n--extra-vars '{{\"cert_archive\":\"Q0VSVA==\"}}'\n",
@@ -272,8 +356,18 @@ async fn kafka_manifest_evaluates_like_terraform() {
     );
     assert!(content.ends_with(&expected_tail), "{content}");
     assert!(content.starts_with("#!/bin/bash\nansible-playbook start.yml \\\n--extra-vars \"ssl_ca_password=SSL_CA_PASSWORD\" \\\n"), "{content}");
-    let checks = one(&s, "ivkcs_agent_check.health", 0).get("port_health").as_list().expect("checks").to_vec();
-    assert_eq!(checks.iter().map(|c| c.get("port").clone()).collect::<Vec<_>>(), vec![Value::int(9092), Value::int(2182)]);
+    let checks = one(&s, "ivkcs_agent_check.health", 0)
+        .get("port_health")
+        .as_list()
+        .expect("checks")
+        .to_vec();
+    assert_eq!(
+        checks
+            .iter()
+            .map(|c| c.get("port").clone())
+            .collect::<Vec<_>>(),
+        vec![Value::int(9092), Value::int(2182)]
+    );
 
     // Outputs.
     assert_eq!(output(&s, "address"), serde_json::json!(ips));
@@ -281,9 +375,17 @@ async fn kafka_manifest_evaluates_like_terraform() {
     assert!(s.outputs["cert"].sensitive && s.outputs["image"].sensitive);
 
     // The plan read the data source whose inputs were known, deferred the dependent one.
-    let deferred = planned.plan.change("data.ivkcs_agent_script_result.ssl").expect("ssl read");
+    let deferred = planned
+        .plan
+        .change("data.ivkcs_agent_script_result.ssl")
+        .expect("ssl read");
     assert_eq!(deferred.action, vitrina_engine::Action::Read);
-    assert!(!case.plan(PlanMode::Normal).await.expect("replan").plan.has_changes());
+    assert!(!case
+        .plan(PlanMode::Normal)
+        .await
+        .expect("replan")
+        .plan
+        .has_changes());
 }
 
 const GRAFANA_OUTPUTS: &str = r#"
@@ -309,47 +411,135 @@ async fn grafana_manifest_evaluates_like_terraform_internal() {
     case.apply(PlanMode::Normal).await;
     let s = case.state();
     assert_eq!(output(&s, "test_short_name"), serde_json::json!("4a57a965"));
-    assert_eq!(output(&s, "test_hosts_name"), serde_json::json!("4a57a965-grafana"));
-    let ip = one(&s, "vkcs_compute_instance.grafana", 0).get("access_ip_v4").as_str().expect("ip").to_owned();
+    assert_eq!(
+        output(&s, "test_hosts_name"),
+        serde_json::json!("4a57a965-grafana")
+    );
+    let ip = one(&s, "vkcs_compute_instance.grafana", 0)
+        .get("access_ip_v4")
+        .as_str()
+        .expect("ip")
+        .to_owned();
     assert_eq!(output(&s, "test_domain"), serde_json::json!(ip));
-    assert_eq!(output(&s, "grafana_url"), serde_json::json!(format!("http://{ip}")));
+    assert_eq!(
+        output(&s, "grafana_url"),
+        serde_json::json!(format!("http://{ip}"))
+    );
     assert_eq!(instances(&s, "ivkcs_s3.s3_backup").len(), 1);
-    assert_eq!(output(&s, "s3_backup"), serde_json::json!(one(&s, "ivkcs_s3.s3_backup", 0).get("id").as_str()));
-    assert_eq!(one(&s, "ivkcs_s3.s3_backup", 0).get("name"), &Value::string("4a57a965-grafana-backup"));
-    assert_eq!(instances(&s, "vkcs_networking_secgroup_rule.rules").len(), 3);
-    assert_eq!(one(&s, "vkcs_networking_secgroup_rule.rules", 1).get("description"), &Value::string("rule_tcp_80"));
-    assert_eq!(one(&s, "vkcs_networking_secgroup.secgroup", 0).get("sdn"), &Value::string("neutron"));
-    for none in ["vkcs_networking_floatingip.fips", "vkcs_compute_floatingip_associate.fip", "ivkcs_dns.grafana"] {
+    assert_eq!(
+        output(&s, "s3_backup"),
+        serde_json::json!(one(&s, "ivkcs_s3.s3_backup", 0).get("id").as_str())
+    );
+    assert_eq!(
+        one(&s, "ivkcs_s3.s3_backup", 0).get("name"),
+        &Value::string("4a57a965-grafana-backup")
+    );
+    assert_eq!(
+        instances(&s, "vkcs_networking_secgroup_rule.rules").len(),
+        3
+    );
+    assert_eq!(
+        one(&s, "vkcs_networking_secgroup_rule.rules", 1).get("description"),
+        &Value::string("rule_tcp_80")
+    );
+    assert_eq!(
+        one(&s, "vkcs_networking_secgroup.secgroup", 0).get("sdn"),
+        &Value::string("neutron")
+    );
+    for none in [
+        "vkcs_networking_floatingip.fips",
+        "vkcs_compute_floatingip_associate.fip",
+        "ivkcs_dns.grafana",
+    ] {
         assert!(instances(&s, none).is_empty(), "{none}");
     }
     let vm = one(&s, "vkcs_compute_instance.grafana", 0);
-    assert_eq!(vm.get("user_data"), &Value::string("#cloud-config\nagent: yes\n"));
-    assert_eq!(vm.get("metadata"), &Value::map([("product", Value::string("grafana")), ("sid", Value::string("xaas"))]));
-    let start = one(&s, "ivkcs_agent_exec.start", 0).get("step").as_list().expect("step")[0].clone();
-    assert_eq!(start.get("content"), &Value::string(grafana_start(&ip, false)));
-    assert_eq!(start.get("options").as_list().map(|o| o[0].get("timeout").clone()), Some(Value::string("20m")));
-    let health = one(&s, "ivkcs_agent_check.health", 0).get("http_health").as_list().expect("health")[0].clone();
+    assert_eq!(
+        vm.get("user_data"),
+        &Value::string("#cloud-config\nagent: yes\n")
+    );
+    assert_eq!(
+        vm.get("metadata"),
+        &Value::map([
+            ("product", Value::string("grafana")),
+            ("sid", Value::string("xaas"))
+        ])
+    );
+    let start = one(&s, "ivkcs_agent_exec.start", 0)
+        .get("step")
+        .as_list()
+        .expect("step")[0]
+        .clone();
+    assert_eq!(
+        start.get("content"),
+        &Value::string(grafana_start(&ip, false))
+    );
+    assert_eq!(
+        start
+            .get("options")
+            .as_list()
+            .map(|o| o[0].get("timeout").clone()),
+        Some(Value::string("20m"))
+    );
+    let health = one(&s, "ivkcs_agent_check.health", 0)
+        .get("http_health")
+        .as_list()
+        .expect("health")[0]
+        .clone();
     assert_eq!(health.get("protocol"), &Value::string("http"));
     assert_eq!(health.get("host"), &Value::string(ip.clone()));
-    assert_eq!(health.get("http_codes"), &Value::List(vec![Value::int(200)]));
+    assert_eq!(
+        health.get("http_codes"),
+        &Value::List(vec![Value::int(200)])
+    );
     assert!(s.outputs["keypair"].sensitive);
-    assert!(!case.plan(PlanMode::Normal).await.expect("replan").plan.has_changes());
+    assert!(!case
+        .plan(PlanMode::Normal)
+        .await
+        .expect("replan")
+        .plan
+        .has_changes());
 }
 
 #[tokio::test]
 async fn grafana_manifest_evaluates_like_terraform_external() {
     let mut case = case_for(include_str!("fixtures/grafana.deploy.tf"), GRAFANA_OUTPUTS);
-    case.inputs.set("grafana_placement", vitrina_hcl::Value::string("external"), "test", true);
+    case.inputs.set(
+        "grafana_placement",
+        vitrina_hcl::Value::string("external"),
+        "test",
+        true,
+    );
     case.apply(PlanMode::Normal).await;
     let s = case.state();
-    for one_of in ["vkcs_networking_floatingip.fips", "vkcs_compute_floatingip_associate.fip", "ivkcs_dns.grafana"] {
+    for one_of in [
+        "vkcs_networking_floatingip.fips",
+        "vkcs_compute_floatingip_associate.fip",
+        "ivkcs_dns.grafana",
+    ] {
         assert_eq!(instances(&s, one_of).len(), 1, "{one_of}");
     }
-    assert_eq!(one(&s, "vkcs_networking_floatingip.fips", 0).get("pool"), &Value::string("ext-net"));
-    assert_eq!(one(&s, "vkcs_compute_floatingip_associate.fip", 0).get("floating_ip"), &Value::string("212.111.84.10"));
+    assert_eq!(
+        one(&s, "vkcs_networking_floatingip.fips", 0).get("pool"),
+        &Value::string("ext-net")
+    );
+    assert_eq!(
+        one(&s, "vkcs_compute_floatingip_associate.fip", 0).get("floating_ip"),
+        &Value::string("212.111.84.10")
+    );
     let domain = "grafana-4a57a965.xaas.msk.vkcs.cloud";
     assert_eq!(output(&s, "test_domain"), serde_json::json!(domain));
-    assert_eq!(output(&s, "grafana_url"), serde_json::json!(format!("https://{domain}")));
-    let start = one(&s, "ivkcs_agent_exec.start", 0).get("step").as_list().expect("step")[0].clone();
-    assert_eq!(start.get("content"), &Value::string(grafana_start(domain, true)));
+    assert_eq!(
+        output(&s, "grafana_url"),
+        serde_json::json!(format!("https://{domain}"))
+    );
+    let start = one(&s, "ivkcs_agent_exec.start", 0)
+        .get("step")
+        .as_list()
+        .expect("step")[0]
+        .clone();
+    assert_eq!(
+        start.get("content"),
+        &Value::string(grafana_start(domain, true))
+    );
 }

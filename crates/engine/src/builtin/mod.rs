@@ -60,4 +60,3 @@ fn int_arg(config: &Value, name: &str) -> Result<Option<i64>, ProviderError> {
 fn bool_arg(config: &Value, name: &str, default: bool) -> bool {
     config.get(name).as_bool().unwrap_or(default)
 }
-

@@ -30,10 +30,19 @@ impl Provider for NullProvider {
             "null_data_source".into(),
             Schema::new()
                 .attr("id", Attribute::computed(AttrType::String))
-                .attr("inputs", Attribute::optional(AttrType::map(AttrType::String)))
-                .attr("outputs", Attribute::computed(AttrType::map(AttrType::String)))
+                .attr(
+                    "inputs",
+                    Attribute::optional(AttrType::map(AttrType::String)),
+                )
+                .attr(
+                    "outputs",
+                    Attribute::computed(AttrType::map(AttrType::String)),
+                )
                 .attr("random", Attribute::computed(AttrType::String))
-                .attr("has_computed_default", Attribute::optional_computed(AttrType::String)),
+                .attr(
+                    "has_computed_default",
+                    Attribute::optional_computed(AttrType::String),
+                ),
         );
         s
     }
@@ -53,7 +62,8 @@ impl ConfiguredProvider for NullProvider {
                 return Err(unknown_type(&req.type_name).into());
             }
             let mut out = req.planned;
-            let id: u64 = rng_for(&req.token, "id").gen_range(1_000_000_000_000_000_000..u64::MAX / 2);
+            let id: u64 =
+                rng_for(&req.token, "id").gen_range(1_000_000_000_000_000_000..u64::MAX / 2);
             out.set("id", Value::string(id.to_string()));
             Ok(out)
         })

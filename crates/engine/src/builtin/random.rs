@@ -29,24 +29,42 @@ fn string_schema(sensitive: bool) -> Schema {
         .attr("id", Attribute::computed(AttrType::String))
         .attr("keepers", keepers())
         .attr("length", Attribute::required(AttrType::Number).force_new())
-        .attr("result", if sensitive { result.sensitive() } else { result });
+        .attr(
+            "result",
+            if sensitive {
+                result.sensitive()
+            } else {
+                result
+            },
+        );
     for b in ["special", "upper", "lower", "numeric", "number"] {
         s = s.attr(b, Attribute::optional_computed(AttrType::Bool).force_new());
     }
     for m in ["min_upper", "min_lower", "min_numeric", "min_special"] {
-        s = s.attr(m, Attribute::optional_computed(AttrType::Number).force_new());
+        s = s.attr(
+            m,
+            Attribute::optional_computed(AttrType::Number).force_new(),
+        );
     }
-    s.attr("override_special", Attribute::optional(AttrType::String).force_new())
+    s.attr(
+        "override_special",
+        Attribute::optional(AttrType::String).force_new(),
+    )
 }
 
 impl Provider for RandomProvider {
     fn schema(&self) -> ProviderSchema {
         let mut s = ProviderSchema::default();
-        s.resources.insert("random_password".into(), string_schema(true));
-        s.resources.insert("random_string".into(), string_schema(false));
+        s.resources
+            .insert("random_password".into(), string_schema(true));
+        s.resources
+            .insert("random_string".into(), string_schema(false));
         let mut id = Schema::new()
             .attr("keepers", keepers())
-            .attr("byte_length", Attribute::required(AttrType::Number).force_new())
+            .attr(
+                "byte_length",
+                Attribute::required(AttrType::Number).force_new(),
+            )
             .attr("prefix", Attribute::optional(AttrType::String).force_new());
         for c in ["id", "b64_url", "b64_std", "hex", "dec"] {
             id = id.attr(c, Attribute::computed(AttrType::String));
@@ -73,19 +91,38 @@ impl Provider for RandomProvider {
             "random_shuffle".into(),
             Schema::new()
                 .attr("keepers", keepers())
-                .attr("input", Attribute::required(AttrType::list(AttrType::String)).force_new())
-                .attr("result_count", Attribute::optional(AttrType::Number).force_new())
+                .attr(
+                    "input",
+                    Attribute::required(AttrType::list(AttrType::String)).force_new(),
+                )
+                .attr(
+                    "result_count",
+                    Attribute::optional(AttrType::Number).force_new(),
+                )
                 .attr("seed", Attribute::optional(AttrType::String).force_new())
                 .attr("id", Attribute::computed(AttrType::String))
-                .attr("result", Attribute::computed(AttrType::list(AttrType::String))),
+                .attr(
+                    "result",
+                    Attribute::computed(AttrType::list(AttrType::String)),
+                ),
         );
         s.resources.insert(
             "random_pet".into(),
             Schema::new()
                 .attr("keepers", keepers())
-                .attr("length", Attribute::optional(AttrType::Number).force_new().default(Value::int(2)))
+                .attr(
+                    "length",
+                    Attribute::optional(AttrType::Number)
+                        .force_new()
+                        .default(Value::int(2)),
+                )
                 .attr("prefix", Attribute::optional(AttrType::String).force_new())
-                .attr("separator", Attribute::optional(AttrType::String).force_new().default("-"))
+                .attr(
+                    "separator",
+                    Attribute::optional(AttrType::String)
+                        .force_new()
+                        .default("-"),
+                )
                 .attr("id", Attribute::computed(AttrType::String)),
         );
         s
@@ -165,13 +202,24 @@ fn create(req: &CreateRequest) -> Result<Value, ProviderError> {
             }
             chars.shuffle(&mut rng);
             let result: String = chars.into_iter().collect();
-            for (name, v) in [("special", special), ("upper", upper), ("lower", lower), ("numeric", numeric)] {
+            for (name, v) in [
+                ("special", special),
+                ("upper", upper),
+                ("lower", lower),
+                ("numeric", numeric),
+            ] {
                 out.set(name, Value::Bool(v));
             }
-            for (name, (_, min, _)) in ["min_upper", "min_lower", "min_numeric", "min_special"].iter().zip(mins) {
+            for (name, (_, min, _)) in ["min_upper", "min_lower", "min_numeric", "min_special"]
+                .iter()
+                .zip(mins)
+            {
                 out.set(name, Value::int(min));
             }
-            if !out.get("number").is_null() || req.type_name == "random_string" || req.type_name == "random_password" {
+            if !out.get("number").is_null()
+                || req.type_name == "random_string"
+                || req.type_name == "random_password"
+            {
                 out.set("number", Value::Bool(numeric));
             }
             let id = if req.type_name == "random_password" {
@@ -185,7 +233,9 @@ fn create(req: &CreateRequest) -> Result<Value, ProviderError> {
         "random_id" => {
             let n = int_arg(c, "byte_length")?.unwrap_or(0);
             if !(1..=4096).contains(&n) {
-                return Err(ProviderError::new(format!("`byte_length` must be between 1 and 4096, got {n}")));
+                return Err(ProviderError::new(format!(
+                    "`byte_length` must be between 1 and 4096, got {n}"
+                )));
             }
             let mut bytes = vec![0u8; usize::try_from(n).unwrap_or(1)];
             rng_for(&req.token, "id").fill(bytes.as_mut_slice());
@@ -195,13 +245,21 @@ fn create(req: &CreateRequest) -> Result<Value, ProviderError> {
             out.set("id", Value::String(b64_url.clone()));
             out.set("b64_url", Value::String(format!("{prefix}{b64_url}")));
             out.set("b64_std", Value::String(format!("{prefix}{b64_std}")));
-            out.set("hex", Value::String(format!("{prefix}{}", hex::encode(&bytes))));
-            out.set("dec", Value::String(format!("{prefix}{}", bytes_to_decimal(&bytes))));
+            out.set(
+                "hex",
+                Value::String(format!("{prefix}{}", hex::encode(&bytes))),
+            );
+            out.set(
+                "dec",
+                Value::String(format!("{prefix}{}", bytes_to_decimal(&bytes))),
+            );
         }
         "random_uuid" => {
             let mut bytes = [0u8; 16];
             rng_for(&req.token, "uuid").fill(&mut bytes);
-            let u = uuid::Builder::from_random_bytes(bytes).into_uuid().to_string();
+            let u = uuid::Builder::from_random_bytes(bytes)
+                .into_uuid()
+                .to_string();
             out.set("id", Value::String(u.clone()));
             out.set("result", Value::String(u));
         }
@@ -209,7 +267,9 @@ fn create(req: &CreateRequest) -> Result<Value, ProviderError> {
             let min = int_arg(c, "min")?.unwrap_or(0);
             let max = int_arg(c, "max")?.unwrap_or(0);
             if min > max {
-                return Err(ProviderError::new(format!("`min` ({min}) is greater than `max` ({max})")));
+                return Err(ProviderError::new(format!(
+                    "`min` ({min}) is greater than `max` ({max})"
+                )));
             }
             let mut rng = match c.get("seed").as_str() {
                 Some(seed) => rng_for(seed, "integer"),
@@ -220,9 +280,15 @@ fn create(req: &CreateRequest) -> Result<Value, ProviderError> {
             out.set("id", Value::String(r.to_string()));
         }
         "random_shuffle" => {
-            let mut input: Vec<Value> = c.get("input").as_list().map(<[Value]>::to_vec).unwrap_or_default();
+            let mut input: Vec<Value> = c
+                .get("input")
+                .as_list()
+                .map(<[Value]>::to_vec)
+                .unwrap_or_default();
             let count = match int_arg(c, "result_count")? {
-                Some(n) if n < 0 => return Err(ProviderError::new("`result_count` cannot be negative")),
+                Some(n) if n < 0 => {
+                    return Err(ProviderError::new("`result_count` cannot be negative"))
+                }
                 Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
                 None => input.len(),
             };
@@ -243,7 +309,9 @@ fn create(req: &CreateRequest) -> Result<Value, ProviderError> {
         "random_pet" => {
             let length = int_arg(c, "length")?.unwrap_or(2);
             if !(1..=64).contains(&length) {
-                return Err(ProviderError::new(format!("`length` must be between 1 and 64, got {length}")));
+                return Err(ProviderError::new(format!(
+                    "`length` must be between 1 and 64, got {length}"
+                )));
             }
             let sep = c.get("separator").as_str().unwrap_or("-").to_owned();
             let mut rng = rng_for(&req.token, "pet");
@@ -290,9 +358,31 @@ fn bytes_to_decimal(bytes: &[u8]) -> String {
 }
 
 const ADVERBS: &[&str] = &[
-    "amazingly", "briefly", "calmly", "deeply", "eagerly", "freely", "gently", "happily",
-    "ideally", "jointly", "kindly", "lively", "merely", "nicely", "openly", "partly", "quickly",
-    "rarely", "safely", "truly", "usually", "vastly", "wholly", "yearly", "zealously",
+    "amazingly",
+    "briefly",
+    "calmly",
+    "deeply",
+    "eagerly",
+    "freely",
+    "gently",
+    "happily",
+    "ideally",
+    "jointly",
+    "kindly",
+    "lively",
+    "merely",
+    "nicely",
+    "openly",
+    "partly",
+    "quickly",
+    "rarely",
+    "safely",
+    "truly",
+    "usually",
+    "vastly",
+    "wholly",
+    "yearly",
+    "zealously",
 ];
 const ADJECTIVES: &[&str] = &[
     "able", "bold", "brave", "calm", "clever", "cool", "eager", "fair", "fast", "fine", "glad",
@@ -300,11 +390,11 @@ const ADJECTIVES: &[&str] = &[
     "sharp", "smart", "sweet", "tidy", "vital", "warm", "wise", "witty", "young",
 ];
 const NAMES: &[&str] = &[
-    "badger", "bat", "bear", "beaver", "bison", "cat", "crane", "deer", "dog", "dolphin",
-    "eagle", "falcon", "ferret", "fox", "gecko", "goat", "hare", "hawk", "heron", "ibex",
-    "koala", "lark", "lemur", "lion", "lynx", "marmot", "mole", "moose", "otter", "owl", "panda",
-    "puffin", "quail", "raven", "robin", "seal", "sloth", "swan", "tiger", "toad", "trout",
-    "walrus", "whale", "wolf", "wombat", "yak", "zebra",
+    "badger", "bat", "bear", "beaver", "bison", "cat", "crane", "deer", "dog", "dolphin", "eagle",
+    "falcon", "ferret", "fox", "gecko", "goat", "hare", "hawk", "heron", "ibex", "koala", "lark",
+    "lemur", "lion", "lynx", "marmot", "mole", "moose", "otter", "owl", "panda", "puffin", "quail",
+    "raven", "robin", "seal", "sloth", "swan", "tiger", "toad", "trout", "walrus", "whale", "wolf",
+    "wombat", "yak", "zebra",
 ];
 
 #[cfg(test)]
@@ -349,12 +439,21 @@ mod tests {
 
     #[test]
     fn ids_and_integers() {
-        let r = create(&req("random_id", Value::map([("byte_length", Value::int(4))]), "t")).expect("id");
+        let r = create(&req(
+            "random_id",
+            Value::map([("byte_length", Value::int(4))]),
+            "t",
+        ))
+        .expect("id");
         let hex = r.get("hex").as_str().expect("hex");
         let dec: u64 = r.get("dec").as_str().expect("dec").parse().expect("number");
         assert_eq!(u64::from_str_radix(hex, 16).expect("hex"), dec);
         let cfg = Value::map([("min", Value::int(5)), ("max", Value::int(7))]);
-        let i = create(&req("random_integer", cfg, "t")).expect("int").get("result").as_i64().expect("int");
+        let i = create(&req("random_integer", cfg, "t"))
+            .expect("int")
+            .get("result")
+            .as_i64()
+            .expect("int");
         assert!((5..=7).contains(&i));
         let bad = Value::map([("min", Value::int(9)), ("max", Value::int(7))]);
         assert!(create(&req("random_integer", bad, "t")).is_err());
@@ -364,7 +463,12 @@ mod tests {
     #[test]
     fn pets_have_the_requested_words() {
         let cfg = Value::map([("length", Value::int(3)), ("separator", Value::string("_"))]);
-        let id = create(&req("random_pet", cfg, "t")).expect("pet").get("id").as_str().expect("s").to_owned();
+        let id = create(&req("random_pet", cfg, "t"))
+            .expect("pet")
+            .get("id")
+            .as_str()
+            .expect("s")
+            .to_owned();
         assert_eq!(id.split('_').count(), 3);
     }
 }

@@ -26,7 +26,10 @@ impl Provider for TimeProvider {
         );
         let mut st = Schema::new()
             .attr("triggers", triggers)
-            .attr("rfc3339", Attribute::optional_computed(AttrType::String).force_new())
+            .attr(
+                "rfc3339",
+                Attribute::optional_computed(AttrType::String).force_new(),
+            )
             .attr("id", Attribute::computed(AttrType::String))
             .attr("unix", Attribute::computed(AttrType::Number));
         for p in ["year", "month", "day", "hour", "minute", "second"] {
@@ -51,7 +54,11 @@ fn duration_arg(config: &Value, name: &str) -> Result<Option<std::time::Duration
             .as_str()
             .and_then(parse_duration)
             .map(Some)
-            .ok_or_else(|| ProviderError::new(format!("`{name}` must be a duration like \"30s\" or \"5m\", got {v}"))),
+            .ok_or_else(|| {
+                ProviderError::new(format!(
+                    "`{name}` must be a duration like \"30s\" or \"5m\", got {v}"
+                ))
+            }),
     }
 }
 
@@ -64,12 +71,22 @@ impl ConfiguredProvider for TimeProvider {
                     if let Some(d) = duration_arg(&req.config, "create_duration")? {
                         tokio::time::sleep(d).await;
                     }
-                    out.set("id", Value::String(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
+                    out.set(
+                        "id",
+                        Value::String(
+                            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        ),
+                    );
                 }
                 "time_static" => {
                     let t = match req.config.get("rfc3339").as_str() {
                         Some(s) => chrono::DateTime::parse_from_rfc3339(s)
-                            .map_err(|e| ProviderError::with_source(format!("`rfc3339` is not a timestamp: {s}"), e))?
+                            .map_err(|e| {
+                                ProviderError::with_source(
+                                    format!("`rfc3339` is not a timestamp: {s}"),
+                                    e,
+                                )
+                            })?
                             .with_timezone(&chrono::Utc),
                         None => chrono::Utc::now(),
                     };

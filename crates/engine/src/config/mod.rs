@@ -157,7 +157,16 @@ pub struct Config {
 }
 
 /// Names of meta-arguments and engine-handled blocks in resource bodies.
-pub const META_ARGUMENTS: &[&str] = &["count", "for_each", "depends_on", "provider", "lifecycle", "timeouts", "connection", "provisioner"];
+pub const META_ARGUMENTS: &[&str] = &[
+    "count",
+    "for_each",
+    "depends_on",
+    "provider",
+    "lifecycle",
+    "timeouts",
+    "connection",
+    "provisioner",
+];
 
 impl Config {
     /// Reads every `*.tf` file of `dir` (sorted by name). Returns the configuration and every
@@ -180,7 +189,11 @@ impl Config {
                         .unwrap_or_default();
                     match fs_err::read_to_string(&p) {
                         Ok(text) => files.push((name, text)),
-                        Err(e) => diags.push(Diagnostic::error(codes::READ, Span::file_start(name), e.to_string())),
+                        Err(e) => diags.push(Diagnostic::error(
+                            codes::READ,
+                            Span::file_start(name),
+                            e.to_string(),
+                        )),
                     }
                 }
             }
@@ -246,7 +259,12 @@ impl Config {
                 file: file.clone(),
             };
             if let Some(prev) = self.variables.get(&v.name) {
-                diags.push(duplicate("variable", &v.name, vc.span.clone(), prev.span.clone()));
+                diags.push(duplicate(
+                    "variable",
+                    &v.name,
+                    vc.span.clone(),
+                    prev.span.clone(),
+                ));
             } else {
                 self.variables.insert(v.name.clone(), vc);
             }
@@ -259,7 +277,12 @@ impl Config {
                 expr: l.expr.clone(),
             };
             if let Some(prev) = self.locals.get(&l.name) {
-                diags.push(duplicate("local value", &l.name, lc.span.clone(), prev.span.clone()));
+                diags.push(duplicate(
+                    "local value",
+                    &l.name,
+                    lc.span.clone(),
+                    prev.span.clone(),
+                ));
             } else {
                 self.locals.insert(l.name.clone(), lc);
             }
@@ -275,7 +298,12 @@ impl Config {
             };
             let rc = resource_config(addr.clone(), &file, r, diags);
             if let Some(prev) = self.resources.get(&addr) {
-                diags.push(duplicate("resource", &addr.to_string(), rc.span.clone(), prev.span.clone()));
+                diags.push(duplicate(
+                    "resource",
+                    &addr.to_string(),
+                    rc.span.clone(),
+                    prev.span.clone(),
+                ));
             } else {
                 self.resources.insert(addr, rc);
             }
@@ -292,17 +320,30 @@ impl Config {
                 references,
             };
             if oc.value.is_none() {
-                diags.push(Diagnostic::error(codes::BAD_BLOCK, oc.span.clone(), format!("output `{}` has no `value`", o.name)));
+                diags.push(Diagnostic::error(
+                    codes::BAD_BLOCK,
+                    oc.span.clone(),
+                    format!("output `{}` has no `value`", o.name),
+                ));
             }
             if let Some(prev) = self.outputs.get(&o.name) {
-                diags.push(duplicate("output", &o.name, oc.span.clone(), prev.span.clone()));
+                diags.push(duplicate(
+                    "output",
+                    &o.name,
+                    oc.span.clone(),
+                    prev.span.clone(),
+                ));
             } else {
                 self.outputs.insert(o.name.clone(), oc);
             }
         }
         for p in &m.providers {
             let Some(name) = p.labels.first().map(|l| l.value.clone()) else {
-                diags.push(Diagnostic::error(codes::BAD_BLOCK, span(p.kind_span.clone()), "a `provider` block needs its name as a label"));
+                diags.push(Diagnostic::error(
+                    codes::BAD_BLOCK,
+                    span(p.kind_span.clone()),
+                    "a `provider` block needs its name as a label",
+                ));
                 continue;
             };
             let alias = p.attribute("alias").and_then(|a| literal_string(&a.expr));
@@ -318,24 +359,37 @@ impl Config {
                 block: p.clone(),
             };
             if let Some(prev) = self.providers.get(&addr) {
-                diags.push(duplicate("provider configuration", &addr, pc.span.clone(), prev.span.clone()));
+                diags.push(duplicate(
+                    "provider configuration",
+                    &addr,
+                    pc.span.clone(),
+                    prev.span.clone(),
+                ));
             } else {
                 self.providers.insert(addr, pc);
             }
         }
         for b in &m.module_calls {
             diags.push(
-                Diagnostic::error(codes::UNSUPPORTED, span(b.name_span()), "`module` blocks are not supported yet")
-                    .with_help("inline the module's resources into this folder"),
+                Diagnostic::error(
+                    codes::UNSUPPORTED,
+                    span(b.name_span()),
+                    "`module` blocks are not supported yet",
+                )
+                .with_help("inline the module's resources into this folder"),
             );
         }
     }
 }
 
 fn duplicate(what: &str, name: &str, here: Span, first: Span) -> Diagnostic {
-    Diagnostic::error(codes::DUPLICATE, here, format!("{what} `{name}` is declared twice"))
-        .with_label(first, "first declared here")
-        .with_help("rename or remove one of them")
+    Diagnostic::error(
+        codes::DUPLICATE,
+        here,
+        format!("{what} `{name}` is declared twice"),
+    )
+    .with_label(first, "first declared here")
+    .with_help("rename or remove one of them")
 }
 
 /// A string literal (`"x"`) or a bare name (`x`).
@@ -397,7 +451,13 @@ fn depends_on(block: &hcl::Block, file: &str, diags: &mut Diagnostics) -> Vec<De
     for item in items.iter() {
         let refs = hcl::references(item);
         match refs.first() {
-            Some(r) if refs.len() == 1 && matches!(item, hcl::Expression::Traversal(_) | hcl::Expression::Variable(_)) => {
+            Some(r)
+                if refs.len() == 1
+                    && matches!(
+                        item,
+                        hcl::Expression::Traversal(_) | hcl::Expression::Variable(_)
+                    ) =>
+            {
                 out.push(match reference_to_resource(r) {
                     Some(a) => DependsOn::Resource(a),
                     None => DependsOn::Other(r.to_string()),
@@ -413,17 +473,25 @@ fn depends_on(block: &hcl::Block, file: &str, diags: &mut Diagnostics) -> Vec<De
     out
 }
 
-fn resource_config(addr: ResourceAddr, file: &str, r: &hcl::Resource, diags: &mut Diagnostics) -> ResourceConfig {
+fn resource_config(
+    addr: ResourceAddr,
+    file: &str,
+    r: &hcl::Resource,
+    diags: &mut Diagnostics,
+) -> ResourceConfig {
     let b = &r.block;
     let span = Span::new(file, r.name_span.clone());
     let count = b.attribute("count").cloned();
     let for_each = b.attribute("for_each").cloned();
     if count.is_some() && for_each.is_some() {
-        diags.push(Diagnostic::error(
-            codes::BAD_BLOCK,
-            span.clone(),
-            format!("`{addr}` sets both `count` and `for_each`"),
-        ).with_help("use one of them"));
+        diags.push(
+            Diagnostic::error(
+                codes::BAD_BLOCK,
+                span.clone(),
+                format!("`{addr}` sets both `count` and `for_each`"),
+            )
+            .with_help("use one of them"),
+        );
     }
     let provider = match b.attribute("provider") {
         None => addr.implied_provider().to_owned(),
@@ -447,38 +515,74 @@ fn resource_config(addr: ResourceAddr, file: &str, r: &hcl::Resource, diags: &mu
         for a in &lc.attributes {
             let at = Span::new(file, a.expr_span.clone());
             match a.name.as_str() {
-                "create_before_destroy" => lifecycle.create_before_destroy = literal_bool(&a.expr).unwrap_or_else(|| {
-                    diags.push(Diagnostic::error(codes::BAD_BLOCK, at.clone(), "`create_before_destroy` must be `true` or `false`"));
-                    false
-                }),
-                "prevent_destroy" => lifecycle.prevent_destroy = literal_bool(&a.expr).unwrap_or_else(|| {
-                    diags.push(Diagnostic::error(codes::BAD_BLOCK, at.clone(), "`prevent_destroy` must be `true` or `false`"));
-                    false
-                }),
+                "create_before_destroy" => {
+                    lifecycle.create_before_destroy = literal_bool(&a.expr).unwrap_or_else(|| {
+                        diags.push(Diagnostic::error(
+                            codes::BAD_BLOCK,
+                            at.clone(),
+                            "`create_before_destroy` must be `true` or `false`",
+                        ));
+                        false
+                    })
+                }
+                "prevent_destroy" => {
+                    lifecycle.prevent_destroy = literal_bool(&a.expr).unwrap_or_else(|| {
+                        diags.push(Diagnostic::error(
+                            codes::BAD_BLOCK,
+                            at.clone(),
+                            "`prevent_destroy` must be `true` or `false`",
+                        ));
+                        false
+                    })
+                }
                 "ignore_changes" => {
                     lifecycle.ignore_changes = match &a.expr {
-                        hcl::Expression::Variable(v) if v.value().as_str() == "all" => IgnoreChanges::All,
+                        hcl::Expression::Variable(v) if v.value().as_str() == "all" => {
+                            IgnoreChanges::All
+                        }
                         hcl::Expression::Array(items) => {
                             let mut names = Vec::new();
                             for i in items.iter() {
-                                match hcl::references(i).first().map(|r| r.root.clone()).or_else(|| literal_string(i)) {
+                                match hcl::references(i)
+                                    .first()
+                                    .map(|r| r.root.clone())
+                                    .or_else(|| literal_string(i))
+                                {
                                     Some(n) => names.push(n),
-                                    None => diags.push(Diagnostic::error(codes::BAD_BLOCK, Span::new(file, expr_span(i)), "`ignore_changes` lists attribute names")),
+                                    None => diags.push(Diagnostic::error(
+                                        codes::BAD_BLOCK,
+                                        Span::new(file, expr_span(i)),
+                                        "`ignore_changes` lists attribute names",
+                                    )),
                                 }
                             }
                             IgnoreChanges::Attributes(names)
                         }
                         _ => {
-                            diags.push(Diagnostic::error(codes::BAD_BLOCK, at, "`ignore_changes` must be `all` or a list of attribute names"));
+                            diags.push(Diagnostic::error(
+                                codes::BAD_BLOCK,
+                                at,
+                                "`ignore_changes` must be `all` or a list of attribute names",
+                            ));
                             IgnoreChanges::None
                         }
                     }
                 }
                 "replace_triggered_by" => match &a.expr {
-                    hcl::Expression::Array(items) => lifecycle.replace_triggered_by = items.iter().cloned().collect(),
-                    _ => diags.push(Diagnostic::error(codes::BAD_BLOCK, at, "`replace_triggered_by` must be a list of references")),
+                    hcl::Expression::Array(items) => {
+                        lifecycle.replace_triggered_by = items.iter().cloned().collect()
+                    }
+                    _ => diags.push(Diagnostic::error(
+                        codes::BAD_BLOCK,
+                        at,
+                        "`replace_triggered_by` must be a list of references",
+                    )),
                 },
-                other => diags.push(Diagnostic::error(codes::BAD_BLOCK, Span::new(file, a.name_span.clone()), format!("`lifecycle` has no argument `{other}`"))),
+                other => diags.push(Diagnostic::error(
+                    codes::BAD_BLOCK,
+                    Span::new(file, a.name_span.clone()),
+                    format!("`lifecycle` has no argument `{other}`"),
+                )),
             }
         }
     }
@@ -490,7 +594,10 @@ fn resource_config(addr: ResourceAddr, file: &str, r: &hcl::Resource, diags: &mu
                 diags.push(Diagnostic::error(
                     codes::BAD_BLOCK,
                     Span::new(file, a.expr_span.clone()),
-                    format!("`timeouts.{}` must be a duration such as \"10m\" or \"1h30m\"", a.name),
+                    format!(
+                        "`timeouts.{}` must be a duration such as \"10m\" or \"1h30m\"",
+                        a.name
+                    ),
                 ));
                 continue;
             };
@@ -499,7 +606,11 @@ fn resource_config(addr: ResourceAddr, file: &str, r: &hcl::Resource, diags: &mu
                 "read" => timeouts.read = Some(d),
                 "update" => timeouts.update = Some(d),
                 "delete" => timeouts.delete = Some(d),
-                other => diags.push(Diagnostic::error(codes::BAD_BLOCK, Span::new(file, a.name_span.clone()), format!("`timeouts` has no argument `{other}`"))),
+                other => diags.push(Diagnostic::error(
+                    codes::BAD_BLOCK,
+                    Span::new(file, a.name_span.clone()),
+                    format!("`timeouts` has no argument `{other}`"),
+                )),
             }
         }
     }

@@ -17,10 +17,13 @@ use super::graph::{ConfigGraph, NodeKind};
 use super::plan::{configure_provider, error_chain, propose, state_resource_value};
 use super::{provider_local_name, run_codes, vars, Engine, PlannedRun, Schemas};
 use crate::addr::{InstanceAddr, InstanceKey, ResourceAddr, ResourceMode};
-use crate::config::{Config, IgnoreChanges, ResourceConfig};
+use crate::config::{Config, IgnoreChanges};
 use crate::graph::Graph;
 use crate::plan::{Action, PlanMode, ResourceChange};
-use crate::provider::{ConfiguredProvider, CreateRequest, DeleteRequest, PlanRequest, ReadDataRequest, Schema, UpdateRequest};
+use crate::provider::{
+    ConfiguredProvider, CreateRequest, DeleteRequest, PlanRequest, ReadDataRequest, Schema,
+    UpdateRequest,
+};
 use crate::state::sync::SyncState;
 use crate::state::{ObjectState, ObjectStatus, OutputState};
 use crate::value::{PathStep, Value};
@@ -64,7 +67,12 @@ struct Shared {
     by_resource: BTreeMap<ResourceAddr, Vec<usize>>,
 }
 
-pub(crate) async fn apply(engine: &Engine, config: &Config, planned: &PlannedRun, sync: Arc<SyncState>) -> ApplyReport {
+pub(crate) async fn apply(
+    engine: &Engine,
+    config: &Config,
+    planned: &PlannedRun,
+    sync: Arc<SyncState>,
+) -> ApplyReport {
     let mut report = ApplyReport::default();
     let mut diags = Diagnostics::new();
     let cg = ConfigGraph::build(config, &mut diags);
@@ -75,7 +83,10 @@ pub(crate) async fn apply(engine: &Engine, config: &Config, planned: &PlannedRun
     }
     let mut by_resource: BTreeMap<ResourceAddr, Vec<usize>> = BTreeMap::new();
     for (i, c) in planned.plan.changes.iter().enumerate() {
-        by_resource.entry(c.addr.resource.clone()).or_default().push(i);
+        by_resource
+            .entry(c.addr.resource.clone())
+            .or_default()
+            .push(i);
     }
     let generated = planned.prior.generated.clone();
     let (_, v) = sync.update(|s| vars::keep_generated(s, &generated));
@@ -108,7 +119,10 @@ pub(crate) async fn apply(engine: &Engine, config: &Config, planned: &PlannedRun
     for (addr, rs) in &planned.prior.resources {
         for inst in rs.instances.values() {
             for o in inst.current.iter().chain(inst.deposed.iter()) {
-                depends.entry(addr.clone()).or_default().extend(o.dependencies.iter().cloned());
+                depends
+                    .entry(addr.clone())
+                    .or_default()
+                    .extend(o.dependencies.iter().cloned());
             }
         }
     }
@@ -116,7 +130,12 @@ pub(crate) async fn apply(engine: &Engine, config: &Config, planned: &PlannedRun
         if let Some(&an) = cg.index.get(&NodeKind::Resource(addr.clone())) {
             graph.add_edge(an, dn);
         }
-        let provider = planned.prior.resources.get(addr).map(|r| r.provider.clone()).or_else(|| config.resources.get(addr).map(|r| r.provider.clone()));
+        let provider = planned
+            .prior
+            .resources
+            .get(addr)
+            .map(|r| r.provider.clone())
+            .or_else(|| config.resources.get(addr).map(|r| r.provider.clone()));
         if let Some(p) = provider.and_then(|p| cg.index.get(&NodeKind::Provider(p)).copied()) {
             graph.add_edge(dn, p);
         }
@@ -151,7 +170,8 @@ pub(crate) async fn apply(engine: &Engine, config: &Config, planned: &PlannedRun
     if planned.plan.mode == PlanMode::Destroy {
         for rc in config.resources.values() {
             if let Some(schema) = schemas.resource_in(&rc.provider, &rc.addr) {
-                let v = state_resource_value(&planned.prior, &rc.addr, schema).unwrap_or(hcl::Value::Null);
+                let v = state_resource_value(&planned.prior, &rc.addr, schema)
+                    .unwrap_or(hcl::Value::Null);
                 values.resources.insert(rc.addr.clone(), v);
             }
         }
@@ -195,8 +215,11 @@ pub(crate) async fn apply(engine: &Engine, config: &Config, planned: &PlannedRun
     let result = shared
         .sync
         .commit(|s| {
-            s.outputs.retain(|k, _| !destroy && config_outputs.contains(k));
-            s.resources.retain(|a, _| a.mode == ResourceMode::Managed || (!destroy && config_resources.contains(a)));
+            s.outputs
+                .retain(|k, _| !destroy && config_outputs.contains(k));
+            s.resources.retain(|a, _| {
+                a.mode == ResourceMode::Managed || (!destroy && config_resources.contains(a))
+            });
         })
         .await;
     if let Err(e) = result {
@@ -206,7 +229,9 @@ pub(crate) async fn apply(engine: &Engine, config: &Config, planned: &PlannedRun
     report.added = added;
     report.changed = changed;
     report.destroyed = destroyed;
-    report.diagnostics.extend(std::mem::take(&mut *lock(&shared.diags)));
+    report
+        .diagnostics
+        .extend(std::mem::take(&mut *lock(&shared.diags)));
     report
 }
 
@@ -229,8 +254,12 @@ fn state_error(e: &crate::state::file::StateFileError) -> Diagnostic {
 fn compatible(planned: &Value, actual: &Value) -> bool {
     match (planned, actual) {
         (Value::Unknown, _) => true,
-        (Value::List(a), Value::List(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| compatible(x, y)),
-        (Value::Map(a), Value::Map(b)) => a.iter().all(|(k, x)| compatible(x, b.get(k).unwrap_or(&Value::Null))),
+        (Value::List(a), Value::List(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| compatible(x, y))
+        }
+        (Value::Map(a), Value::Map(b)) => a
+            .iter()
+            .all(|(k, x)| compatible(x, b.get(k).unwrap_or(&Value::Null))),
         (a, b) => a == b,
     }
 }
@@ -246,7 +275,10 @@ async fn timed<T>(
     let start = Instant::now();
     let deadline = timeout.map(|d| tokio::time::Instant::now() + d);
     tokio::pin!(fut);
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(10), Duration::from_secs(10));
+    let mut ticker = tokio::time::interval_at(
+        tokio::time::Instant::now() + Duration::from_secs(10),
+        Duration::from_secs(10),
+    );
     loop {
         tokio::select! {
             r = &mut fut => return Ok(r),
@@ -256,14 +288,18 @@ async fn timed<T>(
                     Some(d) => tokio::time::sleep_until(d).await,
                     None => std::future::pending::<()>().await,
                 }
-            } => return Err(start.elapsed()),
+            } => return Err(timeout.unwrap_or_else(|| start.elapsed())),
         }
     }
 }
 
 impl Shared {
     fn config_span(&self, addr: &ResourceAddr) -> Span {
-        self.config.resources.get(addr).map(|r| r.span.clone()).unwrap_or_else(|| Span::file_start(""))
+        self.config
+            .resources
+            .get(addr)
+            .map(|r| r.span.clone())
+            .unwrap_or_else(|| Span::file_start(""))
     }
 
     async fn provider(&self, addr: &str) -> Result<Arc<dyn ConfiguredProvider>, Diagnostic> {
@@ -271,20 +307,31 @@ impl Shared {
         if let Some(p) = map.get(addr) {
             return Ok(p.clone());
         }
-        let values = self.values.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let values = self
+            .values
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         let p = configure_provider(&self.engine, &self.config, &values, addr).await?;
         map.insert(addr.to_owned(), p.clone());
         Ok(p)
     }
 
     fn schema(&self, provider: &str, addr: &ResourceAddr) -> Option<Schema> {
-        self.schemas.resource_in(provider, addr).cloned().or_else(|| {
-            let ps = self.engine.registry.get(provider_local_name(provider))?.schema();
-            match addr.mode {
-                ResourceMode::Managed => ps.resources.get(&addr.type_name).cloned(),
-                ResourceMode::Data => ps.data_sources.get(&addr.type_name).cloned(),
-            }
-        })
+        self.schemas
+            .resource_in(provider, addr)
+            .cloned()
+            .or_else(|| {
+                let ps = self
+                    .engine
+                    .registry
+                    .get(provider_local_name(provider))?
+                    .schema();
+                match addr.mode {
+                    ResourceMode::Managed => ps.resources.get(&addr.type_name).cloned(),
+                    ResourceMode::Data => ps.data_sources.get(&addr.type_name).cloned(),
+                }
+            })
     }
 
     fn count(&self, action: Action) {
@@ -325,7 +372,11 @@ impl Shared {
                 let v = eval_expr(&attr.expr, &ctx, &o.span.file).map_err(|d| vec![d])?;
                 let ty = type_json(&v.type_of());
                 let Some(json) = v.to_json() else {
-                    return Err(vec![Diagnostic::error(run_codes::OUTPUT, o.span.clone(), format!("output `{name}` is still unknown after apply"))]);
+                    return Err(vec![Diagnostic::error(
+                        run_codes::OUTPUT,
+                        o.span.clone(),
+                        format!("output `{name}` is still unknown after apply"),
+                    )]);
                 };
                 let state = OutputState {
                     value: json,
@@ -345,11 +396,15 @@ impl Shared {
     }
 
     fn read_values(&self) -> std::sync::RwLockReadGuard<'_, Values> {
-        self.values.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.values
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn write_values(&self) -> std::sync::RwLockWriteGuard<'_, Values> {
-        self.values.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.values
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn change_for(&self, ia: &InstanceAddr) -> Option<&ResourceChange> {
@@ -362,13 +417,22 @@ impl Shared {
 
     async fn resource(self: &Arc<Self>, addr: &ResourceAddr) -> Result<(), Vec<Diagnostic>> {
         let rc = &self.config.resources[addr];
-        let schema = self
-            .schema(&rc.provider, addr)
-            .ok_or_else(|| vec![Diagnostic::error(run_codes::PROVIDER, rc.span.clone(), format!("no schema for `{addr}`"))])?;
+        let schema = self.schema(&rc.provider, addr).ok_or_else(|| {
+            vec![Diagnostic::error(
+                run_codes::PROVIDER,
+                rc.span.clone(),
+                format!("no schema for `{addr}`"),
+            )]
+        })?;
         let provider = self.provider(&rc.provider).await.map_err(|d| vec![d])?;
         let mut ctx = self.read_values().context(&rc.references, &self.config.dir);
         let expansion = expand(rc, &ctx).map_err(|d| vec![d])?;
-        let deps: Vec<ResourceAddr> = self.cg.resource_deps.get(addr).map(|d| d.iter().cloned().collect()).unwrap_or_default();
+        let deps: Vec<ResourceAddr> = self
+            .cg
+            .resource_deps
+            .get(addr)
+            .map(|d| d.iter().cloned().collect())
+            .unwrap_or_default();
         let mut results: BTreeMap<InstanceKey, hcl::Value> = BTreeMap::new();
         let mut errors = Vec::new();
         let mut tasks = tokio::task::JoinSet::new();
@@ -394,14 +458,22 @@ impl Shared {
             if change.action == Action::NoOp {
                 // A data source read during plan: record it.
                 let obj = data_object(&change.after, &schema, &change.sensitive_paths, &deps);
-                results.insert(key, object_to_hcl(&change.after, &schema, &obj.sensitive_paths));
-                let (_, v) = self.sync.update(|s| s.set_current(&ia, &rc.provider, Some(obj)));
-                self.sync.persist(v).await.map_err(|e| vec![state_error(&e)])?;
+                results.insert(
+                    key,
+                    object_to_hcl(&change.after, &schema, &obj.sensitive_paths),
+                );
+                let (_, v) = self
+                    .sync
+                    .update(|s| s.set_current(&ia, &rc.provider, Some(obj)));
+                self.sync
+                    .persist(v)
+                    .await
+                    .map_err(|e| vec![state_error(&e)])?;
                 continue;
             }
             expansion.bind(&mut ctx, &key);
             let mut errs = Vec::new();
-            let (cfg, marks) = eval_body(&rc.block, &schema, &mut ctx, &rc.file, true, &mut errs);
+            let (cfg, marks) = eval_body(&rc.block, &schema, &mut ctx, &rc.file, &mut errs);
             if !errs.is_empty() {
                 errors.extend(errs);
                 continue;
@@ -420,8 +492,13 @@ impl Shared {
             let deps = deps.clone();
             let rc_addr = addr.clone();
             tasks.spawn(async move {
-                let r = shared.apply_instance(&rc_addr, &ia, &schema, &provider, &change, cfg, marks, deps).await;
-                (ia.key.clone(), r.map(|(v, s)| object_to_hcl(&v, &schema, &s)))
+                let r = shared
+                    .apply_instance(&rc_addr, &ia, &schema, &provider, &change, cfg, marks, deps)
+                    .await;
+                (
+                    ia.key.clone(),
+                    r.map(|(v, s)| object_to_hcl(&v, &schema, &s)),
+                )
             });
         }
         while let Some(joined) = tasks.join_next().await {
@@ -430,13 +507,19 @@ impl Shared {
                     results.insert(key, v);
                 }
                 Ok((_, Err(d))) => errors.push(d),
-                Err(e) => errors.push(Diagnostic::error(run_codes::PROVIDER, rc.span.clone(), format!("an operation on `{addr}` crashed: {e}"))),
+                Err(e) => errors.push(Diagnostic::error(
+                    run_codes::PROVIDER,
+                    rc.span.clone(),
+                    format!("an operation on `{addr}` crashed: {e}"),
+                )),
             }
         }
         if !errors.is_empty() {
             return Err(errors);
         }
-        self.write_values().resources.insert(addr.clone(), expansion.assemble(results));
+        self.write_values()
+            .resources
+            .insert(addr.clone(), expansion.assemble(results));
         Ok(())
     }
 
@@ -455,7 +538,13 @@ impl Shared {
     ) -> Result<(Value, Vec<Vec<PathStep>>), Diagnostic> {
         let rc = &self.config.resources[addr];
         let span = rc.span.clone();
-        let perr = |what: &str, e: &(dyn std::error::Error + 'static)| Diagnostic::error(run_codes::PROVIDER, span.clone(), format!("{what} `{ia}` failed: {}", error_chain(e)));
+        let perr = |what: &str, e: &(dyn std::error::Error + 'static)| {
+            Diagnostic::error(
+                run_codes::PROVIDER,
+                span.clone(),
+                format!("{what} `{ia}` failed: {}", error_chain(e)),
+            )
+        };
         let provider_addr = rc.provider.clone();
         let sensitive = |v: &Value| {
             let mut s = schema.sensitive_paths(v);
@@ -478,18 +567,36 @@ impl Shared {
                 })
                 .await;
             let err = r.as_ref().err().map(|e| error_chain(e));
-            self.engine.hooks.post_apply(ia, Action::Read, None, start.elapsed(), err.as_deref());
+            self.engine
+                .hooks
+                .post_apply(ia, Action::Read, None, start.elapsed(), err.as_deref());
             let v = r.map_err(|e| perr("reading", &e))?;
             let obj = data_object(&v, schema, &sensitive(&v), &deps);
             let paths = obj.sensitive_paths.clone();
-            self.sync.commit(|s| s.set_current(ia, &provider_addr, Some(obj))).await.map_err(|e| state_error(&e))?;
+            self.sync
+                .commit(|s| s.set_current(ia, &provider_addr, Some(obj)))
+                .await
+                .map_err(|e| state_error(&e))?;
             return Ok((v, paths));
         }
 
         let current = self.sync.read(|s| s.current(ia).cloned());
         let updating = change.action == Action::Update;
-        let prior = if updating { current.as_ref().map(|o| o.attributes.clone()) } else { None };
-        let proposed = propose(schema, prior.as_ref(), &cfg, &if updating { rc.lifecycle.ignore_changes.clone() } else { IgnoreChanges::None });
+        let prior = if updating {
+            current.as_ref().map(|o| o.attributes.clone())
+        } else {
+            None
+        };
+        let proposed = propose(
+            schema,
+            prior.as_ref(),
+            &cfg,
+            &if updating {
+                rc.lifecycle.ignore_changes.clone()
+            } else {
+                IgnoreChanges::None
+            },
+        );
         let resp = provider
             .plan(PlanRequest {
                 type_name: addr.type_name.clone(),
@@ -503,7 +610,10 @@ impl Shared {
             return Err(Diagnostic::error(
                 run_codes::PROVIDER,
                 span,
-                format!("the final plan for `{ia}` differs from the plan: planned {}, now {}", change.after, resp.planned),
+                format!(
+                    "the final plan for `{ia}` differs from the plan: planned {}, now {}",
+                    change.after, resp.planned
+                ),
             )
             .with_help("run the plan again"));
         }
@@ -511,7 +621,11 @@ impl Shared {
 
         if updating {
             let Some(cur) = current else {
-                return Err(Diagnostic::error(run_codes::PROVIDER, span, format!("`{ia}` is gone from the state; plan again")));
+                return Err(Diagnostic::error(
+                    run_codes::PROVIDER,
+                    span,
+                    format!("`{ia}` is gone from the state; plan again"),
+                ));
             };
             let permit = self.sem.acquire().await;
             self.engine.hooks.pre_apply(ia, Action::Update);
@@ -539,12 +653,28 @@ impl Shared {
                     (Err((e.partial, d)), Some(msg))
                 }
                 Err(after) => {
-                    let d = Diagnostic::error(run_codes::PROVIDER, span.clone(), format!("updating `{ia}` timed out after {}", crate::duration::format_duration(after)));
+                    let d = Diagnostic::error(
+                        run_codes::PROVIDER,
+                        span.clone(),
+                        format!(
+                            "updating `{ia}` timed out after {}",
+                            crate::duration::format_duration(after)
+                        ),
+                    );
                     (Err((None, d)), Some("timed out".to_owned()))
                 }
             };
-            let id = result.as_ref().ok().and_then(|v| v.get("id").as_str().map(str::to_owned));
-            self.engine.hooks.post_apply(ia, Action::Update, id.as_deref(), start.elapsed(), err.as_deref());
+            let id = result
+                .as_ref()
+                .ok()
+                .and_then(|v| v.get("id").as_str().map(str::to_owned));
+            self.engine.hooks.post_apply(
+                ia,
+                Action::Update,
+                id.as_deref(),
+                start.elapsed(),
+                err.as_deref(),
+            );
             return match result {
                 Ok(v) => {
                     let obj = ObjectState {
@@ -555,7 +685,10 @@ impl Shared {
                         ..cur
                     };
                     let paths = obj.sensitive_paths.clone();
-                    self.sync.commit(|s| s.set_current(ia, &provider_addr, Some(obj))).await.map_err(|e| state_error(&e))?;
+                    self.sync
+                        .commit(|s| s.set_current(ia, &provider_addr, Some(obj)))
+                        .await
+                        .map_err(|e| state_error(&e))?;
                     self.engine.hooks.persisted(ia, Action::Update);
                     self.count(Action::Update);
                     Ok((v, paths))
@@ -568,7 +701,10 @@ impl Shared {
                         dependencies: deps,
                         ..cur
                     };
-                    self.sync.commit(|s| s.set_current(ia, &provider_addr, Some(obj))).await.map_err(|e| state_error(&e))?;
+                    self.sync
+                        .commit(|s| s.set_current(ia, &provider_addr, Some(obj)))
+                        .await
+                        .map_err(|e| state_error(&e))?;
                     Err(d)
                 }
                 Err((None, d)) => Err(d),
@@ -578,9 +714,19 @@ impl Shared {
         // Create (or the create half of a replace).
         let action = change.action;
         let cbd = action == Action::Replace && change.create_before_destroy;
-        let resume = current.as_ref().filter(|o| o.status == ObjectStatus::Creating).map(|o| o.create_token.clone());
+        let resume = current
+            .as_ref()
+            .filter(|o| o.status == ObjectStatus::Creating)
+            .map(|o| o.create_token.clone());
         let token = resume.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let deposed_token = if cbd { current.as_ref().filter(|o| o.status != ObjectStatus::Creating).map(|o| o.create_token.clone()) } else { None };
+        let deposed_token = if cbd {
+            current
+                .as_ref()
+                .filter(|o| o.status != ObjectStatus::Creating)
+                .map(|o| o.create_token.clone())
+        } else {
+            None
+        };
         let creating = ObjectState {
             status: ObjectStatus::Creating,
             attributes: Value::from_json(&planned.to_json_lossy()),
@@ -634,8 +780,13 @@ impl Shared {
                 (Err((None, d, true)), Some("timed out".to_owned()))
             }
         };
-        let id = result.as_ref().ok().and_then(|v| v.get("id").as_str().map(str::to_owned));
-        self.engine.hooks.post_apply(ia, action, id.as_deref(), start.elapsed(), err.as_deref());
+        let id = result
+            .as_ref()
+            .ok()
+            .and_then(|v| v.get("id").as_str().map(str::to_owned));
+        self.engine
+            .hooks
+            .post_apply(ia, action, id.as_deref(), start.elapsed(), err.as_deref());
         match result {
             Ok(v) => {
                 let obj = ObjectState {
@@ -645,7 +796,10 @@ impl Shared {
                     ..creating
                 };
                 let paths = obj.sensitive_paths.clone();
-                self.sync.commit(|s| s.set_current(ia, &provider_addr, Some(obj))).await.map_err(|e| state_error(&e))?;
+                self.sync
+                    .commit(|s| s.set_current(ia, &provider_addr, Some(obj)))
+                    .await
+                    .map_err(|e| state_error(&e))?;
                 self.engine.hooks.persisted(ia, action);
                 self.count(action);
                 if let Some(dt) = deposed_token {
@@ -666,16 +820,29 @@ impl Shared {
                     (None, true) => Some(creating),
                     (None, false) => None,
                 };
-                self.sync.commit(|s| s.set_current(ia, &provider_addr, next)).await.map_err(|e| state_error(&e))?;
+                self.sync
+                    .commit(|s| s.set_current(ia, &provider_addr, next))
+                    .await
+                    .map_err(|e| state_error(&e))?;
                 Err(d)
             }
         }
     }
 
-    async fn delete_deposed(&self, addr: &ResourceAddr, ia: &InstanceAddr, provider: &Arc<dyn ConfiguredProvider>, token: &str) -> Result<(), Diagnostic> {
-        let obj = self.sync.read(|s| s.instance(ia).and_then(|i| i.deposed.iter().find(|o| o.create_token == token).cloned()));
+    async fn delete_deposed(
+        &self,
+        addr: &ResourceAddr,
+        ia: &InstanceAddr,
+        provider: &Arc<dyn ConfiguredProvider>,
+        token: &str,
+    ) -> Result<(), Diagnostic> {
+        let obj = self.sync.read(|s| {
+            s.instance(ia)
+                .and_then(|i| i.deposed.iter().find(|o| o.create_token == token).cloned())
+        });
         let Some(obj) = obj else { return Ok(()) };
-        self.delete_object(addr, ia, provider, &obj, Some(token)).await
+        self.delete_object(addr, ia, provider, &obj, Some(token))
+            .await
     }
 
     async fn delete_object(
@@ -686,7 +853,11 @@ impl Shared {
         obj: &ObjectState,
         deposed: Option<&str>,
     ) -> Result<(), Diagnostic> {
-        let timeout = self.config.resources.get(addr).and_then(|r| r.timeouts.delete);
+        let timeout = self
+            .config
+            .resources
+            .get(addr)
+            .and_then(|r| r.timeouts.delete);
         let permit = self.sem.acquire().await;
         self.engine.hooks.pre_apply(ia, Action::Delete);
         let start = Instant::now();
@@ -706,14 +877,30 @@ impl Shared {
         let err = match &r {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(error_chain(e)),
-            Err(after) => Some(format!("timed out after {}", crate::duration::format_duration(*after))),
+            Err(after) => Some(format!(
+                "timed out after {}",
+                crate::duration::format_duration(*after)
+            )),
         };
         let id = obj.attributes.get("id").as_str().map(str::to_owned);
-        self.engine.hooks.post_apply(ia, Action::Delete, id.as_deref(), start.elapsed(), err.as_deref());
+        self.engine.hooks.post_apply(
+            ia,
+            Action::Delete,
+            id.as_deref(),
+            start.elapsed(),
+            err.as_deref(),
+        );
         if let Some(e) = err {
-            return Err(Diagnostic::error(run_codes::PROVIDER, self.config_span(addr), format!("destroying `{ia}` failed: {e}")));
+            return Err(Diagnostic::error(
+                run_codes::PROVIDER,
+                self.config_span(addr),
+                format!("destroying `{ia}` failed: {e}"),
+            ));
         }
-        let provider_addr = self.sync.read(|s| s.resources.get(addr).map(|r| r.provider.clone())).unwrap_or_default();
+        let provider_addr = self
+            .sync
+            .read(|s| s.resources.get(addr).map(|r| r.provider.clone()))
+            .unwrap_or_default();
         self.sync
             .commit(|s| match deposed {
                 Some(t) => s.remove_deposed(ia, t),
@@ -726,16 +913,21 @@ impl Shared {
     }
 
     async fn destroy(self: &Arc<Self>, addr: &ResourceAddr) -> Result<(), Vec<Diagnostic>> {
-        let Some(idxs) = self.by_resource.get(addr) else { return Ok(()) };
+        let Some(idxs) = self.by_resource.get(addr) else {
+            return Ok(());
+        };
         let mut tasks = tokio::task::JoinSet::new();
         for &i in idxs {
             let change = self.planned.plan.changes[i].clone();
-            let deletes = change.action == Action::Delete || (change.action == Action::Replace && !change.create_before_destroy);
+            let deletes = change.action == Action::Delete
+                || (change.action == Action::Replace && !change.create_before_destroy);
             if !deletes {
                 continue;
             }
             let obj = self.sync.read(|s| match &change.deposed {
-                Some(t) => s.instance(&change.addr).and_then(|inst| inst.deposed.iter().find(|o| &o.create_token == t).cloned()),
+                Some(t) => s
+                    .instance(&change.addr)
+                    .and_then(|inst| inst.deposed.iter().find(|o| &o.create_token == t).cloned()),
                 None => s.current(&change.addr).cloned(),
             });
             // Already gone (a rerun after a crash), or a create that never finished.
@@ -747,7 +939,15 @@ impl Shared {
             let addr = addr.clone();
             tasks.spawn(async move {
                 let provider = shared.provider(&change.provider).await?;
-                shared.delete_object(&addr, &change.addr, &provider, &obj, change.deposed.as_deref()).await?;
+                shared
+                    .delete_object(
+                        &addr,
+                        &change.addr,
+                        &provider,
+                        &obj,
+                        change.deposed.as_deref(),
+                    )
+                    .await?;
                 if change.action == Action::Delete {
                     shared.count(Action::Delete);
                 }
@@ -759,7 +959,11 @@ impl Shared {
             match joined {
                 Ok(Ok(())) => {}
                 Ok(Err(d)) => errors.push(d),
-                Err(e) => errors.push(Diagnostic::error(run_codes::PROVIDER, self.config_span(addr), format!("destroying `{addr}` crashed: {e}"))),
+                Err(e) => errors.push(Diagnostic::error(
+                    run_codes::PROVIDER,
+                    self.config_span(addr),
+                    format!("destroying `{addr}` crashed: {e}"),
+                )),
             }
         }
         if errors.is_empty() {
@@ -770,7 +974,12 @@ impl Shared {
     }
 }
 
-fn data_object(v: &Value, schema: &Schema, marks: &[Vec<PathStep>], deps: &[ResourceAddr]) -> ObjectState {
+fn data_object(
+    v: &Value,
+    schema: &Schema,
+    marks: &[Vec<PathStep>],
+    deps: &[ResourceAddr],
+) -> ObjectState {
     let mut paths = schema.sensitive_paths(v);
     for m in marks {
         if !paths.contains(m) {
@@ -787,6 +996,3 @@ fn data_object(v: &Value, schema: &Schema, marks: &[Vec<PathStep>], deps: &[Reso
         create_before_destroy: false,
     }
 }
-
-#[allow(dead_code)]
-fn unused(_: &ResourceConfig) {}

@@ -17,7 +17,9 @@ pub fn hcl_type(t: &AttrType) -> hcl::Type {
         AttrType::List(e) => hcl::Type::list(hcl_type(e)),
         AttrType::Set(e) => hcl::Type::set(hcl_type(e)),
         AttrType::Map(e) => hcl::Type::map(hcl_type(e)),
-        AttrType::Object(attrs) => hcl::Type::object(attrs.iter().map(|(k, v)| (k.clone(), hcl_type(v)))),
+        AttrType::Object(attrs) => {
+            hcl::Type::object(attrs.iter().map(|(k, v)| (k.clone(), hcl_type(v))))
+        }
         AttrType::Dynamic => hcl::Type::Dynamic,
     }
 }
@@ -71,8 +73,12 @@ pub fn to_hcl(v: &Value, t: &AttrType) -> hcl::Value {
     match (v, t) {
         (Value::Null, _) => hcl::Value::Null,
         (Value::Unknown, t) => hcl::Value::Unknown(hcl_type(t)),
-        (Value::List(items), AttrType::List(e)) => hcl::Value::List(items.iter().map(|i| to_hcl(i, e)).collect()),
-        (Value::List(items), AttrType::Set(e)) => hcl::Value::set(items.iter().map(|i| to_hcl(i, e))),
+        (Value::List(items), AttrType::List(e)) => {
+            hcl::Value::List(items.iter().map(|i| to_hcl(i, e)).collect())
+        }
+        (Value::List(items), AttrType::Set(e)) => {
+            hcl::Value::set(items.iter().map(|i| to_hcl(i, e)))
+        }
         (Value::Map(m), AttrType::Map(e)) => {
             hcl::Value::Map(m.iter().map(|(k, i)| (k.clone(), to_hcl(i, e))).collect())
         }
@@ -95,7 +101,11 @@ pub fn to_hcl_dynamic(v: &Value) -> hcl::Value {
         Value::Number(n) => hcl::Value::Number(n.as_f64().unwrap_or(0.0)),
         Value::String(s) => hcl::Value::String(s.clone()),
         Value::List(items) => hcl::Value::Tuple(items.iter().map(to_hcl_dynamic).collect()),
-        Value::Map(m) => hcl::Value::Object(m.iter().map(|(k, i)| (k.clone(), to_hcl_dynamic(i))).collect()),
+        Value::Map(m) => hcl::Value::Object(
+            m.iter()
+                .map(|(k, i)| (k.clone(), to_hcl_dynamic(i)))
+                .collect(),
+        ),
     }
 }
 
@@ -123,9 +133,12 @@ fn object_unmarked(v: &Value, schema: &Schema) -> hcl::Value {
         } else if let Some(b) = schema.blocks.get(k) {
             match (b.nesting, item) {
                 (Nesting::Single, item) => object_unmarked(item, &b.schema),
-                (Nesting::List, Value::List(items)) => {
-                    hcl::Value::List(items.iter().map(|i| object_unmarked(i, &b.schema)).collect())
-                }
+                (Nesting::List, Value::List(items)) => hcl::Value::List(
+                    items
+                        .iter()
+                        .map(|i| object_unmarked(i, &b.schema))
+                        .collect(),
+                ),
                 (Nesting::Set, Value::List(items)) => {
                     hcl::Value::set(items.iter().map(|i| object_unmarked(i, &b.schema)))
                 }
@@ -151,7 +164,10 @@ fn mark_at(v: &mut hcl::Value, path: &[PathStep]) {
                 mark_at(child, rest);
             }
         }
-        (PathStep::Index(i), hcl::Value::List(items) | hcl::Value::Tuple(items) | hcl::Value::Set(items)) => {
+        (
+            PathStep::Index(i),
+            hcl::Value::List(items) | hcl::Value::Tuple(items) | hcl::Value::Set(items),
+        ) => {
             if let Some(child) = items.get_mut(*i) {
                 mark_at(child, rest);
             }
@@ -171,10 +187,15 @@ pub fn type_json(t: &hcl::Type) -> serde_json::Value {
         hcl::Type::List(e) => json!(["list", type_json(e)]),
         hcl::Type::Set(e) => json!(["set", type_json(e)]),
         hcl::Type::Map(e) => json!(["map", type_json(e)]),
-        hcl::Type::Tuple(items) => json!(["tuple", items.iter().map(type_json).collect::<Vec<_>>()]),
+        hcl::Type::Tuple(items) => {
+            json!(["tuple", items.iter().map(type_json).collect::<Vec<_>>()])
+        }
         hcl::Type::Object(o) => {
-            let attrs: serde_json::Map<String, serde_json::Value> =
-                o.attrs.iter().map(|(k, v)| (k.clone(), type_json(v))).collect();
+            let attrs: serde_json::Map<String, serde_json::Value> = o
+                .attrs
+                .iter()
+                .map(|(k, v)| (k.clone(), type_json(v)))
+                .collect();
             json!(["object", attrs])
         }
     }
@@ -191,7 +212,10 @@ mod tests {
             ("b", hcl::Value::Number(2.0)),
         ]);
         let (plain, marks) = from_hcl(&v);
-        assert_eq!(plain, Value::map([("a", Value::string("x")), ("b", Value::int(2))]));
+        assert_eq!(
+            plain,
+            Value::map([("a", Value::string("x")), ("b", Value::int(2))])
+        );
         assert_eq!(marks, vec![vec![PathStep::Attr("a".into())]]);
         let schema = Schema::new()
             .attr("a", crate::provider::Attribute::optional(AttrType::String))

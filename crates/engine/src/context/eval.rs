@@ -13,7 +13,7 @@ use super::bridge::{from_hcl, hcl_type};
 use super::graph::{classify, Target};
 use super::run_codes;
 use crate::addr::{InstanceKey, ResourceAddr, ResourceMode};
-use crate::config::{ResourceConfig, META_ARGUMENTS};
+use crate::config::ResourceConfig;
 use crate::provider::{Nesting, Schema};
 use crate::value::{PathStep, Value};
 
@@ -64,12 +64,16 @@ impl Values {
                     }
                 }
                 Target::Resource(addr) => {
-                    let Some(v) = self.resources.get(&addr) else { continue };
+                    let Some(v) = self.resources.get(&addr) else {
+                        continue;
+                    };
                     let by_type = match addr.mode {
                         ResourceMode::Managed => managed.entry(addr.type_name.clone()).or_default(),
                         ResourceMode::Data => data.entry(addr.type_name.clone()).or_default(),
                     };
-                    by_type.entry(addr.name.clone()).or_insert_with(|| v.clone());
+                    by_type
+                        .entry(addr.name.clone())
+                        .or_insert_with(|| v.clone());
                 }
                 Target::Builtin => match r.root.as_str() {
                     "path" => ctx.set_variable("path", self.path.clone()),
@@ -89,7 +93,11 @@ impl Values {
         if !data.is_empty() {
             ctx.set_variable(
                 "data",
-                hcl::Value::Object(data.into_iter().map(|(t, n)| (t, hcl::Value::Object(n))).collect()),
+                hcl::Value::Object(
+                    data.into_iter()
+                        .map(|(t, n)| (t, hcl::Value::Object(n)))
+                        .collect(),
+                ),
             );
         }
         ctx
@@ -97,7 +105,11 @@ impl Values {
 }
 
 /// Evaluates an expression, turning an error into a diagnostic at the expression.
-pub(crate) fn eval_expr(expr: &hcl::Expression, ctx: &EvalContext, file: &str) -> Result<hcl::Value, Diagnostic> {
+pub(crate) fn eval_expr(
+    expr: &hcl::Expression,
+    ctx: &EvalContext,
+    file: &str,
+) -> Result<hcl::Value, Diagnostic> {
     evaluate(expr, ctx).map_err(|e| {
         let fallback = hcl_edit::Span::span(expr).unwrap_or(0..0);
         e.to_diagnostic(file, run_codes::EVAL, fallback)
@@ -120,7 +132,9 @@ impl Expansion {
     pub fn keys(&self) -> Vec<InstanceKey> {
         match self {
             Expansion::Single => vec![InstanceKey::None],
-            Expansion::Count(n) => (0..*n).map(|i| InstanceKey::Int(i64::try_from(i).unwrap_or(i64::MAX))).collect(),
+            Expansion::Count(n) => (0..*n)
+                .map(|i| InstanceKey::Int(i64::try_from(i).unwrap_or(i64::MAX)))
+                .collect(),
             Expansion::ForEach(m) => m.keys().map(|k| InstanceKey::Str(k.clone())).collect(),
         }
     }
@@ -131,7 +145,10 @@ impl Expansion {
             (Expansion::Count(_), InstanceKey::Int(i)) => {
                 #[allow(clippy::cast_precision_loss)]
                 let idx = *i as f64;
-                ctx.set_variable("count", hcl::Value::object([("index", hcl::Value::Number(idx))]));
+                ctx.set_variable(
+                    "count",
+                    hcl::Value::object([("index", hcl::Value::Number(idx))]),
+                );
             }
             (Expansion::ForEach(m), InstanceKey::Str(k)) => {
                 let v = m.get(k).cloned().unwrap_or(hcl::Value::Null);
@@ -147,7 +164,9 @@ impl Expansion {
     /// The resource's value from its instances' values (in key order).
     pub fn assemble(&self, mut instances: BTreeMap<InstanceKey, hcl::Value>) -> hcl::Value {
         match self {
-            Expansion::Single => instances.remove(&InstanceKey::None).unwrap_or(hcl::Value::Null),
+            Expansion::Single => instances
+                .remove(&InstanceKey::None)
+                .unwrap_or(hcl::Value::Null),
             Expansion::Count(_) => hcl::Value::Tuple(instances.into_values().collect()),
             Expansion::ForEach(_) => hcl::Value::Object(
                 instances
@@ -183,7 +202,11 @@ pub(crate) fn expand(rc: &ResourceConfig, ctx: &EvalContext) -> Result<Expansion
             }
         };
         if n > MAX_INSTANCES as f64 {
-            return Err(Diagnostic::error(run_codes::EXPANSION, at, format!("`count` is {n}; the limit is {MAX_INSTANCES}")));
+            return Err(Diagnostic::error(
+                run_codes::EXPANSION,
+                at,
+                format!("`count` is {n}; the limit is {MAX_INSTANCES}"),
+            ));
         }
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         return Ok(Expansion::Count(n as usize));
@@ -192,13 +215,21 @@ pub(crate) fn expand(rc: &ResourceConfig, ctx: &EvalContext) -> Result<Expansion
         let at = Span::new(file, fe.expr_span.clone());
         let v = eval_expr(&fe.expr, ctx, file)?;
         if v.is_sensitive() {
-            return Err(Diagnostic::error(run_codes::EXPANSION, at, "`for_each` cannot use sensitive values: they would appear in instance addresses"));
+            return Err(Diagnostic::error(
+                run_codes::EXPANSION,
+                at,
+                "`for_each` cannot use sensitive values: they would appear in instance addresses",
+            ));
         }
         let mut out = BTreeMap::new();
         match v {
             hcl::Value::Unknown(_) => {
-                return Err(Diagnostic::error(run_codes::EXPANSION, at, "the `for_each` value depends on values known only after apply")
-                    .with_help("use keys known during plan (variables, locals)"))
+                return Err(Diagnostic::error(
+                    run_codes::EXPANSION,
+                    at,
+                    "the `for_each` value depends on values known only after apply",
+                )
+                .with_help("use keys known during plan (variables, locals)"))
             }
             hcl::Value::Map(m) | hcl::Value::Object(m) => {
                 out = m;
@@ -210,26 +241,53 @@ pub(crate) fn expand(rc: &ResourceConfig, ctx: &EvalContext) -> Result<Expansion
                             out.insert(s.clone(), hcl::Value::String(s.clone()));
                         }
                         hcl::Value::Unknown(_) => {
-                            return Err(Diagnostic::error(run_codes::EXPANSION, at, "the `for_each` set holds values known only after apply"))
+                            return Err(Diagnostic::error(
+                                run_codes::EXPANSION,
+                                at,
+                                "the `for_each` set holds values known only after apply",
+                            ))
                         }
                         other => {
-                            return Err(Diagnostic::error(run_codes::EXPANSION, at, format!("a `for_each` set must hold strings, not {}", other.kind_name())))
+                            return Err(Diagnostic::error(
+                                run_codes::EXPANSION,
+                                at,
+                                format!(
+                                    "a `for_each` set must hold strings, not {}",
+                                    other.kind_name()
+                                ),
+                            ))
                         }
                     }
                 }
             }
-            hcl::Value::Null => return Err(Diagnostic::error(run_codes::EXPANSION, at, "`for_each` cannot be null")),
+            hcl::Value::Null => {
+                return Err(Diagnostic::error(
+                    run_codes::EXPANSION,
+                    at,
+                    "`for_each` cannot be null",
+                ))
+            }
             other => {
                 return Err(Diagnostic::error(
                     run_codes::EXPANSION,
                     at,
-                    format!("`for_each` must be a map or a set of strings, got {}", other.kind_name()),
+                    format!(
+                        "`for_each` must be a map or a set of strings, got {}",
+                        other.kind_name()
+                    ),
                 )
                 .with_help("convert a list with `toset(…)`"))
             }
         }
         if out.len() > MAX_INSTANCES {
-            return Err(Diagnostic::error(run_codes::EXPANSION, at, format!("`for_each` has {} elements; the limit is {MAX_INSTANCES}", out.len())));
+            return Err(Diagnostic::error(
+                run_codes::EXPANSION,
+                at,
+                format!(
+                    "`for_each` has {} elements; the limit is {MAX_INSTANCES}",
+                    out.len()
+                ),
+            ));
         }
         return Ok(Expansion::ForEach(out));
     }
@@ -243,7 +301,6 @@ pub(crate) fn eval_body(
     schema: &Schema,
     ctx: &mut EvalContext,
     file: &str,
-    top: bool,
     errors: &mut Vec<Diagnostic>,
 ) -> (Value, Vec<Vec<PathStep>>) {
     let mut out: BTreeMap<String, Value> = BTreeMap::new();
@@ -263,8 +320,15 @@ pub(crate) fn eval_body(
                     }
                     Err(e) => {
                         errors.push(
-                            Diagnostic::error(run_codes::EVAL, Span::new(file, a.expr_span.clone()), format!("`{name}`: {e}"))
-                                .with_help(format!("`{name}` takes a {}", hcl_type(&attr.ty).friendly_name())),
+                            Diagnostic::error(
+                                run_codes::EVAL,
+                                Span::new(file, a.expr_span.clone()),
+                                format!("`{name}`: {e}"),
+                            )
+                            .with_help(format!(
+                                "`{name}` takes a {}",
+                                hcl_type(&attr.ty).friendly_name()
+                            )),
                         );
                         Value::Null
                     }
@@ -283,7 +347,7 @@ pub(crate) fn eval_body(
         let mut unknown = false;
         for b in &block.blocks {
             if b.kind == *name {
-                let (v, m) = eval_body(b, &nb.schema, ctx, file, false, errors);
+                let (v, m) = eval_body(b, &nb.schema, ctx, file, errors);
                 add_block_marks(&mut marks, name, nb.nesting, items.len(), m);
                 items.push(v);
             } else if b.kind == "dynamic" && b.labels.first().is_some_and(|l| l.value == *name) {
@@ -313,14 +377,16 @@ pub(crate) fn eval_body(
         };
         out.insert(name.clone(), v);
     }
-    if top {
-        // Unknown arguments are reported by validation; evaluation ignores them.
-        let _ = META_ARGUMENTS;
-    }
     (Value::Map(out), marks)
 }
 
-fn add_block_marks(marks: &mut Vec<Vec<PathStep>>, name: &str, nesting: Nesting, index: usize, inner: Vec<Vec<PathStep>>) {
+fn add_block_marks(
+    marks: &mut Vec<Vec<PathStep>>,
+    name: &str,
+    nesting: Nesting,
+    index: usize,
+    inner: Vec<Vec<PathStep>>,
+) {
     for p in inner {
         let mut full = vec![PathStep::Attr(name.to_owned())];
         if nesting != Nesting::Single {
@@ -339,17 +405,29 @@ fn eval_dynamic(
     file: &str,
     errors: &mut Vec<Diagnostic>,
 ) -> Option<Vec<(Value, Vec<Vec<PathStep>>)>> {
-    let label = b.labels.first().map(|l| l.value.clone()).unwrap_or_default();
+    let label = b
+        .labels
+        .first()
+        .map(|l| l.value.clone())
+        .unwrap_or_default();
     let iterator = b
         .attribute("iterator")
         .and_then(|a| hcl::references(&a.expr).first().map(|r| r.root.clone()))
         .unwrap_or(label);
     let Some(fe) = b.attribute("for_each") else {
-        errors.push(Diagnostic::error(run_codes::EVAL, Span::new(file, b.kind_span.clone()), "a `dynamic` block needs `for_each`"));
+        errors.push(Diagnostic::error(
+            run_codes::EVAL,
+            Span::new(file, b.kind_span.clone()),
+            "a `dynamic` block needs `for_each`",
+        ));
         return Some(Vec::new());
     };
     let Some(content) = b.blocks_of("content").next() else {
-        errors.push(Diagnostic::error(run_codes::EVAL, Span::new(file, b.kind_span.clone()), "a `dynamic` block needs a `content` block"));
+        errors.push(Diagnostic::error(
+            run_codes::EVAL,
+            Span::new(file, b.kind_span.clone()),
+            "a `dynamic` block needs a `content` block",
+        ));
         return Some(Vec::new());
     };
     let coll = match eval_expr(&fe.expr, ctx, file) {
@@ -372,12 +450,18 @@ fn eval_dynamic(
                 (k, v)
             })
             .collect(),
-        hcl::Value::Map(m) | hcl::Value::Object(m) => m.into_iter().map(|(k, v)| (hcl::Value::String(k), v)).collect(),
+        hcl::Value::Map(m) | hcl::Value::Object(m) => m
+            .into_iter()
+            .map(|(k, v)| (hcl::Value::String(k), v))
+            .collect(),
         other => {
             errors.push(Diagnostic::error(
                 run_codes::EVAL,
                 Span::new(file, fe.expr_span.clone()),
-                format!("a `dynamic` block's `for_each` must be a collection, got {}", other.kind_name()),
+                format!(
+                    "a `dynamic` block's `for_each` must be a collection, got {}",
+                    other.kind_name()
+                ),
             ));
             return Some(Vec::new());
         }
@@ -386,8 +470,11 @@ fn eval_dynamic(
     let mut out = Vec::new();
     for (k, v) in elements {
         let v = v.with_sensitive(sensitive);
-        ctx.set_variable(iterator.clone(), hcl::Value::object([("key", k), ("value", v)]));
-        out.push(eval_body(content, schema, ctx, file, false, errors));
+        ctx.set_variable(
+            iterator.clone(),
+            hcl::Value::object([("key", k), ("value", v)]),
+        );
+        out.push(eval_body(content, schema, ctx, file, errors));
     }
     ctx.remove_variable(&iterator);
     if let Some(s) = saved {

@@ -53,8 +53,12 @@ pub(crate) enum Target {
 
 pub(crate) fn classify(r: &hcl::Reference) -> Target {
     match r.root.as_str() {
-        "var" => r.attr(0).map_or(Target::Undeclared, |n| Target::Var(n.to_owned())),
-        "local" => r.attr(0).map_or(Target::Undeclared, |n| Target::Local(n.to_owned())),
+        "var" => r
+            .attr(0)
+            .map_or(Target::Undeclared, |n| Target::Var(n.to_owned())),
+        "local" => r
+            .attr(0)
+            .map_or(Target::Undeclared, |n| Target::Local(n.to_owned())),
         "count" | "each" | "path" | "terraform" | "self" => Target::Builtin,
         _ => reference_to_resource(r).map_or(Target::Undeclared, Target::Resource),
     }
@@ -76,17 +80,32 @@ impl ConfigGraph {
         for o in config.outputs.keys() {
             nodes.push(NodeKind::Output(o.clone()));
         }
-        let index: BTreeMap<NodeKind, NodeId> = nodes.iter().cloned().enumerate().map(|(i, n)| (n, i)).collect();
+        let index: BTreeMap<NodeKind, NodeId> = nodes
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(i, n)| (n, i))
+            .collect();
         let mut graph = Graph::with_nodes(nodes.len());
         let mut resource_deps: BTreeMap<ResourceAddr, BTreeSet<ResourceAddr>> = BTreeMap::new();
 
-        let link = |from: NodeId, file: &str, refs: &[hcl::Reference], graph: &mut Graph, diags: &mut Diagnostics| -> BTreeSet<ResourceAddr> {
+        let link = |from: NodeId,
+                    file: &str,
+                    refs: &[hcl::Reference],
+                    graph: &mut Graph,
+                    diags: &mut Diagnostics|
+         -> BTreeSet<ResourceAddr> {
             let mut deps = BTreeSet::new();
             for r in refs {
                 let target = match classify(r) {
                     Target::Var(name) => {
                         if !config.variables.contains_key(&name) {
-                            diags.push(undeclared(file, r, &format!("variable `{name}` is not declared"), "declare it with a `variable` block"));
+                            diags.push(undeclared(
+                                file,
+                                r,
+                                &format!("variable `{name}` is not declared"),
+                                "declare it with a `variable` block",
+                            ));
                         }
                         continue;
                     }
@@ -95,7 +114,12 @@ impl ConfigGraph {
                         match index.get(&k) {
                             Some(&n) => n,
                             None => {
-                                diags.push(undeclared(file, r, &format!("local value `{name}` is not declared"), "add it to a `locals` block"));
+                                diags.push(undeclared(
+                                    file,
+                                    r,
+                                    &format!("local value `{name}` is not declared"),
+                                    "add it to a `locals` block",
+                                ));
                                 continue;
                             }
                         }
@@ -106,7 +130,12 @@ impl ConfigGraph {
                             n
                         }
                         None => {
-                            diags.push(undeclared(file, r, &format!("`{addr}` is not declared"), "declare the resource, or check the name"));
+                            diags.push(undeclared(
+                                file,
+                                r,
+                                &format!("`{addr}` is not declared"),
+                                "declare the resource, or check the name",
+                            ));
                             continue;
                         }
                     },
@@ -164,15 +193,25 @@ impl ConfigGraph {
         }
         for cycle in graph.cycles() {
             let names: Vec<String> = cycle.iter().map(|&n| nodes[n].to_string()).collect();
-            let first = cycle.first().map(|&n| node_span(config, &nodes[n])).unwrap_or_else(|| Span::file_start(""));
+            let first = cycle
+                .first()
+                .map(|&n| node_span(config, &nodes[n]))
+                .unwrap_or_else(|| Span::file_start(""));
             let mut d = Diagnostic::error(
                 codes::CYCLE,
                 first,
-                format!("cycle: {} → {}", names.join(" → "), names.first().cloned().unwrap_or_default()),
+                format!(
+                    "cycle: {} → {}",
+                    names.join(" → "),
+                    names.first().cloned().unwrap_or_default()
+                ),
             )
             .with_help("break the cycle: one of these must not refer to the next");
             for &n in cycle.iter().skip(1) {
-                d = d.with_label(node_span(config, &nodes[n]), format!("`{}` is part of the cycle", nodes[n]));
+                d = d.with_label(
+                    node_span(config, &nodes[n]),
+                    format!("`{}` is part of the cycle", nodes[n]),
+                );
             }
             diags.push(d);
         }

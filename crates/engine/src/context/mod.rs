@@ -107,7 +107,7 @@ impl Engine {
         let _ = graph::ConfigGraph::build(config, &mut diags);
         let schemas = self.schemas(config, &mut diags);
         for rc in config.resources.values() {
-            let Some(schema) = schemas.resource(&rc.addr) else {
+            let Some(schema) = schemas.resource_in(&rc.provider, &rc.addr) else {
                 continue;
             };
             check_block(&rc.block, schema, &rc.file, true, &mut diags);
@@ -131,7 +131,11 @@ impl Engine {
                 ResourceMode::Data => ps.data_sources.contains_key(&rc.addr.type_name),
             });
             if !known {
-                let what = if rc.addr.mode == ResourceMode::Data { "data source" } else { "resource type" };
+                let what = if rc.addr.mode == ResourceMode::Data {
+                    "data source"
+                } else {
+                    "resource type"
+                };
                 let help = if self.registry.get(local).is_some() {
                     format!("provider `{local}` does not offer it; check the spelling")
                 } else {
@@ -141,8 +145,12 @@ impl Engine {
                     )
                 };
                 diags.push(
-                    Diagnostic::error(codes::UNKNOWN_TYPE, rc.span.clone(), format!("unknown {what} `{}`", rc.addr.type_name))
-                        .with_help(help),
+                    Diagnostic::error(
+                        codes::UNKNOWN_TYPE,
+                        rc.span.clone(),
+                        format!("unknown {what} `{}`", rc.addr.type_name),
+                    )
+                    .with_help(help),
                 );
             }
         }
@@ -191,18 +199,6 @@ pub(crate) struct Schemas {
 }
 
 impl Schemas {
-    pub fn resource(&self, addr: &ResourceAddr) -> Option<&Schema> {
-        let ps = self.providers.get(addr.implied_provider()).or_else(|| {
-            // A resource with `provider = other.alias` uses that provider's schema; callers
-            // look it up by the configured provider through `resource_in`.
-            None
-        })?;
-        match addr.mode {
-            ResourceMode::Managed => ps.resources.get(&addr.type_name),
-            ResourceMode::Data => ps.data_sources.get(&addr.type_name),
-        }
-    }
-
     pub fn resource_in(&self, provider: &str, addr: &ResourceAddr) -> Option<&Schema> {
         let ps = self.providers.get(provider_local_name(provider))?;
         match addr.mode {
@@ -213,7 +209,13 @@ impl Schemas {
 }
 
 /// Static schema check of a block: unknown arguments and blocks, missing required arguments.
-fn check_block(block: &hcl::Block, schema: &Schema, file: &str, top: bool, diags: &mut Diagnostics) {
+fn check_block(
+    block: &hcl::Block,
+    schema: &Schema,
+    file: &str,
+    top: bool,
+    diags: &mut Diagnostics,
+) {
     for a in &block.attributes {
         if top && META_ARGUMENTS.contains(&a.name.as_str()) {
             continue;
@@ -225,28 +227,45 @@ fn check_block(block: &hcl::Block, schema: &Schema, file: &str, top: bool, diags
                 suggest(&a.name, schema.attributes.keys())
             };
             diags.push(
-                Diagnostic::error(codes::UNKNOWN_ARGUMENT, Span::new(file, a.name_span.clone()), format!("unsupported argument `{}`", a.name))
-                    .with_help(help),
+                Diagnostic::error(
+                    codes::UNKNOWN_ARGUMENT,
+                    Span::new(file, a.name_span.clone()),
+                    format!("unsupported argument `{}`", a.name),
+                )
+                .with_help(help),
             );
-        } else if schema.attributes.get(&a.name).is_some_and(|s| s.computed && !s.optional && !s.required) {
+        } else if schema
+            .attributes
+            .get(&a.name)
+            .is_some_and(|s| s.computed && !s.optional && !s.required)
+        {
             diags.push(Diagnostic::error(
                 codes::UNKNOWN_ARGUMENT,
                 Span::new(file, a.name_span.clone()),
-                format!("`{}` is set by the provider and cannot be configured", a.name),
+                format!(
+                    "`{}` is set by the provider and cannot be configured",
+                    a.name
+                ),
             ));
         }
     }
     for (name, attr) in &schema.attributes {
         if attr.required && block.attribute(name).is_none() {
             diags.push(
-                Diagnostic::error(codes::MISSING_ARGUMENT, Span::new(file, block.name_span()), format!("the argument `{name}` is required"))
-                    .with_help(format!("add `{name} = …` to this block")),
+                Diagnostic::error(
+                    codes::MISSING_ARGUMENT,
+                    Span::new(file, block.name_span()),
+                    format!("the argument `{name}` is required"),
+                )
+                .with_help(format!("add `{name} = …` to this block")),
             );
         }
     }
     for b in &block.blocks {
         let (kind, inner) = if b.kind == "dynamic" {
-            let Some(label) = b.labels.first() else { continue };
+            let Some(label) = b.labels.first() else {
+                continue;
+            };
             (label.value.as_str(), b.blocks_of("content").next())
         } else {
             (b.kind.as_str(), Some(b))
@@ -264,8 +283,12 @@ fn check_block(block: &hcl::Block, schema: &Schema, file: &str, top: bool, diags
                 }
             }
             None => diags.push(
-                Diagnostic::error(codes::UNKNOWN_ARGUMENT, Span::new(file, b.kind_span.clone()), format!("unsupported block `{kind}`"))
-                    .with_help(suggest(kind, schema.blocks.keys())),
+                Diagnostic::error(
+                    codes::UNKNOWN_ARGUMENT,
+                    Span::new(file, b.kind_span.clone()),
+                    format!("unsupported block `{kind}`"),
+                )
+                .with_help(suggest(kind, schema.blocks.keys())),
             ),
         }
     }
@@ -274,13 +297,24 @@ fn check_block(block: &hcl::Block, schema: &Schema, file: &str, top: bool, diags
 /// "did you mean" from a list of names (edit distance ≤ 2), else the list.
 fn suggest<'a>(name: &str, names: impl Iterator<Item = &'a String>) -> String {
     let names: Vec<&String> = names.collect();
-    if let Some(best) = names.iter().filter(|n| edit_distance(name, n) <= 2).min_by_key(|n| edit_distance(name, n)) {
+    if let Some(best) = names
+        .iter()
+        .filter(|n| edit_distance(name, n) <= 2)
+        .min_by_key(|n| edit_distance(name, n))
+    {
         return format!("did you mean `{best}`?");
     }
     if names.is_empty() {
         "this block takes no such name".to_owned()
     } else {
-        format!("expected one of: {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))
+        format!(
+            "expected one of: {}",
+            names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     }
 }
 

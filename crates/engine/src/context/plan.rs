@@ -84,7 +84,9 @@ pub(crate) async fn plan(
                     p.prior_only(rc);
                 } else if let Err(d) = p.resource(rc, &cg).await {
                     p.diags.push(d);
-                    p.values.resources.insert(addr.clone(), hcl::Value::unknown());
+                    p.values
+                        .resources
+                        .insert(addr.clone(), hcl::Value::unknown());
                 }
             }
             NodeKind::Output(name) => {
@@ -156,24 +158,38 @@ pub(crate) async fn configure_provider(
         .map(|p| p.span.clone())
         .unwrap_or_else(|| Span::file_start(""));
     let Some(provider) = engine.registry.get(local) else {
-        return Err(Diagnostic::error(run_codes::PROVIDER, span, format!("no provider `{local}` is available")));
+        return Err(Diagnostic::error(
+            run_codes::PROVIDER,
+            span,
+            format!("no provider `{local}` is available"),
+        ));
     };
     let schema = provider.schema().provider;
     let mut errors = Vec::new();
     let cfg = match config.providers.get(addr) {
         Some(pc) => {
             let mut ctx = values.context(&pc.references, &config.dir);
-            eval_body(&pc.block, &schema, &mut ctx, &pc.span.file, true, &mut errors).0
+            eval_body(
+                &pc.block,
+                &schema,
+                &mut ctx,
+                &pc.span.file,
+                &mut errors,
+            )
+            .0
         }
         None => empty_object(&schema),
     };
     if let Some(e) = errors.into_iter().next() {
         return Err(e);
     }
-    provider
-        .configure(cfg)
-        .await
-        .map_err(|e| Diagnostic::error(run_codes::PROVIDER, span, format!("cannot configure provider `{addr}`: {}", error_chain(&e))))
+    provider.configure(cfg).await.map_err(|e| {
+        Diagnostic::error(
+            run_codes::PROVIDER,
+            span,
+            format!("cannot configure provider `{addr}`: {}", error_chain(&e)),
+        )
+    })
 }
 
 /// Every attribute null, every block empty.
@@ -207,7 +223,11 @@ pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// The value of a resource as recorded in a state, shaped like its expansion.
-pub(crate) fn state_resource_value(state: &State, addr: &ResourceAddr, schema: &Schema) -> Option<hcl::Value> {
+pub(crate) fn state_resource_value(
+    state: &State,
+    addr: &ResourceAddr,
+    schema: &Schema,
+) -> Option<hcl::Value> {
     let rs = state.resources.get(addr)?;
     let mut ints = Vec::new();
     let mut strs = BTreeMap::new();
@@ -234,7 +254,12 @@ pub(crate) fn state_resource_value(state: &State, addr: &ResourceAddr, schema: &
 
 /// The engine's proposal for a new object: configuration values, prior (or unknown) values for
 /// computed attributes the configuration leaves unset, defaults, and ignored changes kept.
-pub(crate) fn propose(schema: &Schema, prior: Option<&Value>, cfg: &Value, ignore: &IgnoreChanges) -> Value {
+pub(crate) fn propose(
+    schema: &Schema,
+    prior: Option<&Value>,
+    cfg: &Value,
+    ignore: &IgnoreChanges,
+) -> Value {
     let mut out = BTreeMap::new();
     for (n, a) in &schema.attributes {
         let c = cfg.get(n);
@@ -264,7 +289,12 @@ pub(crate) fn propose(schema: &Schema, prior: Option<&Value>, cfg: &Value, ignor
                     })
                     .collect(),
             ),
-            Value::Map(_) => propose(&b.schema, p.filter(|p| p.as_map().is_some()), c, &IgnoreChanges::None),
+            Value::Map(_) => propose(
+                &b.schema,
+                p.filter(|p| p.as_map().is_some()),
+                c,
+                &IgnoreChanges::None,
+            ),
             other => other.clone(),
         };
         out.insert(n.clone(), v);
@@ -272,7 +302,11 @@ pub(crate) fn propose(schema: &Schema, prior: Option<&Value>, cfg: &Value, ignor
     if let Some(p) = prior {
         let names: Vec<&String> = match ignore {
             IgnoreChanges::None => Vec::new(),
-            IgnoreChanges::All => schema.attributes.keys().chain(schema.blocks.keys()).collect(),
+            IgnoreChanges::All => schema
+                .attributes
+                .keys()
+                .chain(schema.blocks.keys())
+                .collect(),
             IgnoreChanges::Attributes(list) => list.iter().collect(),
         };
         for n in names {
@@ -296,7 +330,8 @@ pub(crate) fn changed_names(schema: &Schema, prior: &Value, planned: &Value) -> 
 }
 
 fn is_force_new(schema: &Schema, name: &str) -> bool {
-    schema.attributes.get(name).is_some_and(|a| a.force_new) || schema.blocks.get(name).is_some_and(|b| b.force_new)
+    schema.attributes.get(name).is_some_and(|a| a.force_new)
+        || schema.blocks.get(name).is_some_and(|b| b.force_new)
 }
 
 impl Planner<'_> {
@@ -310,25 +345,37 @@ impl Planner<'_> {
     }
 
     fn schema(&self, provider: &str, addr: &ResourceAddr) -> Option<Schema> {
-        self.schemas.resource_in(provider, addr).cloned().or_else(|| {
-            let ps = self.engine.registry.get(provider_local_name(provider))?.schema();
-            match addr.mode {
-                ResourceMode::Managed => ps.resources.get(&addr.type_name).cloned(),
-                ResourceMode::Data => ps.data_sources.get(&addr.type_name).cloned(),
-            }
-        })
+        self.schemas
+            .resource_in(provider, addr)
+            .cloned()
+            .or_else(|| {
+                let ps = self
+                    .engine
+                    .registry
+                    .get(provider_local_name(provider))?
+                    .schema();
+                match addr.mode {
+                    ResourceMode::Managed => ps.resources.get(&addr.type_name).cloned(),
+                    ResourceMode::Data => ps.data_sources.get(&addr.type_name).cloned(),
+                }
+            })
     }
 
     /// Destroy mode: only make the prior values available to locals and providers.
     fn prior_only(&mut self, rc: &ResourceConfig) {
         if let Some(schema) = self.schema(&rc.provider, &rc.addr) {
-            let v = state_resource_value(&self.state, &rc.addr, &schema).unwrap_or(hcl::Value::Null);
+            let v =
+                state_resource_value(&self.state, &rc.addr, &schema).unwrap_or(hcl::Value::Null);
             self.values.resources.insert(rc.addr.clone(), v);
         }
     }
 
     /// Refreshes the ready objects of a resource in parallel; gone objects leave the state.
-    async fn refresh(&mut self, addr: &ResourceAddr, provider: &Arc<dyn ConfiguredProvider>) -> Result<(), Diagnostic> {
+    async fn refresh(
+        &mut self,
+        addr: &ResourceAddr,
+        provider: &Arc<dyn ConfiguredProvider>,
+    ) -> Result<(), Diagnostic> {
         let Some(rs) = self.state.resources.get(addr) else {
             return Ok(());
         };
@@ -355,17 +402,37 @@ impl Planner<'_> {
             let Ok((ia, result)) = joined else { continue };
             match result {
                 Ok(Some(v)) => {
-                    if let Some(o) = self.state.resources.get_mut(addr).and_then(|r| r.instances.get_mut(&ia.key)).and_then(|i| i.current.as_mut()) {
+                    if let Some(o) = self
+                        .state
+                        .resources
+                        .get_mut(addr)
+                        .and_then(|r| r.instances.get_mut(&ia.key))
+                        .and_then(|i| i.current.as_mut())
+                    {
                         o.attributes = v;
                     }
                 }
                 Ok(None) => {
-                    let provider = self.state.resources.get(addr).map(|r| r.provider.clone()).unwrap_or_default();
+                    let provider = self
+                        .state
+                        .resources
+                        .get(addr)
+                        .map(|r| r.provider.clone())
+                        .unwrap_or_default();
                     self.state.set_current(&ia, &provider, None);
                 }
                 Err(e) => {
-                    let span = self.config.resources.get(addr).map(|r| r.span.clone()).unwrap_or_else(|| Span::file_start(""));
-                    return Err(Diagnostic::error(run_codes::PROVIDER, span, format!("cannot refresh `{ia}`: {}", error_chain(&e))));
+                    let span = self
+                        .config
+                        .resources
+                        .get(addr)
+                        .map(|r| r.span.clone())
+                        .unwrap_or_else(|| Span::file_start(""));
+                    return Err(Diagnostic::error(
+                        run_codes::PROVIDER,
+                        span,
+                        format!("cannot refresh `{ia}`: {}", error_chain(&e)),
+                    ));
                 }
             }
         }
@@ -374,9 +441,13 @@ impl Planner<'_> {
 
     async fn resource(&mut self, rc: &ResourceConfig, cg: &ConfigGraph) -> Result<(), Diagnostic> {
         let addr = &rc.addr;
-        let schema = self
-            .schema(&rc.provider, addr)
-            .ok_or_else(|| Diagnostic::error(run_codes::PROVIDER, rc.span.clone(), format!("no schema for `{addr}`")))?;
+        let schema = self.schema(&rc.provider, addr).ok_or_else(|| {
+            Diagnostic::error(
+                run_codes::PROVIDER,
+                rc.span.clone(),
+                format!("no schema for `{addr}`"),
+            )
+        })?;
         let provider = self.provider(&rc.provider).await?;
         if addr.mode == ResourceMode::Managed {
             self.refresh(addr, &provider).await?;
@@ -412,7 +483,7 @@ impl Planner<'_> {
         for key in &keys {
             expansion.bind(&mut ctx, key);
             let mut errors = Vec::new();
-            let (cfg, marks) = eval_body(&rc.block, &schema, &mut ctx, &rc.file, true, &mut errors);
+            let (cfg, marks) = eval_body(&rc.block, &schema, &mut ctx, &rc.file, &mut errors);
             if !errors.is_empty() {
                 self.diags.extend(errors);
                 inst_values.insert(key.clone(), hcl::Value::unknown());
@@ -420,7 +491,8 @@ impl Planner<'_> {
             }
             let ia = addr.instance(key.clone());
             let change = if addr.mode == ResourceMode::Data {
-                self.plan_data(rc, &ia, &schema, &provider, cfg, marks, deps_pending).await?
+                self.plan_data(rc, &ia, &schema, &provider, cfg, marks, deps_pending)
+                    .await?
             } else {
                 let trigger = match prior_ctx.as_mut() {
                     Some(pctx) => {
@@ -430,18 +502,24 @@ impl Planner<'_> {
                     None => None,
                 };
                 let prior = prior_instances.get(key).and_then(|i| i.current.as_ref());
-                self.plan_managed(rc, &ia, &schema, &provider, cfg, marks, prior, trigger).await?
+                self.plan_managed(rc, &ia, &schema, &provider, cfg, marks, prior, trigger)
+                    .await?
             };
             let shown = if change.action == Action::NoOp && addr.mode == ResourceMode::Managed {
                 &change.before
             } else {
                 &change.after
             };
-            inst_values.insert(key.clone(), object_to_hcl(shown, &schema, &change.sensitive_paths));
+            inst_values.insert(
+                key.clone(),
+                object_to_hcl(shown, &schema, &change.sensitive_paths),
+            );
             any_change |= change.action != Action::NoOp;
             self.changes.push(change);
         }
-        self.values.resources.insert(addr.clone(), expansion.assemble(inst_values));
+        self.values
+            .resources
+            .insert(addr.clone(), expansion.assemble(inst_values));
         if addr.mode == ResourceMode::Managed {
             let wanted: BTreeSet<&InstanceKey> = keys.iter().collect();
             for (key, inst) in &prior_instances {
@@ -449,19 +527,30 @@ impl Planner<'_> {
                 if let Some(o) = &inst.current {
                     if !wanted.contains(key) {
                         let reason = match (&expansion, key) {
-                            (Expansion::Count(_), InstanceKey::Int(i)) => format!("`count` no longer includes index {i}"),
-                            (Expansion::ForEach(_), InstanceKey::Str(k)) => format!("`for_each` no longer has the key \"{k}\""),
+                            (Expansion::Count(_), InstanceKey::Int(i)) => {
+                                format!("`count` no longer includes index {i}")
+                            }
+                            (Expansion::ForEach(_), InstanceKey::Str(k)) => {
+                                format!("`for_each` no longer has the key \"{k}\"")
+                            }
                             _ => "the instance key no longer matches `count`/`for_each`".to_owned(),
                         };
                         if rc.lifecycle.prevent_destroy {
                             return Err(prevent_destroy(rc, &ia, &reason));
                         }
-                        self.changes.push(delete_change(&ia, &rc.provider, o, reason, None));
+                        self.changes
+                            .push(delete_change(&ia, &rc.provider, o, reason, None));
                         any_change = true;
                     }
                 }
                 for d in &inst.deposed {
-                    self.changes.push(delete_change(&ia, &rc.provider, d, "a deposed object left by a create-before-destroy replacement".into(), Some(d.create_token.clone())));
+                    self.changes.push(delete_change(
+                        &ia,
+                        &rc.provider,
+                        d,
+                        "a deposed object left by a create-before-destroy replacement".into(),
+                        Some(d.create_token.clone()),
+                    ));
                     any_change = true;
                 }
             }
@@ -473,9 +562,17 @@ impl Planner<'_> {
     }
 
     /// Whether a `replace_triggered_by` expression changes between the prior and planned values.
-    fn trigger(&self, rc: &ResourceConfig, ctx: &vitrina_hcl::eval::EvalContext, prior_ctx: &vitrina_hcl::eval::EvalContext) -> Option<String> {
+    fn trigger(
+        &self,
+        rc: &ResourceConfig,
+        ctx: &vitrina_hcl::eval::EvalContext,
+        prior_ctx: &vitrina_hcl::eval::EvalContext,
+    ) -> Option<String> {
         for expr in &rc.lifecycle.replace_triggered_by {
-            let name = hcl::references(expr).first().map(ToString::to_string).unwrap_or_else(|| "expression".into());
+            let name = hcl::references(expr)
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_else(|| "expression".into());
             let new = eval_expr(expr, ctx, &rc.file).map(|v| v.unmark_deep().0);
             let old = eval_expr(expr, prior_ctx, &rc.file).map(|v| v.unmark_deep().0);
             match (new, old) {
@@ -499,7 +596,11 @@ impl Planner<'_> {
         trigger: Option<String>,
     ) -> Result<ResourceChange, Diagnostic> {
         let plan_err = |e: crate::provider::ProviderError| {
-            Diagnostic::error(run_codes::PROVIDER, rc.span.clone(), format!("cannot plan `{ia}`: {}", error_chain(&e)))
+            Diagnostic::error(
+                run_codes::PROVIDER,
+                rc.span.clone(),
+                format!("cannot plan `{ia}`: {}", error_chain(&e)),
+            )
         };
         let plan_create = |cfg: Value| {
             let proposed = propose(schema, None, &cfg, &IgnoreChanges::None);
@@ -545,7 +646,12 @@ impl Planner<'_> {
             return Ok(change);
         };
         change.before = prior.attributes.clone();
-        let proposed = propose(schema, Some(&prior.attributes), &cfg, &rc.lifecycle.ignore_changes);
+        let proposed = propose(
+            schema,
+            Some(&prior.attributes),
+            &cfg,
+            &rc.lifecycle.ignore_changes,
+        );
         let resp = provider
             .plan(PlanRequest {
                 type_name: ia.resource.type_name.clone(),
@@ -565,11 +671,15 @@ impl Planner<'_> {
         for p in &resp.requires_replace {
             if !change.replace_paths.contains(p) && prior.attributes.at(p) != resp.planned.at(p) {
                 change.replace_paths.push(p.clone());
-                change.reasons.push(format!("`{}` forces replacement", path_to_string(p)));
+                change
+                    .reasons
+                    .push(format!("`{}` forces replacement", path_to_string(p)));
             }
         }
         if prior.status == ObjectStatus::Tainted {
-            change.reasons.insert(0, "tainted: a previous apply failed part-way".into());
+            change
+                .reasons
+                .insert(0, "tainted: a previous apply failed part-way".into());
             change.action = Action::Replace;
         } else if let Some(t) = trigger {
             change.reasons.push(t);
@@ -578,7 +688,9 @@ impl Planner<'_> {
             change.action = Action::Replace;
         } else if !changed.is_empty() {
             change.action = Action::Update;
-            change.reasons.extend(changed.iter().map(|n| format!("`{n}` changes")));
+            change
+                .reasons
+                .extend(changed.iter().map(|n| format!("`{n}` changes")));
         } else {
             change.action = Action::NoOp;
         }
@@ -633,7 +745,13 @@ impl Planner<'_> {
                     config: cfg,
                 })
                 .await
-                .map_err(|e| Diagnostic::error(run_codes::PROVIDER, rc.span.clone(), format!("cannot read `{ia}`: {}", error_chain(&e))))?;
+                .map_err(|e| {
+                    Diagnostic::error(
+                        run_codes::PROVIDER,
+                        rc.span.clone(),
+                        format!("cannot read `{ia}`: {}", error_chain(&e)),
+                    )
+                })?;
             change.after = v;
         } else {
             change.action = Action::Read;
@@ -666,15 +784,25 @@ impl Planner<'_> {
         };
         if v.contains_sensitive() && !o.sensitive {
             self.diags.push(
-                Diagnostic::error(run_codes::OUTPUT, o.span.clone(), format!("output `{name}` holds sensitive values"))
-                    .with_help("add `sensitive = true` to the output block"),
+                Diagnostic::error(
+                    run_codes::OUTPUT,
+                    o.span.clone(),
+                    format!("output `{name}` holds sensitive values"),
+                )
+                .with_help("add `sensitive = true` to the output block"),
             );
             return None;
         }
         let (plain, _) = from_hcl(&v);
         let action = match self.state.outputs.get(name) {
             None => Action::Create,
-            Some(prev) if plain.is_wholly_known() && Value::from_json(&prev.value) == plain && prev.sensitive == o.sensitive => Action::NoOp,
+            Some(prev)
+                if plain.is_wholly_known()
+                    && Value::from_json(&prev.value) == plain
+                    && prev.sensitive == o.sensitive =>
+            {
+                Action::NoOp
+            }
             Some(_) => Action::Update,
         };
         Some(PlannedOutput {
@@ -696,7 +824,9 @@ impl Planner<'_> {
             if in_config.is_some() && self.mode == PlanMode::Normal {
                 continue;
             }
-            let Some(rs) = self.state.resources.get(&addr).cloned() else { continue };
+            let Some(rs) = self.state.resources.get(&addr).cloned() else {
+                continue;
+            };
             if in_config.is_none() {
                 if let Ok(provider) = self.provider(&rs.provider).await {
                     if let Err(d) = self.refresh(&addr, &provider).await {
@@ -704,7 +834,9 @@ impl Planner<'_> {
                     }
                 }
             }
-            let Some(rs) = self.state.resources.get(&addr).cloned() else { continue };
+            let Some(rs) = self.state.resources.get(&addr).cloned() else {
+                continue;
+            };
             for (key, inst) in &rs.instances {
                 let ia = addr.instance(key.clone());
                 if let Some(o) = &inst.current {
@@ -717,17 +849,30 @@ impl Planner<'_> {
                         self.diags.push(prevent_destroy(rc, &ia, &reason));
                         continue;
                     }
-                    self.changes.push(delete_change(&ia, &rs.provider, o, reason, None));
+                    self.changes
+                        .push(delete_change(&ia, &rs.provider, o, reason, None));
                 }
                 for d in &inst.deposed {
-                    self.changes.push(delete_change(&ia, &rs.provider, d, "a deposed object left by a create-before-destroy replacement".into(), Some(d.create_token.clone())));
+                    self.changes.push(delete_change(
+                        &ia,
+                        &rs.provider,
+                        d,
+                        "a deposed object left by a create-before-destroy replacement".into(),
+                        Some(d.create_token.clone()),
+                    ));
                 }
             }
         }
     }
 }
 
-fn delete_change(ia: &InstanceAddr, provider: &str, o: &crate::state::ObjectState, reason: String, deposed: Option<String>) -> ResourceChange {
+fn delete_change(
+    ia: &InstanceAddr,
+    provider: &str,
+    o: &crate::state::ObjectState,
+    reason: String,
+    deposed: Option<String>,
+) -> ResourceChange {
     ResourceChange {
         addr: ia.clone(),
         provider: provider.to_owned(),

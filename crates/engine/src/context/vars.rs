@@ -37,7 +37,13 @@ pub struct InputValue {
 }
 
 impl VarInputs {
-    pub fn set(&mut self, name: impl Into<String>, value: hcl::Value, origin: impl Into<String>, strict: bool) {
+    pub fn set(
+        &mut self,
+        name: impl Into<String>,
+        value: hcl::Value,
+        origin: impl Into<String>,
+        strict: bool,
+    ) {
         self.values.insert(
             name.into(),
             InputValue {
@@ -54,7 +60,12 @@ impl VarInputs {
         for (k, v) in env {
             if let Some(name) = k.strip_prefix("TF_VAR_") {
                 if !self.values.contains_key(name) {
-                    self.set(name, hcl::Value::String(v), format!("environment variable `{k}`"), false);
+                    self.set(
+                        name,
+                        hcl::Value::String(v),
+                        format!("environment variable `{k}`"),
+                        false,
+                    );
                 }
             }
         }
@@ -79,7 +90,11 @@ impl VarInputs {
         let name = path.display().to_string();
         let text = fs_err::read_to_string(path).map_err(|e| {
             let mut d = Diagnostics::new();
-            d.push(Diagnostic::error(run_codes::VARIABLE, Span::file_start(name.clone()), e.to_string()));
+            d.push(Diagnostic::error(
+                run_codes::VARIABLE,
+                Span::file_start(name.clone()),
+                e.to_string(),
+            ));
             d
         })?;
         for (k, v) in read_tfvars(&name, &text)? {
@@ -97,7 +112,10 @@ impl VarInputs {
             .filter_map(Result::ok)
             .map(|e| e.path())
             .filter(|p| {
-                let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let n = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 n.ends_with(".tfvars") || n.ends_with(".tfvars.json")
             })
             .collect();
@@ -112,7 +130,8 @@ impl VarInputs {
 /// `--var` values: a constant HCL expression, else the raw text.
 pub fn parse_cli_value(text: &str) -> hcl::Value {
     match hcl::parse_expression("--var", text) {
-        Ok(expr) => hcl::eval::evaluate_constant(&expr).unwrap_or_else(|_| hcl::Value::String(text.to_owned())),
+        Ok(expr) => hcl::eval::evaluate_constant(&expr)
+            .unwrap_or_else(|_| hcl::Value::String(text.to_owned())),
         Err(_) => hcl::Value::String(text.to_owned()),
     }
 }
@@ -128,8 +147,16 @@ pub fn read_tfvars(name: &str, text: &str) -> Result<BTreeMap<String, hcl::Value
                     out.insert(k, hcl::Value::from_json(&v));
                 }
             }
-            Ok(_) => diags.push(Diagnostic::error(run_codes::VARIABLE, Span::file_start(name), "a `.tfvars.json` file must hold one JSON object")),
-            Err(e) => diags.push(Diagnostic::error(run_codes::VARIABLE, Span::file_start(name), format!("invalid JSON: {e}"))),
+            Ok(_) => diags.push(Diagnostic::error(
+                run_codes::VARIABLE,
+                Span::file_start(name),
+                "a `.tfvars.json` file must hold one JSON object",
+            )),
+            Err(e) => diags.push(Diagnostic::error(
+                run_codes::VARIABLE,
+                Span::file_start(name),
+                format!("invalid JSON: {e}"),
+            )),
         }
     } else {
         match hcl::parse(name, text) {
@@ -139,11 +166,19 @@ pub fn read_tfvars(name: &str, text: &str) -> Result<BTreeMap<String, hcl::Value
                         Ok(v) => {
                             out.insert(a.name.clone(), v);
                         }
-                        Err(e) => diags.push(e.to_diagnostic(name, run_codes::VARIABLE, a.expr_span.clone())),
+                        Err(e) => diags.push(e.to_diagnostic(
+                            name,
+                            run_codes::VARIABLE,
+                            a.expr_span.clone(),
+                        )),
                     }
                 }
                 for b in &m.blocks {
-                    diags.push(Diagnostic::error(run_codes::VARIABLE, Span::new(name, b.kind_span.clone()), "a `.tfvars` file holds only `name = value` lines"));
+                    diags.push(Diagnostic::error(
+                        run_codes::VARIABLE,
+                        Span::new(name, b.kind_span.clone()),
+                        "a `.tfvars` file holds only `name = value` lines",
+                    ));
                 }
             }
             Err(d) => diags.push(d),
@@ -171,11 +206,17 @@ pub(crate) fn resolve(
             let d = Diagnostic::warning(
                 run_codes::VARIABLE,
                 Span::file_start(input.origin.trim_matches('`')),
-                format!("a value is given for undeclared variable `{name}` by {}", input.origin),
+                format!(
+                    "a value is given for undeclared variable `{name}` by {}",
+                    input.origin
+                ),
             )
             .with_help("declare it with a `variable` block, or remove the value");
             if input.strict {
-                diags.push(Diagnostic { severity: vitrina_diagnostics::Severity::Error, ..d });
+                diags.push(Diagnostic {
+                    severity: vitrina_diagnostics::Severity::Error,
+                    ..d
+                });
             } else {
                 warnings.push(d);
             }
@@ -185,7 +226,9 @@ pub(crate) fn resolve(
         let at = v.span.clone();
         let raw = if let Some(input) = inputs.values.get(name) {
             // Environment values are strings; parse them as HCL for non-string types.
-            if input.origin.starts_with("environment") && !matches!(v.ty, None | Some(hcl::Type::String)) {
+            if input.origin.starts_with("environment")
+                && !matches!(v.ty, None | Some(hcl::Type::String))
+            {
                 match &input.value {
                     hcl::Value::String(s) => parse_cli_value(s),
                     other => other.clone(),
@@ -202,7 +245,9 @@ pub(crate) fn resolve(
                 }
             }
         } else if inputs.generated_uuids.contains(name) {
-            let id = generated.entry(name.clone()).or_insert_with(|| uuid::Uuid::new_v4().to_string());
+            let id = generated
+                .entry(name.clone())
+                .or_insert_with(|| uuid::Uuid::new_v4().to_string());
             hcl::Value::String(id.clone())
         } else if let Some(f) = inputs.fallbacks.get(name) {
             f.clone()
@@ -219,8 +264,12 @@ pub(crate) fn resolve(
                 Ok(c) => c,
                 Err(e) => {
                     diags.push(
-                        Diagnostic::error(run_codes::VARIABLE, at, format!("invalid value for variable `{name}`: {e}"))
-                            .with_help(format!("`{name}` takes a {}", t.friendly_name())),
+                        Diagnostic::error(
+                            run_codes::VARIABLE,
+                            at,
+                            format!("invalid value for variable `{name}`: {e}"),
+                        )
+                        .with_help(format!("`{name}` takes a {}", t.friendly_name())),
                     );
                     continue;
                 }
@@ -228,10 +277,18 @@ pub(crate) fn resolve(
             (None, false) => raw,
         };
         if value.is_null() && !v.nullable {
-            diags.push(Diagnostic::error(run_codes::VARIABLE, at, format!("variable `{name}` cannot be null (`nullable = false`)")));
+            diags.push(Diagnostic::error(
+                run_codes::VARIABLE,
+                at,
+                format!("variable `{name}` cannot be null (`nullable = false`)"),
+            ));
             continue;
         }
-        let value = if v.sensitive { value.mark_sensitive() } else { value };
+        let value = if v.sensitive {
+            value.mark_sensitive()
+        } else {
+            value
+        };
         // Validation blocks see only this variable.
         for val in &v.validations {
             let (Some(cond), Some(msg)) = (&val.condition, &val.error_message) else {
@@ -252,8 +309,12 @@ pub(crate) fn resolve(
                         .and_then(|m| m.unmarked().as_str().map(str::to_owned))
                         .unwrap_or_else(|| "the value is not valid".to_owned());
                     diags.push(
-                        Diagnostic::error(run_codes::VARIABLE, Span::new(v.file.clone(), cond.expr_span.clone()), format!("invalid value for variable `{name}`: {text}"))
-                            .with_label(at.clone(), "declared here"),
+                        Diagnostic::error(
+                            run_codes::VARIABLE,
+                            Span::new(v.file.clone(), cond.expr_span.clone()),
+                            format!("invalid value for variable `{name}`: {text}"),
+                        )
+                        .with_label(at.clone(), "declared here"),
                     );
                 }
                 Ok(_) => diags.push(Diagnostic::error(

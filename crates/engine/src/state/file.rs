@@ -160,7 +160,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("s.tfstate");
         let first = StateFile::lock(&path).expect("first lock");
-        assert!(matches!(StateFile::lock(&path), Err(StateFileError::Locked { .. })));
+        assert!(matches!(
+            StateFile::lock(&path),
+            Err(StateFileError::Locked { .. })
+        ));
         drop(first);
         let again = StateFile::lock(&path).expect("lock after release");
         let mut s = again.load().expect("missing file is empty");

@@ -109,7 +109,9 @@ impl State {
 
     /// True when nothing is recorded (outputs aside).
     pub fn is_empty(&self) -> bool {
-        self.resources.values().all(|r| r.instances.values().all(InstanceState::is_empty))
+        self.resources
+            .values()
+            .all(|r| r.instances.values().all(InstanceState::is_empty))
     }
 
     pub fn instance(&self, addr: &InstanceAddr) -> Option<&InstanceState> {
@@ -129,7 +131,12 @@ impl State {
     }
 
     /// Sets (or with `None` removes) the current object of an instance.
-    pub fn set_current(&mut self, addr: &InstanceAddr, provider: &str, object: Option<ObjectState>) {
+    pub fn set_current(
+        &mut self,
+        addr: &InstanceAddr,
+        provider: &str,
+        object: Option<ObjectState>,
+    ) {
         self.instance_mut(addr, provider).current = object;
         self.prune(addr);
     }
@@ -156,7 +163,10 @@ impl State {
 
     fn prune(&mut self, addr: &InstanceAddr) {
         if let Some(r) = self.resources.get_mut(&addr.resource) {
-            if r.instances.get(&addr.key).is_some_and(InstanceState::is_empty) {
+            if r.instances
+                .get(&addr.key)
+                .is_some_and(InstanceState::is_empty)
+            {
                 r.instances.remove(&addr.key);
             }
             if r.instances.is_empty() {
@@ -178,7 +188,12 @@ impl State {
         self.resources
             .iter()
             .filter(|(r, _)| r.mode == ResourceMode::Managed)
-            .map(|(_, rs)| rs.instances.values().filter(|i| i.current.is_some()).count())
+            .map(|(_, rs)| {
+                rs.instances
+                    .values()
+                    .filter(|i| i.current.is_some())
+                    .count()
+            })
             .sum()
     }
 }
@@ -260,7 +275,10 @@ impl State {
                     .iter()
                     .flat_map(|(key, inst)| {
                         let cur = inst.current.iter().map(move |o| (None, o));
-                        let dep = inst.deposed.iter().map(|o| (Some(o.create_token.clone()), o));
+                        let dep = inst
+                            .deposed
+                            .iter()
+                            .map(|o| (Some(o.create_token.clone()), o));
                         cur.chain(dep).map(move |(deposed, o)| InstanceV1 {
                             index_key: key.to_json(),
                             deposed,
@@ -292,7 +310,8 @@ impl State {
 
     /// Reads any supported format version.
     pub fn from_json(bytes: &[u8]) -> Result<State, StateFormatError> {
-        let raw: serde_json::Value = serde_json::from_slice(bytes).map_err(StateFormatError::Json)?;
+        let raw: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(StateFormatError::Json)?;
         let version = raw
             .get("format_version")
             .and_then(serde_json::Value::as_u64)
@@ -323,7 +342,10 @@ impl State {
                 let dependencies = i
                     .dependencies
                     .iter()
-                    .map(|d| ResourceAddr::parse(d).ok_or_else(|| StateFormatError::BadAddress(d.clone())))
+                    .map(|d| {
+                        ResourceAddr::parse(d)
+                            .ok_or_else(|| StateFormatError::BadAddress(d.clone()))
+                    })
                     .collect::<Result<Vec<_>, _>>()?;
                 let obj = ObjectState {
                     status: i.status,
@@ -366,9 +388,17 @@ mod tests {
     fn round_trips_through_json() {
         let mut s = State::new();
         let a = ResourceAddr::managed("random_id", "a").instance(InstanceKey::Str("k".into()));
-        s.set_current(&a, "random", Some(object(Value::map([("id", Value::string("x"))]))));
+        s.set_current(
+            &a,
+            "random",
+            Some(object(Value::map([("id", Value::string("x"))]))),
+        );
         s.depose_current(&a, "random");
-        s.set_current(&a, "random", Some(object(Value::map([("id", Value::string("y"))]))));
+        s.set_current(
+            &a,
+            "random",
+            Some(object(Value::map([("id", Value::string("y"))]))),
+        );
         s.outputs.insert(
             "o".into(),
             OutputState {

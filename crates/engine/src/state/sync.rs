@@ -41,7 +41,9 @@ impl SyncState {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock leaves a consistent `State` (changes are single
         // assignments), so a poisoned lock is still usable.
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
@@ -78,7 +80,11 @@ impl SyncState {
             }
             Ok(Err(e)) => Err(e),
             Err(join) => Err(StateFileError::Write {
-                path: self.file.as_ref().map(|f| f.path().to_owned()).unwrap_or_default(),
+                path: self
+                    .file
+                    .as_ref()
+                    .map(|f| f.path().to_owned())
+                    .unwrap_or_default(),
                 source: std::io::Error::other(join.to_string()),
             }),
         }
