@@ -516,10 +516,40 @@ resource "vkcs_compute_instance" "vm" {
   depends_on = [vkcs_networking_subnet.sub]
 }
 
+resource "vkcs_blockstorage_volume" "scratch" {
+  size              = 1
+  volume_type       = "high-iops"
+  availability_zone = "MS1"
+}
+
 output "ip" {
   value = vkcs_compute_instance.vm.network[0].fixed_ip_v4
 }
 "##;
+
+/// Marks the current objects of `types` in the state as `creating`: what the state holds when a
+/// process dies between sending a create and recording its result.
+fn mark_creating(state_file: &Path, types: &[&str]) -> Result<()> {
+    let mut state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(state_file)?)?;
+    let resources = state["resources"]
+        .as_array_mut()
+        .context("state without resources")?;
+    let mut marked = 0;
+    for r in resources {
+        if types.iter().any(|t| r["type"] == *t) {
+            for i in r["instances"]
+                .as_array_mut()
+                .context("resource without instances")?
+            {
+                i["status"] = serde_json::Value::String("creating".into());
+                marked += 1;
+            }
+        }
+    }
+    ensure!(marked == types.len(), "marked {marked} objects in {state}");
+    std::fs::write(state_file, serde_json::to_vec_pretty(&state)?)?;
+    Ok(())
+}
 
 /// The other common VK shape: boot from an image by name, a network by id (Nova makes the port),
 /// security groups by name, created stopped.
@@ -548,6 +578,27 @@ fn tf_image_boot_by_names_on_localcloud() -> Result<()> {
         plan.iter().all(|(_, a)| a == "no-op"),
         "the second plan is not empty: {plan:?}"
     );
+
+    // A create interrupted after the cloud made the objects is repeated with the same token:
+    // the server and the volume are found, not made twice.
+    mark_creating(
+        &dir.join("vitrina.tfstate"),
+        &["vkcs_compute_instance", "vkcs_blockstorage_volume"],
+    )?;
+    must(&cloud, &["tf", "apply", d, "--auto-approve"])?;
+    let found = leftovers(&cloud.clouds_yaml())?;
+    let servers = found.iter().filter(|l| l.starts_with("server ")).count();
+    let volumes = found.iter().filter(|l| l.starts_with("volume ")).count();
+    ensure!(
+        servers == 1 && volumes == 1,
+        "a repeated create duplicated objects: {found:?}"
+    );
+    let plan = plan_actions(&must(&cloud, &["tf", "plan", d, "--json"])?)?;
+    ensure!(
+        plan.iter().all(|(_, a)| a == "no-op"),
+        "the plan after the repeated create is not empty: {plan:?}"
+    );
+
     must(&cloud, &["tf", "destroy", d, "--auto-approve"])?;
     let found = leftovers(&cloud.clouds_yaml())?;
     ensure!(found.is_empty(), "destroy left: {found:?}");

@@ -20,7 +20,7 @@ use vitrina_openstack::{Query, Secret};
 use super::util::{
     b, blocks, boolean, c, i, map_of_strings, number, o, oc, os_err, r, s, set_of_strings,
     sha1_hex, smap, string, strs, u64_arg, vbool, vint, vmap, vopt, vs, vset, wait_opts,
-    TEN_MINUTES, THIRTY_MINUTES,
+    without_token, CREATE_TOKEN_KEY, TEN_MINUTES, THIRTY_MINUTES,
 };
 use super::{attr_path, computed_blocks, with, Vkcs};
 
@@ -411,23 +411,41 @@ pub(crate) async fn create_instance(vk: &Vkcs, req: &CreateRequest) -> Result<Va
     let flavor_id = resolve_flavor(vk, c).await?;
     let image_id = resolve_image(vk, c).await?;
     let networks = resolve_networks(vk, c).await?;
-    let body = server_request(c, flavor_id, image_id, networks)?;
     let compute = vk.client.compute();
-    let created = compute
-        .create_server(&body)
+    let name = s(c, "name").unwrap_or_default();
+    // A create repeated after a crash finds the server the first attempt made.
+    let found = find_server_by_token(vk, &name, &req.token)
         .await
-        .map_err(os_err("cannot create the server"))?;
-    let partial = with(&known(&req.planned), [("id", vs(&created.id))]);
+        .map_err(os_err(format!(
+            "cannot look for server `{name}` of an earlier attempt"
+        )))?;
+    let server_id = match found {
+        Some(id) => id,
+        None => {
+            let mut body = server_request(c, flavor_id, image_id, networks)?;
+            body.server
+                .metadata
+                .get_or_insert_with(BTreeMap::new)
+                .insert(CREATE_TOKEN_KEY.to_owned(), req.token.clone());
+            compute
+                .create_server(&body)
+                .await
+                .map_err(os_err("cannot create the server"))?
+                .id
+        }
+    };
+    let partial = with(&known(&req.planned), [("id", vs(&server_id))]);
     let fail = |what: &str, e: vitrina_openstack::Error| ApplyError {
-        error: ProviderError::with_source(format!("server `{}` {what}", created.id), e),
+        error: ProviderError::with_source(format!("server `{server_id}` {what}"), e),
         partial: Some(partial.clone()),
     };
     let opts = wait_opts(req.timeout, THIRTY_MINUTES);
-    compute
-        .wait_server(&created.id, &["ACTIVE"], opts)
+    let built = compute
+        .wait_server(&server_id, &["ACTIVE", "SHUTOFF"], opts)
         .await
         .map_err(|e| fail("did not become ACTIVE", e))?;
-    if s(c, "power_state").as_deref() == Some("shutoff") {
+    let created = built;
+    if s(c, "power_state").as_deref() == Some("shutoff") && created.status != "SHUTOFF" {
         compute
             .stop_server(&created.id)
             .await
@@ -447,6 +465,40 @@ pub(crate) async fn create_instance(vk: &Vkcs, req: &CreateRequest) -> Result<Va
             error,
             partial: Some(partial),
         })
+}
+
+/// The server named `name` that carries `token` in its metadata, if an earlier attempt made one.
+async fn find_server_by_token(
+    vk: &Vkcs,
+    name: &str,
+    token: &str,
+) -> Result<Option<String>, vitrina_openstack::Error> {
+    let pattern = format!("^{}$", regex_escape(name));
+    let servers = vk
+        .client
+        .compute()
+        .list_servers(&vec![("name".to_owned(), pattern)])
+        .await?;
+    Ok(servers
+        .into_iter()
+        .find(|sv| {
+            sv.name == name
+                && sv.metadata.get(CREATE_TOKEN_KEY).map(String::as_str) == Some(token)
+                && !matches!(sv.status.as_str(), "DELETED" | "SOFT_DELETED")
+        })
+        .map(|sv| sv.id))
+}
+
+/// Escapes a server name for Nova's regular-expression `name` filter.
+fn regex_escape(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for ch in name.chars() {
+        if "\\.^$*+?()[]{}|".contains(ch) {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
 }
 
 pub(crate) async fn read_instance(vk: &Vkcs, p: &Value) -> Result<Option<Value>, ProviderError> {
@@ -577,7 +629,8 @@ async fn instance_value(vk: &Vkcs, base: &Value, server: &Server) -> Result<Valu
         Some(t) => vset(t.clone()),
         None => vset(super::util::strs(base, "tags")),
     };
-    let metadata = vmap(server.metadata.clone());
+    let server_metadata = without_token(&server.metadata);
+    let metadata = vmap(server_metadata.clone());
     let mut out = with(
         &known(base),
         [
@@ -609,7 +662,7 @@ async fn instance_value(vk: &Vkcs, base: &Value, server: &Server) -> Result<Valu
     }
     // `metadata` is what the configuration manages: the server's metadata, or null when both are
     // empty (so an unset argument plans no change).
-    if !(base.get("metadata").is_null() && server.metadata.is_empty()) {
+    if !(base.get("metadata").is_null() && server_metadata.is_empty()) {
         out.set("metadata", metadata);
     }
     if out.get("password_data").is_null() {

@@ -10,7 +10,8 @@ use vitrina_openstack::Query;
 
 use super::util::{
     b, boolean, c, i, map_of_strings, number, o, oc, os_err, r, s, set_of_strings, smap, string,
-    u64_arg, vbool, vint, vmap, vs, vset, wait_opts, THIRTY_MINUTES,
+    u64_arg, vbool, vint, vmap, vs, vset, wait_opts, without_token, CREATE_TOKEN_KEY,
+    THIRTY_MINUTES,
 };
 use super::{with, Vkcs};
 
@@ -105,7 +106,7 @@ fn volume_value(base: &Value, v: &Volume) -> Value {
     let mut changes = vec![
         ("id", vs(&v.id)),
         ("size", vint(v.size)),
-        ("all_metadata", vmap(v.metadata.clone())),
+        ("all_metadata", vmap(without_token(&v.metadata))),
     ];
     if let Some(t) = &v.volume_type {
         changes.push(("volume_type", vs(t)));
@@ -134,12 +135,34 @@ fn volume_value(base: &Value, v: &Volume) -> Value {
 }
 
 pub(crate) async fn create_volume(vk: &Vkcs, req: &CreateRequest) -> Result<Value, ApplyError> {
-    let body = volume_request(&req.config)?;
+    let mut body = volume_request(&req.config)?;
     let bs = vk.client.block_storage();
-    let created = bs
-        .create_volume(&body)
+    // A create repeated after a crash finds the volume the first attempt made.
+    let query: Query = body
+        .name
+        .iter()
+        .map(|n| ("name".to_owned(), n.clone()))
+        .collect();
+    let earlier = bs
+        .list_volumes(&query)
         .await
-        .map_err(os_err("cannot create the volume"))?;
+        .map_err(os_err("cannot look for a volume of an earlier attempt"))?
+        .into_iter()
+        .find(|v| {
+            v.metadata.get(CREATE_TOKEN_KEY).map(String::as_str) == Some(req.token.as_str())
+                && v.status != "deleting"
+        });
+    let created = match earlier {
+        Some(v) => v,
+        None => {
+            body.metadata
+                .get_or_insert_with(Default::default)
+                .insert(CREATE_TOKEN_KEY.to_owned(), req.token.clone());
+            bs.create_volume(&body)
+                .await
+                .map_err(os_err("cannot create the volume"))?
+        }
+    };
     let partial = volume_value(&super::compute::known(&req.planned), &created);
     match bs
         .wait_volume(
@@ -185,7 +208,13 @@ pub(crate) async fn update_volume(vk: &Vkcs, req: &UpdateRequest) -> Result<Valu
         partial: Some(prior.clone()),
     };
     if changed("name") || changed("description") || changed("metadata") {
-        let mut metadata = smap(prior, "all_metadata");
+        // Cinder replaces the whole metadata: keep what the configuration does not manage
+        // (including the create token).
+        let current = bs
+            .get_volume(&id)
+            .await
+            .map_err(|e| fail(format!("cannot read volume `{id}`"), e))?;
+        let mut metadata = current.metadata;
         for k in smap(prior, "metadata").keys() {
             metadata.remove(k);
         }

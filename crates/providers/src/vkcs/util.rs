@@ -150,6 +150,19 @@ pub(crate) fn vmap<K: Into<String>, S: Into<String>>(
     )
 }
 
+/// The metadata key that carries the engine's create token on servers and volumes, so a create
+/// repeated after a crash finds the object instead of making a second one. Left out of
+/// `metadata` and `all_metadata` in the state.
+pub(crate) const CREATE_TOKEN_KEY: &str = "vitrina_create_token";
+
+/// Metadata without [`CREATE_TOKEN_KEY`].
+pub(crate) fn without_token(m: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    m.iter()
+        .filter(|(k, _)| k.as_str() != CREATE_TOKEN_KEY)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 /// SHA-1 hex of a string: how VK's provider stores `user_data` in the state.
 pub(crate) fn sha1_hex(data: &str) -> String {
     hex::encode(sha1::Sha1::digest(data.as_bytes()))
