@@ -1427,6 +1427,12 @@ mod tests {
     }
 
     #[test]
+    fn server_names_are_escaped_for_novas_regex_filter() {
+        assert_eq!(regex_escape("vm-1"), "vm-1");
+        assert_eq!(regex_escape("a.b(c)"), "a\\.b\\(c\\)");
+    }
+
+    #[test]
     fn oversized_user_data_is_refused() {
         let c = instance_cfg(&[("name", vs("vm")), ("user_data", vs("x".repeat(60_000)))]);
         let err = server_request(&c, "f".into(), Some("img".into()), None).unwrap_err();

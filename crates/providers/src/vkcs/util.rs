@@ -264,6 +264,16 @@ mod tests {
     }
 
     #[test]
+    fn the_create_token_is_hidden() {
+        let m: BTreeMap<String, String> = [
+            (CREATE_TOKEN_KEY.to_owned(), "t".to_owned()),
+            ("sid".to_owned(), "xaas".to_owned()),
+        ]
+        .into();
+        assert_eq!(without_token(&m).keys().collect::<Vec<_>>(), vec!["sid"]);
+    }
+
+    #[test]
     fn sets_are_sorted_and_unique() {
         assert_eq!(vset(["b", "a", "b"]), vlist(["a", "b"]));
     }
