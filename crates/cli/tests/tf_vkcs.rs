@@ -604,3 +604,109 @@ fn tf_image_boot_by_names_on_localcloud() -> Result<()> {
     ensure!(found.is_empty(), "destroy left: {found:?}");
     Ok(())
 }
+
+/// A manifest whose `provider "vkcs"` block holds the credentials.
+fn provider_block_manifest(creds: &serde_json::Value, password: &str) -> String {
+    let demo = &creds["projects"]["demo"];
+    format!(
+        r#"
+provider "vkcs" {{
+  auth_url         = "{auth_url}"
+  username         = "{username}"
+  password         = "{password}"
+  project_id       = "{project_id}"
+  region           = "{region}"
+  user_domain_name = "Default"
+}}
+
+resource "vkcs_networking_network" "net" {{
+  name = "from-block"
+}}
+"#,
+        auth_url = creds["auth_url"].as_str().unwrap_or_default(),
+        username = demo["username"].as_str().unwrap_or_default(),
+        project_id = demo["id"].as_str().unwrap_or_default(),
+        region = creds["region"].as_str().unwrap_or_default(),
+    )
+}
+
+/// Runs vitrina with no OpenStack settings in the environment at all.
+fn vitrina_without_os_env(args: &[&str]) -> Result<Output> {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vitrina"));
+    cmd.args(args);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("OS_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.output()
+        .with_context(|| format!("cannot run vitrina {args:?}"))
+}
+
+/// The provider block wins over (here: absent) `OS_*`; a wrong password fails with
+/// Keystone's answer and never shows the password.
+#[test]
+fn tf_provider_block_credentials_and_secret_free_errors() -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let cloud = LocalCloud::start(&tmp.path().join("cloud"))?;
+    let creds: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
+        cloud.data.join("localcloud-credentials.json"),
+    )?)?;
+    let password = creds["projects"]["demo"]["password"]
+        .as_str()
+        .context("no demo password")?
+        .to_owned();
+
+    let bad = tmp.path().join("bad");
+    std::fs::create_dir_all(&bad)?;
+    let wrong = "wrong-Secret-4711";
+    std::fs::write(bad.join("main.tf"), provider_block_manifest(&creds, wrong))?;
+    let b = bad.to_str().context("temp path is not UTF-8")?;
+    let out = vitrina_without_os_env(&["tf", "apply", b, "--auto-approve"])?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ensure!(
+        !out.status.success(),
+        "a wrong password was accepted: {text}"
+    );
+    ensure!(
+        text.contains("401"),
+        "the error does not say what Keystone answered: {text}"
+    );
+    ensure!(
+        !text.contains(wrong),
+        "the password appears in the output: {text}"
+    );
+
+    let good = tmp.path().join("good");
+    std::fs::create_dir_all(&good)?;
+    std::fs::write(
+        good.join("main.tf"),
+        provider_block_manifest(&creds, &password),
+    )?;
+    let g = good.to_str().context("temp path is not UTF-8")?;
+    let out = vitrina_without_os_env(&["tf", "apply", g, "--auto-approve"])?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ensure!(
+        out.status.success(),
+        "apply with the provider block failed: {text}"
+    );
+    ensure!(
+        !text.contains(&password),
+        "the password appears in the output: {text}"
+    );
+    let out = vitrina_without_os_env(&["tf", "destroy", g, "--auto-approve"])?;
+    ensure!(
+        out.status.success(),
+        "destroy failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
