@@ -80,21 +80,25 @@ impl<'a> Ctx<'a> {
             self.wrong_type(node, "a mapping");
             return false;
         };
-        let mut seen = std::collections::BTreeSet::new();
+        let mut seen: std::collections::BTreeMap<&str, Range<usize>> =
+            std::collections::BTreeMap::new();
         for (k, _) in map {
             let Some(name) = k.scalar_text() else {
                 self.wrong_type(k, "a string key");
                 continue;
             };
-            if !seen.insert(name) {
-                self.error(
+            if let Some(first) = seen.get(name) {
+                let d = Diagnostic::error(
                     codes::YAML_DUPLICATE_KEY,
-                    k.span.clone(),
+                    self.span(k.span.clone()),
                     format!("`{name}` is given twice in this mapping"),
-                    "keep one of them",
-                );
+                )
+                .with_help("keep one of them")
+                .with_label(self.span(first.clone()), "first given here");
+                self.diags.push(d);
                 continue;
             }
+            seen.insert(name, k.span.clone());
             if !known.contains(&name) {
                 let help = match did_you_mean(name, known) {
                     Some(s) => format!("did you mean `{s}`?"),

@@ -898,7 +898,7 @@ impl Validator<'_> {
         if !ctx.check_keys(root, &["pages", "entities"]) {
             return options;
         }
-        let mut seen: BTreeMap<String, ()> = BTreeMap::new();
+        let mut seen: BTreeMap<String, std::ops::Range<usize>> = BTreeMap::new();
         // Options shown in a group that has a `when`, and the params every `when` reads.
         let mut conditional: BTreeSet<String> = BTreeSet::new();
         let mut when_params: Vec<(String, Node)> = Vec::new();
@@ -965,15 +965,18 @@ impl Validator<'_> {
                             continue;
                         };
                         for (node, name) in ctx.name_list(params) {
-                            if seen.insert(name.to_owned(), ()).is_some() {
-                                ctx.error(
+                            if let Some(first) = seen.get(name) {
+                                let d = Diagnostic::error(
                                     codes::DISPLAY_DUPLICATE_OPTION,
-                                    node.span.clone(),
+                                    ctx.span(node.span.clone()),
                                     format!("option `{name}` is already in another group"),
-                                    "keep every option in exactly one group",
-                                );
+                                )
+                                .with_help("keep every option in exactly one group")
+                                .with_label(ctx.span(first.clone()), "first listed here");
+                                ctx.diags.push(d);
                                 continue;
                             }
+                            seen.insert(name.to_owned(), node.span.clone());
                             if !opts.contains_key(name) {
                                 ctx.error(
                                     codes::DISPLAY_UNKNOWN_OPTION,
