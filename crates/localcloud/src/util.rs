@@ -184,7 +184,7 @@ pub fn get_str_map(
     service: Service,
 ) -> ApiResult<std::collections::BTreeMap<String, String>> {
     let mut out = std::collections::BTreeMap::new();
-    if let Some(v) = m.get(k) {
+    if let Some(v) = m.get(k).filter(|v| !v.is_null()) {
         let obj = v.as_object().ok_or_else(|| {
             ApiError::bad_request(service, format!("Invalid input for field/attribute {k}. Value: {v}. {v} is not of type 'object'"))
         })?;
