@@ -107,12 +107,6 @@ fn main() -> anyhow::Result<()> {
     }
     std::fs::remove_file(&cli_dest)?;
 
-    runtime.block_on(async {
-        let glance = admin.image();
-        glance.delete_image(&our_id).await?;
-        glance.delete_image(cli_id.trim()).await
-    })?;
-
     let rate = |d: Duration| size as f64 / (1024.0 * 1024.0) / d.as_secs_f64().max(1e-9);
     println!("image transfer, {mb} MiB, real Glance on 127.0.0.1 (wsgiref, SQLite, file store)");
     println!("| direction | vitrina-openstack | openstack CLI | ratio | vitrina peak RSS |");
@@ -131,6 +125,13 @@ fn main() -> anyhow::Result<()> {
             ours.peak_rss_kib as f64 / 1024.0,
         );
     }
+    runtime.block_on(async {
+        admin.authenticate().await?; // a token whose catalog has Glance
+        let glance = admin.image();
+        glance.delete_image(&our_id).await?;
+        glance.delete_image(cli_id.trim()).await
+    })?;
+
     Ok(())
 }
 

@@ -73,9 +73,9 @@ fn serve_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/serve.py")
 }
 
-fn run(venv: &Path, dir: &Path, program: &str, args: &[&str]) -> anyhow::Result<Child> {
-    let log =
-        std::fs::File::create(dir.join(format!("{program}-{}.log", args.last().unwrap_or(&""))))?;
+/// Starts one setup step; its output goes to `<program>-<step>.log`.
+fn run(venv: &Path, dir: &Path, program: &str, step: &str, args: &[&str]) -> anyhow::Result<Child> {
+    let log = std::fs::File::create(dir.join(format!("{program}-{step}.log")))?;
     Command::new(venv.join("bin").join(program))
         .args(args)
         .env("PYTHONWARNINGS", "ignore")
@@ -167,11 +167,22 @@ fn spawn_server(
         .arg(port.to_string())
         .env(env.0, env.1)
         .env("PYTHONWARNINGS", "ignore")
+        .envs(remove_dir_env(dir))
         .stdin(Stdio::piped())
         .stdout(log.try_clone()?)
         .stderr(log)
         .spawn()
         .with_context(|| format!("cannot start {kind}"))
+}
+
+/// Peers shared by a whole test binary live in a static and are never dropped: the servers
+/// remove their temp dir when they exit, unless `VITRINA_KEEP_PEERS` is set (to read the logs).
+fn remove_dir_env(dir: &Path) -> Vec<(&'static str, String)> {
+    if std::env::var_os("VITRINA_KEEP_PEERS").is_some() {
+        Vec::new()
+    } else {
+        vec![("VITRINA_PEERS_REMOVE_DIR", dir.display().to_string())]
+    }
 }
 
 impl Peers {
@@ -208,6 +219,7 @@ impl Peers {
             &venv,
             d,
             "keystone-manage",
+            "db_sync",
             &["--config-file", conf, "db_sync"],
         )?;
         let mut setups = Vec::new();
@@ -218,6 +230,7 @@ impl Peers {
                     &venv,
                     d,
                     "keystone-manage",
+                    step,
                     &[
                         "--config-file",
                         conf,
@@ -258,6 +271,7 @@ impl Peers {
             &venv,
             d,
             "glance-manage",
+            "db_sync",
             &[
                 "--config-file",
                 glance_conf.to_str().context("temp path is not UTF-8")?,
@@ -273,6 +287,7 @@ impl Peers {
             &venv,
             d,
             "keystone-manage",
+            "bootstrap",
             &[
                 "--config-file",
                 conf,
@@ -409,22 +424,26 @@ impl Peers {
     }
 }
 
-/// Writes `size` bytes of a deterministic pseudo-random pattern (xorshift) to `path`.
+/// Writes `size` bytes to `path`: a 1 MiB pseudo-random block (xorshift from `seed`) repeated,
+/// each copy stamped with its index so that no two MiB are equal. Fast even in debug builds.
 pub fn write_pattern_file(path: &Path, size: u64, seed: u64) -> std::io::Result<()> {
     let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
     let mut state = seed | 1;
-    let mut left = size;
     let mut block = vec![0u8; 1 << 20];
+    for word in block.chunks_exact_mut(8) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        word.copy_from_slice(&state.to_le_bytes());
+    }
+    let mut left = size;
+    let mut index = 0u64;
     while left > 0 {
-        for word in block.chunks_exact_mut(8) {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            word.copy_from_slice(&state.to_le_bytes());
-        }
+        block[..8].copy_from_slice(&(index ^ seed).to_le_bytes());
         let n = left.min(block.len() as u64) as usize;
         file.write_all(&block[..n])?;
         left -= n as u64;
+        index += 1;
     }
     file.flush()
 }

@@ -5,10 +5,12 @@ usage: python serve.py keystone|glance PORT
 
 Configuration comes from the environment, as the services read it under any WSGI server:
 OS_KEYSTONE_CONFIG_FILES for Keystone, OS_GLANCE_CONFIG_DIR for Glance. The process exits as
-soon as its standard input reaches end of file, so a test that dies never leaves a server behind.
+soon as its standard input reaches end of file, so a test that dies never leaves a server behind;
+then, when VITRINA_PEERS_REMOVE_DIR names a directory (the peers' temp dir), it removes it.
 """
 
 import os
+import shutil
 import sys
 import threading
 import warnings
@@ -45,6 +47,9 @@ def main():
             while sys.stdin.buffer.read(65536):
                 pass
         finally:
+            remove = os.environ.get("VITRINA_PEERS_REMOVE_DIR")
+            if remove:
+                shutil.rmtree(remove, ignore_errors=True)
             os._exit(0)
 
     threading.Thread(target=watch_stdin, daemon=True).start()
