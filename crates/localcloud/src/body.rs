@@ -190,7 +190,7 @@ pub fn check(schema: &Schema, value: Value) -> ApiResult<Map<String, Value>> {
                 }
                 None => {
                     return Err(ApiError::bad_request(service, match service {
-                        Service::Network => format!("Resource body required"),
+                        Service::Network => "Resource body required".to_string(),
                         Service::Identity => format!("Invalid input for field '{w}': '{w}' is a required property"),
                         _ => format!("Invalid input for field/attribute body. Value: {}. '{w}' is a required property", short(&whole)),
                     }))

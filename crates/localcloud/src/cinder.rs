@@ -286,7 +286,7 @@ pub fn new_volume(
             .ok_or_else(|| {
                 ApiError::bad_request(
                     service,
-                    format!("Invalid image identifier or unable to access requested image."),
+                    "Invalid image identifier or unable to access requested image.".to_string(),
                 )
             })?;
         check_image_fits(service, img, size)?;

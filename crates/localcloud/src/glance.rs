@@ -214,7 +214,7 @@ fn check_attr(key: &str, v: &Value) -> ApiResult<()> {
             }
         }
         "min_disk" | "min_ram" => {
-            if !(v.as_i64().is_some_and(|n| n >= 0)) {
+            if v.as_i64().is_none_or(|n| n < 0) {
                 return Err(bad("integer"));
             }
         }

@@ -486,10 +486,10 @@ pub fn new_port(
     let sgs = match security_groups {
         Some(list) => {
             for g in &list {
-                if !db
+                if db
                     .security_groups
                     .get(g)
-                    .is_some_and(|x| x.project_id == project_id)
+                    .is_none_or(|x| x.project_id != project_id)
                 {
                     return Err(ApiError::not_found(
                         S,
@@ -1629,7 +1629,10 @@ const PORT_UPDATE_SCHEMA: Schema = Schema {
     siblings: &[],
 };
 
-fn parse_fixed_ips(v: Option<&Value>) -> ApiResult<Option<Vec<(Option<String>, Option<String>)>>> {
+/// Requested `(subnet_id, ip_address)` pairs.
+type FixedRequest = Vec<(Option<String>, Option<String>)>;
+
+fn parse_fixed_ips(v: Option<&Value>) -> ApiResult<Option<FixedRequest>> {
     let Some(v) = v else { return Ok(None) };
     let arr = v.as_array().ok_or_else(|| {
         ApiError::bad_request(S, "Invalid input for fixed_ips. Reason: not a list.")
@@ -1770,7 +1773,7 @@ async fn update_port(
         let port = db.ports.get(&id).filter(|p| port_visible(p, &ctx)).cloned().ok_or_else(|| port_not_found(&id))?;
         if let Some(list) = &sgs {
             for g in list {
-                if !db.security_groups.get(g).is_some_and(|x| x.project_id == ctx.project_id) {
+                if db.security_groups.get(g).is_none_or(|x| x.project_id != ctx.project_id) {
                     return Err(sg_not_found(g));
                 }
             }

@@ -1156,9 +1156,9 @@ async fn create_server(
     let az = get_str(&m, "availability_zone").unwrap_or_else(|| ZONES[0].into());
     let az = az.split(':').next().unwrap_or("").to_owned();
     if !ZONES.contains(&az.as_str()) {
-        return Err(bad(format!(
-            "The requested availability zone is not available"
-        )));
+        return Err(bad(
+            "The requested availability zone is not available".to_string()
+        ));
     }
     let metadata = get_str_map(&m, "metadata", S)?;
     let bdms = parse_bdms(m.get("block_device_mapping_v2"))?;
@@ -1190,7 +1190,7 @@ async fn create_server(
         // Key pair.
         let mut public_keys = vec![];
         if let Some(k) = &key_name {
-            let kp = db.keypairs.get(&key_id(&ctx.user_id, k)).ok_or_else(|| bad(format!("Invalid key_name provided.")))?;
+            let kp = db.keypairs.get(&key_id(&ctx.user_id, k)).ok_or_else(|| bad("Invalid key_name provided.".to_string()))?;
             public_keys.push(kp.public_key.clone());
         }
         // Boot source.
@@ -1810,7 +1810,7 @@ async fn server_action(
                     .find(|f| f.floating_ip_address == address && f.project_id == r.ctx.project_id)
                     .cloned();
                 let fip =
-                    fip.ok_or_else(|| ApiError::not_found(S, format!("floating IP not found")))?;
+                    fip.ok_or_else(|| ApiError::not_found(S, "floating IP not found".to_string()))?;
                 let port = s
                     .ports
                     .iter()
@@ -1851,7 +1851,7 @@ async fn server_action(
                     .find(|f| f.floating_ip_address == address && f.project_id == r.ctx.project_id)
                     .cloned();
                 let fip =
-                    fip.ok_or_else(|| ApiError::not_found(S, format!("floating IP not found")))?;
+                    fip.ok_or_else(|| ApiError::not_found(S, "floating IP not found".to_string()))?;
                 if !fip.port_id.as_ref().is_some_and(|p| s.ports.contains(p)) {
                     return Err(ApiError::conflict(
                         S,
