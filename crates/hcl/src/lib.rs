@@ -3,7 +3,7 @@
 //!
 //! # Parsing
 //!
-//! - [`parse`]`(file, text) -> Result<`[`Module`]`, Diagnostic>` parses a `.tf` file with
+//! - [`parse()`]`(file, text) -> Result<`[`Module`]`, Diagnostic>` parses a `.tf` file with
 //!   hcl-edit and gives a structured view: [`Module::variables`] (name, type constraint, default,
 //!   `sensitive`, `nullable`, validations), [`Module::locals`], [`Module::resources`] (managed
 //!   and data), [`Module::outputs`], providers, `terraform` and `module` blocks, and every block
@@ -32,7 +32,7 @@
 //!   `optional(T, default)`.
 //! - [`Value`]: null, bool, number (`f64`), string, list, tuple, set, map, object,
 //!   `Unknown(Type)`, and `Sensitive(Box<Value>)` marks.
-//! - [`convert`]`(value, type)` converts as Terraform does (`"1"` → `1`, `"true"` → `true`,
+//! - [`convert()`]`(value, type)` converts as Terraform does (`"1"` → `1`, `"true"` → `true`,
 //!   tuples → lists, objects → maps, `optional` attributes filled in).
 //!
 //! Numbers are `f64`: integers are exact up to 2^53 and print without a fraction; Terraform's

@@ -1,6 +1,6 @@
 //! Terraform's built-in functions.
 //!
-//! Each function is declared once in [`TABLE`] with its parameters; one driver checks arity,
+//! Each function is declared once in a table with its parameters; one driver checks arity,
 //! removes sensitive marks (and puts them back on the result), returns an unknown result for
 //! unknown arguments, rejects nulls, converts arguments to the parameter types and names the
 //! argument and its position in every error.
