@@ -710,3 +710,92 @@ fn tf_provider_block_credentials_and_secret_free_errors() -> Result<()> {
     );
     Ok(())
 }
+
+/// `X-SDN: sprut` networking with the `internet` pool, a router whose gateway is set after
+/// creation, port address pairs and DHCP options, an imported key, a volume cloned from another.
+const SPRUT: &str = r##"resource "vkcs_networking_network" "net" {
+  name = "sp"
+  sdn  = "sprut"
+}
+resource "vkcs_networking_subnet" "sub" {
+  network_id = vkcs_networking_network.net.id
+  cidr       = "10.9.0.0/24"
+  sdn        = "sprut"
+  no_gateway = false
+}
+data "vkcs_networking_network" "inet" {
+  name = "internet"
+  sdn  = "sprut"
+}
+resource "vkcs_networking_router" "r" {
+  name = "r"
+  sdn  = "sprut"
+  external_network_id = data.vkcs_networking_network.inet.id
+  vendor_options {
+    set_router_gateway_after_create = true
+  }
+}
+resource "vkcs_networking_router_interface" "ri" {
+  router_id = vkcs_networking_router.r.id
+  subnet_id = vkcs_networking_subnet.sub.id
+  sdn       = "sprut"
+}
+resource "vkcs_networking_port" "p" {
+  network_id = vkcs_networking_network.net.id
+  sdn        = "sprut"
+  allowed_address_pairs {
+    ip_address = "10.9.0.200"
+  }
+  extra_dhcp_option {
+    name  = "mtu"
+    value = "1400"
+  }
+  depends_on = [vkcs_networking_subnet.sub]
+}
+resource "vkcs_networking_floatingip" "f" {
+  pool    = "internet"
+  sdn     = "sprut"
+  port_id = vkcs_networking_port.p.id
+  depends_on = [vkcs_networking_router_interface.ri]
+}
+resource "vkcs_compute_keypair" "k" {
+  name       = "imported"
+  public_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIL4s3PXa+KFojkquchMfmf/AIhp2SlgoCD1q6KC7YDlo vitrina-test"
+}
+resource "vkcs_blockstorage_volume" "a" {
+  size = 1
+  volume_type = "ceph-ssd"
+  availability_zone = "GZ1"
+}
+resource "vkcs_blockstorage_volume" "b" {
+  size = 2
+  volume_type = "ceph-ssd"
+  availability_zone = "GZ1"
+  source_vol_id = vkcs_blockstorage_volume.a.id
+}
+"##;
+
+#[test]
+fn tf_sprut_sdn_and_less_common_arguments() -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("manifest");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("main.tf"), SPRUT)?;
+    let cloud = LocalCloud::start(&tmp.path().join("cloud"))?;
+    let d = dir.to_str().context("temp path is not UTF-8")?;
+    must(&cloud, &["tf", "apply", d, "--auto-approve"])?;
+    let state = std::fs::read_to_string(dir.join("vitrina.tfstate"))?;
+    ensure!(
+        state.contains("\"sdn\": \"sprut\"") || state.contains("\"sdn\":\"sprut\""),
+        "no sprut in {state}"
+    );
+    let plan = plan_actions(&must(&cloud, &["tf", "plan", d, "--json"])?)?;
+    ensure!(
+        plan.iter().all(|(_, a)| a == "no-op"),
+        "the second plan is not empty: {plan:?}"
+    );
+    must(&cloud, &["tf", "destroy", d, "--auto-approve"])?;
+    let found = leftovers(&cloud.clouds_yaml())?;
+    ensure!(found.is_empty(), "destroy left: {found:?}");
+    Ok(())
+}
