@@ -40,6 +40,63 @@ pub(crate) fn base64decode(_: &EvalContext, a: Vec<Value>) -> FResult {
         .map_err(|_| FuncError::arg(0, "the decoded bytes are not valid UTF-8"))
 }
 
+/// The encodings `textencodebase64` and `textdecodebase64` support (IANA names, any case).
+#[derive(Clone, Copy)]
+enum TextEncoding {
+    Utf8,
+    Utf16Le,
+    Utf16Be,
+}
+
+fn text_encoding(name: &str, arg: usize) -> Result<TextEncoding, FuncError> {
+    match name.to_ascii_uppercase().replace('_', "-").as_str() {
+        "UTF-8" | "UTF8" => Ok(TextEncoding::Utf8),
+        "UTF-16LE" => Ok(TextEncoding::Utf16Le),
+        "UTF-16BE" | "UTF-16" => Ok(TextEncoding::Utf16Be),
+        _ => Err(FuncError::arg(
+            arg,
+            format!("unsupported encoding {name:?}; vitrina supports UTF-8, UTF-16LE and UTF-16BE"),
+        )),
+    }
+}
+
+pub(crate) fn textencodebase64(_: &EvalContext, a: Vec<Value>) -> FResult {
+    let text = str_arg(&a, 0)?;
+    let bytes: Vec<u8> = match text_encoding(str_arg(&a, 1)?, 1)? {
+        TextEncoding::Utf8 => text.as_bytes().to_vec(),
+        TextEncoding::Utf16Le => text.encode_utf16().flat_map(u16::to_le_bytes).collect(),
+        TextEncoding::Utf16Be => text.encode_utf16().flat_map(u16::to_be_bytes).collect(),
+    };
+    Ok(Value::String(
+        base64::engine::general_purpose::STANDARD.encode(bytes),
+    ))
+}
+
+pub(crate) fn textdecodebase64(_: &EvalContext, a: Vec<Value>) -> FResult {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(str_arg(&a, 0)?)
+        .map_err(|e| FuncError::arg(0, format!("invalid base64 data: {e}")))?;
+    let bad = || FuncError::arg(0, "the decoded bytes are not valid in this encoding");
+    let text = match text_encoding(str_arg(&a, 1)?, 1)? {
+        TextEncoding::Utf8 => String::from_utf8(bytes).map_err(|_| bad())?,
+        enc @ (TextEncoding::Utf16Le | TextEncoding::Utf16Be) => {
+            if bytes.len() % 2 != 0 {
+                return Err(bad());
+            }
+            let units: Vec<u16> = bytes
+                .chunks_exact(2)
+                .map(|c| match (enc, c) {
+                    (TextEncoding::Utf16Le, [lo, hi]) => u16::from_le_bytes([*lo, *hi]),
+                    (_, [hi, lo]) => u16::from_be_bytes([*hi, *lo]),
+                    _ => 0,
+                })
+                .collect();
+            String::from_utf16(&units).map_err(|_| bad())?
+        }
+    };
+    Ok(Value::String(text))
+}
+
 pub(crate) fn urlencode(_: &EvalContext, a: Vec<Value>) -> FResult {
     let mut out = String::new();
     for b in str_arg(&a, 0)?.bytes() {

@@ -733,6 +733,22 @@ static TABLE: &[FuncDef] = &[
         filesystem::templatefile
     ),
     f!(
+        "textdecodebase64",
+        [p("source", S), p("encoding", S)],
+        None,
+        t_string,
+        0,
+        encoding::textdecodebase64
+    ),
+    f!(
+        "textencodebase64",
+        [p("string", S), p("encoding", S)],
+        None,
+        t_string,
+        0,
+        encoding::textencodebase64
+    ),
+    f!(
         "timeadd",
         [p("timestamp", S), p("duration", S)],
         None,
