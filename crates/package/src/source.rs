@@ -27,16 +27,30 @@ const MAX_ENTRIES: usize = 20_000;
 pub const MAX_TEXT_FILE: u64 = 16 * 1024 * 1024;
 /// All kept files together are at most this large; past it, files are only measured.
 pub const MAX_KEPT_TOTAL: u64 = 64 * 1024 * 1024;
-/// Images are kept up to this size (the icon limit is 1 MiB; larger ones are only measured).
-const MAX_KEPT_IMAGE: u64 = 2 * 1024 * 1024;
+/// Of every file, this many first bytes are kept (enough for an image's header: a PNG's size
+/// is in its first 24 bytes).
+pub const HEAD_BYTES: usize = 64;
 /// Folders nest at most this deep.
 const MAX_DEPTH: usize = 32;
 
-/// A file of a package: its size, and its bytes when validation needs them.
+/// A file of a package: its size, its first bytes, and all its bytes when validation reads it
+/// (text files).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackageFile {
     pub size: u64,
+    /// The first [`HEAD_BYTES`] bytes (fewer for a shorter file) when `data` is not kept.
+    pub head: Vec<u8>,
     pub data: Option<Vec<u8>>,
+}
+
+impl PackageFile {
+    /// The file's first bytes, from `data` when it is kept.
+    pub fn head(&self) -> &[u8] {
+        match &self.data {
+            Some(d) => d.get(..HEAD_BYTES).unwrap_or(d),
+            None => &self.head,
+        }
+    }
 }
 
 /// A package read into memory: paths relative to the service folder, with `/` separators.
@@ -106,6 +120,7 @@ impl PackageFiles {
             rel,
             PackageFile {
                 size,
+                head: Vec::new(),
                 data: Some(data),
             },
         );
@@ -194,11 +209,7 @@ pub fn read_package(path: &Path) -> Result<PackageFiles, ReadError> {
 /// Whether validation needs a file's bytes. Everything else (scripts, archives, large assets)
 /// is only measured, so a big package never sits in memory whole.
 pub fn wants_data(rel: &str, size: u64) -> bool {
-    if is_text_file(rel) {
-        size <= MAX_TEXT_FILE
-    } else {
-        rel.starts_with("images/") && size <= MAX_KEPT_IMAGE
-    }
+    is_text_file(rel) && size <= MAX_TEXT_FILE
 }
 
 /// Files that validation reads as text.
@@ -262,15 +273,19 @@ fn read_dir(root: &Path) -> Result<PackageFiles, ReadError> {
                 }
             } else if ft.is_file() {
                 let size = entry.metadata().map_err(io)?.len();
-                let data = if wants_data(&rel, size) && kept.saturating_add(size) <= MAX_KEPT_TOTAL
-                {
-                    let bytes = fs_err::read(entry.path()).map_err(io)?;
-                    kept = kept.saturating_add(bytes.len() as u64);
-                    Some(bytes)
-                } else {
-                    None
-                };
-                pkg.insert(&rel, PackageFile { size, data });
+                let (head, data) =
+                    if wants_data(&rel, size) && kept.saturating_add(size) <= MAX_KEPT_TOTAL {
+                        let bytes = fs_err::read(entry.path()).map_err(io)?;
+                        kept = kept.saturating_add(bytes.len() as u64);
+                        (Vec::new(), Some(bytes))
+                    } else {
+                        let mut head = Vec::new();
+                        fs_err::File::open(entry.path())
+                            .and_then(|f| f.take(HEAD_BYTES as u64).read_to_end(&mut head))
+                            .map_err(io)?;
+                        (head, None)
+                    };
+                pkg.insert(&rel, PackageFile { size, head, data });
             }
         }
     }
@@ -417,12 +432,13 @@ fn read_zip<R: std::io::Read + std::io::Seek>(
         };
         let mut data = Vec::new();
         let mut limited = (&mut entry).take(cap.saturating_add(1));
+        let first = if keep_limit > 0 {
+            keep_limit.saturating_add(1)
+        } else {
+            HEAD_BYTES as u64
+        };
         let read = (&mut limited)
-            .take(if keep_limit > 0 {
-                keep_limit.saturating_add(1)
-            } else {
-                0
-            })
+            .take(first)
             .read_to_end(&mut data)
             .and_then(|first| {
                 std::io::copy(&mut limited, &mut std::io::sink())
@@ -451,9 +467,19 @@ fn read_zip<R: std::io::Read + std::io::Seek>(
         }
         pkg.insert(
             &rel,
-            PackageFile {
-                size: read,
-                data: keep.then_some(data),
+            if keep {
+                PackageFile {
+                    size: read,
+                    head: Vec::new(),
+                    data: Some(data),
+                }
+            } else {
+                data.truncate(HEAD_BYTES);
+                PackageFile {
+                    size: read,
+                    head: data,
+                    data: None,
+                }
             },
         );
     }

@@ -442,7 +442,7 @@ impl Validator<'_> {
             return;
         }
         if icon.to_ascii_lowercase().ends_with(".png") {
-            match file.data.as_deref().and_then(png_size) {
+            match png_size(file.head()) {
                 Some((w, h)) if w >= MIN_ICON_PX && h >= MIN_ICON_PX => {}
                 Some((w, h)) => ctx.error(
                     codes::ICON_TOO_SMALL,
