@@ -62,6 +62,9 @@
 //!   an error. Errors carry the byte span of the failing sub-expression;
 //!   [`eval::EvalError::to_diagnostic`] turns one into a diagnostic.
 //! - [`eval::evaluate_template`] evaluates a parsed template (as `templatefile` does).
+//! - Evaluation is bounded: nesting depth ([`eval::MAX_DEPTH`]), a step budget per call
+//!   ([`eval::EvalContext::set_step_limit`]), string and collection sizes; exceeding a bound is an
+//!   `EvalError`. Sensitive values never appear in `Debug`/`Display` output or error messages.
 //!
 //! Differences from Terraform are listed in the crate's `README.md`.
 #![forbid(unsafe_code)]
