@@ -734,14 +734,12 @@ impl Validator<'_> {
                 }
             }
             if !postpaid_nodes.is_empty() && free == Some(false) {
-                {
-                    ctx.error(
-                        codes::PLAN_MIXED_BILLING,
-                        key.span.clone(),
-                        "postpaid options in a paid plan",
-                        "postpaid options need a free plan (`free: true`, `cost: 0`)",
-                    );
-                }
+                ctx.error(
+                    codes::PLAN_MIXED_BILLING,
+                    key.span.clone(),
+                    "postpaid options in a paid plan",
+                    "postpaid options need a free plan (`free: true`, `cost: 0`)",
+                );
             }
         }
         let postpaid_in_display: Vec<&String> = model
@@ -771,7 +769,6 @@ impl Validator<'_> {
                 "a plan has either prepaid/free options or postpaid ones: move the postpaid ones to their own plan",
             );
         }
-        model.resource_usages.retain(|_| true);
         if let Some(patch) = root.get("parameters_patch") {
             self.patches(file, patch, model);
         }
