@@ -249,11 +249,14 @@ fn read_dir(root: &Path) -> Result<PackageFiles, ReadError> {
                 format!("{rel_dir}/{name}")
             };
             if count > MAX_ENTRIES {
-                pkg.diagnostics.push(Diagnostic::error(
-                    codes::PACKAGE_TOO_LARGE,
-                    Span::file_start(rel),
-                    format!("the package has more than {MAX_ENTRIES} files"),
-                ));
+                pkg.diagnostics.push(
+                    Diagnostic::error(
+                        codes::PACKAGE_TOO_LARGE,
+                        Span::file_start(rel),
+                        format!("the package has more than {MAX_ENTRIES} files"),
+                    )
+                    .with_help("remove files the package does not need"),
+                );
                 return Ok(pkg);
             }
             let ft = entry.file_type().map_err(io)?;
@@ -317,11 +320,14 @@ fn read_zip<R: std::io::Read + std::io::Seek>(
     let mut archive = zip::ZipArchive::new(reader).map_err(ZipReadError::Zip)?;
     let mut pkg = PackageFiles::default();
     if archive.len() > MAX_ENTRIES {
-        pkg.diagnostics.push(Diagnostic::error(
-            codes::PACKAGE_TOO_LARGE,
-            Span::file_start(String::new()),
-            format!("the zip has more than {MAX_ENTRIES} entries"),
-        ));
+        pkg.diagnostics.push(
+            Diagnostic::error(
+                codes::PACKAGE_TOO_LARGE,
+                Span::file_start(String::new()),
+                format!("the zip has more than {MAX_ENTRIES} entries"),
+            )
+            .with_help("remove files the package does not need"),
+        );
         return Ok(pkg);
     }
     // First pass over the central directory only: names, kinds, sizes.
