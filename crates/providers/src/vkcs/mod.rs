@@ -356,3 +356,83 @@ pub(crate) fn with(
 pub(crate) fn attr_path(name: &str) -> Vec<PathStep> {
     vec![PathStep::Attr(name.to_owned())]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use util::{vlist, vs};
+
+    fn req(prior: Value, config: Value) -> PlanRequest {
+        PlanRequest {
+            type_name: "vkcs_networking_subnet".into(),
+            prior,
+            proposed: config.clone(),
+            config,
+        }
+    }
+
+    #[test]
+    fn unset_optional_strings_reported_empty_plan_no_change() {
+        let schema = &provider_schema().resources["vkcs_networking_subnet"];
+        let prior = Value::map([
+            ("name", vs("")),
+            ("description", vs("old")),
+            ("dns_nameservers", vlist(Vec::<String>::new())),
+        ]);
+        let config = Value::map([
+            ("name", Value::Null),
+            ("description", Value::Null),
+            ("dns_nameservers", Value::Null),
+        ]);
+        let mut planned = config.clone();
+        keep_zero_values(schema, &prior, &config, &mut planned);
+        assert_eq!(planned.get("name"), &vs(""));
+        assert_eq!(planned.get("dns_nameservers"), &vlist(Vec::<String>::new()));
+        // A real value the configuration dropped is still a change.
+        assert!(planned.get("description").is_null());
+    }
+
+    #[test]
+    fn computed_blocks_keep_what_the_cloud_reported() {
+        let pools = Value::List(vec![Value::map([
+            ("start", vs("10.0.0.2")),
+            ("end", vs("10.0.0.254")),
+        ])]);
+        let prior = Value::map([("allocation_pool", pools.clone())]);
+        let config = Value::map([("allocation_pool", Value::List(Vec::new()))]);
+        let r = req(prior, config.clone());
+        let mut planned = config.clone();
+        computed_blocks(&r, &mut planned, &["allocation_pool"]);
+        assert_eq!(planned.get("allocation_pool"), &pools);
+        let r = req(Value::Null, config.clone());
+        let mut planned = config;
+        computed_blocks(&r, &mut planned, &["allocation_pool"]);
+        assert!(planned.get("allocation_pool").is_unknown());
+    }
+
+    #[test]
+    fn data_source_results_carry_every_attribute() {
+        let schema = &provider_schema().data_sources["vkcs_images_image"];
+        let mut out = Value::map([("id", vs("img"))]);
+        complete(
+            schema,
+            &Value::map([("visibility", vs("public"))]),
+            &mut out,
+        );
+        let m = out.as_map().map(|m| m.len()).unwrap_or(0);
+        assert_eq!(m, schema.attributes.len());
+        assert_eq!(out.get("visibility"), &vs("public"));
+    }
+
+    #[test]
+    fn every_resource_and_data_source_has_id_and_region() {
+        let s = provider_schema();
+        assert_eq!(s.resources.len(), 14);
+        assert_eq!(s.data_sources.len(), 4);
+        for (name, schema) in s.resources.iter().chain(&s.data_sources) {
+            assert!(schema.attributes.contains_key("id"), "{name}");
+            assert!(schema.attributes.contains_key("region"), "{name}");
+        }
+        assert!(s.provider.attributes["password"].sensitive);
+    }
+}
