@@ -448,12 +448,54 @@ fn string_kind(ctx: &mut Ctx<'_>, schema: &Node) -> Option<FieldKind> {
             );
         }
     }
-    Some(FieldKind::StringInput {
+    let kind = FieldKind::StringInput {
         default,
         pattern,
         min_length,
         max_length,
-    })
+    };
+    // The default must be an answer the field accepts.
+    if let (
+        FieldKind::StringInput {
+            default: Some(d),
+            pattern,
+            ..
+        },
+        Some(node),
+    ) = (&kind, schema.get("default"))
+    {
+        let probe = Field {
+            name: "default".to_owned(),
+            label: String::new(),
+            hint: None,
+            tag: None,
+            actions: Vec::new(),
+            kind: kind.clone(),
+        };
+        let pattern_ok = pattern
+            .as_deref()
+            .is_none_or(|p| regex::Regex::new(p).is_ok());
+        match probe.check_answer(&vitrina_forms::Value::String(d.clone())) {
+            Err(vitrina_forms::AnswerError::PatternMismatch { pattern, .. }) if pattern_ok => ctx
+                .error(
+                    codes::OPTION_BAD_PATTERN,
+                    node.span.clone(),
+                    format!("`default` `{d}` does not match `pattern` `{pattern}`"),
+                    "change the default or the pattern",
+                ),
+            Err(
+                e @ (vitrina_forms::AnswerError::TooShort { .. }
+                | vitrina_forms::AnswerError::TooLong { .. }),
+            ) => ctx.error(
+                codes::OPTION_RANGE,
+                node.span.clone(),
+                e.to_string(),
+                "make the default fit `minLength`/`maxLength`",
+            ),
+            _ => {}
+        }
+    }
+    Some(kind)
 }
 
 fn length(ctx: &mut Ctx<'_>, schema: &Node, key: &str) -> Option<u64> {

@@ -190,3 +190,31 @@ fn empty_files_report_their_required_fields() {
         );
     }
 }
+
+#[test]
+fn string_default_must_fit_its_own_rules() {
+    let found = codes(&[sub(
+        "parameters/title.yaml",
+        "default: Hello",
+        "default: Hello42",
+    )]);
+    assert_eq!(
+        found,
+        vec![(
+            "option/bad-pattern".to_owned(),
+            "parameters/title.yaml".to_owned()
+        )]
+    );
+    let found = codes(&[sub(
+        "parameters/title.yaml",
+        "maxLength: 64",
+        "maxLength: 3",
+    )]);
+    assert_eq!(
+        found,
+        vec![(
+            "option/range".to_owned(),
+            "parameters/title.yaml".to_owned()
+        )]
+    );
+}
