@@ -78,6 +78,9 @@ impl PlanModel {
     }
 }
 
+/// Ids seen so far: id → (whose, where).
+type Ids = BTreeMap<String, (String, Span)>;
+
 struct Validator<'p> {
     files: &'p PackageFiles,
     tf_cache: crate::manifest::ParseCache,
@@ -209,11 +212,13 @@ impl Validator<'_> {
             .service
             .as_ref()
             .and_then(|s| s.get("id"))
-            .and_then(Node::as_str_lenient)
-            .map(str::to_owned);
-        let mut ids: BTreeMap<String, String> = BTreeMap::new();
-        if let Some(id) = service_id {
-            ids.insert(id, "the service".to_owned());
+            .and_then(|n| Some((n.as_str_lenient()?.to_owned(), n.span.clone())));
+        let mut ids: Ids = BTreeMap::new();
+        if let Some((id, at)) = service_id {
+            ids.insert(
+                id,
+                ("the service".to_owned(), Span::new("service.yaml", at)),
+            );
         }
         for plan in plans {
             let model = self.plan(&plan, &mut ids);
@@ -520,7 +525,7 @@ impl Validator<'_> {
         }
     }
 
-    fn plan(&mut self, folder: &str, ids: &mut BTreeMap<String, String>) -> PlanModel {
+    fn plan(&mut self, folder: &str, ids: &mut Ids) -> PlanModel {
         let dir = format!("plans/{folder}");
         let plan_path = format!("{dir}/plan.yaml");
         let display_path = format!("{dir}/display.yaml");
@@ -573,7 +578,7 @@ impl Validator<'_> {
         file: &str,
         folder: &str,
         root: &Node,
-        ids: &mut BTreeMap<String, String>,
+        ids: &mut Ids,
         model: &mut PlanModel,
     ) {
         const KEYS: &[&str] = &[
@@ -601,15 +606,20 @@ impl Validator<'_> {
                         format!("`{s}` is not a UUID version 4"),
                         "generate one with `uuidgen -r`",
                     );
-                } else if let Some(owner) = ids.get(s) {
-                    ctx.error(
+                } else if let Some((owner, at)) = ids.get(s) {
+                    let d = Diagnostic::error(
                         codes::PLAN_DUPLICATE_ID,
-                        n.span.clone(),
+                        ctx.span(n.span.clone()),
                         format!("plan id `{s}` is already the id of {owner}"),
-                        "give every plan a fresh UUID4, different from the service id",
-                    );
+                    )
+                    .with_help("give every plan a fresh UUID4, different from the service id")
+                    .with_label(at.clone(), format!("the id of {owner}"));
+                    ctx.diags.push(d);
                 } else {
-                    ids.insert(s.to_owned(), format!("plan `{folder}`"));
+                    ids.insert(
+                        s.to_owned(),
+                        (format!("plan `{folder}`"), ctx.span(n.span.clone())),
+                    );
                 }
             }
         }
