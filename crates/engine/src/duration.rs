@@ -47,9 +47,8 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 
 /// Renders like Go (`10m0s` becomes `10m`, trimmed to what people write).
 pub fn format_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms % 1000 != 0 {
-        return format!("{ms}ms");
+    if d.subsec_millis() != 0 {
+        return format!("{}ms", d.as_millis());
     }
     let mut secs = d.as_secs();
     let h = secs / 3600;

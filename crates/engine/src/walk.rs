@@ -43,11 +43,15 @@ where
         skipped: Vec::new(),
     };
     let mut running: JoinSet<(NodeId, Result<(), E>)> = JoinSet::new();
-    for node in 0..n {
-        if remaining[node] == 0 {
-            let fut = visit(node);
-            running.spawn(async move { (node, fut.await) });
-        }
+    let ready: Vec<NodeId> = remaining
+        .iter()
+        .enumerate()
+        .filter(|(_, &r)| r == 0)
+        .map(|(i, _)| i)
+        .collect();
+    for node in ready {
+        let fut = visit(node);
+        running.spawn(async move { (node, fut.await) });
     }
     while let Some(joined) = running.join_next().await {
         let (node, result) = match joined {
@@ -66,7 +70,7 @@ where
                     if remaining[d] == 0 && !blocked[d] {
                         let fut = visit(d);
                         running.spawn(async move { (d, fut.await) });
-                                }
+                    }
                 }
             }
             Err(e) => {

@@ -373,20 +373,52 @@ output "label" {
     case.apply(PlanMode::Normal).await;
     let s = case.state();
     let t = common::attr(&s, "flaky_thing.t", "rule");
-    assert_eq!(t, Value::List(vec![Value::map([("port", Value::int(22))]), Value::map([("port", Value::int(443))])]));
-    assert_eq!(common::attr(&s, "flaky_thing.t", "name"), Value::string("default-22"));
-    let module = common::attr(&s, "data.null_data_source.info", "outputs").get("module").clone();
+    assert_eq!(
+        t,
+        Value::List(vec![
+            Value::map([("port", Value::int(22))]),
+            Value::map([("port", Value::int(443))])
+        ])
+    );
+    assert_eq!(
+        common::attr(&s, "flaky_thing.t", "name"),
+        Value::string("default-22")
+    );
+    let module = common::attr(&s, "data.null_data_source.info", "outputs")
+        .get("module")
+        .clone();
     assert_eq!(module, Value::string(case.path().display().to_string()));
     assert!(s.outputs["secret"].sensitive);
     assert_eq!(s.outputs["label"].value, serde_json::json!("default-22"));
 
     let mut bad = case;
-    bad.inputs.set("ports", vitrina_hcl::Value::Tuple(Vec::new()), "`--var`", true);
-    bad.inputs.set("strict", vitrina_hcl::Value::Null, "`--var`", true);
-    bad.inputs.set("undeclared", vitrina_hcl::Value::Null, "`--var`", true);
-    let err = bad.plan(PlanMode::Normal).await.expect_err("invalid variables");
+    bad.inputs.set(
+        "ports",
+        vitrina_hcl::Value::Tuple(Vec::new()),
+        "`--var`",
+        true,
+    );
+    bad.inputs
+        .set("strict", vitrina_hcl::Value::Null, "`--var`", true);
+    bad.inputs
+        .set("undeclared", vitrina_hcl::Value::Null, "`--var`", true);
+    let err = bad
+        .plan(PlanMode::Normal)
+        .await
+        .expect_err("invalid variables");
     let messages: Vec<&str> = err.iter().map(|d| d.message.as_str()).collect();
-    assert!(messages.iter().any(|m| m.contains("at least one port")), "{messages:?}");
-    assert!(messages.iter().any(|m| m.contains("cannot be null")), "{messages:?}");
-    assert!(messages.iter().any(|m| m.contains("undeclared variable `undeclared`")), "{messages:?}");
+    assert!(
+        messages.iter().any(|m| m.contains("at least one port")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("cannot be null")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("undeclared variable `undeclared`")),
+        "{messages:?}"
+    );
 }

@@ -169,14 +169,7 @@ pub(crate) async fn configure_provider(
     let cfg = match config.providers.get(addr) {
         Some(pc) => {
             let mut ctx = values.context(&pc.references, &config.dir);
-            eval_body(
-                &pc.block,
-                &schema,
-                &mut ctx,
-                &pc.span.file,
-                &mut errors,
-            )
-            .0
+            eval_body(&pc.block, &schema, &mut ctx, &pc.span.file, &mut errors).0
         }
         None => empty_object(&schema),
     };
