@@ -10,56 +10,34 @@
 use libfuzzer_sys::fuzz_target;
 use vitrina_package::PackageFiles;
 
+/// `(path, bytes)` of a file of `examples/packages/hello_web`.
+macro_rules! example_file {
+    ($path:literal) => {
+        (
+            $path,
+            include_bytes!(concat!("../../examples/packages/hello_web/", $path)),
+        )
+    };
+}
+
 /// A valid package (`examples/packages/hello_web`, plan `free`) whose files the input replaces.
+/// `make-corpus.sh` seeds mode 2 in this order.
 const BASE: &[(&str, &[u8])] = &[
-    ("version.yaml", include_bytes!("../../examples/packages/hello_web/version.yaml")),
-    ("service.yaml", include_bytes!("../../examples/packages/hello_web/service.yaml")),
-    (
-        "full_description.md",
-        include_bytes!("../../examples/packages/hello_web/full_description.md"),
-    ),
-    ("images/icon.png", include_bytes!("../../examples/packages/hello_web/images/icon.png")),
-    (
-        "parameters/flavor.yaml",
-        include_bytes!("../../examples/packages/hello_web/parameters/flavor.yaml"),
-    ),
-    ("parameters/az.yaml", include_bytes!("../../examples/packages/hello_web/parameters/az.yaml")),
-    (
-        "parameters/subnet.yaml",
-        include_bytes!("../../examples/packages/hello_web/parameters/subnet.yaml"),
-    ),
-    (
-        "parameters/data_type.yaml",
-        include_bytes!("../../examples/packages/hello_web/parameters/data_type.yaml"),
-    ),
-    (
-        "parameters/data_size.yaml",
-        include_bytes!("../../examples/packages/hello_web/parameters/data_size.yaml"),
-    ),
-    (
-        "parameters/page_title.yaml",
-        include_bytes!("../../examples/packages/hello_web/parameters/page_title.yaml"),
-    ),
-    (
-        "parameters/log_retention_days.yaml",
-        include_bytes!("../../examples/packages/hello_web/parameters/log_retention_days.yaml"),
-    ),
-    (
-        "plans/free/plan.yaml",
-        include_bytes!("../../examples/packages/hello_web/plans/free/plan.yaml"),
-    ),
-    (
-        "plans/free/display.yaml",
-        include_bytes!("../../examples/packages/hello_web/plans/free/display.yaml"),
-    ),
-    (
-        "plans/free/deployment/settings.yaml",
-        include_bytes!("../../examples/packages/hello_web/plans/free/deployment/settings.yaml"),
-    ),
-    (
-        "plans/free/deployment/deploy.tf",
-        include_bytes!("../../examples/packages/hello_web/plans/free/deployment/deploy.tf"),
-    ),
+    example_file!("version.yaml"),
+    example_file!("service.yaml"),
+    example_file!("full_description.md"),
+    example_file!("images/icon.png"),
+    example_file!("parameters/flavor.yaml"),
+    example_file!("parameters/az.yaml"),
+    example_file!("parameters/subnet.yaml"),
+    example_file!("parameters/data_type.yaml"),
+    example_file!("parameters/data_size.yaml"),
+    example_file!("parameters/page_title.yaml"),
+    example_file!("parameters/log_retention_days.yaml"),
+    example_file!("plans/free/plan.yaml"),
+    example_file!("plans/free/display.yaml"),
+    example_file!("plans/free/deployment/settings.yaml"),
+    example_file!("plans/free/deployment/deploy.tf"),
 ];
 
 fn base_package() -> PackageFiles {
