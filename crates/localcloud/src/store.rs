@@ -142,8 +142,9 @@ impl Store {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.dirty.store(false, Ordering::SeqCst);
         let serial = self.serial.fetch_add(1, Ordering::SeqCst) + 1;
+        // Serialize a snapshot so requests do not wait for the encoder.
+        let state = self.lock().clone();
         let bytes = {
-            let state = self.lock();
             let file = StateFileRef {
                 format_version: FORMAT_VERSION,
                 lineage: &self.lineage,
