@@ -206,7 +206,7 @@ fn killed_applies_converge_without_duplicates() {
             ids.iter().all(|i| i == &ids[0]),
             "{addr} was created as different objects: {ids:?}"
         );
-        let key = addr.replace("[", "[").to_owned();
+        let key = addr.clone();
         assert_eq!(
             final_results.get(&key).map(|r| &r.1),
             Some(&ids[0]),
