@@ -355,6 +355,14 @@ async fn cloud_config_writes_files_runs_commands_and_console_is_readable() {
                 )
                 .await;
             let c = out["output"].as_str().unwrap_or_default().to_owned();
+            if std::env::var_os("LC_DEBUG").is_some() {
+                let st = tc.get(&format!("/compute/v2.1/servers/{id}")).await["server"]["status"]
+                    .clone();
+                eprintln!(
+                    "DEBUG {st} {:?}",
+                    c.lines().rev().take(3).collect::<Vec<_>>()
+                );
+            }
             if c.matches("Cloud-init v. localcloud finished").count() > 2 {
                 panic!("booted more than twice: {c}");
             }

@@ -172,10 +172,10 @@ impl ProcessHypervisor {
                 s.name
             ));
         }
-        sh.push_str("date -u +%Y-%m-%dT%H:%M:%SZ > var/lib/cloud/instance/boot-finished\n");
         sh.push_str(
             "echo \"Cloud-init v. localcloud finished at $(date -u +%Y-%m-%dT%H:%M:%SZ)\"\n",
         );
+        sh.push_str("date -u +%Y-%m-%dT%H:%M:%SZ > var/lib/cloud/instance/boot-finished\n");
         sh.push_str("while :; do sleep 3600; done\n");
         fs_err::write(cloud.join("boot.sh"), sh)?;
         Ok(dir)
