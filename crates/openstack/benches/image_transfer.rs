@@ -51,14 +51,8 @@ fn main() -> anyhow::Result<()> {
     let env = peers.cli_env();
     let openstack = peers.venv.join("bin/openstack");
 
-    // 1. Our upload (child process), 2. the CLI's upload, 3. our download, 4. the CLI's.
-    eprintln!("uploading with vitrina-openstack…");
-    let ours_up = run_child(&env, &["upload", path_str(&source)?, "bench-vitrina"])?;
-    let our_id = ours_up
-        .image_id
-        .clone()
-        .context("the child reported no image id")?;
-
+    // The CLI goes first each way, so that our figures never profit from a warmer machine.
+    settle();
     eprintln!("uploading with `openstack image create --file`…");
     let started = Instant::now();
     let cli_id = cli(
@@ -81,12 +75,15 @@ fn main() -> anyhow::Result<()> {
         ],
     )?;
     let cli_up = started.elapsed();
+    settle();
+    eprintln!("uploading with vitrina-openstack…");
+    let ours_up = run_child(&env, &["upload", path_str(&source)?, "bench-vitrina"])?;
+    let our_id = ours_up
+        .image_id
+        .clone()
+        .context("the child reported no image id")?;
 
-    eprintln!("downloading with vitrina-openstack…");
-    let ours_dest = dir.path().join("ours.raw");
-    let ours_down = run_child(&env, &["download", &our_id, path_str(&ours_dest)?])?;
-    std::fs::remove_file(&ours_dest)?;
-
+    settle();
     eprintln!("downloading with `openstack image save`…");
     let cli_dest = dir.path().join("cli.raw");
     let started = Instant::now();
@@ -106,6 +103,11 @@ fn main() -> anyhow::Result<()> {
         bail!("`openstack image save` wrote a file of the wrong size");
     }
     std::fs::remove_file(&cli_dest)?;
+    settle();
+    eprintln!("downloading with vitrina-openstack…");
+    let ours_dest = dir.path().join("ours.raw");
+    let ours_down = run_child(&env, &["download", &our_id, path_str(&ours_dest)?])?;
+    std::fs::remove_file(&ours_dest)?;
 
     let rate = |d: Duration| size as f64 / (1024.0 * 1024.0) / d.as_secs_f64().max(1e-9);
     println!("image transfer, {mb} MiB, real Glance on 127.0.0.1 (wsgiref, SQLite, file store)");
@@ -133,6 +135,12 @@ fn main() -> anyhow::Result<()> {
     })?;
 
     Ok(())
+}
+
+/// Flushes dirty pages (the previous step's writes) so that writeback does not land on the
+/// next measurement.
+fn settle() {
+    let _ = Command::new("sync").status();
 }
 
 fn path_str(path: &Path) -> anyhow::Result<&str> {

@@ -445,5 +445,6 @@ pub fn write_pattern_file(path: &Path, size: u64, seed: u64) -> std::io::Result<
         left -= n as u64;
         index += 1;
     }
-    file.flush()
+    // On disk before anyone measures: writeback of a fresh file would compete with the server.
+    file.into_inner().map_err(|e| e.into_error())?.sync_all()
 }
