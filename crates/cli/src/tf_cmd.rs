@@ -38,9 +38,18 @@ pub enum TfCommand {
 pub struct ValidateArgs {
     /// The folder holding `*.tf` files
     pub dir: PathBuf,
-    /// Print the diagnostics as JSON
+    /// Output format of the diagnostics
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Same as `--format json`
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -108,12 +117,10 @@ pub struct OutputArgs {
 pub fn run(cmd: TfCommand) -> ExitStatus {
     match cmd {
         TfCommand::Validate(a) => validate(&a),
-        TfCommand::Plan(a) => with_runtime(|| plan_cmd(&a.run)),
-        TfCommand::Apply(a) => {
-            with_runtime(|| apply_cmd(&a.run, PlanMode::Normal, a.auto_approve, a.parallelism))
-        }
+        TfCommand::Plan(a) => plan_cmd(&a.run),
+        TfCommand::Apply(a) => apply_cmd(&a.run, PlanMode::Normal, a.auto_approve, a.parallelism),
         TfCommand::Destroy(a) => {
-            with_runtime(|| apply_cmd(&a.run, PlanMode::Destroy, a.auto_approve, a.parallelism))
+            apply_cmd(&a.run, PlanMode::Destroy, a.auto_approve, a.parallelism)
         }
         TfCommand::Output(a) => output(&a),
     }
@@ -125,10 +132,6 @@ fn registry() -> ProviderRegistry {
     let mut registry = ProviderRegistry::with_builtins();
     vitrina_providers::register(&mut registry);
     registry
-}
-
-fn with_runtime(f: impl FnOnce() -> ExitStatus) -> ExitStatus {
-    f()
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, std::io::Error> {
@@ -171,7 +174,7 @@ fn validate(a: &ValidateArgs) -> ExitStatus {
         diags.extend(engine.validate(&config).into_vec());
     }
     diags.sort();
-    if a.json {
+    if a.json || a.format == Format::Json {
         let out = serde_json::json!({
             "ok": !diags.has_errors(),
             "diagnostics": config.sources.to_json(&diags),
