@@ -258,12 +258,24 @@ impl ProviderError {
 
 /// A failed create or update. `partial` is the last known object, if anything was created: the
 /// engine stores it as tainted, and the next plan replaces it.
-#[derive(Debug, thiserror::Error)]
-#[error("{error}")]
+#[derive(Debug)]
 pub struct ApplyError {
-    #[source]
     pub error: ProviderError,
     pub partial: Option<Value>,
+}
+
+// Displays as the provider's error and continues with that error's own cause, so a cause chain
+// never prints the provider's message twice.
+impl std::fmt::Display for ApplyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for ApplyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.error)
+    }
 }
 
 impl From<ProviderError> for ApplyError {
