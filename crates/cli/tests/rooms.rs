@@ -23,7 +23,13 @@ const ROOMS: &[&str] = &[
 fn no_room_depends_on_a_room_to_its_right() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata runs");
@@ -58,5 +64,8 @@ fn no_room_depends_on_a_room_to_its_right() {
         }
         checked += 1;
     }
-    assert!(checked >= 10, "expected every room in the metadata, saw {checked}");
+    assert!(
+        checked >= 10,
+        "expected every room in the metadata, saw {checked}"
+    );
 }

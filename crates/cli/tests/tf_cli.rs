@@ -31,51 +31,128 @@ fn validate_plan_apply_output_destroy() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("main.tf"), GOOD).expect("write");
 
-    let v = vitrina().args(["tf", "validate"]).arg(dir.path()).output().expect("run");
-    assert_eq!(v.status.code(), Some(0), "{}", String::from_utf8_lossy(&v.stderr));
+    let v = vitrina()
+        .args(["tf", "validate"])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stderr)
+    );
 
-    let p = vitrina().args(["tf", "plan"]).arg(dir.path()).args(["--var", "n=2", "--json"]).output().expect("run");
-    assert_eq!(p.status.code(), Some(0), "{}", String::from_utf8_lossy(&p.stderr));
+    let p = vitrina()
+        .args(["tf", "plan"])
+        .arg(dir.path())
+        .args(["--var", "n=2", "--json"])
+        .output()
+        .expect("run");
+    assert_eq!(
+        p.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&p.stderr)
+    );
     let plan: serde_json::Value = serde_json::from_slice(&p.stdout).expect("plan JSON");
-    let addrs: Vec<&str> = plan["changes"].as_array().expect("changes").iter().map(|c| c["address"].as_str().unwrap_or("")).collect();
+    let addrs: Vec<&str> = plan["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| c["address"].as_str().unwrap_or(""))
+        .collect();
     assert_eq!(addrs, vec!["random_string.s[0]", "random_string.s[1]"]);
     assert_eq!(plan["changes"][0]["action"], "create");
     assert!(plan["changes"][0]["reasons"].is_array());
     assert!(plan["outputs"].is_object());
 
-    let a = vitrina().args(["tf", "apply"]).arg(dir.path()).arg("--auto-approve").output().expect("run");
-    assert_eq!(a.status.code(), Some(0), "{}", String::from_utf8_lossy(&a.stderr));
+    let a = vitrina()
+        .args(["tf", "apply"])
+        .arg(dir.path())
+        .arg("--auto-approve")
+        .output()
+        .expect("run");
+    assert_eq!(
+        a.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&a.stderr)
+    );
     assert!(String::from_utf8_lossy(&a.stderr).contains("Apply complete! Resources: 1 added"));
 
-    let o = vitrina().args(["tf", "output"]).arg(dir.path()).arg("--json").output().expect("run");
+    let o = vitrina()
+        .args(["tf", "output"])
+        .arg(dir.path())
+        .arg("--json")
+        .output()
+        .expect("run");
     let out: serde_json::Value = serde_json::from_slice(&o.stdout).expect("output JSON");
     assert_eq!(out["secret"]["sensitive"], true);
-    assert_eq!(out["secret"]["value"].as_str().map(str::len), Some(6), "sensitive values are shown to the state's owner");
+    assert_eq!(
+        out["secret"]["value"].as_str().map(str::len),
+        Some(6),
+        "sensitive values are shown to the state's owner"
+    );
     assert_eq!(out["names"]["value"][0], out["secret"]["value"]);
-    let text = vitrina().args(["tf", "output"]).arg(dir.path()).output().expect("run");
+    let text = vitrina()
+        .args(["tf", "output"])
+        .arg(dir.path())
+        .output()
+        .expect("run");
     assert!(String::from_utf8_lossy(&text.stdout).contains("secret = <sensitive>"));
 
-    let d = vitrina().args(["tf", "destroy"]).arg(dir.path()).arg("--auto-approve").output().expect("run");
-    assert_eq!(d.status.code(), Some(0), "{}", String::from_utf8_lossy(&d.stderr));
+    let d = vitrina()
+        .args(["tf", "destroy"])
+        .arg(dir.path())
+        .arg("--auto-approve")
+        .output()
+        .expect("run");
+    assert_eq!(
+        d.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&d.stderr)
+    );
     let state: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("vitrina.tfstate")).expect("state")).expect("state JSON");
+        serde_json::from_slice(&std::fs::read(dir.path().join("vitrina.tfstate")).expect("state"))
+            .expect("state JSON");
     assert_eq!(state["resources"].as_array().map(Vec::len), Some(0));
 }
 
 #[test]
 fn exit_codes_and_diagnostics() {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("main.tf"), "resource \"null_resource\" \"x\" {\n  trigger = {}\n}\n").expect("write");
-    let v = vitrina().args(["tf", "validate"]).arg(dir.path()).output().expect("run");
+    std::fs::write(
+        dir.path().join("main.tf"),
+        "resource \"null_resource\" \"x\" {\n  trigger = {}\n}\n",
+    )
+    .expect("write");
+    let v = vitrina()
+        .args(["tf", "validate"])
+        .arg(dir.path())
+        .output()
+        .expect("run");
     assert_eq!(v.status.code(), Some(1));
     let err = String::from_utf8_lossy(&v.stderr);
-    assert!(err.contains("main.tf:2:3: error[tf/unsupported-argument]"), "{err}");
-    let j = vitrina().args(["tf", "validate"]).arg(dir.path()).arg("--json").output().expect("run");
+    assert!(
+        err.contains("main.tf:2:3: error[tf/unsupported-argument]"),
+        "{err}"
+    );
+    let j = vitrina()
+        .args(["tf", "validate"])
+        .arg(dir.path())
+        .arg("--json")
+        .output()
+        .expect("run");
     let json: serde_json::Value = serde_json::from_slice(&j.stdout).expect("JSON");
     assert_eq!(json["ok"], false);
     assert_eq!(json["diagnostics"][0]["line"], 2);
 
-    let missing = vitrina().args(["tf", "plan", "/nonexistent/vitrina-dir"]).output().expect("run");
+    let missing = vitrina()
+        .args(["tf", "plan", "/nonexistent/vitrina-dir"])
+        .output()
+        .expect("run");
     assert_eq!(missing.status.code(), Some(2));
     let usage = vitrina().args(["tf", "apply"]).output().expect("run");
     assert_eq!(usage.status.code(), Some(2));
