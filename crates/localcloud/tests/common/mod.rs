@@ -46,7 +46,11 @@ impl TestCloud {
         let base = format!("http://{addr}");
         let cloud = LocalCloud::open(Config::new(dir.path(), base.clone()))
             .await
-            .expect("open localcloud");
+            .unwrap_or_else(|e| {
+                // Processes left from an earlier start in this folder must not outlive the test.
+                vitrina_localcloud::kill_instances(&dir.path().join("instances"));
+                panic!("open localcloud: {e}")
+            });
         cloud.write_client_files().expect("client files");
         let router = cloud.router();
         let server = tokio::spawn(async move {
