@@ -12,6 +12,7 @@ log() { printf '\n==> %s\n' "$*" >&2; }
 need_apt=()
 command -v python3 >/dev/null || need_apt+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+command -v ssh-keygen >/dev/null || need_apt+=(openssh-client)   # localcloud generates keypairs
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing Debian packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
