@@ -1,12 +1,12 @@
 #!/bin/bash
-# Seeds fuzz/corpus/hcl_parse_eval: the manifests of crates/hcl/tests/fixtures and each
+# Seeds fuzz/corpus/hcl_parse_eval: the VK manifests of fixtures/ and each
 # expression of the hcl acceptance table as its own input.
 set -eu
 here="$(cd "$(dirname "$0")" && pwd)"
 hcl="$here/../crates/hcl/tests"
 out="$here/corpus/hcl_parse_eval"
 mkdir -p "$out"
-cp "$hcl"/fixtures/*.tf "$out/"
+cp "$here"/../fixtures/vk-docs/deployment/*.tf "$here"/../fixtures/vk-seed/*.tf "$out/"
 python3 - "$hcl/acceptance.txt" "$out" <<'PY'
 import os, sys
 src, out = sys.argv[1], sys.argv[2]

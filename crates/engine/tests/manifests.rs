@@ -244,7 +244,10 @@ output "test_ansible" { value = local.ansible }
 
 #[tokio::test]
 async fn kafka_manifest_evaluates_like_terraform() {
-    let mut case = case_for(include_str!("fixtures/kafka/main.tf"), KAFKA_OUTPUTS);
+    let mut case = case_for(
+        include_str!("../../../fixtures/vk-seed/kafka.deploy.tf"),
+        KAFKA_OUTPUTS,
+    );
     case.inputs.set(
         "instance_uuid",
         vitrina_hcl::Value::string(UUID),
@@ -407,7 +410,10 @@ fn grafana_start(ip_or_domain: &str, external: bool) -> String {
 
 #[tokio::test]
 async fn grafana_manifest_evaluates_like_terraform_internal() {
-    let case = case_for(include_str!("fixtures/grafana.deploy.tf"), GRAFANA_OUTPUTS);
+    let case = case_for(
+        include_str!("../../../fixtures/vk-docs/deployment/grafana.deploy.tf"),
+        GRAFANA_OUTPUTS,
+    );
     case.apply(PlanMode::Normal).await;
     let s = case.state();
     assert_eq!(output(&s, "test_short_name"), serde_json::json!("4a57a965"));
@@ -503,7 +509,10 @@ async fn grafana_manifest_evaluates_like_terraform_internal() {
 
 #[tokio::test]
 async fn grafana_manifest_evaluates_like_terraform_external() {
-    let mut case = case_for(include_str!("fixtures/grafana.deploy.tf"), GRAFANA_OUTPUTS);
+    let mut case = case_for(
+        include_str!("../../../fixtures/vk-docs/deployment/grafana.deploy.tf"),
+        GRAFANA_OUTPUTS,
+    );
     case.inputs.set(
         "grafana_placement",
         vitrina_hcl::Value::string("external"),

@@ -1,8 +1,8 @@
-//! VK's public Grafana marketplace manifest (copied from shared/fixtures/vk-docs/deployment).
+//! VK's public Grafana marketplace manifest (`fixtures/vk-docs/deployment`, shared by the tests).
 
 use vitrina_hcl::{parse, references, Expression};
 
-const GRAFANA: &str = include_str!("fixtures/grafana.deploy.tf");
+const GRAFANA: &str = include_str!("../../../fixtures/vk-docs/deployment/grafana.deploy.tf");
 
 #[test]
 fn grafana_manifest_parses_with_structure() {

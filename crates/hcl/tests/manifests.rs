@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use vitrina_hcl::eval::{evaluate, evaluate_constant, EvalContext};
 use vitrina_hcl::{parse, Block, Expression, Module, Value};
 
-const GRAFANA: &str = include_str!("fixtures/grafana.deploy.tf");
-const KAFKA: &str = include_str!("fixtures/kafka.deploy.tf");
+const GRAFANA: &str = include_str!("../../../fixtures/vk-docs/deployment/grafana.deploy.tf");
+const KAFKA: &str = include_str!("../../../fixtures/vk-seed/kafka.deploy.tf");
 
 /// `var` from each variable's default, then `overrides`.
 fn variables(m: &Module, overrides: &[(&str, Value)]) -> Value {

@@ -1,4 +1,4 @@
-//! VK's public documentation examples (`tests/fixtures/vk-docs/`, copied from
+//! VK's public documentation examples (`fixtures/vk-docs/` at the workspace root, copied from
 //! `shared/fixtures/vk-docs/`) placed in the base package: the defective ones are reported with
 //! the right codes (see that folder's `DEFECTS.md`), the correct ones are accepted.
 
@@ -11,7 +11,7 @@ use common::{build, put, Edit};
 
 fn fixture(rel: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/vk-docs")
+        .join("../../fixtures/vk-docs")
         .join(rel);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
