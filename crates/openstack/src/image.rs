@@ -3,8 +3,9 @@
 //! SHA-512 on the way and checking them against what Glance recorded; downloads resume with
 //! `Range` from a `.part` file.
 //!
-//! Memory stays bounded whatever the image size: data moves in chunks through a small channel
-//! between the network and one blocking thread that reads (or writes) the file and hashes.
+//! Memory stays bounded whatever the image size: data moves in chunks through small channels
+//! between the network, one blocking thread that reads (or writes) the file, and two hashing
+//! threads (MD5 and SHA-512 side by side, so a transfer costs the slower hash, not their sum).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -37,7 +38,8 @@ pub struct TransferOptions {
     pub chunk_size: usize,
     /// Downloads: continue from `<dest>.part` with a `Range` request when it exists.
     pub resume: bool,
-    /// Compare MD5 and SHA-512 with the image record (and `Content-MD5`) after the transfer.
+    /// Hash the data (MD5 and SHA-512) and compare with the image record (and `Content-MD5`)
+    /// after the transfer. Off, nothing is hashed: the transfer costs only the copy.
     pub verify: bool,
     /// Progress callback.
     pub progress: Option<ProgressFn>,
@@ -73,10 +75,10 @@ pub struct TransferReport {
     pub transferred: u64,
     /// Downloads: the offset the `Range` request started at (0 for a whole download).
     pub resumed_from: u64,
-    /// MD5 hex of the whole data.
-    pub md5: String,
-    /// SHA-512 hex of the whole data.
-    pub sha512: String,
+    /// MD5 hex of the whole data (`None` when `verify` is off: nothing was hashed).
+    pub md5: Option<String>,
+    /// SHA-512 hex of the whole data (`None` when `verify` is off).
+    pub sha512: Option<String>,
     /// Wall time of the transfer.
     pub elapsed: Duration,
 }
@@ -249,8 +251,9 @@ impl ImageService {
         let chunk_size = options.chunk_size.max(4096);
         let progress = options.progress.clone();
         let owned_path = path.to_owned();
+        let hash = options.verify;
         let reader = tokio::task::spawn_blocking(move || {
-            read_and_hash(file, &owned_path, chunk_size, size, &tx, progress)
+            read_and_hash(file, &owned_path, chunk_size, size, &tx, progress, hash)
         });
         let body = reqwest::Body::wrap_stream(futures::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|item| (item, rx))
@@ -268,7 +271,7 @@ impl ImageService {
             .await
             .map_err(|e| Error::Protocol(format!("the file reader stopped: {e}")))?;
         // A read error explains a failed request better than the request error does.
-        let (md5, sha512, read) = match (hashed, sent) {
+        let (digests, read) = match (hashed, sent) {
             (Err(e), _) => return Err(e),
             (Ok(_), Err(e)) => return Err(e),
             (Ok(h), Ok(_)) => h,
@@ -279,10 +282,11 @@ impl ImageService {
                 path.display()
             )));
         }
-        if options.verify {
+        if let Some((md5, sha512)) = &digests {
             let image = self.get_image(id).await?;
-            verify(id, &image, &md5, &sha512)?;
+            verify(id, &image, md5, sha512)?;
         }
+        let (md5, sha512) = digests.unzip();
         Ok(TransferReport {
             size,
             transferred: size,
@@ -381,8 +385,9 @@ impl ImageService {
         let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(CHANNEL_DEPTH);
         let writer_part = part.clone();
         let progress = options.progress.clone();
+        let verify_data = options.verify;
         let writer = tokio::task::spawn_blocking(move || {
-            write_and_hash(&writer_part, offset, rx, total, progress)
+            write_and_hash(&writer_part, offset, rx, total, progress, verify_data)
         });
         let mut transferred = 0u64;
         let mut network_error = None;
@@ -405,16 +410,16 @@ impl ImageService {
             }
         }
         drop(tx);
-        let (md5, sha512, size) = writer
+        let (digests, size) = writer
             .await
             .map_err(|e| Error::Protocol(format!("the file writer stopped: {e}")))??;
         if let Some(e) = network_error {
             // `.part` keeps what arrived; the next call resumes from there.
             return Err(e);
         }
-        if options.verify {
-            let checked = verify(id, &image, &md5, &sha512).and_then(|()| match &content_md5 {
-                Some(header) if !header.eq_ignore_ascii_case(&md5) => Err(Error::Checksum {
+        if let Some((md5, sha512)) = &digests {
+            let checked = verify(id, &image, md5, sha512).and_then(|()| match &content_md5 {
+                Some(header) if !header.eq_ignore_ascii_case(md5) => Err(Error::Checksum {
                     image_id: id.to_owned(),
                     algorithm: "MD5 (Content-MD5)",
                     expected: header.clone(),
@@ -439,6 +444,7 @@ impl ImageService {
             path: dest.to_owned(),
             source,
         })?;
+        let (md5, sha512) = digests.unzip();
         Ok(TransferReport {
             size,
             transferred,
@@ -483,7 +489,11 @@ fn verify(id: &str, image: &Image, md5: &str, sha512: &str) -> Result<()> {
     Ok(())
 }
 
-/// Reads the file in chunks, hashes them and sends them on; returns (md5, sha512, bytes).
+/// (md5, sha512) in lower-case hex.
+type Digests = (String, String);
+
+/// Reads the file in chunks, hashes them (when `hash`) and sends them on; returns the digests
+/// and the bytes read.
 fn read_and_hash(
     mut file: std::fs::File,
     path: &Path,
@@ -491,10 +501,10 @@ fn read_and_hash(
     size: u64,
     tx: &tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
     progress: Option<ProgressFn>,
-) -> Result<(String, String, u64)> {
+    hash: bool,
+) -> Result<(Option<Digests>, u64)> {
     use std::io::Read;
-    let mut md5 = Md5::new();
-    let mut sha = Sha512::new();
+    let hashes = StreamHashes::start_if(hash)?;
     let mut done = 0u64;
     loop {
         let mut buf = vec![0u8; chunk_size];
@@ -519,10 +529,12 @@ fn read_and_hash(
             break;
         }
         buf.truncate(filled);
-        md5.update(&buf);
-        sha.update(&buf);
+        let chunk = Bytes::from(buf);
+        if let Some(hashes) = &hashes {
+            hashes.update(&chunk);
+        }
         done = done.saturating_add(filled as u64);
-        if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+        if tx.blocking_send(Ok(chunk)).is_err() {
             // The request ended early; its error is the one to report.
             break;
         }
@@ -530,22 +542,19 @@ fn read_and_hash(
             progress(done, Some(size));
         }
     }
-    Ok((
-        hex::encode(md5.finalize()),
-        hex::encode(sha.finalize()),
-        done,
-    ))
+    Ok((hashes.map(StreamHashes::finish).transpose()?, done))
 }
 
-/// Writes chunks to the part file from `offset` (hashing the kept prefix first); returns
-/// (md5, sha512, bytes in the file).
+/// Writes chunks to the part file from `offset`; when `hash`, hashes the kept prefix and then
+/// the new chunks. Returns the digests and the bytes in the file.
 fn write_and_hash(
     part: &Path,
     offset: u64,
     mut rx: tokio::sync::mpsc::Receiver<Bytes>,
     total: Option<u64>,
     progress: Option<ProgressFn>,
-) -> Result<(String, String, u64)> {
+    hash: bool,
+) -> Result<(Option<Digests>, u64)> {
     use std::io::{Read, Seek, SeekFrom, Write};
     let io = |action: &'static str| {
         let path = part.to_owned();
@@ -555,8 +564,7 @@ fn write_and_hash(
             source,
         }
     };
-    let mut md5 = Md5::new();
-    let mut sha = Sha512::new();
+    let hashes = StreamHashes::start_if(hash)?;
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -566,18 +574,25 @@ fn write_and_hash(
         .map_err(io("cannot open"))?;
     // Hash the prefix we keep, then cut anything after it.
     let mut kept = 0u64;
-    if offset > 0 {
-        let mut buf = vec![0u8; 1024 * 1024];
+    if let Some(hashes) = hashes.as_ref().filter(|_| offset > 0) {
         let mut reader = (&mut file).take(offset);
         loop {
+            let mut buf = vec![0u8; 1024 * 1024];
             let n = reader.read(&mut buf).map_err(io("cannot read"))?;
             if n == 0 {
                 break;
             }
-            md5.update(&buf[..n]);
-            sha.update(&buf[..n]);
+            buf.truncate(n);
+            hashes.update(&Bytes::from(buf));
             kept = kept.saturating_add(n as u64);
         }
+    } else if offset > 0 {
+        // Unverified: keep the prefix as it is, up to `offset`.
+        let len = file
+            .metadata()
+            .map_err(io("cannot read the size of"))?
+            .len();
+        kept = len.min(offset);
     }
     file.set_len(kept).map_err(io("cannot truncate"))?;
     file.seek(SeekFrom::Start(kept))
@@ -585,8 +600,9 @@ fn write_and_hash(
     let mut writer = std::io::BufWriter::with_capacity(1024 * 1024, file);
     let mut done = kept;
     while let Some(chunk) = rx.blocking_recv() {
-        md5.update(&chunk);
-        sha.update(&chunk);
+        if let Some(hashes) = &hashes {
+            hashes.update(&chunk);
+        }
         writer.write_all(&chunk).map_err(io("cannot write"))?;
         done = done.saturating_add(chunk.len() as u64);
         if let Some(progress) = &progress {
@@ -596,11 +612,70 @@ fn write_and_hash(
     // No fsync: the checksums, not durability, decide whether the data is good, and a `.part`
     // cut short by a crash is verified the same way when resumed.
     writer.flush().map_err(io("cannot write"))?;
-    Ok((
-        hex::encode(md5.finalize()),
-        hex::encode(sha.finalize()),
-        done,
-    ))
+    Ok((hashes.map(StreamHashes::finish).transpose()?, done))
+}
+
+/// MD5 and SHA-512 of a stream of chunks, each computed on its own thread. Chunks are shared
+/// (`Bytes` clones), and each thread's queue is bounded, so memory stays bounded too.
+struct StreamHashes {
+    md5: HashThread,
+    sha512: HashThread,
+}
+
+impl StreamHashes {
+    /// The hashing threads when `hash`, else `None`.
+    fn start_if(hash: bool) -> Result<Option<StreamHashes>> {
+        if !hash {
+            return Ok(None);
+        }
+        Ok(Some(StreamHashes {
+            md5: HashThread::spawn::<Md5>("md5")?,
+            sha512: HashThread::spawn::<Sha512>("sha512")?,
+        }))
+    }
+
+    fn update(&self, chunk: &Bytes) {
+        self.md5.send(chunk);
+        self.sha512.send(chunk);
+    }
+
+    fn finish(self) -> Result<Digests> {
+        Ok((self.md5.finish()?, self.sha512.finish()?))
+    }
+}
+
+struct HashThread {
+    tx: std::sync::mpsc::SyncSender<Bytes>,
+    handle: std::thread::JoinHandle<String>,
+}
+
+impl HashThread {
+    fn spawn<D: Digest + 'static>(name: &str) -> Result<HashThread> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Bytes>(CHANNEL_DEPTH);
+        let handle = std::thread::Builder::new()
+            .name(format!("image-{name}"))
+            .spawn(move || {
+                let mut digest = D::new();
+                for chunk in rx {
+                    digest.update(&chunk);
+                }
+                hex::encode(digest.finalize())
+            })
+            .map_err(|e| Error::Protocol(format!("cannot start the {name} thread: {e}")))?;
+        Ok(HashThread { tx, handle })
+    }
+
+    fn send(&self, chunk: &Bytes) {
+        // A send fails only if the thread is gone; `finish` reports that.
+        let _ = self.tx.send(chunk.clone());
+    }
+
+    fn finish(self) -> Result<String> {
+        drop(self.tx);
+        self.handle
+            .join()
+            .map_err(|_| Error::Protocol("an image hashing thread stopped".into()))
+    }
 }
 
 #[cfg(test)]
@@ -615,6 +690,18 @@ mod tests {
         );
     }
 
+    #[test]
+    fn stream_hashes_equal_one_pass_digests() {
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let hashes = StreamHashes::start_if(true).unwrap().unwrap();
+        for piece in data.chunks(65_537) {
+            hashes.update(&Bytes::copy_from_slice(piece));
+        }
+        let (md5, sha512) = hashes.finish().unwrap();
+        assert_eq!(md5, hex::encode(Md5::digest(&data)));
+        assert_eq!(sha512, hex::encode(Sha512::digest(&data)));
+    }
+
     #[tokio::test]
     async fn writer_hashes_kept_prefix_and_new_chunks() {
         let dir = tempfile::tempdir().unwrap();
@@ -622,11 +709,13 @@ mod tests {
         std::fs::write(&part, b"hello wXXXX").unwrap();
         let (tx, rx) = tokio::sync::mpsc::channel(2);
         let writer_part = part.clone();
-        let writer =
-            tokio::task::spawn_blocking(move || write_and_hash(&writer_part, 7, rx, None, None));
+        let writer = tokio::task::spawn_blocking(move || {
+            write_and_hash(&writer_part, 7, rx, None, None, true)
+        });
         tx.send(Bytes::from_static(b"orld")).await.unwrap();
         drop(tx);
-        let (md5, sha512, size) = writer.await.unwrap().unwrap();
+        let (digests, size) = writer.await.unwrap().unwrap();
+        let (md5, sha512) = digests.unwrap();
         assert_eq!(std::fs::read(&part).unwrap(), b"hello world");
         assert_eq!(size, 11);
         assert_eq!(md5, hex::encode(Md5::digest(b"hello world")));

@@ -238,8 +238,8 @@ async fn image_lifecycle_with_200_mb_of_data() -> anyhow::Result<()> {
     assert_eq!(image.os_hash_value.as_deref(), Some(sha512.as_str()));
     assert_eq!(image.property("os_distro").as_deref(), Some("ubuntu"));
     assert_eq!(
-        (report.md5.as_str(), report.sha512.as_str()),
-        (md5.as_str(), sha512.as_str())
+        (report.md5.as_deref(), report.sha512.as_deref()),
+        (Some(md5.as_str()), Some(sha512.as_str()))
     );
     assert_eq!(progress_seen.load(Ordering::Relaxed), SIZE);
 
@@ -320,10 +320,30 @@ async fn image_lifecycle_with_200_mb_of_data() -> anyhow::Result<()> {
     assert_eq!(report.resumed_from, kept);
     assert_eq!(report.transferred, SIZE - kept);
     assert_eq!(
-        (report.md5.as_str(), report.sha512.as_str()),
-        (md5.as_str(), sha512.as_str())
+        (report.md5.as_deref(), report.sha512.as_deref()),
+        (Some(md5.as_str()), Some(sha512.as_str()))
     );
     assert_eq!(hashes(&resumed)?, (md5.clone(), sha512.clone()));
+
+    // Unverified and resumed: nothing is hashed, the bytes are still the image's.
+    let unverified = dir.path().join("unverified.raw");
+    copy_prefix(
+        &source,
+        &vitrina_openstack::image::part_path(&unverified),
+        kept,
+    )?;
+    let options = TransferOptions {
+        verify: false,
+        ..Default::default()
+    };
+    let report = glance
+        .download_to_file(&image.id, &unverified, &options)
+        .await?;
+    assert_eq!(
+        (report.resumed_from, report.md5, report.sha512),
+        (kept, None, None)
+    );
+    assert_eq!(hashes(&unverified)?, (md5.clone(), sha512.clone()));
 
     // A corrupt `.part` prefix is caught by the checksums and thrown away.
     let corrupt = dir.path().join("corrupt.raw");
