@@ -504,7 +504,7 @@ fn read_and_hash(
     hash: bool,
 ) -> Result<(Option<Digests>, u64)> {
     use std::io::Read;
-    let hashes = StreamHashes::start_if(hash)?;
+    let hashes = StreamHashes::start_if(hash, Lanes::One)?;
     let mut done = 0u64;
     loop {
         let mut buf = vec![0u8; chunk_size];
@@ -564,7 +564,7 @@ fn write_and_hash(
             source,
         }
     };
-    let hashes = StreamHashes::start_if(hash)?;
+    let hashes = StreamHashes::start_if(hash, Lanes::Two)?;
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -615,66 +615,89 @@ fn write_and_hash(
     Ok((hashes.map(StreamHashes::finish).transpose()?, done))
 }
 
-/// MD5 and SHA-512 of a stream of chunks, each computed on its own thread. Chunks are shared
-/// (`Bytes` clones), and each thread's queue is bounded, so memory stays bounded too.
+/// How the hashing of a transfer is spread over threads.
+#[derive(Clone, Copy)]
+enum Lanes {
+    /// One thread computes both digests, leaving the other cores to the peer. Uploads use it:
+    /// on one host the server hashes too, and its hashing is what bounds the upload.
+    One,
+    /// MD5 and SHA-512 on a thread each: a download then costs the slower hash, not their sum.
+    Two,
+}
+
+/// MD5 and SHA-512 of a stream of chunks, computed off the I/O thread. Chunks are shared
+/// (`Bytes` clones) and each thread's queue is bounded, so memory stays bounded too.
 struct StreamHashes {
-    md5: HashThread,
-    sha512: HashThread,
+    threads: Vec<HashThread>,
 }
 
 impl StreamHashes {
     /// The hashing threads when `hash`, else `None`.
-    fn start_if(hash: bool) -> Result<Option<StreamHashes>> {
+    fn start_if(hash: bool, lanes: Lanes) -> Result<Option<StreamHashes>> {
         if !hash {
             return Ok(None);
         }
-        Ok(Some(StreamHashes {
-            md5: HashThread::spawn::<Md5>("md5")?,
-            sha512: HashThread::spawn::<Sha512>("sha512")?,
-        }))
+        let threads = match lanes {
+            Lanes::One => vec![HashThread::spawn("md5+sha512", true, true)?],
+            Lanes::Two => vec![
+                HashThread::spawn("md5", true, false)?,
+                HashThread::spawn("sha512", false, true)?,
+            ],
+        };
+        Ok(Some(StreamHashes { threads }))
     }
 
     fn update(&self, chunk: &Bytes) {
-        self.md5.send(chunk);
-        self.sha512.send(chunk);
+        for thread in &self.threads {
+            // A send fails only if the thread is gone; `finish` reports that.
+            let _ = thread.tx.send(chunk.clone());
+        }
     }
 
     fn finish(self) -> Result<Digests> {
-        Ok((self.md5.finish()?, self.sha512.finish()?))
+        let (mut md5, mut sha512) = (None, None);
+        for thread in self.threads {
+            drop(thread.tx);
+            let (m, s) = thread
+                .handle
+                .join()
+                .map_err(|_| Error::Protocol("an image hashing thread stopped".into()))?;
+            md5 = md5.or(m);
+            sha512 = sha512.or(s);
+        }
+        md5.zip(sha512)
+            .ok_or_else(|| Error::Protocol("an image digest was not computed".into()))
     }
 }
 
 struct HashThread {
     tx: std::sync::mpsc::SyncSender<Bytes>,
-    handle: std::thread::JoinHandle<String>,
+    handle: std::thread::JoinHandle<(Option<String>, Option<String>)>,
 }
 
 impl HashThread {
-    fn spawn<D: Digest + 'static>(name: &str) -> Result<HashThread> {
+    fn spawn(name: &str, md5: bool, sha512: bool) -> Result<HashThread> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Bytes>(CHANNEL_DEPTH);
         let handle = std::thread::Builder::new()
             .name(format!("image-{name}"))
             .spawn(move || {
-                let mut digest = D::new();
+                let mut md5 = md5.then(Md5::new);
+                let mut sha512 = sha512.then(Sha512::new);
                 for chunk in rx {
-                    digest.update(&chunk);
+                    if let Some(d) = &mut md5 {
+                        d.update(&chunk);
+                    }
+                    if let Some(d) = &mut sha512 {
+                        d.update(&chunk);
+                    }
                 }
-                hex::encode(digest.finalize())
+                (
+                    md5.map(|d| hex::encode(d.finalize())),
+                    sha512.map(|d| hex::encode(d.finalize())),
+                )
             })
             .map_err(|e| Error::Protocol(format!("cannot start the {name} thread: {e}")))?;
         Ok(HashThread { tx, handle })
-    }
-
-    fn send(&self, chunk: &Bytes) {
-        // A send fails only if the thread is gone; `finish` reports that.
-        let _ = self.tx.send(chunk.clone());
-    }
-
-    fn finish(self) -> Result<String> {
-        drop(self.tx);
-        self.handle
-            .join()
-            .map_err(|_| Error::Protocol("an image hashing thread stopped".into()))
     }
 }
 
@@ -693,13 +716,16 @@ mod tests {
     #[test]
     fn stream_hashes_equal_one_pass_digests() {
         let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
-        let hashes = StreamHashes::start_if(true).unwrap().unwrap();
-        for piece in data.chunks(65_537) {
-            hashes.update(&Bytes::copy_from_slice(piece));
+        for lanes in [Lanes::One, Lanes::Two] {
+            let hashes = StreamHashes::start_if(true, lanes).unwrap().unwrap();
+            for piece in data.chunks(65_537) {
+                hashes.update(&Bytes::copy_from_slice(piece));
+            }
+            let (md5, sha512) = hashes.finish().unwrap();
+            assert_eq!(md5, hex::encode(Md5::digest(&data)));
+            assert_eq!(sha512, hex::encode(Sha512::digest(&data)));
         }
-        let (md5, sha512) = hashes.finish().unwrap();
-        assert_eq!(md5, hex::encode(Md5::digest(&data)));
-        assert_eq!(sha512, hex::encode(Sha512::digest(&data)));
+        assert!(StreamHashes::start_if(false, Lanes::Two).unwrap().is_none());
     }
 
     #[tokio::test]
