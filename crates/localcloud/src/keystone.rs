@@ -13,7 +13,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use base64::Engine as _;
 use rand::Rng as _;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use sha2::Digest as _;
 
 use crate::body::{self, opt, req, Schema, Ty};
@@ -21,6 +21,9 @@ use crate::error::{ApiError, ApiResult, Service};
 use crate::model::{AppCred, Bootstrap, Project, Token, User};
 use crate::util::{get_str, new_hex_id};
 use crate::{AdminCredentials, AppState, Cloud, Config, Credentials, ProjectCredentials};
+use vitrina_openstack::wire::identity as w;
+use vitrina_openstack::wire::Link;
+use vitrina_openstack::Secret;
 
 const S: Service = Service::Identity;
 const TOKEN_HOURS: i64 = 12;
@@ -205,30 +208,66 @@ pub fn clouds_yaml(cfg: &Config, c: &Credentials) -> String {
     out
 }
 
-fn version_body(cloud: &Cloud) -> Value {
-    json!({
-        "id": "v3.14",
-        "status": "stable",
-        "updated": "2020-04-07T00:00:00Z",
-        "links": [{"rel": "self", "href": cloud.url("/identity/v3/")}],
-        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}]
-    })
+fn version_body(cloud: &Cloud) -> w::Version {
+    w::Version {
+        id: "v3.14".into(),
+        status: "stable".into(),
+        updated: Some("2020-04-07T00:00:00Z".into()),
+        links: vec![Link {
+            rel: "self".into(),
+            href: cloud.url("/identity/v3/"),
+            media_type: None,
+        }],
+        media_types: vec![w::MediaType {
+            base: "application/json".into(),
+            media_type: "application/vnd.openstack.identity-v3+json".into(),
+        }],
+    }
 }
 
 async fn versions(State(c): State<AppState>) -> Response {
-    (
-        StatusCode::MULTIPLE_CHOICES,
-        Json(json!({"versions": {"values": [version_body(&c)]}})),
-    )
-        .into_response()
+    let body = w::VersionsResponse {
+        versions: w::VersionValues {
+            values: vec![version_body(&c)],
+        },
+    };
+    (StatusCode::MULTIPLE_CHOICES, Json(body)).into_response()
 }
 
-async fn version(State(c): State<AppState>) -> Json<Value> {
-    Json(json!({"version": version_body(&c)}))
+async fn version(State(c): State<AppState>) -> Json<w::VersionResponse> {
+    Json(w::VersionResponse {
+        version: version_body(&c),
+    })
 }
 
-fn domain_json() -> Value {
-    json!({"id": DEFAULT_DOMAIN, "name": "Default"})
+fn default_domain() -> w::NamedDomain {
+    w::NamedDomain {
+        id: DEFAULT_DOMAIN.into(),
+        name: "Default".into(),
+    }
+}
+
+/// `links` of a list answer: itself, no other pages.
+fn list_links(cloud: &Cloud, path: &str) -> Option<w::ListLinks> {
+    Some(w::ListLinks {
+        self_link: Some(cloud.url(path)),
+        previous: None,
+        next: None,
+    })
+}
+
+fn self_links(cloud: &Cloud, path: &str) -> Option<w::SelfLinks> {
+    Some(w::SelfLinks {
+        self_link: cloud.url(path),
+    })
+}
+
+fn role(name: &str) -> w::Role {
+    w::Role {
+        id: stable_id(name),
+        name: name.to_owned(),
+        domain_id: None,
+    }
 }
 
 /// Resolves a domain reference `{"id"}` or `{"name"}`.
@@ -251,7 +290,7 @@ fn domain_ok(d: Option<&Value>) -> bool {
 }
 
 /// The service catalog for a project.
-pub fn catalog(cloud: &Cloud, project_id: &str) -> Value {
+pub fn catalog(cloud: &Cloud, project_id: &str) -> Vec<w::CatalogEntry> {
     let region = &cloud.cfg.region;
     let services: [(&str, &str, String); 6] = [
         ("identity", "keystone", cloud.url("/identity")),
@@ -269,52 +308,77 @@ pub fn catalog(cloud: &Cloud, project_id: &str) -> Value {
         ),
         ("image", "glance", cloud.url("/image")),
     ];
-    let entries: Vec<Value> = services
-        .iter()
-        .map(|(ty, name, url)| {
-            let endpoints: Vec<Value> = ["public", "internal", "admin"]
-                .iter()
-                .map(|iface| {
-                    json!({"id": stable_id(&format!("{ty}/{iface}")), "interface": iface,
-                           "region_id": region, "region": region, "url": url})
+    services
+        .into_iter()
+        .map(|(ty, name, url)| w::CatalogEntry {
+            service_type: ty.into(),
+            name: name.into(),
+            id: stable_id(ty),
+            endpoints: ["public", "internal", "admin"]
+                .into_iter()
+                .map(|iface| w::CatalogEndpoint {
+                    id: stable_id(&format!("{ty}/{iface}")),
+                    interface: iface.into(),
+                    region_id: Some(region.clone()),
+                    region: Some(region.clone()),
+                    url: url.clone(),
                 })
-                .collect();
-            json!({"type": ty, "name": name, "id": stable_id(ty), "endpoints": endpoints})
+                .collect(),
         })
-        .collect();
-    Value::Array(entries)
+        .collect()
 }
 
-fn token_body(cloud: &Cloud, t: &Token, include_catalog: bool) -> ApiResult<Value> {
+fn token_body(cloud: &Cloud, t: &Token, include_catalog: bool) -> ApiResult<w::TokenResponse> {
     cloud.store.read(|s| {
-        let user = s.users.get(&t.user_id).ok_or_else(|| ApiError::not_found(S, "Could not find token."))?;
-        let mut tok = json!({
-            "methods": t.methods,
-            "user": {"id": user.id, "name": user.name, "domain": domain_json(), "password_expires_at": null},
-            "audit_ids": [t.audit_id],
-            "expires_at": t.expires_at,
-            "issued_at": t.issued_at,
-        });
-        if let (Some(pid), Some(obj)) = (&t.project_id, tok.as_object_mut()) {
-            let project = s.projects.get(pid).ok_or_else(|| ApiError::not_found(S, "Could not find token."))?;
-            let roles: Vec<Value> = user
-                .roles
-                .get(pid)
-                .map(|r| r.iter().map(|n| json!({"id": stable_id(n), "name": n})).collect())
-                .unwrap_or_default();
-            obj.insert("project".into(), json!({"id": project.id, "name": project.name, "domain": domain_json()}));
-            obj.insert("is_domain".into(), json!(false));
-            obj.insert("roles".into(), Value::Array(roles));
-            if let Some(ac) = &t.app_cred_id {
-                if let Some(a) = s.app_creds.get(ac) {
-                    obj.insert("application_credential".into(), json!({"id": a.id, "name": a.name, "restricted": !a.unrestricted}));
-                }
-            }
+        let not_found = || ApiError::not_found(S, "Could not find token.");
+        let user = s.users.get(&t.user_id).ok_or_else(not_found)?;
+        let mut token = w::Token {
+            methods: t.methods.clone(),
+            user: w::TokenUser {
+                id: user.id.clone(),
+                name: user.name.clone(),
+                domain: default_domain(),
+                password_expires_at: None,
+            },
+            audit_ids: vec![t.audit_id.clone()],
+            expires_at: t.expires_at.clone(),
+            issued_at: t.issued_at.clone(),
+            project: None,
+            domain: None,
+            system: None,
+            is_domain: None,
+            roles: None,
+            catalog: None,
+            application_credential: None,
+        };
+        if let Some(pid) = &t.project_id {
+            let project = s.projects.get(pid).ok_or_else(not_found)?;
+            token.project = Some(w::TokenProject {
+                id: project.id.clone(),
+                name: project.name.clone(),
+                domain: default_domain(),
+            });
+            token.is_domain = Some(false);
+            token.roles = Some(
+                user.roles
+                    .get(pid)
+                    .map(|r| r.iter().map(|n| role(n)).collect())
+                    .unwrap_or_default(),
+            );
+            token.application_credential = t
+                .app_cred_id
+                .as_ref()
+                .and_then(|ac| s.app_creds.get(ac))
+                .map(|a| w::TokenApplicationCredential {
+                    id: a.id.clone(),
+                    name: a.name.clone(),
+                    restricted: !a.unrestricted,
+                });
             if include_catalog {
-                obj.insert("catalog".into(), catalog(cloud, pid));
+                token.catalog = Some(catalog(cloud, pid));
             }
         }
-        Ok(json!({"token": tok}))
+        Ok(w::TokenResponse { token })
     })
 }
 
@@ -550,23 +614,35 @@ async fn revoke_token(State(c): State<AppState>, headers: HeaderMap) -> ApiResul
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn auth_catalog(State(c): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+async fn auth_catalog(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Json<w::CatalogResponse>> {
     let t = caller(&c, &headers)?;
     let pid = t.project_id.ok_or_else(|| {
         ApiError::forbidden(S, "The service catalog needs a project-scoped token.")
     })?;
-    Ok(Json(
-        json!({"catalog": catalog(&c, &pid), "links": {"self": c.url("/identity/v3/auth/catalog"), "previous": null, "next": null}}),
-    ))
+    Ok(Json(w::CatalogResponse {
+        catalog: catalog(&c, &pid),
+        links: list_links(&c, "/identity/v3/auth/catalog"),
+    }))
 }
 
-fn project_json(c: &Cloud, p: &Project) -> Value {
-    json!({"id": p.id, "name": p.name, "description": p.description, "domain_id": p.domain_id,
-           "enabled": true, "is_domain": false, "parent_id": p.domain_id, "tags": [],
-           "links": {"self": c.url(&format!("/identity/v3/projects/{}", p.id))}})
+fn project_json(c: &Cloud, p: &Project) -> w::Project {
+    w::Project {
+        id: p.id.clone(),
+        name: p.name.clone(),
+        domain_id: p.domain_id.clone(),
+        description: p.description.clone(),
+        enabled: true,
+        is_domain: false,
+        parent_id: Some(p.domain_id.clone()),
+        tags: Vec::new(),
+        links: self_links(c, &format!("/identity/v3/projects/{}", p.id)),
+    }
 }
 
-fn user_projects_of(c: &Cloud, user_id: &str) -> Vec<Value> {
+fn user_projects_of(c: &Cloud, user_id: &str) -> Vec<w::Project> {
     c.store.read(|s| {
         let Some(u) = s.users.get(user_id) else {
             return vec![];
@@ -579,11 +655,15 @@ fn user_projects_of(c: &Cloud, user_id: &str) -> Vec<Value> {
     })
 }
 
-async fn auth_projects(State(c): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+async fn auth_projects(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Json<w::ProjectList>> {
     let t = caller(&c, &headers)?;
-    Ok(Json(
-        json!({"projects": user_projects_of(&c, &t.user_id), "links": {"self": c.url("/identity/v3/auth/projects"), "previous": null, "next": null}}),
-    ))
+    Ok(Json(w::ProjectList {
+        projects: user_projects_of(&c, &t.user_id),
+        links: list_links(&c, "/identity/v3/auth/projects"),
+    }))
 }
 
 fn is_admin(c: &Cloud, t: &Token) -> bool {
@@ -598,7 +678,10 @@ fn is_admin(c: &Cloud, t: &Token) -> bool {
     })
 }
 
-async fn list_projects(State(c): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+async fn list_projects(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Json<w::ProjectList>> {
     let t = caller(&c, &headers)?;
     let projects = if is_admin(&c, &t) {
         c.store
@@ -606,16 +689,17 @@ async fn list_projects(State(c): State<AppState>, headers: HeaderMap) -> ApiResu
     } else {
         user_projects_of(&c, &t.user_id)
     };
-    Ok(Json(
-        json!({"projects": projects, "links": {"self": c.url("/identity/v3/projects"), "previous": null, "next": null}}),
-    ))
+    Ok(Json(w::ProjectList {
+        projects,
+        links: list_links(&c, "/identity/v3/projects"),
+    }))
 }
 
 async fn show_project(
     State(c): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<w::ProjectResponse>> {
     let t = caller(&c, &headers)?;
     let visible = is_admin(&c, &t)
         || c.store.read(|s| {
@@ -628,7 +712,9 @@ async fn show_project(
         .read(|s| s.projects.get(&id).cloned())
         .filter(|_| visible);
     let p = p.ok_or_else(|| ApiError::not_found(S, format!("Could not find project: {id}.")))?;
-    Ok(Json(json!({"project": project_json(&c, &p)})))
+    Ok(Json(w::ProjectResponse {
+        project: project_json(&c, &p),
+    }))
 }
 
 fn own_user(c: &Cloud, headers: &HeaderMap, id: &str) -> ApiResult<(Token, User)> {
@@ -650,38 +736,55 @@ async fn show_user(
     State(c): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<w::UserResponse>> {
     let (_, u) = own_user(&c, &headers, &id)?;
-    Ok(Json(
-        json!({"user": {"id": u.id, "name": u.name, "domain_id": u.domain_id, "enabled": true,
-        "default_project_id": u.default_project_id, "password_expires_at": null, "options": {},
-        "links": {"self": c.url(&format!("/identity/v3/users/{}", u.id))}}}),
-    ))
+    Ok(Json(w::UserResponse {
+        user: w::User {
+            links: self_links(&c, &format!("/identity/v3/users/{}", u.id)),
+            id: u.id,
+            name: u.name,
+            domain_id: u.domain_id,
+            enabled: true,
+            default_project_id: Some(u.default_project_id).filter(|p| !p.is_empty()),
+            password_expires_at: None,
+            options: Some(w::Extra::new()),
+        },
+    }))
 }
 
 async fn user_projects(
     State(c): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<w::ProjectList>> {
     own_user(&c, &headers, &id)?;
-    Ok(Json(
-        json!({"projects": user_projects_of(&c, &id), "links": {"self": c.url(&format!("/identity/v3/users/{id}/projects")), "previous": null, "next": null}}),
-    ))
+    Ok(Json(w::ProjectList {
+        projects: user_projects_of(&c, &id),
+        links: list_links(&c, &format!("/identity/v3/users/{id}/projects")),
+    }))
 }
 
-fn app_cred_json(c: &Cloud, a: &AppCred, secret: bool) -> Value {
-    let mut v = json!({"id": a.id, "name": a.name, "description": a.description, "user_id": a.user_id,
-        "project_id": a.project_id, "expires_at": a.expires_at, "unrestricted": a.unrestricted,
-        "roles": a.roles.iter().map(|n| json!({"id": stable_id(n), "name": n, "domain_id": null})).collect::<Vec<_>>(),
-        "access_rules": [],
-        "links": {"self": c.url(&format!("/identity/v3/users/{}/application_credentials/{}", a.user_id, a.id))}});
-    if secret {
-        if let Some(o) = v.as_object_mut() {
-            o.insert("secret".into(), json!(a.secret));
-        }
+/// An application credential as Keystone shows it; the secret only in the create answer.
+fn app_cred_json(c: &Cloud, a: &AppCred, secret: bool) -> w::ApplicationCredential {
+    w::ApplicationCredential {
+        id: a.id.clone(),
+        name: a.name.clone(),
+        description: a.description.clone(),
+        secret: secret.then(|| Secret::new(a.secret.clone())),
+        expires_at: a.expires_at.clone(),
+        project_id: a.project_id.clone(),
+        user_id: Some(a.user_id.clone()),
+        unrestricted: a.unrestricted,
+        roles: a.roles.iter().map(|n| role(n)).collect(),
+        access_rules: Some(Vec::new()),
+        links: self_links(
+            c,
+            &format!(
+                "/identity/v3/users/{}/application_credentials/{}",
+                a.user_id, a.id
+            ),
+        ),
     }
-    v
 }
 
 const APP_CRED_SCHEMA: Schema = Schema {
@@ -739,7 +842,9 @@ async fn create_app_cred(
         .write(|s| s.app_creds.insert(a.id.clone(), a.clone()));
     Ok((
         StatusCode::CREATED,
-        Json(json!({"application_credential": app_cred_json(&c, &a, true)})),
+        Json(w::ApplicationCredentialResponse {
+            application_credential: app_cred_json(&c, &a, true),
+        }),
     )
         .into_response())
 }
@@ -748,25 +853,29 @@ async fn list_app_creds(
     State(c): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<w::ApplicationCredentialList>> {
     own_user(&c, &headers, &id)?;
-    let list: Vec<Value> = c.store.read(|s| {
+    let list = c.store.read(|s| {
         s.app_creds
             .values()
             .filter(|a| a.user_id == id)
             .map(|a| app_cred_json(&c, a, false))
             .collect()
     });
-    Ok(Json(
-        json!({"application_credentials": list, "links": {"self": c.url(&format!("/identity/v3/users/{id}/application_credentials")), "previous": null, "next": null}}),
-    ))
+    Ok(Json(w::ApplicationCredentialList {
+        application_credentials: list,
+        links: list_links(
+            &c,
+            &format!("/identity/v3/users/{id}/application_credentials"),
+        ),
+    }))
 }
 
 async fn show_app_cred(
     State(c): State<AppState>,
     headers: HeaderMap,
     Path((id, cred)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<w::ApplicationCredentialResponse>> {
     own_user(&c, &headers, &id)?;
     let a = c
         .store
@@ -774,9 +883,9 @@ async fn show_app_cred(
     let a = a.ok_or_else(|| {
         ApiError::not_found(S, format!("Could not find application credential: {cred}."))
     })?;
-    Ok(Json(
-        json!({"application_credential": app_cred_json(&c, &a, false)}),
-    ))
+    Ok(Json(w::ApplicationCredentialResponse {
+        application_credential: app_cred_json(&c, &a, false),
+    }))
 }
 
 async fn delete_app_cred(

@@ -341,6 +341,9 @@ pub struct User {
     pub default_project_id: Option<String>,
     #[serde(default)]
     pub password_expires_at: Option<String>,
+    /// Keystone's per-user options (`{}` for most users).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<Extra>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links: Option<SelfLinks>,
 }
@@ -490,10 +493,32 @@ pub struct ApplicationCredential {
     pub expires_at: Option<String>,
     #[serde(default)]
     pub project_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
     #[serde(default)]
     pub unrestricted: bool,
     #[serde(default)]
     pub roles: Vec<Role>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_rules: Option<Vec<serde_json::Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links: Option<SelfLinks>,
+}
+
+/// `{"application_credentials": [...], "links": {...}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApplicationCredentialList {
+    pub application_credentials: Vec<ApplicationCredential>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links: Option<ListLinks>,
+}
+
+/// `{"catalog": [...], "links": {...}}` from `GET /v3/auth/catalog`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CatalogResponse {
+    pub catalog: Vec<CatalogEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links: Option<ListLinks>,
 }
 
 /// `links: {"self": …}` on a single resource.
