@@ -1,3 +1,6 @@
+# A VM on localcloud (or any OpenStack cloud through OS_CLOUD) using every vkcs_* resource and
+# data source vitrina's provider has. The README walks through it; crates/cli/tests/tf_vkcs.rs
+# applies, re-plans and destroys it as it is.
 variable "user_data" {
   type    = string
   default = "#!/bin/sh\necho hello from vitrina > hello.txt\n"
