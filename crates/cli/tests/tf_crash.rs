@@ -17,7 +17,7 @@ resource "random_id" "r" {
 
 resource "time_sleep" "s" {
   count           = 100
-  create_duration = "${20 + (count.index % 7) * 15}ms"
+  create_duration = "${60 + (count.index % 7) * 30}ms"
   triggers        = { r = random_id.r[count.index].hex }
 }
 
@@ -110,7 +110,10 @@ fn killed_applies_converge_without_duplicates() {
             .stderr(Stdio::null())
             .spawn()
             .expect("start vitrina");
-        let wait = Duration::from_millis(150 + rng.next(1200));
+        // The sleeps alone need at least 1.49 s at parallelism 10 (the sum of the durations / 10),
+        // so a kill after at most 0.8 s always finds the first apply still running, whatever
+        // the machine's speed; later rounds may finish before their kill.
+        let wait = Duration::from_millis(100 + rng.next(700));
         std::thread::sleep(wait);
         match child.try_wait().expect("poll child") {
             Some(status) => {
