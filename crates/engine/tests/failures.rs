@@ -18,7 +18,7 @@ use vitrina_engine::provider::{
 use vitrina_engine::state::{ObjectState, ObjectStatus};
 use vitrina_engine::{Action, InstanceAddr, InstanceKey, ResourceAddr, Value};
 
-/// `flaky_thing` fails (leaving a half-made object) while `FAIL` is set; `flaky_slow` takes two
+/// `flaky_thing` fails (leaving a half-made object) while `FAIL` is set; `flaky_slow` takes five
 /// seconds to create.
 #[derive(Clone)]
 struct Flaky(Arc<AtomicBool>);
@@ -54,7 +54,7 @@ impl ConfiguredProvider for Flaky {
             let mut out = req.planned.clone();
             out.set("id", Value::string(format!("thing-{}", &req.token[..8])));
             if req.type_name == "flaky_slow" {
-                tokio::time::sleep(Duration::from_secs(2)).await;
+                tokio::time::sleep(Duration::from_secs(5)).await;
             } else if self.0.load(Ordering::SeqCst) {
                 return Err(ApplyError {
                     error: ProviderError::new("the cloud said no"),
@@ -155,7 +155,7 @@ resource "flaky_slow" "s" {
     let planned = case.plan(PlanMode::Normal).await.expect("plan");
     let report = case.apply_planned(&planned).await;
     assert!(
-        started.elapsed() < Duration::from_millis(1500),
+        started.elapsed() < Duration::from_secs(3),
         "the timeout did not stop the create"
     );
     assert!(
