@@ -61,6 +61,11 @@ const ENDPOINTS: &[(&str, &str)] = &[
         "PATCH",
         "/image/v2/images/00000000-0000-0000-0000-000000000000",
     ),
+    ("POST", "/volume/v3/{project}/snapshots"),
+    (
+        "PUT",
+        "/volume/v3/{project}/snapshots/00000000-0000-0000-0000-000000000000",
+    ),
 ];
 
 fuzz_target!(|data: &[u8]| {

@@ -1,6 +1,7 @@
-//! Cinder v3: volumes (blank, from an image, from another volume) with Cinder's size checks
-//! against the image, attach states, extend, retype, metadata; volume types `ceph-ssd`,
-//! `ceph-hdd`, `high-iops`; availability zones `GZ1`, `MS1`, `ME1`.
+//! Cinder v3: volumes (blank, from an image, from another volume, from a snapshot) with Cinder's
+//! size checks against the image or snapshot, attach states, extend, retype, metadata; snapshots
+//! (`force` for in-use volumes, cascade delete); volume types `ceph-ssd`, `ceph-hdd`,
+//! `high-iops`; availability zones `GZ1`, `MS1`, `ME1`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -14,9 +15,9 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use vitrina_openstack::wire::volume as w;
 
-use crate::body::{self, opt, Schema, Ty};
+use crate::body::{self, opt, req, Schema, Ty};
 use crate::error::{ApiError, ApiResult, Service};
-use crate::model::{Image, State as Db, Volume};
+use crate::model::{Image, Snapshot, State as Db, Volume};
 use crate::util::{self, get_str, get_str_map, new_id, now_micro, q, Ctx};
 use crate::{AppState, Cloud};
 
@@ -53,6 +54,20 @@ pub fn routes() -> Router<AppState> {
             "/volume/v3/{project}/volumes/{id}/metadata",
             get(get_metadata).post(set_metadata).put(set_metadata),
         )
+        .route(
+            "/volume/v3/{project}/snapshots",
+            get(list_snapshots).post(create_snapshot),
+        )
+        .route(
+            "/volume/v3/{project}/snapshots/detail",
+            get(list_snapshots_detail),
+        )
+        .route(
+            "/volume/v3/{project}/snapshots/{id}",
+            get(show_snapshot)
+                .put(update_snapshot)
+                .delete(delete_snapshot),
+        )
         .route("/volume/v3/{project}/types", get(list_types))
         .route("/volume/v3/{project}/types/{id}", get(show_type))
         .route("/volume/v3/{project}/os-availability-zone", get(zones))
@@ -79,15 +94,20 @@ async fn versions(State(c): State<AppState>) -> Response {
 
 /// Authenticates and checks the project in the URL.
 fn ctx(c: &Cloud, headers: &HeaderMap, project: &str) -> ApiResult<Ctx> {
+    ctx_mv(c, headers, project).map(|(ctx, _)| ctx)
+}
+
+/// [`ctx`] plus the microversion the request asks for.
+fn ctx_mv(c: &Cloud, headers: &HeaderMap, project: &str) -> ApiResult<(Ctx, (u32, u32))> {
     let ctx = c.auth(headers, S)?;
-    util::microversion(headers, "volume", (3, 0), MAX_VERSION)?;
+    let mv = util::microversion(headers, "volume", (3, 0), MAX_VERSION)?;
     if ctx.project_id != project {
         return Err(ApiError::not_found(
             S,
             format!("Project {project} could not be found."),
         ));
     }
-    Ok(ctx)
+    Ok((ctx, mv))
 }
 
 fn with_version(mut r: Response) -> Response {
@@ -216,6 +236,7 @@ pub struct NewVolume {
     pub availability_zone: Option<String>,
     pub image_id: Option<String>,
     pub source_volid: Option<String>,
+    pub snapshot_id: Option<String>,
     pub metadata: BTreeMap<String, String>,
 }
 
@@ -227,7 +248,30 @@ pub fn new_volume(
     p: NewVolume,
     status: &str,
 ) -> ApiResult<Volume> {
-    let vtype = p.volume_type.clone().unwrap_or_else(|| DEFAULT_TYPE.into());
+    // A volume restored from a snapshot takes its type and zone unless the request names them.
+    let snapshot = match &p.snapshot_id {
+        None => None,
+        Some(sid) => Some(
+            db.snapshots
+                .get(sid)
+                .filter(|s| s.project_id == ctx.project_id)
+                .cloned()
+                .ok_or_else(|| snapshot_not_found(service, sid))?,
+        ),
+    };
+    if let Some(snap) = &snapshot {
+        if snap.status != "available" {
+            return Err(ApiError::bad_request(
+                service,
+                "Invalid snapshot: Originating snapshot status must be one of 'available' values",
+            ));
+        }
+    }
+    let vtype = p
+        .volume_type
+        .clone()
+        .or_else(|| snapshot.as_ref().map(|s| s.volume_type.clone()))
+        .unwrap_or_else(|| DEFAULT_TYPE.into());
     if !VOLUME_TYPES.contains(&vtype.as_str()) && !VOLUME_TYPES.iter().any(|t| type_id(t) == vtype)
     {
         return Err(ApiError::not_found(
@@ -243,6 +287,7 @@ pub fn new_volume(
     let az = p
         .availability_zone
         .clone()
+        .or_else(|| snapshot.as_ref().map(|s| s.availability_zone.clone()))
         .unwrap_or_else(|| ZONES[0].into());
     if !ZONES.contains(&az.as_str()) {
         return Err(ApiError::bad_request(
@@ -268,6 +313,20 @@ pub fn new_volume(
         size = Some(sz);
         bootable = s.bootable;
         image_metadata = s.volume_image_metadata.clone();
+    } else if let Some(snap) = &snapshot {
+        let sz = size.unwrap_or(snap.size);
+        if sz < snap.size {
+            return Err(ApiError::bad_request(service, format!("Invalid input received: Volume size '{sz}'GB cannot be smaller than the snapshot size {}GB. They must be >= original snapshot size.", snap.size)));
+        }
+        if snap.availability_zone != az {
+            return Err(ApiError::bad_request(
+                service,
+                "Invalid input received: Volume must be in the same availability zone as the snapshot",
+            ));
+        }
+        size = Some(sz);
+        bootable = snap.bootable;
+        image_metadata = snap.volume_image_metadata.clone();
     }
     let size = size.ok_or_else(|| {
         ApiError::bad_request(
@@ -307,7 +366,7 @@ pub fn new_volume(
         image_id: p.image_id,
         volume_image_metadata: image_metadata,
         source_volid: p.source_volid,
-        snapshot_id: None,
+        snapshot_id: p.snapshot_id,
         attachments: vec![],
         metadata: p.metadata,
         created_at: now_micro(),
@@ -374,15 +433,6 @@ async fn create_volume(
 ) -> ApiResult<Response> {
     let ctx = ctx(&c, &headers, &project)?;
     let m = body::check(&CREATE_SCHEMA, body::parse_json(S, &bytes)?)?;
-    if get_str(&m, "snapshot_id").is_some() {
-        return Err(ApiError::not_found(
-            S,
-            format!(
-                "Snapshot {} could not be found.",
-                get_str(&m, "snapshot_id").unwrap_or_default()
-            ),
-        ));
-    }
     let size = match m.get("size") {
         None | Some(Value::Null) => None,
         Some(v) => Some(body::int_like(v).ok_or_else(|| {
@@ -400,6 +450,7 @@ async fn create_volume(
         availability_zone: get_str(&m, "availability_zone"),
         image_id: get_str(&m, "imageRef").or_else(|| get_str(&m, "image_id")),
         source_volid: get_str(&m, "source_volid"),
+        snapshot_id: get_str(&m, "snapshot_id"),
         metadata: get_str_map(&m, "metadata", S)?,
     };
     let from_image = p.image_id.is_some();
@@ -551,6 +602,9 @@ async fn update_volume(
     ))
 }
 
+/// Snapshot statuses a cascading volume delete accepts without `force`.
+const CASCADE_DELETABLE: &[&str] = &["available", "error", "deleting"];
+
 const DELETABLE: &[&str] = &[
     "available",
     "error",
@@ -566,11 +620,25 @@ async fn delete_volume(
     Query(query): Query<util::Query>,
 ) -> ApiResult<Response> {
     let ctx = ctx(&c, &headers, &project)?;
-    let force = q(&query, "force").is_some_and(|f| f.eq_ignore_ascii_case("true"));
+    let flag = |k: &str| q(&query, k).and_then(|f| body::bool_like(&Value::String(f.to_owned())));
+    let force = flag("force") == Some(true);
+    let cascade = flag("cascade") == Some(true);
     c.store.write(|db| {
         let v = db.volumes.get(&id).filter(|v| v.project_id == ctx.project_id).ok_or_else(|| not_found(&id))?;
-        if !force && (!DELETABLE.contains(&v.status.as_str()) || !v.attachments.is_empty()) {
+        let snapshots: Vec<&Snapshot> = db.snapshots.values().filter(|s| s.volume_id == id).collect();
+        // As in Cinder, `force` skips the status checks but never the snapshot check; `cascade`
+        // takes the snapshots along.
+        if (!force && (!DELETABLE.contains(&v.status.as_str()) || !v.attachments.is_empty()))
+            || (!cascade && !snapshots.is_empty())
+        {
             return Err(ApiError::bad_request(S, "Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer."));
+        }
+        if !force && snapshots.iter().any(|s| !CASCADE_DELETABLE.contains(&s.status.as_str())) {
+            return Err(ApiError::bad_request(S, "Invalid volume: Failed to update snapshot."));
+        }
+        let ids: Vec<String> = snapshots.iter().map(|s| s.id.clone()).collect();
+        for sid in ids {
+            db.snapshots.remove(&sid);
         }
         db.volumes.remove(&id);
         Ok(())
@@ -766,4 +834,365 @@ async fn zones(
     Ok(Json(
         json!({"availabilityZoneInfo": ZONES.iter().map(|z| json!({"zoneName": z, "zoneState": {"available": true}})).collect::<Vec<_>>()}),
     ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshots
+// ---------------------------------------------------------------------------------------------
+
+fn snapshot_not_found(service: Service, id: &str) -> ApiError {
+    ApiError::not_found(service, format!("Snapshot {id} could not be found."))
+}
+
+/// Cinder's answer to `force: false` from microversion 3.66 on (its own spelling kept).
+const SNAPSHOT_IN_USE_FLAG_MSG: &str = "Since microversion 3.66 the 'force' flag is invalid for this request.  For backward compatability, however, when the 'force' flag is passed with a value evaluating to True, it is silently ignored.";
+
+/// A snapshot as Cinder shows it: `extended` adds the `os-extended-snapshot-attributes` of show
+/// and detail; `user_id` comes with 3.41, `consumes_quota` with 3.65.
+fn snapshot_view(s: &Snapshot, mv: (u32, u32), extended: bool) -> Value {
+    let ws = w::Snapshot {
+        id: s.id.clone(),
+        name: s.name.clone(),
+        description: s.description.clone(),
+        status: s.status.clone(),
+        volume_id: s.volume_id.clone(),
+        size: u64::try_from(s.size).unwrap_or(0),
+        metadata: s.metadata.clone(),
+        created_at: s.created_at.clone(),
+        updated_at: s.updated_at.clone(),
+        progress: extended.then(|| {
+            if s.status == "creating" {
+                "0%".to_owned()
+            } else {
+                "100%".to_owned()
+            }
+        }),
+        project_id: extended.then(|| s.project_id.clone()),
+        user_id: (mv >= (3, 41)).then(|| s.user_id.clone()),
+        consumes_quota: (mv >= (3, 65)).then_some(true),
+    };
+    serde_json::to_value(ws).unwrap_or(Value::Null)
+}
+
+/// Moves a snapshot to `available` in the background.
+fn snapshot_ready(c: &Cloud, id: &str) {
+    let store = c.store.clone();
+    let id = id.to_owned();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        store.write(|db| {
+            if let Some(s) = db.snapshots.get_mut(&id) {
+                if s.status == "creating" {
+                    s.status = "available".into();
+                    s.updated_at = Some(now_micro());
+                }
+            }
+        });
+    });
+}
+
+/// Removes a `deleting` snapshot in the background. While a volume restored from it is still
+/// being created the snapshot is busy and goes back to `available`, as Cinder's volume manager
+/// does when the back-end reports `SnapshotIsBusy`.
+fn snapshot_gone(c: &Cloud, id: &str) {
+    let store = c.store.clone();
+    let id = id.to_owned();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        store.write(|db| {
+            let busy = db.volumes.values().any(|v| {
+                v.snapshot_id.as_deref() == Some(id.as_str())
+                    && (v.status == "creating" || v.status == "downloading")
+            });
+            if busy {
+                if let Some(s) = db.snapshots.get_mut(&id) {
+                    s.status = "available".into();
+                    s.updated_at = Some(now_micro());
+                }
+            } else {
+                db.snapshots.remove(&id);
+            }
+        });
+    });
+}
+
+/// Cinder's `maxLength: 255` on names and descriptions.
+fn check_length(m: &serde_json::Map<String, Value>, fields: &[&str]) -> ApiResult<()> {
+    for f in fields {
+        if let Some(v) = m.get(*f).and_then(Value::as_str) {
+            if v.chars().count() > 255 {
+                return Err(ApiError::bad_request(
+                    S,
+                    format!("Invalid input for field/attribute {f}. Value: {v}. '{v}' is too long"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+const SNAPSHOT_CREATE_SCHEMA: Schema = Schema {
+    service: S,
+    wrapper: Some("snapshot"),
+    fields: &[
+        req("volume_id", Ty::OptStr),
+        opt("name", Ty::OptStr),
+        opt("display_name", Ty::OptStr),
+        opt("description", Ty::OptStr),
+        opt("force", Ty::BoolLike),
+        opt("metadata", Ty::Any),
+    ],
+    additional: false,
+    siblings: &[],
+};
+
+async fn create_snapshot(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let (ctx, mv) = ctx_mv(&c, &headers, &project)?;
+    let m = body::check(&SNAPSHOT_CREATE_SCHEMA, body::parse_json(S, &bytes)?)?;
+    check_length(&m, &["name", "display_name", "description"])?;
+    // `volume_id` may be null by Cinder's schema; the lookup then fails like Cinder's does.
+    let volume_id = get_str(&m, "volume_id").unwrap_or_else(|| "None".to_owned());
+    if m.get("volume_id").is_some_and(Value::is_string) && !util::is_uuid(&volume_id) {
+        return Err(ApiError::bad_request(
+            S,
+            format!("Invalid input for field/attribute volume_id. Value: {volume_id}. '{volume_id}' is not a 'uuid'"),
+        ));
+    }
+    let metadata = get_str_map(&m, "metadata", S)?;
+    let force = m.get("force").and_then(body::bool_like);
+    if mv >= (3, 66) && force == Some(false) {
+        return Err(ApiError::bad_request(S, SNAPSHOT_IN_USE_FLAG_MSG));
+    }
+    let allow_in_use = force == Some(true) || mv >= (3, 66);
+    let name = get_str(&m, "name").or_else(|| get_str(&m, "display_name"));
+    let description = get_str(&m, "description");
+    let snap = c.store.write(|db| {
+        let vol = db
+            .volumes
+            .get(&volume_id)
+            .filter(|v| v.project_id == ctx.project_id)
+            .ok_or_else(|| not_found(&volume_id))?;
+        if vol.status == "error" {
+            return Err(ApiError::bad_request(
+                S,
+                "Invalid volume: The snapshot cannot be created when the volume is in error status.",
+            ));
+        }
+        let valid: &[&str] = if allow_in_use {
+            &["available", "in-use"]
+        } else {
+            &["available"]
+        };
+        if !valid.contains(&vol.status.as_str()) {
+            return Err(ApiError::bad_request(
+                S,
+                format!(
+                    "Invalid volume: Volume {} status must be {}, but current status is: {}.",
+                    vol.id,
+                    valid.join(", "),
+                    vol.status
+                ),
+            ));
+        }
+        let s = Snapshot {
+            id: new_id(),
+            project_id: ctx.project_id.clone(),
+            user_id: ctx.user_id.clone(),
+            volume_id: vol.id.clone(),
+            name,
+            description,
+            status: "creating".into(),
+            size: vol.size,
+            metadata,
+            created_at: now_micro(),
+            updated_at: None,
+            volume_type: vol.volume_type.clone(),
+            availability_zone: vol.availability_zone.clone(),
+            bootable: vol.bootable,
+            volume_image_metadata: vol.volume_image_metadata.clone(),
+        };
+        db.snapshots.insert(s.id.clone(), s.clone());
+        Ok(s)
+    })?;
+    snapshot_ready(&c, &snap.id);
+    Ok(with_version(
+        (
+            StatusCode::ACCEPTED,
+            Json(json!({"snapshot": snapshot_view(&snap, mv, false)})),
+        )
+            .into_response(),
+    ))
+}
+
+fn list_snaps(
+    c: &Cloud,
+    ctx: &Ctx,
+    mv: (u32, u32),
+    query: &util::Query,
+    detail: bool,
+    project: &str,
+) -> ApiResult<Response> {
+    let name = q(query, "name").map(str::to_owned);
+    let status = q(query, "status").map(str::to_owned);
+    let volume_id = q(query, "volume_id").map(str::to_owned);
+    let items: Vec<Snapshot> = c.store.read(|db| {
+        db.snapshots
+            .values()
+            .filter(|s| s.project_id == ctx.project_id)
+            .filter(|s| name.as_ref().is_none_or(|n| s.name.as_ref() == Some(n)))
+            .filter(|s| status.as_ref().is_none_or(|st| &s.status == st))
+            .filter(|s| volume_id.as_ref().is_none_or(|v| &s.volume_id == v))
+            .cloned()
+            .collect()
+    });
+    let (limit, marker) = util::page_params(query, S)?;
+    let (page, more) = util::paginate(items, |s| s.id.as_str(), limit, marker.as_deref(), S)?;
+    let snaps: Vec<Value> = page.iter().map(|s| snapshot_view(s, mv, detail)).collect();
+    let mut body = json!({"snapshots": snaps});
+    if more {
+        if let (Some(last), Some(o)) = (page.last(), body.as_object_mut()) {
+            let path = if detail {
+                "snapshots/detail"
+            } else {
+                "snapshots"
+            };
+            o.insert("snapshots_links".into(), json!([{"rel": "next", "href": c.url(&format!("/volume/v3/{project}/{path}?{}", util::next_query(query, &last.id)))}]));
+        }
+    }
+    Ok(with_version(Json(body).into_response()))
+}
+
+async fn list_snapshots(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    Query(query): Query<util::Query>,
+) -> ApiResult<Response> {
+    let (ctx, mv) = ctx_mv(&c, &headers, &project)?;
+    list_snaps(&c, &ctx, mv, &query, false, &project)
+}
+
+async fn list_snapshots_detail(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    Query(query): Query<util::Query>,
+) -> ApiResult<Response> {
+    let (ctx, mv) = ctx_mv(&c, &headers, &project)?;
+    list_snaps(&c, &ctx, mv, &query, true, &project)
+}
+
+async fn show_snapshot(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path((project, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let (ctx, mv) = ctx_mv(&c, &headers, &project)?;
+    let s = c
+        .store
+        .read(|db| {
+            db.snapshots
+                .get(&id)
+                .filter(|s| s.project_id == ctx.project_id)
+                .cloned()
+        })
+        .ok_or_else(|| snapshot_not_found(S, &id))?;
+    Ok(with_version(
+        Json(json!({"snapshot": snapshot_view(&s, mv, true)})).into_response(),
+    ))
+}
+
+const SNAPSHOT_UPDATE_SCHEMA: Schema = Schema {
+    service: S,
+    wrapper: Some("snapshot"),
+    fields: &[
+        opt("name", Ty::OptStr),
+        opt("description", Ty::OptStr),
+        opt("display_name", Ty::OptStr),
+        opt("display_description", Ty::OptStr),
+    ],
+    additional: false,
+    siblings: &[],
+};
+
+async fn update_snapshot(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path((project, id)): Path<(String, String)>,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let (ctx, mv) = ctx_mv(&c, &headers, &project)?;
+    let m = body::check(&SNAPSHOT_UPDATE_SCHEMA, body::parse_json(S, &bytes)?)?;
+    if m.is_empty() {
+        return Err(ApiError::bad_request(
+            S,
+            "Invalid input for field/attribute snapshot. Value: {}. {} is not valid under any of the given schemas",
+        ));
+    }
+    check_length(
+        &m,
+        &["name", "description", "display_name", "display_description"],
+    )?;
+    let s = c.store.write(|db| {
+        let s = db
+            .snapshots
+            .get_mut(&id)
+            .filter(|s| s.project_id == ctx.project_id)
+            .ok_or_else(|| snapshot_not_found(S, &id))?;
+        for (field, legacy) in [
+            ("name", "display_name"),
+            ("description", "display_description"),
+        ] {
+            let value = if m.contains_key(field) {
+                Some(get_str(&m, field))
+            } else if m.contains_key(legacy) {
+                Some(get_str(&m, legacy))
+            } else {
+                None
+            };
+            if let Some(value) = value {
+                if field == "name" {
+                    s.name = value;
+                } else {
+                    s.description = value;
+                }
+            }
+        }
+        s.updated_at = Some(now_micro());
+        Ok(s.clone())
+    })?;
+    Ok(with_version(
+        Json(json!({"snapshot": snapshot_view(&s, mv, false)})).into_response(),
+    ))
+}
+
+async fn delete_snapshot(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path((project, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let ctx = ctx(&c, &headers, &project)?;
+    c.store.write(|db| {
+        let s = db
+            .snapshots
+            .get_mut(&id)
+            .filter(|s| s.project_id == ctx.project_id)
+            .ok_or_else(|| snapshot_not_found(S, &id))?;
+        if s.status != "available" && s.status != "error" {
+            return Err(ApiError::bad_request(
+                S,
+                "Invalid snapshot: Snapshot status must be available or error and must not be part of a group.",
+            ));
+        }
+        s.status = "deleting".into();
+        s.updated_at = Some(now_micro());
+        Ok(())
+    })?;
+    snapshot_gone(&c, &id);
+    Ok(with_version(StatusCode::ACCEPTED.into_response()))
 }

@@ -243,6 +243,28 @@ pub struct Volume {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub id: String,
+    pub project_id: String,
+    pub user_id: String,
+    pub volume_id: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub status: String,
+    /// GiB: the volume's size when the snapshot was taken.
+    pub size: i64,
+    pub metadata: BTreeMap<String, String>,
+    pub created_at: String,
+    pub updated_at: Option<String>,
+    /// Copied from the volume when the snapshot is taken; a volume restored from the snapshot
+    /// inherits them, as in Cinder.
+    pub volume_type: String,
+    pub availability_zone: String,
+    pub bootable: bool,
+    pub volume_image_metadata: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServerVolume {
     pub volume_id: String,
     pub attachment_id: String,
@@ -318,6 +340,9 @@ pub struct State {
     pub routers: Map<Router>,
     pub floating_ips: Map<FloatingIp>,
     pub volumes: Map<Volume>,
+    /// Absent from state files written before snapshots existed.
+    #[serde(default)]
+    pub snapshots: Map<Snapshot>,
     pub servers: Map<Server>,
     /// Keyed by `<user_id>/<name>`.
     pub keypairs: Map<Keypair>,

@@ -1229,7 +1229,13 @@ async fn create_server(
                 return Err(bad("Images with destination_type 'volume' need to have a non-zero size specified"));
             }
             if b.source_type == "snapshot" {
-                return Err(bad(format!("Block Device Mapping is Invalid: failed to get snapshot {}.", b.uuid.clone().unwrap_or_default())));
+                let sid = b.uuid.clone().unwrap_or_default();
+                if db.snapshots.get(&sid).is_none_or(|s| s.project_id != ctx.project_id) {
+                    return Err(bad(format!("Block Device Mapping is Invalid: failed to get snapshot {sid}.")));
+                }
+                if b.destination_type != "volume" {
+                    return Err(bad("Block Device Mapping is Invalid: localcloud boots snapshots only as volumes (destination_type 'volume')."));
+                }
             }
         }
         if image_id.is_none() && !bdms.iter().any(|b| b.boot_index == Some(0) || bdms.len() == 1) {
@@ -1299,7 +1305,7 @@ async fn create_server(
                 return Err(e);
             }
         }
-        // Volumes: existing ones attach, image/blank ones are created.
+        // Volumes: existing ones attach, image/blank/snapshot ones are created.
         let mut volumes: Vec<ServerVolume> = Vec::new();
         let mut made_volumes: Vec<String> = Vec::new();
         let mut letter = b'a';
@@ -1309,15 +1315,21 @@ async fn create_server(
             }
             let vid = match b.source_type.as_str() {
                 "volume" => b.uuid.clone().unwrap_or_default(),
-                "image" | "blank" => {
+                "image" | "blank" | "snapshot" => {
+                    let from_snapshot = b.source_type == "snapshot";
                     let p = NewVolume {
-                        size: b.volume_size,
+                        // From a snapshot: its size unless the mapping gives one (0 counts as
+                        // none, as in Nova).
+                        size: if from_snapshot { b.volume_size.filter(|s| *s != 0) } else { b.volume_size },
                         name: Some(String::new()),
                         description: None,
                         volume_type: b.volume_type.clone(),
-                        availability_zone: Some(az.clone()),
+                        // Nova passes no zone for a snapshot (cross_az_attach): the volume stays
+                        // in the snapshot's zone.
+                        availability_zone: if from_snapshot { None } else { Some(az.clone()) },
                         image_id: if b.source_type == "image" { b.uuid.clone() } else { None },
                         source_volid: None,
+                        snapshot_id: if from_snapshot { b.uuid.clone() } else { None },
                         metadata: BTreeMap::new(),
                     };
                     match cinder::new_volume(db, S, &ctx, p, "in-use") {
@@ -1579,7 +1591,12 @@ async fn delete_server(
             }
         }
         for v in &s.volumes {
-            if v.delete_on_termination {
+            // Cinder refuses to delete a volume with snapshots; Nova then only detaches it.
+            let has_snapshots = db
+                .snapshots
+                .values()
+                .any(|snap| snap.volume_id == v.volume_id);
+            if v.delete_on_termination && !has_snapshots {
                 db.volumes.remove(&v.volume_id);
             } else if let Some(vol) = db.volumes.get_mut(&v.volume_id) {
                 vol.attachments.retain(|a| a.server_id != id);

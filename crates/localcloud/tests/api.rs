@@ -180,6 +180,18 @@ async fn bad_input_gets_openstack_400_bodies() {
             "is not of type 'integer'",
         ),
         (
+            "/volume/v3/{project}/snapshots",
+            r#"{"snapshot": {"volume_id": ["x"], "force": 2}}"#,
+            "badRequest",
+            "is not of type 'string, null'",
+        ),
+        (
+            "/volume/v3/{project}/snapshots",
+            r#"{"snapshot": {"volume_id": "00000000-0000-4000-8000-000000000000", "force": {}}}"#,
+            "badRequest",
+            "is not of type 'boolean'",
+        ),
+        (
             "/identity/v3/auth/tokens",
             r#"{"auth": {}}"#,
             "error",
@@ -248,6 +260,7 @@ async fn random_bodies_never_give_500() {
         "/networking/v2.0/floatingips",
         "/networking/v2.0/routers",
         "/volume/v3/{project}/volumes",
+        "/volume/v3/{project}/snapshots",
         "/image/v2/images",
         "/identity/v3/auth/tokens",
     ];

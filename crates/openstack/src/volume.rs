@@ -9,9 +9,9 @@ use crate::compute::{exactly_one, gone_ok, seg};
 use crate::error::{Error, Result};
 use crate::wait::{wait_for, Poll, WaitOptions};
 use crate::wire::volume::{
-    Snapshot, SnapshotCreate, SnapshotCreateRequest, SnapshotResponse, Volume, VolumeAction,
-    VolumeCreate, VolumeCreateRequest, VolumeResponse, VolumeType, VolumeTypeList, VolumeUpdate,
-    VolumeUpdateRequest,
+    Snapshot, SnapshotCreate, SnapshotCreateRequest, SnapshotResponse, SnapshotUpdate,
+    SnapshotUpdateRequest, Volume, VolumeAction, VolumeCreate, VolumeCreateRequest, VolumeResponse,
+    VolumeType, VolumeTypeList, VolumeUpdate, VolumeUpdateRequest,
 };
 use crate::Query;
 
@@ -108,6 +108,22 @@ impl BlockStorage {
         )
     }
 
+    /// `DELETE /volumes/{id}?cascade=true`: the volume and its snapshots; `Ok(false)` when
+    /// already gone.
+    pub async fn delete_volume_cascade(&self, id: &str) -> Result<bool> {
+        gone_ok(
+            self.client
+                .send_no_content::<()>(
+                    S,
+                    Method::DELETE,
+                    &format!("volumes/{}?cascade=true", seg(id)),
+                    None,
+                    &self.headers,
+                )
+                .await,
+        )
+    }
+
     /// `POST /volumes/{id}/action`.
     pub async fn action(&self, id: &str, action: &VolumeAction) -> Result<()> {
         self.client
@@ -177,6 +193,23 @@ impl BlockStorage {
             .await
     }
 
+    /// `PUT /snapshots/{id}` (name, description).
+    pub async fn update_snapshot(&self, id: &str, update: &SnapshotUpdate) -> Result<Snapshot> {
+        let body: SnapshotResponse = self
+            .client
+            .send_json(
+                S,
+                Method::PUT,
+                &format!("snapshots/{}", seg(id)),
+                &SnapshotUpdateRequest {
+                    snapshot: update.clone(),
+                },
+                &self.headers,
+            )
+            .await?;
+        Ok(body.snapshot)
+    }
+
     /// `DELETE /snapshots/{id}`; `Ok(false)` when already gone.
     pub async fn delete_snapshot(&self, id: &str) -> Result<bool> {
         gone_ok(
@@ -231,6 +264,44 @@ impl BlockStorage {
                     fault: None,
                 }),
                 Ok(v) => Ok(Poll::Pending(v.status)),
+            }
+        })
+        .await
+    }
+
+    /// Polls until the snapshot's status is `available`; any `error*` status fails.
+    pub async fn wait_snapshot(&self, id: &str, options: WaitOptions) -> Result<Snapshot> {
+        let what = format!("snapshot `{id}` to become available");
+        wait_for(&what, options, || async {
+            let snapshot = self.get_snapshot(id).await?;
+            if snapshot.status == "available" {
+                Ok(Poll::Done(snapshot))
+            } else if snapshot.status.starts_with("error") {
+                Err(Error::ResourceFailed {
+                    what: format!("snapshot `{id}`"),
+                    status: snapshot.status,
+                    fault: None,
+                })
+            } else {
+                Ok(Poll::Pending(snapshot.status))
+            }
+        })
+        .await
+    }
+
+    /// Polls until the snapshot is gone (404).
+    pub async fn wait_snapshot_deleted(&self, id: &str, options: WaitOptions) -> Result<()> {
+        let what = format!("snapshot `{id}` to be deleted");
+        wait_for(&what, options, || async {
+            match self.get_snapshot(id).await {
+                Err(e) if e.is_not_found() => Ok(Poll::Done(())),
+                Err(e) => Err(e),
+                Ok(s) if s.status == "error_deleting" => Err(Error::ResourceFailed {
+                    what: format!("snapshot `{id}`"),
+                    status: s.status,
+                    fault: None,
+                }),
+                Ok(s) => Ok(Poll::Pending(s.status)),
             }
         })
         .await

@@ -237,7 +237,8 @@ pub struct VolumeTypeList {
 // Snapshots
 // ---------------------------------------------------------------------------------------------
 
-/// A snapshot.
+/// A snapshot from `GET /v3/{project}/snapshots/{id}` or `/snapshots/detail` (the plain
+/// `/snapshots` list has the same fields without the extended attributes).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub id: String,
@@ -245,8 +246,10 @@ pub struct Snapshot {
     pub name: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
+    /// `creating`, `available`, `deleting`, `error`, `error_deleting`, …
     pub status: String,
     pub volume_id: String,
+    /// GiB: the size of the volume when the snapshot was taken.
     pub size: u64,
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
@@ -254,6 +257,25 @@ pub struct Snapshot {
     pub created_at: String,
     #[serde(default)]
     pub updated_at: Option<String>,
+    /// `0%` while creating, `100%` when done (show and detail only).
+    #[serde(
+        rename = "os-extended-snapshot-attributes:progress",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub progress: Option<String>,
+    #[serde(
+        rename = "os-extended-snapshot-attributes:project_id",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub project_id: Option<String>,
+    /// Microversion 3.41.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// Microversion 3.65.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumes_quota: Option<bool>,
 }
 
 /// `{"snapshot": {...}}`.
@@ -288,6 +310,21 @@ pub struct SnapshotCreate {
     pub force: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<BTreeMap<String, String>>,
+}
+
+/// `PUT /v3/{project}/snapshots/{id} {"snapshot": {...}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotUpdateRequest {
+    pub snapshot: SnapshotUpdate,
+}
+
+/// Updatable snapshot fields (at least one).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SnapshotUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 fn default_true() -> bool {
