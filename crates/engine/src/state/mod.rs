@@ -310,17 +310,24 @@ impl State {
 
     /// Reads any supported format version.
     pub fn from_json(bytes: &[u8]) -> Result<State, StateFormatError> {
-        let raw: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(StateFormatError::Json)?;
-        let version = raw
-            .get("format_version")
+        // A first pass reads only the version (serde skips the rest without building it), so
+        // the file is then parsed straight into its typed form instead of through a tree of
+        // `serde_json::Value`s the size of the whole state.
+        #[derive(Deserialize)]
+        struct Versioned {
+            format_version: Option<serde_json::Value>,
+        }
+        let versioned: Versioned = serde_json::from_slice(bytes).map_err(StateFormatError::Json)?;
+        let version = versioned
+            .format_version
+            .as_ref()
             .and_then(serde_json::Value::as_u64)
             .ok_or(StateFormatError::NoVersion)?;
         if version > FORMAT_VERSION {
             return Err(StateFormatError::TooNew { found: version });
         }
         // Version 1 is the first; an upgrade function per older version goes here.
-        let file: FileV1 = serde_json::from_value(raw).map_err(StateFormatError::Json)?;
+        let file: FileV1 = serde_json::from_slice(bytes).map_err(StateFormatError::Json)?;
         let mut state = State {
             lineage: file.lineage,
             serial: file.serial,
