@@ -308,7 +308,7 @@ pub fn new_volume(
             })?;
         let sz = size.unwrap_or(s.size);
         if sz < s.size {
-            return Err(ApiError::bad_request(service, format!("Invalid input received: Volume size '{sz}' must be an integer and greater than 0 and not smaller than the source volume size {}.", s.size)));
+            return Err(ApiError::bad_request(service, format!("Invalid input received: Volume size '{sz}'GB cannot be smaller than original volume size  {}GB. They must be >= original volume size.", s.size)));
         }
         size = Some(sz);
         bootable = s.bootable;

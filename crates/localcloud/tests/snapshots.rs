@@ -125,6 +125,18 @@ async fn snapshots_restore_boot_delete_rules_and_restart() {
         .get("os-extended-snapshot-attributes:progress")
         .is_none());
 
+    // A clone of the source volume may not be smaller either (Cinder's text, double space and all).
+    let (status, msg) = api_error(
+        bs.create_volume(&VolumeCreate {
+            size: Some(1),
+            source_volid: Some(src.id.clone()),
+            ..Default::default()
+        })
+        .await,
+    );
+    assert_eq!(status, Some(400));
+    assert_eq!(msg, "Invalid input received: Volume size '1'GB cannot be smaller than original volume size  2GB. They must be >= original volume size.");
+
     // A volume from the snapshot: not smaller, inherits size, zone, bootable and image metadata.
     let (status, msg) = api_error(
         bs.create_volume(&VolumeCreate {
