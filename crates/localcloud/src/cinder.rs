@@ -487,26 +487,54 @@ fn list(
             .cloned()
             .collect()
     });
-    let (limit, marker) = util::page_params(query, S)?;
-    let (page, more) = util::paginate(items, |v| v.id.as_str(), limit, marker.as_deref(), S)?;
-    let vols: Vec<Value> = page
-        .iter()
-        .map(|v| {
+    paged(
+        c,
+        query,
+        project,
+        ("volumes", detail),
+        items,
+        |v| v.id.as_str(),
+        |v| {
             if detail {
                 volume_view(c, v)
             } else {
                 json!({"id": v.id, "name": v.name, "links": [{"href": c.url(&format!("/volume/v3/{project}/volumes/{}", v.id)), "rel": "self"}]})
             }
-        })
-        .collect();
-    let mut body = json!({"volumes": vols});
-    if more {
-        if let (Some(last), Some(o)) = (page.last(), body.as_object_mut()) {
-            let path = if detail { "volumes/detail" } else { "volumes" };
-            o.insert("volumes_links".into(), json!([{"rel": "next", "href": c.url(&format!("/volume/v3/{project}/{path}?{}", util::next_query(query, &last.id)))}]));
-        }
+        },
+    )
+}
+
+/// One page of a Cinder collection (`limit`, `marker`) as `{"<name>": [...]}`, with
+/// `<name>_links` pointing at the next page when more items follow.
+fn paged<T>(
+    c: &Cloud,
+    query: &util::Query,
+    project: &str,
+    (name, detail): (&str, bool),
+    items: Vec<T>,
+    id: impl Fn(&T) -> &str,
+    view: impl Fn(&T) -> Value,
+) -> ApiResult<Response> {
+    let (limit, marker) = util::page_params(query, S)?;
+    let (page, more) = util::paginate(items, &id, limit, marker.as_deref(), S)?;
+    let mut body = serde_json::Map::new();
+    body.insert(name.to_owned(), page.iter().map(&view).collect());
+    if let (true, Some(last)) = (more, page.last()) {
+        let path = if detail {
+            format!("{name}/detail")
+        } else {
+            name.to_owned()
+        };
+        let next = c.url(&format!(
+            "/volume/v3/{project}/{path}?{}",
+            util::next_query(query, id(last))
+        ));
+        body.insert(
+            format!("{name}_links"),
+            json!([{"rel": "next", "href": next}]),
+        );
     }
-    Ok(with_version(Json(body).into_response()))
+    Ok(with_version(Json(Value::Object(body)).into_response()))
 }
 
 async fn list_volumes(
@@ -1050,21 +1078,15 @@ fn list_snaps(
             .cloned()
             .collect()
     });
-    let (limit, marker) = util::page_params(query, S)?;
-    let (page, more) = util::paginate(items, |s| s.id.as_str(), limit, marker.as_deref(), S)?;
-    let snaps: Vec<Value> = page.iter().map(|s| snapshot_view(s, mv, detail)).collect();
-    let mut body = json!({"snapshots": snaps});
-    if more {
-        if let (Some(last), Some(o)) = (page.last(), body.as_object_mut()) {
-            let path = if detail {
-                "snapshots/detail"
-            } else {
-                "snapshots"
-            };
-            o.insert("snapshots_links".into(), json!([{"rel": "next", "href": c.url(&format!("/volume/v3/{project}/{path}?{}", util::next_query(query, &last.id)))}]));
-        }
-    }
-    Ok(with_version(Json(body).into_response()))
+    paged(
+        c,
+        query,
+        project,
+        ("snapshots", detail),
+        items,
+        |s| s.id.as_str(),
+        |s| snapshot_view(s, mv, detail),
+    )
 }
 
 async fn list_snapshots(

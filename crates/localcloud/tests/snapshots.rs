@@ -187,6 +187,16 @@ async fn snapshots_restore_boot_delete_rules_and_restart() {
         Some("vitrina-process-base")
     );
 
+    // Paging: one volume per page, and the link leads to the other one.
+    let first = tc.get("/volume/v3/{project}/volumes/detail?limit=1").await;
+    assert_eq!(first["volumes"].as_array().map(Vec::len), Some(1));
+    let next = first["volumes_links"][0]["href"].as_str().unwrap();
+    assert!(next.contains("/volumes/detail?"), "{next}");
+    let second = tc.get(next.strip_prefix(tc.base.as_str()).unwrap()).await;
+    let ids = [&first["volumes"][0]["id"], &second["volumes"][0]["id"]];
+    assert_ne!(ids[0], ids[1]);
+    assert!(ids.contains(&&json!(src.id)) && ids.contains(&&json!(restored.id)));
+
     // The source volume cannot go while it has a snapshot.
     let (status, msg) = api_error(bs.delete_volume(&src.id).await);
     assert_eq!(status, Some(400));
