@@ -10,6 +10,7 @@ log() { printf '\n==> %s\n' "$*" >&2; }
 
 # --- Debian packages -----------------------------------------------------------------------
 need_apt=()
+command -v cc >/dev/null || need_apt+=(gcc)             # the linker, and mimalloc's C sources
 command -v python3 >/dev/null || need_apt+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 command -v ssh-keygen >/dev/null || need_apt+=(openssh-client)   # localcloud generates keypairs
