@@ -228,6 +228,16 @@ pub struct ProviderSchema {
     pub data_sources: BTreeMap<String, Schema>,
 }
 
+impl ProviderSchema {
+    /// The schema of a managed resource or a data source of this provider.
+    pub fn of(&self, addr: &crate::ResourceAddr) -> Option<&Schema> {
+        match addr.mode {
+            crate::addr::ResourceMode::Managed => self.resources.get(&addr.type_name),
+            crate::addr::ResourceMode::Data => self.data_sources.get(&addr.type_name),
+        }
+    }
+}
+
 /// An error from a provider, with a message for the user (no credentials in it).
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]

@@ -86,6 +86,15 @@ impl Case {
         self.engine.apply(&config, planned, sync).await
     }
 
+    /// A normal plan proposes nothing; the failure lists what it proposes.
+    pub async fn assert_no_changes(&self) {
+        let planned = self
+            .plan(PlanMode::Normal)
+            .await
+            .unwrap_or_else(|d| panic!("plan failed: {d:?}"));
+        assert!(!planned.plan.has_changes(), "{:?}", actions(&planned));
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }

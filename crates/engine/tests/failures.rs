@@ -132,12 +132,7 @@ resource "null_resource" "independent" {
     );
     let report = case.apply_planned(&planned).await;
     assert!(report.is_success(), "{:?}", report.diagnostics);
-    assert!(!case
-        .plan(PlanMode::Normal)
-        .await
-        .expect("plan")
-        .plan
-        .has_changes());
+    case.assert_no_changes().await;
 }
 
 #[tokio::test]

@@ -83,12 +83,7 @@ async fn changing_a_trigger_replaces_exactly_the_dependents() {
         attr(&after, "random_id.mid", "hex"),
         attr(&before, "random_id.mid", "hex")
     );
-    assert!(!case
-        .plan(PlanMode::Normal)
-        .await
-        .expect("plan")
-        .plan
-        .has_changes());
+    case.assert_no_changes().await;
 }
 
 const EACH: &str = r#"
@@ -138,12 +133,7 @@ async fn for_each_adds_and_removes_single_keys() {
     assert!(report.is_success(), "{:?}", report.diagnostics);
     let second = case.state();
     assert_eq!(attr(&second, "random_string.s[\"a\"]", "result"), a);
-    assert!(!case
-        .plan(PlanMode::Normal)
-        .await
-        .expect("plan")
-        .plan
-        .has_changes());
+    case.assert_no_changes().await;
 }
 
 #[tokio::test]

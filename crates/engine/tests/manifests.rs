@@ -383,12 +383,7 @@ async fn kafka_manifest_evaluates_like_terraform() {
         .change("data.ivkcs_agent_script_result.ssl")
         .expect("ssl read");
     assert_eq!(deferred.action, vitrina_engine::Action::Read);
-    assert!(!case
-        .plan(PlanMode::Normal)
-        .await
-        .expect("replan")
-        .plan
-        .has_changes());
+    case.assert_no_changes().await;
 }
 
 const GRAFANA_OUTPUTS: &str = r#"
@@ -499,12 +494,7 @@ async fn grafana_manifest_evaluates_like_terraform_internal() {
         &Value::List(vec![Value::int(200)])
     );
     assert!(s.outputs["keypair"].sensitive);
-    assert!(!case
-        .plan(PlanMode::Normal)
-        .await
-        .expect("replan")
-        .plan
-        .has_changes());
+    case.assert_no_changes().await;
 }
 
 #[tokio::test]

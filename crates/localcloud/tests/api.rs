@@ -315,10 +315,7 @@ async fn cloud_config_writes_files_runs_commands_and_console_is_readable() {
         "runcmd ran after write_files"
     );
     let (s, out) = tc
-        .post(
-            &format!("/compute/v2.1/servers/{id}/action"),
-            json!({"os-getConsoleOutput": {"length": null}}),
-        )
+        .action(&id, json!({"os-getConsoleOutput": {"length": null}}))
         .await;
     assert_eq!(s, 200);
     let console = out["output"].as_str().unwrap();
@@ -328,45 +325,22 @@ async fn cloud_config_writes_files_runs_commands_and_console_is_readable() {
         "{console}"
     );
     let (_, tail) = tc
-        .post(
-            &format!("/compute/v2.1/servers/{id}/action"),
-            json!({"os-getConsoleOutput": {"length": 1}}),
-        )
+        .action(&id, json!({"os-getConsoleOutput": {"length": 1}}))
         .await;
     assert_eq!(tail["output"].as_str().unwrap().lines().count(), 1);
 
     // Stop → SHUTOFF (processes gone), start → ACTIVE; runcmd does not run twice, bootcmd does.
-    let (s, _) = tc
-        .post(
-            &format!("/compute/v2.1/servers/{id}/action"),
-            json!({"os-stop": null}),
-        )
-        .await;
+    let (s, _) = tc.action(&id, json!({"os-stop": null})).await;
     assert_eq!(s, 202);
     tc.wait_status(&id, "SHUTOFF").await;
-    let (s, v) = tc
-        .post(
-            &format!("/compute/v2.1/servers/{id}/action"),
-            json!({"os-stop": null}),
-        )
-        .await;
+    let (s, v) = tc.action(&id, json!({"os-stop": null})).await;
     assert_eq!(s, 409, "{v}");
-    let (s, _) = tc
-        .post(
-            &format!("/compute/v2.1/servers/{id}/action"),
-            json!({"os-start": null}),
-        )
-        .await;
+    let (s, _) = tc.action(&id, json!({"os-start": null})).await;
     assert_eq!(s, 202);
     tc.wait_status(&id, "ACTIVE").await;
     let console = tc
         .wait_for("second boot", Duration::from_secs(30), || async {
-            let (_, out) = tc
-                .post(
-                    &format!("/compute/v2.1/servers/{id}/action"),
-                    json!({"os-getConsoleOutput": {}}),
-                )
-                .await;
+            let (_, out) = tc.action(&id, json!({"os-getConsoleOutput": {}})).await;
             let c = out["output"].as_str().unwrap_or_default().to_owned();
             if std::env::var_os("LC_DEBUG").is_some() {
                 let st = tc.get(&format!("/compute/v2.1/servers/{id}")).await["server"]["status"]
@@ -813,10 +787,7 @@ async fn boot_from_volume_floating_ip_and_restart_keeps_everything() {
         .unwrap()
         .to_owned();
     let (s, v) = tc
-        .post(
-            &format!("/compute/v2.1/servers/{id}/action"),
-            json!({"addFloatingIp": {"address": addr}}),
-        )
+        .action(&id, json!({"addFloatingIp": {"address": addr}}))
         .await;
     assert_eq!(s, 400, "no router yet: {v}");
     let (_, r) = tc
@@ -835,10 +806,7 @@ async fn boot_from_volume_floating_ip_and_restart_keeps_everything() {
         .await;
     assert_eq!(s, 200);
     let (s, v) = tc
-        .post(
-            &format!("/compute/v2.1/servers/{id}/action"),
-            json!({"addFloatingIp": {"address": addr}}),
-        )
+        .action(&id, json!({"addFloatingIp": {"address": addr}}))
         .await;
     assert_eq!(s, 202, "{v}");
     let server = tc.get(&format!("/compute/v2.1/servers/{id}")).await;
@@ -851,20 +819,10 @@ async fn boot_from_volume_floating_ip_and_restart_keeps_everything() {
     );
     // Resize + confirm.
     let f2 = tc.flavor("Standard-4-16-50").await;
-    let (s, _) = tc
-        .post(
-            &format!("/compute/v2.1/servers/{id}/action"),
-            json!({"resize": {"flavorRef": f2}}),
-        )
-        .await;
+    let (s, _) = tc.action(&id, json!({"resize": {"flavorRef": f2}})).await;
     assert_eq!(s, 202);
     tc.wait_status(&id, "VERIFY_RESIZE").await;
-    let (s, _) = tc
-        .post(
-            &format!("/compute/v2.1/servers/{id}/action"),
-            json!({"confirmResize": null}),
-        )
-        .await;
+    let (s, _) = tc.action(&id, json!({"confirmResize": null})).await;
     assert_eq!(s, 204);
     tc.wait_status(&id, "ACTIVE").await;
 

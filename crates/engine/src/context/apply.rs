@@ -15,7 +15,7 @@ use super::bridge::{object_to_hcl, type_json};
 use super::eval::{eval_body, eval_expr, expand, Values};
 use super::graph::{ConfigGraph, NodeKind};
 use super::plan::{configure_provider, error_chain, propose, state_resource_value};
-use super::{provider_local_name, run_codes, vars, Engine, PlannedRun, Schemas};
+use super::{run_codes, vars, Engine, PlannedRun, Schemas};
 use crate::addr::{InstanceAddr, InstanceKey, ResourceAddr, ResourceMode};
 use crate::config::{Config, IgnoreChanges};
 use crate::graph::Graph;
@@ -319,19 +319,7 @@ impl Shared {
 
     fn schema(&self, provider: &str, addr: &ResourceAddr) -> Option<Schema> {
         self.schemas
-            .resource_in(provider, addr)
-            .cloned()
-            .or_else(|| {
-                let ps = self
-                    .engine
-                    .registry
-                    .get(provider_local_name(provider))?
-                    .schema();
-                match addr.mode {
-                    ResourceMode::Managed => ps.resources.get(&addr.type_name).cloned(),
-                    ResourceMode::Data => ps.data_sources.get(&addr.type_name).cloned(),
-                }
-            })
+            .resource_or_registered(&self.engine.registry, provider, addr)
     }
 
     fn count(&self, action: Action) {

@@ -200,11 +200,24 @@ pub(crate) struct Schemas {
 
 impl Schemas {
     pub fn resource_in(&self, provider: &str, addr: &ResourceAddr) -> Option<&Schema> {
-        let ps = self.providers.get(provider_local_name(provider))?;
-        match addr.mode {
-            ResourceMode::Managed => ps.resources.get(&addr.type_name),
-            ResourceMode::Data => ps.data_sources.get(&addr.type_name),
-        }
+        self.providers.get(provider_local_name(provider))?.of(addr)
+    }
+
+    /// [`Self::resource_in`], else the schema straight from the registry (a provider that only
+    /// the state still mentions).
+    pub fn resource_or_registered(
+        &self,
+        registry: &ProviderRegistry,
+        provider: &str,
+        addr: &ResourceAddr,
+    ) -> Option<Schema> {
+        self.resource_in(provider, addr).cloned().or_else(|| {
+            registry
+                .get(provider_local_name(provider))?
+                .schema()
+                .of(addr)
+                .cloned()
+        })
     }
 }
 

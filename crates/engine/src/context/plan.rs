@@ -339,19 +339,7 @@ impl Planner<'_> {
 
     fn schema(&self, provider: &str, addr: &ResourceAddr) -> Option<Schema> {
         self.schemas
-            .resource_in(provider, addr)
-            .cloned()
-            .or_else(|| {
-                let ps = self
-                    .engine
-                    .registry
-                    .get(provider_local_name(provider))?
-                    .schema();
-                match addr.mode {
-                    ResourceMode::Managed => ps.resources.get(&addr.type_name).cloned(),
-                    ResourceMode::Data => ps.data_sources.get(&addr.type_name).cloned(),
-                }
-            })
+            .resource_or_registered(&self.engine.registry, provider, addr)
     }
 
     /// Destroy mode: only make the prior values available to locals and providers.

@@ -143,6 +143,12 @@ impl TestCloud {
             .await
     }
 
+    /// `POST /servers/{server}/action` with `body`.
+    pub async fn action(&self, server: &str, body: Value) -> (u16, Value) {
+        self.post(&format!("/compute/v2.1/servers/{server}/action"), body)
+            .await
+    }
+
     /// Polls until `f` returns Some, failing after `timeout`.
     pub async fn wait_for<T, F, Fut>(&self, what: &str, timeout: Duration, mut f: F) -> T
     where
