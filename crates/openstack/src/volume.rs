@@ -95,31 +95,20 @@ impl BlockStorage {
 
     /// `DELETE /volumes/{id}`; `Ok(false)` when already gone.
     pub async fn delete_volume(&self, id: &str) -> Result<bool> {
-        gone_ok(
-            self.client
-                .send_no_content::<()>(
-                    S,
-                    Method::DELETE,
-                    &format!("volumes/{}", seg(id)),
-                    None,
-                    &self.headers,
-                )
-                .await,
-        )
+        self.delete_volume_at(format!("volumes/{}", seg(id))).await
     }
 
     /// `DELETE /volumes/{id}?cascade=true`: the volume and its snapshots; `Ok(false)` when
     /// already gone.
     pub async fn delete_volume_cascade(&self, id: &str) -> Result<bool> {
+        self.delete_volume_at(format!("volumes/{}?cascade=true", seg(id)))
+            .await
+    }
+
+    async fn delete_volume_at(&self, path: String) -> Result<bool> {
         gone_ok(
             self.client
-                .send_no_content::<()>(
-                    S,
-                    Method::DELETE,
-                    &format!("volumes/{}?cascade=true", seg(id)),
-                    None,
-                    &self.headers,
-                )
+                .send_no_content::<()>(S, Method::DELETE, &path, None, &self.headers)
                 .await,
         )
     }
