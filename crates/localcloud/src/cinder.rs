@@ -376,27 +376,35 @@ pub fn new_volume(
     Ok(v)
 }
 
-/// Moves a volume through transitional statuses to `end` in the background.
+/// How long each background status step of a volume or snapshot takes.
+const STEP: Duration = Duration::from_millis(30);
+
+/// Runs `f` on the store one step from now, in the background.
+fn later(c: &Cloud, f: impl FnOnce(&mut Db) + Send + 'static) {
+    let store = c.store.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(STEP).await;
+        store.write(f);
+    });
+}
+
+/// Moves a volume through transitional statuses to `end` in the background, one step each.
 fn transition(c: &Cloud, id: &str, steps: &[&'static str], end: &'static str) {
     let store = c.store.clone();
     let id = id.to_owned();
-    let steps: Vec<&'static str> = steps.to_vec();
+    let steps: Vec<&'static str> = steps.iter().copied().chain([end]).collect();
     tokio::spawn(async move {
-        for s in steps {
-            tokio::time::sleep(Duration::from_millis(30)).await;
+        for (n, s) in steps.iter().enumerate() {
+            tokio::time::sleep(STEP).await;
             store.write(|db| {
                 if let Some(v) = db.volumes.get_mut(&id) {
-                    v.status = s.into();
+                    v.status = (*s).into();
+                    if n + 1 == steps.len() {
+                        v.updated_at = Some(now_micro());
+                    }
                 }
             });
         }
-        tokio::time::sleep(Duration::from_millis(30)).await;
-        store.write(|db| {
-            if let Some(v) = db.volumes.get_mut(&id) {
-                v.status = end.into();
-                v.updated_at = Some(now_micro());
-            }
-        });
     });
 }
 
@@ -664,10 +672,7 @@ async fn delete_volume(
         if !force && snapshots.iter().any(|s| !CASCADE_DELETABLE.contains(&s.status.as_str())) {
             return Err(ApiError::bad_request(S, "Invalid volume: Failed to update snapshot."));
         }
-        let ids: Vec<String> = snapshots.iter().map(|s| s.id.clone()).collect();
-        for sid in ids {
-            db.snapshots.remove(&sid);
-        }
+        db.snapshots.retain(|_, s| s.volume_id != id);
         db.volumes.remove(&id);
         Ok(())
     })?;
@@ -904,18 +909,14 @@ fn snapshot_view(s: &Snapshot, mv: (u32, u32), extended: bool) -> Value {
 
 /// Moves a snapshot to `available` in the background.
 fn snapshot_ready(c: &Cloud, id: &str) {
-    let store = c.store.clone();
     let id = id.to_owned();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(30)).await;
-        store.write(|db| {
-            if let Some(s) = db.snapshots.get_mut(&id) {
-                if s.status == "creating" {
-                    s.status = "available".into();
-                    s.updated_at = Some(now_micro());
-                }
+    later(c, move |db| {
+        if let Some(s) = db.snapshots.get_mut(&id) {
+            if s.status == "creating" {
+                s.status = "available".into();
+                s.updated_at = Some(now_micro());
             }
-        });
+        }
     });
 }
 
@@ -923,24 +924,20 @@ fn snapshot_ready(c: &Cloud, id: &str) {
 /// being created the snapshot is busy and goes back to `available`, as Cinder's volume manager
 /// does when the back-end reports `SnapshotIsBusy`.
 fn snapshot_gone(c: &Cloud, id: &str) {
-    let store = c.store.clone();
     let id = id.to_owned();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(30)).await;
-        store.write(|db| {
-            let busy = db.volumes.values().any(|v| {
-                v.snapshot_id.as_deref() == Some(id.as_str())
-                    && (v.status == "creating" || v.status == "downloading")
-            });
-            if busy {
-                if let Some(s) = db.snapshots.get_mut(&id) {
-                    s.status = "available".into();
-                    s.updated_at = Some(now_micro());
-                }
-            } else {
-                db.snapshots.remove(&id);
-            }
+    later(c, move |db| {
+        let busy = db.volumes.values().any(|v| {
+            v.snapshot_id.as_deref() == Some(id.as_str())
+                && (v.status == "creating" || v.status == "downloading")
         });
+        if busy {
+            if let Some(s) = db.snapshots.get_mut(&id) {
+                s.status = "available".into();
+                s.updated_at = Some(now_micro());
+            }
+        } else {
+            db.snapshots.remove(&id);
+        }
     });
 }
 
