@@ -1,0 +1,314 @@
+//! HTTP handlers of subnets.
+
+use super::*;
+
+pub(super) const SUBNET_SCHEMA: Schema = Schema {
+    service: S,
+    wrapper: Some("subnet"),
+    fields: &[
+        req("network_id", Ty::Str),
+        req("ip_version", Ty::IntLike),
+        opt("name", Ty::Str),
+        opt("description", Ty::Str),
+        opt("cidr", Ty::Str),
+        opt("prefixlen", Ty::IntLike),
+        opt("gateway_ip", Ty::OptStr),
+        opt("enable_dhcp", Ty::BoolLike),
+        opt("allocation_pools", Ty::Arr),
+        opt("dns_nameservers", Ty::Arr),
+        opt("host_routes", Ty::Arr),
+        opt("subnetpool_id", Ty::OptStr),
+        opt("project_id", Ty::Str),
+        opt("tenant_id", Ty::Str),
+        opt("ipv6_ra_mode", Ty::OptStr),
+        opt("ipv6_address_mode", Ty::OptStr),
+        opt("service_types", Ty::Arr),
+        opt("segment_id", Ty::OptStr),
+        opt("use_default_subnetpool", Ty::BoolLike),
+        opt("dns_publish_fixed_ip", Ty::BoolLike),
+        opt("tags", Ty::Arr),
+    ],
+    additional: false,
+    siblings: &[],
+};
+
+pub(super) const SUBNET_UPDATE_SCHEMA: Schema = Schema {
+    service: S,
+    wrapper: Some("subnet"),
+    fields: &[
+        opt("name", Ty::Str),
+        opt("description", Ty::Str),
+        opt("gateway_ip", Ty::OptStr),
+        opt("enable_dhcp", Ty::BoolLike),
+        opt("allocation_pools", Ty::Arr),
+        opt("dns_nameservers", Ty::Arr),
+        opt("host_routes", Ty::Arr),
+        opt("service_types", Ty::Arr),
+        opt("segment_id", Ty::OptStr),
+        opt("dns_publish_fixed_ip", Ty::BoolLike),
+    ],
+    additional: false,
+    siblings: &[],
+};
+
+pub(super) fn parse_pools(v: Option<&Value>, cidr: &Cidr) -> ApiResult<Option<Vec<Pool>>> {
+    let Some(v) = v else { return Ok(None) };
+    let arr = v.as_array().ok_or_else(|| {
+        ApiError::bad_request(S, "Invalid input for allocation_pools. Reason: not a list.")
+    })?;
+    let mut pools = Vec::new();
+    for p in arr {
+        let start = p.get("start").and_then(Value::as_str);
+        let end = p.get("end").and_then(Value::as_str);
+        let (Some(start), Some(end)) = (start, end) else {
+            return Err(ApiError::bad_request(S, format!("Invalid input for allocation_pools. Reason: Invalid data format for IP pool: '{p}'.")));
+        };
+        let (Some(s), Some(e)) = (ip(start), ip(end)) else {
+            return Err(ApiError::bad_request(S, format!("Invalid input for allocation_pools. Reason: '{start}' is not a valid IP address.")));
+        };
+        if s > e || !cidr.contains(s) || !cidr.contains(e) {
+            return Err(ApiError::bad_request(
+                S,
+                format!("The allocation pool {start}-{end} spans beyond the subnet cidr {cidr}."),
+            )
+            .kind("OutOfBoundsAllocationPool"));
+        }
+        pools.push(Pool {
+            start: start.into(),
+            end: end.into(),
+        });
+    }
+    Ok(Some(pools))
+}
+
+pub(super) async fn list_subnets(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<util::Query>,
+) -> ApiResult<Json<Value>> {
+    let ctx = c.auth(&headers, S)?;
+    let items = c.store.read(|db| {
+        db.subnets
+            .values()
+            .filter(|s| {
+                s.project_id == ctx.project_id
+                    || db
+                        .networks
+                        .get(&s.network_id)
+                        .is_some_and(|n| net_visible(n, &ctx))
+            })
+            .map(subnet_view)
+            .collect()
+    });
+    list_response(&c, "subnets", items, &query)
+}
+
+pub(super) async fn show_subnet(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let ctx = c.auth(&headers, S)?;
+    c.store
+        .read(|db| {
+            db.subnets
+                .get(&id)
+                .filter(|s| subnet_visible(db, s, &ctx))
+                .map(|s| Json(json!({"subnet": subnet_view(s)})))
+        })
+        .ok_or_else(|| subnet_not_found(&id))
+}
+
+pub(super) async fn create_subnet(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let ctx = c.auth(&headers, S)?;
+    let m = body::check(&SUBNET_SCHEMA, body::parse_json(S, &bytes)?)?;
+    if get_int(&m, "ip_version") != Some(4) {
+        return Err(ApiError::bad_request(S, "Invalid input for ip_version. Reason: localcloud supports IPv4 subnets only (ip_version 4)."));
+    }
+    let cidr_s = get_str(&m, "cidr").ok_or_else(|| {
+        ApiError::bad_request(
+            S,
+            "Bad subnets request: a cidr must be specified in the absence of a subnet pool.",
+        )
+    })?;
+    let cidr = Cidr::parse(&cidr_s).ok_or_else(|| {
+        ApiError::bad_request(
+            S,
+            format!("Invalid input for cidr. Reason: '{cidr_s}' is not a valid IP subnet."),
+        )
+    })?;
+    if cidr.prefix > 30 {
+        return Err(ApiError::bad_request(
+            S,
+            format!("Invalid input for operation: Invalid CIDR {cidr_s} for IPv4 subnet."),
+        )
+        .kind("InvalidInput"));
+    }
+    let network_id = get_str(&m, "network_id").unwrap_or_default();
+    let gateway = match m.get("gateway_ip") {
+        Some(Value::Null) => None,
+        Some(Value::String(g)) => {
+            let n = ip(g).ok_or_else(|| {
+                ApiError::bad_request(
+                    S,
+                    format!(
+                        "Invalid input for gateway_ip. Reason: '{g}' is not a valid IP address."
+                    ),
+                )
+            })?;
+            if !cidr.contains(n) || n == cidr.net || n == cidr.broadcast() {
+                return Err(ApiError::bad_request(
+                    S,
+                    format!(
+                        "Invalid input for operation: Gateway is not valid on subnet {cidr_s}."
+                    ),
+                )
+                .kind("InvalidInput"));
+            }
+            Some(n)
+        }
+        _ => Some(cidr.net + 1),
+    };
+    let pools = match parse_pools(m.get("allocation_pools"), &cidr)? {
+        Some(p) => {
+            if let Some(g) = gateway {
+                for pool in &p {
+                    if ip(&pool.start).is_some_and(|s| s <= g)
+                        && ip(&pool.end).is_some_and(|e| g <= e)
+                    {
+                        return Err(ApiError::conflict(
+                            S,
+                            format!(
+                                "Gateway ip {} conflicts with allocation pool {}-{}",
+                                ip_str(g),
+                                pool.start,
+                                pool.end
+                            ),
+                        )
+                        .kind("GatewayConflictWithAllocationPools"));
+                    }
+                }
+            }
+            p
+        }
+        None => {
+            // The whole range minus network, broadcast and gateway (split around the gateway).
+            let first = cidr.net + 1;
+            let last = cidr.broadcast() - 1;
+            let mut p = Vec::new();
+            match gateway {
+                Some(g) if g >= first && g <= last => {
+                    if g > first {
+                        p.push(Pool {
+                            start: ip_str(first),
+                            end: ip_str(g - 1),
+                        });
+                    }
+                    if g < last {
+                        p.push(Pool {
+                            start: ip_str(g + 1),
+                            end: ip_str(last),
+                        });
+                    }
+                }
+                _ => p.push(Pool {
+                    start: ip_str(first),
+                    end: ip_str(last),
+                }),
+            }
+            p
+        }
+    };
+    let t = now();
+    let sub = Subnet {
+        id: new_id(),
+        project_id: ctx.project_id.clone(),
+        network_id: network_id.clone(),
+        name: get_str(&m, "name").unwrap_or_default(),
+        description: get_str(&m, "description").unwrap_or_default(),
+        cidr: cidr.to_string(),
+        gateway_ip: gateway.map(ip_str),
+        allocation_pools: pools,
+        enable_dhcp: get_bool(&m, "enable_dhcp").unwrap_or(true),
+        dns_nameservers: get_str_list(&m, "dns_nameservers"),
+        ip_version: 4,
+        tags: get_str_list(&m, "tags"),
+        created_at: t.clone(),
+        updated_at: t,
+    };
+    let v = c.store.write(|db| {
+        let net = db.networks.get(&network_id).filter(|n| n.project_id == ctx.project_id || n.shared).ok_or_else(|| net_not_found(&network_id))?;
+        let _ = net;
+        for other in db.subnets.values().filter(|s| s.network_id == network_id) {
+            if Cidr::parse(&other.cidr).is_some_and(|o| o.overlaps(&cidr)) {
+                return Err(ApiError::bad_request(S, format!("Invalid input for operation: Requested subnet with cidr: {cidr} for network: {network_id} overlaps with another subnet.")).kind("InvalidInput"));
+            }
+        }
+        db.subnets.insert(sub.id.clone(), sub.clone());
+        Ok(subnet_view(&sub))
+    })?;
+    Ok(created("subnet", v))
+}
+
+pub(super) async fn update_subnet(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> ApiResult<Json<Value>> {
+    let ctx = c.auth(&headers, S)?;
+    let m = body::check(&SUBNET_UPDATE_SCHEMA, body::parse_json(S, &bytes)?)?;
+    c.store.write(|db| {
+        let s = db
+            .subnets
+            .get_mut(&id)
+            .filter(|s| s.project_id == ctx.project_id)
+            .ok_or_else(|| subnet_not_found(&id))?;
+        if let Some(v) = get_str(&m, "name") {
+            s.name = v;
+        }
+        if let Some(v) = get_str(&m, "description") {
+            s.description = v;
+        }
+        if let Some(v) = get_bool(&m, "enable_dhcp") {
+            s.enable_dhcp = v;
+        }
+        if m.contains_key("dns_nameservers") {
+            s.dns_nameservers = get_str_list(&m, "dns_nameservers");
+        }
+        if let Some(cidr) = Cidr::parse(&s.cidr) {
+            if let Some(p) = parse_pools(m.get("allocation_pools"), &cidr)? {
+                s.allocation_pools = p;
+            }
+        }
+        match m.get("gateway_ip") {
+            Some(Value::Null) => s.gateway_ip = None,
+            Some(Value::String(g)) => s.gateway_ip = Some(g.clone()),
+            _ => {}
+        }
+        s.updated_at = now();
+        Ok(Json(json!({"subnet": subnet_view(s)})))
+    })
+}
+
+pub(super) async fn delete_subnet(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let ctx = c.auth(&headers, S)?;
+    c.store.write(|db| {
+        db.subnets.get(&id).filter(|s| s.project_id == ctx.project_id).ok_or_else(|| subnet_not_found(&id))?;
+        if db.ports.values().any(|p| p.fixed_ips.iter().any(|f| f.subnet_id == id)) {
+            return Err(ApiError::conflict(S, format!("Unable to complete operation on subnet {id}: One or more ports have an IP allocation from this subnet.")).kind("SubnetInUse"));
+        }
+        db.subnets.remove(&id);
+        Ok(StatusCode::NO_CONTENT)
+    })
+}
+
+// --- ports

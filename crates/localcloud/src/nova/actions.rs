@@ -1,0 +1,322 @@
+//! HTTP handler of server actions (`POST /servers/{id}/action`).
+
+use super::*;
+
+pub(super) fn conflict_state(action: &str, s: &Server) -> ApiError {
+    ApiError::conflict(
+        S,
+        format!(
+            "Cannot '{action}' instance {} while it is in vm_state {}",
+            s.id, s.vm_state
+        ),
+    )
+}
+
+pub(super) fn arg_obj<'a>(action: &str, arg: &'a Value) -> ApiResult<&'a Map<String, Value>> {
+    arg.as_object().ok_or_else(|| bad(format!("Invalid input for field/attribute {action}. Value: {arg}. {arg} is not of type 'object'")))
+}
+
+pub(super) fn arg_str(action: &str, o: &Map<String, Value>, key: &str) -> ApiResult<String> {
+    match o.get(key) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(v) => Err(bad(format!(
+            "Invalid input for field/attribute {key}. Value: {v}. {v} is not of type 'string'"
+        ))),
+        None => Err(bad(format!(
+            "Invalid input for field/attribute {action}. Value: {}. '{key}' is a required property",
+            Value::Object(o.clone())
+        ))),
+    }
+}
+
+pub(super) async fn server_action(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let r = req_ctx(&c, &headers)?;
+    let v = body::parse_json(S, &bytes)?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| bad("Malformed request body: an action is a JSON object"))?;
+    if obj.len() != 1 {
+        return Err(bad(
+            "Malformed request body: an action body holds exactly one action",
+        ));
+    }
+    let Some((action, arg)) = obj.iter().next() else {
+        return Err(bad("Malformed request body"));
+    };
+    let s = get_server(&c, &r.ctx, &id)?;
+    let accepted = || versioned(&r, StatusCode::ACCEPTED);
+    match action.as_str() {
+        "os-stop" => {
+            if s.status != "ACTIVE" && s.status != "ERROR" {
+                return Err(conflict_state("stop", &s));
+            }
+            set_state(
+                &c,
+                &id,
+                &s.status,
+                &s.vm_state,
+                s.power_state,
+                Some("powering-off"),
+            );
+            spawn_stop(&c, &id, None);
+            Ok(accepted())
+        }
+        "os-start" => {
+            if s.status != "SHUTOFF" {
+                return Err(conflict_state("start", &s));
+            }
+            set_state(&c, &id, "SHUTOFF", "stopped", 4, Some("powering-on"));
+            spawn_boot(&c, &id, None);
+            Ok(accepted())
+        }
+        "reboot" => {
+            let o = arg_obj(action, arg)?;
+            let kind = arg_str(action, o, "type")?.to_ascii_uppercase();
+            if kind != "SOFT" && kind != "HARD" {
+                return Err(bad(format!("Invalid input for field/attribute type. Value: {kind}. '{kind}' is not one of ['HARD', 'Hard', 'hard', 'SOFT', 'Soft', 'soft']")));
+            }
+            let ok = s.status == "ACTIVE"
+                || (kind == "HARD" && (s.status == "SHUTOFF" || s.status == "ERROR"));
+            if !ok {
+                return Err(conflict_state("reboot", &s));
+            }
+            let status = if kind == "HARD" {
+                "HARD_REBOOT"
+            } else {
+                "REBOOT"
+            };
+            let task = if kind == "HARD" {
+                "reboot_started_hard"
+            } else {
+                "reboot_started"
+            };
+            set_state(&c, &id, status, &s.vm_state, s.power_state, Some(task));
+            spawn_stop(&c, &id, Some(None));
+            Ok(accepted())
+        }
+        "resize" => {
+            let o = arg_obj(action, arg)?;
+            let fref = match o.get("flavorRef") {
+                Some(Value::String(x)) => x.clone(),
+                Some(Value::Number(n)) => n.to_string(),
+                _ => return Err(bad(format!("Invalid input for field/attribute resize. Value: {arg}. 'flavorRef' is a required property"))),
+            };
+            let f = find_flavor(&fref).ok_or_else(|| bad("Invalid flavorRef provided."))?;
+            if f.id() == s.flavor_id {
+                return Err(bad("When resizing, instances must change flavor!"));
+            }
+            if s.status != "ACTIVE" && s.status != "SHUTOFF" {
+                return Err(conflict_state("resize", &s));
+            }
+            let was_active = s.status == "ACTIVE";
+            c.store.write(|db| {
+                if let Some(x) = db.servers.get_mut(&id) {
+                    x.old_flavor_id = Some(x.flavor_id.clone());
+                    x.flavor_id = f.id();
+                    x.status = "RESIZE".into();
+                    x.task_state = Some("resize_prep".into());
+                    x.updated = now();
+                }
+            });
+            if was_active {
+                spawn_stop(&c, &id, Some(Some("VERIFY_RESIZE")));
+            } else {
+                set_state(&c, &id, "VERIFY_RESIZE", "resized", 4, None);
+            }
+            Ok(accepted())
+        }
+        "confirmResize" => {
+            if s.status != "VERIFY_RESIZE" {
+                return Err(conflict_state("confirmResize", &s));
+            }
+            let running = c.hv.is_running(&id);
+            c.store.write(|db| {
+                if let Some(x) = db.servers.get_mut(&id) {
+                    x.old_flavor_id = None;
+                    x.status = if running {
+                        "ACTIVE".into()
+                    } else {
+                        "SHUTOFF".into()
+                    };
+                    x.vm_state = if running {
+                        "active".into()
+                    } else {
+                        "stopped".into()
+                    };
+                    x.task_state = None;
+                    x.updated = now();
+                }
+            });
+            Ok(versioned(&r, StatusCode::NO_CONTENT))
+        }
+        "revertResize" => {
+            if s.status != "VERIFY_RESIZE" {
+                return Err(conflict_state("revertResize", &s));
+            }
+            c.store.write(|db| {
+                if let Some(x) = db.servers.get_mut(&id) {
+                    if let Some(old) = x.old_flavor_id.take() {
+                        x.flavor_id = old;
+                    }
+                    x.status = "REVERT_RESIZE".into();
+                    x.task_state = Some("resize_reverting".into());
+                }
+            });
+            spawn_stop(&c, &id, Some(None));
+            Ok(accepted())
+        }
+        "addFloatingIp" => {
+            let o = arg_obj(action, arg)?;
+            let address = arg_str(action, o, "address")?;
+            let fixed = o
+                .get("fixed_address")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            c.store.write(|db| {
+                let fip = db
+                    .floating_ips
+                    .values()
+                    .find(|f| f.floating_ip_address == address && f.project_id == r.ctx.project_id)
+                    .cloned();
+                let fip =
+                    fip.ok_or_else(|| ApiError::not_found(S, "floating IP not found".to_string()))?;
+                let port = s
+                    .ports
+                    .iter()
+                    .find(|p| {
+                        db.ports.get(*p).is_some_and(|port| {
+                            fixed
+                                .as_ref()
+                                .is_none_or(|fa| port.fixed_ips.iter().any(|f| &f.ip_address == fa))
+                        })
+                    })
+                    .cloned();
+                let port = port.ok_or_else(|| {
+                    bad(if fixed.is_some() {
+                        "Specified fixed address not assigned to instance"
+                    } else {
+                        "No nw_info cache associated with instance"
+                    })
+                })?;
+                if fip.port_id.is_some() && fip.port_id.as_deref() != Some(port.as_str()) {
+                    neutron::disassociate(db, &fip.id);
+                }
+                neutron::associate(db, &fip.id, &port, fixed.as_deref()).map_err(|e| {
+                    match e.status {
+                        StatusCode::NOT_FOUND => bad(e.message),
+                        _ => ApiError { service: S, ..e },
+                    }
+                })
+            })?;
+            Ok(accepted())
+        }
+        "removeFloatingIp" => {
+            let o = arg_obj(action, arg)?;
+            let address = arg_str(action, o, "address")?;
+            c.store.write(|db| {
+                let fip = db
+                    .floating_ips
+                    .values()
+                    .find(|f| f.floating_ip_address == address && f.project_id == r.ctx.project_id)
+                    .cloned();
+                let fip =
+                    fip.ok_or_else(|| ApiError::not_found(S, "floating IP not found".to_string()))?;
+                if !fip.port_id.as_ref().is_some_and(|p| s.ports.contains(p)) {
+                    return Err(ApiError::conflict(
+                        S,
+                        format!("Floating IP {address} is not associated with instance {id}."),
+                    ));
+                }
+                neutron::disassociate(db, &fip.id);
+                Ok(())
+            })?;
+            Ok(accepted())
+        }
+        "addSecurityGroup" | "removeSecurityGroup" => {
+            let o = arg_obj(action, arg)?;
+            let name = arg_str(action, o, "name")?;
+            let add = action == "addSecurityGroup";
+            c.store.write(|db| {
+                let sg = db
+                    .security_groups
+                    .values()
+                    .find(|g| g.project_id == r.ctx.project_id && (g.name == name || g.id == name))
+                    .cloned();
+                let sg = sg.ok_or_else(|| {
+                    ApiError::not_found(
+                        S,
+                        format!(
+                            "Security group {name} not found for project {}.",
+                            r.ctx.project_id
+                        ),
+                    )
+                })?;
+                if s.ports.is_empty() {
+                    return Err(bad(format!(
+                        "Unable to {} security group {name}: the instance {id} has no ports",
+                        if add { "add" } else { "remove" }
+                    )));
+                }
+                let has = s.ports.iter().any(|p| {
+                    db.ports
+                        .get(p)
+                        .is_some_and(|p| p.security_groups.contains(&sg.id))
+                });
+                if add && has {
+                    return Err(bad(format!(
+                        "Security group {name} is already associated with the instance {id}"
+                    )));
+                }
+                if !add && !has {
+                    return Err(bad(format!(
+                        "Security group {name} not associated with the instance {id}"
+                    )));
+                }
+                for p in &s.ports {
+                    if let Some(port) = db.ports.get_mut(p) {
+                        if add {
+                            port.security_groups.push(sg.id.clone());
+                        } else {
+                            port.security_groups.retain(|g| g != &sg.id);
+                        }
+                    }
+                }
+                if let Some(x) = db.servers.get_mut(&id) {
+                    if add {
+                        x.security_groups.push(sg.name.clone());
+                    } else {
+                        x.security_groups.retain(|g| g != &sg.name);
+                    }
+                }
+                Ok(())
+            })?;
+            Ok(accepted())
+        }
+        "os-getConsoleOutput" => {
+            let o = arg_obj(action, arg)?;
+            let length = match o.get("length") {
+                None | Some(Value::Null) => None,
+                Some(v) => match body::int_like(v) {
+                    Some(n) if n >= -1 => usize::try_from(n).ok(),
+                    _ => return Err(bad(format!("Invalid input for field/attribute length. Value: {v}. {v} is not valid under any of the given schemas"))),
+                },
+            };
+            let output =
+                c.hv.console_output(&id, length)
+                    .map_err(|e| ApiError::internal(S, e.to_string()))?;
+            Ok(versioned(&r, Json(w::ConsoleOutput { output })))
+        }
+        "changePassword" => {
+            let o = arg_obj(action, arg)?;
+            arg_str(action, o, "adminPass")?;
+            Ok(accepted())
+        }
+        "lock" | "unlock" => Ok(accepted()),
+        other => Err(bad(format!("There is no such action: {other}"))),
+    }
+}

@@ -1,0 +1,109 @@
+//! HTTP handlers of a server's addresses, metadata and security groups.
+
+use super::*;
+
+pub(super) async fn server_ips(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let r = req_ctx(&c, &headers)?;
+    let s = get_server(&c, &r.ctx, &id)?;
+    let addrs = c.store.read(|db| addresses(db, &s));
+    let simple: BTreeMap<String, Vec<Value>> = addrs
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                k,
+                v.into_iter()
+                    .map(|a| json!({"version": a.version, "addr": a.addr}))
+                    .collect(),
+            )
+        })
+        .collect();
+    Ok(versioned(&r, Json(json!({"addresses": simple}))))
+}
+
+pub(super) async fn get_metadata(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let r = req_ctx(&c, &headers)?;
+    let s = get_server(&c, &r.ctx, &id)?;
+    Ok(versioned(
+        &r,
+        Json(w::Metadata {
+            metadata: s.metadata,
+        }),
+    ))
+}
+
+pub(super) const META_SCHEMA: Schema = Schema {
+    service: S,
+    wrapper: None,
+    fields: &[req("metadata", Ty::Obj)],
+    additional: false,
+    siblings: &[],
+};
+
+pub(super) async fn set_meta(
+    c: &Cloud,
+    headers: &HeaderMap,
+    id: &str,
+    bytes: &[u8],
+    replace: bool,
+) -> ApiResult<Response> {
+    let r = req_ctx(c, headers)?;
+    let m = body::check(&META_SCHEMA, body::parse_json(S, bytes)?)?;
+    let meta = get_str_map(&m, "metadata", S)?;
+    let out = c.store.write(|db| {
+        let s = db
+            .servers
+            .get_mut(id)
+            .filter(|s| s.project_id == r.ctx.project_id)
+            .ok_or_else(|| server_not_found(id))?;
+        if replace {
+            s.metadata = meta;
+        } else {
+            s.metadata.extend(meta);
+        }
+        Ok(s.metadata.clone())
+    })?;
+    Ok(versioned(&r, Json(w::Metadata { metadata: out })))
+}
+
+pub(super) async fn update_metadata(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    set_meta(&c, &headers, &id, &bytes, false).await
+}
+
+pub(super) async fn replace_metadata(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    set_meta(&c, &headers, &id, &bytes, true).await
+}
+
+pub(super) async fn server_sgs(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let r = req_ctx(&c, &headers)?;
+    let s = get_server(&c, &r.ctx, &id)?;
+    let list: Vec<Value> = c.store.read(|db| {
+        server_sg_names(db, &s)
+            .iter()
+            .filter_map(|n| db.security_groups.values().find(|g| g.project_id == s.project_id && &g.name == n))
+            .map(|g| json!({"id": g.id, "name": g.name, "description": g.description, "tenant_id": g.project_id, "rules": []}))
+            .collect()
+    });
+    Ok(versioned(&r, Json(json!({"security_groups": list}))))
+}

@@ -1,0 +1,164 @@
+//! Nova v2.1: VK-like flavors, availability zones `GZ1`/`MS1`/`ME1`, servers (BUILD → ACTIVE /
+//! SHUTOFF / ERROR, deleted → 404) run by the hypervisor, boot from an image, from a volume or
+//! from an image into a new volume (`block_device_mapping_v2`), actions, volume attachments,
+//! keypairs (generated when no public key is given), console output.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use serde_json::{json, Map, Value};
+use sha2::Digest as _;
+use vitrina_openstack::wire::compute as w;
+use vitrina_openstack::wire::{Link, NameRef};
+
+use crate::body::{self, opt, req, Schema, Ty};
+use crate::cinder::{self, NewVolume};
+use crate::error::{ApiError, ApiResult, Service};
+use crate::hypervisor::BootSpec;
+use crate::model::{Fault, Keypair, Server, ServerVolume, State as Db, VolumeAttachment};
+use crate::neutron;
+use crate::util::{self, get_str, get_str_map, new_id, now, q, Ctx};
+use crate::{AppState, Cloud};
+
+mod actions;
+mod attachments;
+mod create;
+mod flavors;
+mod keypairs;
+mod metadata;
+mod ops;
+mod servers;
+mod views;
+
+use self::actions::*;
+use self::attachments::*;
+use self::create::*;
+use self::flavors::*;
+use self::keypairs::*;
+use self::metadata::*;
+pub(crate) use self::ops::resume;
+use self::ops::*;
+use self::servers::*;
+use self::views::*;
+
+const S: Service = Service::Compute;
+const MIN_VERSION: (u32, u32) = (2, 1);
+const MAX_VERSION: (u32, u32) = (2, 79);
+pub const ZONES: &[&str] = cinder::ZONES;
+const MAX_USER_DATA: usize = 65535;
+
+/// A UUID derived from a name (stable flavor, image and type IDs).
+pub fn stable_uuid(name: &str) -> String {
+    let h = sha2::Sha256::digest(name.as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&h[..16]);
+    b[6] = (b[6] & 0x0f) | 0x50;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    uuid::Uuid::from_bytes(b).to_string()
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/compute", get(versions))
+        .route("/compute/", get(versions))
+        .route("/compute/v2.1", get(version))
+        .route("/compute/v2.1/", get(version))
+        .route("/compute/v2.1/flavors", get(list_flavors))
+        .route("/compute/v2.1/flavors/detail", get(list_flavors_detail))
+        .route("/compute/v2.1/flavors/{id}", get(show_flavor))
+        .route(
+            "/compute/v2.1/flavors/{id}/os-extra_specs",
+            get(flavor_extra_specs),
+        )
+        .route("/compute/v2.1/os-availability-zone", get(zones))
+        .route("/compute/v2.1/os-availability-zone/detail", get(zones))
+        .route("/compute/v2.1/limits", get(limits))
+        .route(
+            "/compute/v2.1/os-keypairs",
+            get(list_keypairs).post(create_keypair),
+        )
+        .route(
+            "/compute/v2.1/os-keypairs/{name}",
+            get(show_keypair).delete(delete_keypair),
+        )
+        .route(
+            "/compute/v2.1/servers",
+            get(list_servers).post(create_server),
+        )
+        .route("/compute/v2.1/servers/detail", get(list_servers_detail))
+        .route(
+            "/compute/v2.1/servers/{id}",
+            get(show_server).put(update_server).delete(delete_server),
+        )
+        .route("/compute/v2.1/servers/{id}/action", post(server_action))
+        .route("/compute/v2.1/servers/{id}/ips", get(server_ips))
+        .route(
+            "/compute/v2.1/servers/{id}/metadata",
+            get(get_metadata)
+                .post(update_metadata)
+                .put(replace_metadata),
+        )
+        .route(
+            "/compute/v2.1/servers/{id}/os-volume_attachments",
+            get(list_attachments).post(attach_volume),
+        )
+        .route(
+            "/compute/v2.1/servers/{id}/os-volume_attachments/{vol}",
+            get(show_attachment).delete(detach_volume),
+        )
+        .route(
+            "/compute/v2.1/servers/{id}/os-security-groups",
+            get(server_sgs),
+        )
+}
+
+struct Req {
+    ctx: Ctx,
+    mv: (u32, u32),
+}
+
+fn req_ctx(c: &Cloud, headers: &HeaderMap) -> ApiResult<Req> {
+    let ctx = c.auth(headers, S)?;
+    let mv = util::microversion(headers, "compute", MIN_VERSION, MAX_VERSION)?;
+    Ok(Req { ctx, mv })
+}
+
+fn versioned(r: &Req, resp: impl IntoResponse) -> Response {
+    let mut resp = resp.into_response();
+    let v = format!("{}.{}", r.mv.0, r.mv.1);
+    if let Ok(h) = HeaderValue::from_str(&format!("compute {v}")) {
+        resp.headers_mut().insert("openstack-api-version", h);
+    }
+    if let Ok(h) = HeaderValue::from_str(&v) {
+        resp.headers_mut().insert("x-openstack-nova-api-version", h);
+    }
+    resp.headers_mut().insert(
+        header::VARY,
+        HeaderValue::from_static("OpenStack-API-Version, X-OpenStack-Nova-API-Version"),
+    );
+    resp
+}
+
+fn version_body(c: &Cloud) -> Value {
+    json!({"id": "v2.1", "status": "CURRENT", "version": format!("{}.{}", MAX_VERSION.0, MAX_VERSION.1), "min_version": "2.1",
+           "updated": "2013-07-23T11:33:21Z", "links": [{"rel": "self", "href": c.url("/compute/v2.1/")}],
+           "media-types": [{"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2.1"}]})
+}
+
+async fn versions(State(c): State<AppState>) -> Json<Value> {
+    Json(json!({"versions": [version_body(&c)]}))
+}
+
+async fn version(State(c): State<AppState>) -> Json<Value> {
+    Json(json!({"version": version_body(&c)}))
+}
+
+fn bad(msg: impl Into<String>) -> ApiError {
+    ApiError::bad_request(S, msg)
+}

@@ -1,0 +1,194 @@
+//! Domain operations of servers: lookup, boot and stop in the hypervisor, state changes, resume.
+
+use super::*;
+
+pub(super) fn get_server(c: &Cloud, ctx: &Ctx, id: &str) -> ApiResult<Server> {
+    c.store
+        .read(|db| {
+            db.servers
+                .get(id)
+                .filter(|s| s.project_id == ctx.project_id)
+                .cloned()
+        })
+        .ok_or_else(|| server_not_found(id))
+}
+
+pub(super) fn keystone_like_password() -> String {
+    let b: [u8; 9] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+pub(super) fn boot_spec(db: &Db, s: &Server) -> BootSpec {
+    let ipv4 = s
+        .ports
+        .iter()
+        .filter_map(|p| db.ports.get(p))
+        .flat_map(|p| p.fixed_ips.iter().map(|f| f.ip_address.clone()))
+        .collect();
+    BootSpec {
+        id: s.id.clone(),
+        name: s.name.clone(),
+        hostname: hostname(&s.name),
+        project_id: s.project_id.clone(),
+        availability_zone: s.availability_zone.clone(),
+        ipv4,
+        user_data: s
+            .user_data
+            .as_ref()
+            .and_then(|u| base64::engine::general_purpose::STANDARD.decode(u).ok()),
+        metadata: s.metadata.clone(),
+        public_keys: s.public_keys.clone(),
+    }
+}
+
+/// A hostname from a server name, as Nova sanitizes it.
+pub fn hostname(name: &str) -> String {
+    let h: String = name
+        .chars()
+        .map(|ch| {
+            if ch.is_ascii_alphanumeric() || ch == '-' {
+                ch.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let h = h.trim_matches('-');
+    let h: String = h.chars().take(63).collect();
+    if h.is_empty() {
+        "instance".into()
+    } else {
+        h
+    }
+}
+
+/// Boots a server in the background; it ends ACTIVE (or `final_status`) or ERROR with a fault.
+pub(super) fn spawn_boot(c: &Cloud, id: &str, final_status: Option<&'static str>) {
+    let hv = c.hv.clone();
+    let store = c.store.clone();
+    let id = id.to_owned();
+    tokio::spawn(async move {
+        let spec = store.read(|db| db.servers.get(&id).map(|s| boot_spec(db, s)));
+        let Some(spec) = spec else { return };
+        let result = hv.boot(&spec);
+        store.write(|db| {
+            let Some(s) = db.servers.get_mut(&id) else {
+                return;
+            };
+            let t = now();
+            match &result {
+                Ok(()) => {
+                    s.status = final_status.unwrap_or("ACTIVE").into();
+                    s.vm_state = if final_status == Some("VERIFY_RESIZE") {
+                        "resized".into()
+                    } else {
+                        "active".into()
+                    };
+                    s.power_state = 1;
+                    s.task_state = None;
+                    s.fault = None;
+                    if s.launched_at.is_none() {
+                        s.launched_at = Some(util::now_micro());
+                    }
+                }
+                Err(e) => {
+                    s.status = "ERROR".into();
+                    s.vm_state = "error".into();
+                    s.power_state = 0;
+                    s.task_state = None;
+                    let mut msg = e.to_string();
+                    let mut src = std::error::Error::source(e);
+                    while let Some(cause) = src {
+                        msg.push_str(&format!(": {cause}"));
+                        src = cause.source();
+                    }
+                    s.fault = Some(Fault {
+                        code: 500,
+                        message: msg,
+                        created: t.clone(),
+                    });
+                }
+            }
+            s.updated = t;
+        });
+    });
+}
+
+/// After a restart: adopt servers whose processes still run; boot those that should run.
+pub async fn resume(c: &Cloud) {
+    let store = c.store.clone();
+    c.hv.set_exit_listener(std::sync::Arc::new(move |id: &str| {
+        store.write(|db| {
+            if let Some(s) = db.servers.get_mut(id) {
+                if s.status == "ACTIVE" && s.task_state.is_none() {
+                    s.status = "SHUTOFF".into();
+                    s.vm_state = "stopped".into();
+                    s.power_state = 4;
+                    s.updated = now();
+                }
+            }
+        });
+    }));
+    let list: Vec<(String, String)> = c.store.read(|db| {
+        db.servers
+            .values()
+            .map(|s| (s.id.clone(), s.status.clone()))
+            .collect()
+    });
+    for (id, status) in list {
+        match status.as_str() {
+            "ACTIVE" | "BUILD" | "REBOOT" | "HARD_REBOOT" | "VERIFY_RESIZE" | "RESIZE" => {
+                if c.hv.adopt(&id) {
+                    if status == "BUILD" || status.ends_with("REBOOT") {
+                        c.store.write(|db| {
+                            if let Some(s) = db.servers.get_mut(&id) {
+                                s.status = "ACTIVE".into();
+                                s.task_state = None;
+                            }
+                        });
+                    }
+                } else {
+                    let fin = if status == "VERIFY_RESIZE" || status == "RESIZE" {
+                        Some("VERIFY_RESIZE")
+                    } else {
+                        None
+                    };
+                    spawn_boot(c, &id, fin);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+pub(super) fn set_state(
+    c: &Cloud,
+    id: &str,
+    status: &str,
+    vm: &str,
+    power: i64,
+    task: Option<&str>,
+) {
+    c.store.write(|db| {
+        if let Some(s) = db.servers.get_mut(id) {
+            s.status = status.into();
+            s.vm_state = vm.into();
+            s.power_state = power;
+            s.task_state = task.map(str::to_owned);
+            s.updated = now();
+        }
+    });
+}
+
+/// Stops the server's processes, then sets the state (and optionally boots again).
+pub(super) fn spawn_stop(c: &AppState, id: &str, then_boot: Option<Option<&'static str>>) {
+    let c2 = c.clone();
+    let id = id.to_owned();
+    tokio::spawn(async move {
+        let _ = c2.hv.stop(&id).await;
+        match then_boot {
+            None => set_state(&c2, &id, "SHUTOFF", "stopped", 4, None),
+            Some(fin) => spawn_boot(&c2, &id, fin),
+        }
+    });
+}

@@ -1,0 +1,177 @@
+//! HTTP handlers: server list, show, update and delete.
+
+use super::*;
+
+pub(super) fn name_matches(pattern: &str, name: &str) -> bool {
+    // Nova matches `name` as a regular expression; support the common anchored/substring forms.
+    let (start, p) = match pattern.strip_prefix('^') {
+        Some(p) => (true, p),
+        None => (false, pattern),
+    };
+    let (end, p) = match p.strip_suffix('$') {
+        Some(p) => (true, p),
+        None => (false, p),
+    };
+    match (start, end) {
+        (true, true) => name == p,
+        (true, false) => name.starts_with(p),
+        (false, true) => name.ends_with(p),
+        (false, false) => name.contains(p),
+    }
+}
+
+pub(super) fn servers(c: &Cloud, r: &Req, query: &util::Query, detail: bool) -> ApiResult<Value> {
+    let (limit, marker) = util::page_params(query, S)?;
+    let limit = Some(limit.unwrap_or(1000).min(1000));
+    let name = q(query, "name").map(str::to_owned);
+    let status = q(query, "status").map(str::to_ascii_uppercase);
+    let flavor = q(query, "flavor").map(str::to_owned);
+    let image = q(query, "image").map(str::to_owned);
+    c.store.read(|db| {
+        let items: Vec<&Server> = db
+            .servers
+            .values()
+            .filter(|s| s.project_id == r.ctx.project_id)
+            .filter(|s| name.as_ref().is_none_or(|n| name_matches(n, &s.name)))
+            .filter(|s| status.as_ref().is_none_or(|st| &s.status == st))
+            .filter(|s| flavor.as_ref().is_none_or(|f| &s.flavor_id == f))
+            .filter(|s| image.as_ref().is_none_or(|i| s.image_id.as_ref() == Some(i)))
+            .collect();
+        let (page, more) = util::paginate(items, |s| s.id.as_str(), limit, marker.as_deref(), S)?;
+        let list: Vec<Value> = page
+            .iter()
+            .map(|s| if detail { server_json(c, db, s, r.mv) } else { json!({"id": s.id, "name": s.name, "links": server_links(c, &s.id)}) })
+            .collect();
+        let mut body = json!({"servers": list});
+        if more {
+            if let (Some(last), Some(o)) = (page.last(), body.as_object_mut()) {
+                let path = if detail { "servers/detail" } else { "servers" };
+                o.insert("servers_links".into(), json!([{"rel": "next", "href": c.url(&format!("/compute/v2.1/{path}?{}", util::next_query(query, &last.id)))}]));
+            }
+        }
+        Ok(body)
+    })
+}
+
+pub(super) async fn list_servers(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<util::Query>,
+) -> ApiResult<Response> {
+    let r = req_ctx(&c, &headers)?;
+    let body = servers(&c, &r, &query, false)?;
+    Ok(versioned(&r, Json(body)))
+}
+
+pub(super) async fn list_servers_detail(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<util::Query>,
+) -> ApiResult<Response> {
+    let r = req_ctx(&c, &headers)?;
+    let body = servers(&c, &r, &query, true)?;
+    Ok(versioned(&r, Json(body)))
+}
+
+pub(super) async fn show_server(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let r = req_ctx(&c, &headers)?;
+    let v = c.store.read(|db| {
+        db.servers
+            .get(&id)
+            .filter(|s| s.project_id == r.ctx.project_id)
+            .map(|s| server_json(&c, db, s, r.mv))
+    });
+    let v = v.ok_or_else(|| server_not_found(&id))?;
+    Ok(versioned(&r, Json(json!({"server": v}))))
+}
+
+pub(super) const UPDATE_SCHEMA: Schema = Schema {
+    service: S,
+    wrapper: Some("server"),
+    fields: &[
+        opt("name", Ty::Str),
+        opt("description", Ty::OptStr),
+        opt("accessIPv4", Ty::Str),
+        opt("accessIPv6", Ty::Str),
+        opt("OS-DCF:diskConfig", Ty::Str),
+        opt("hostname", Ty::Str),
+    ],
+    additional: false,
+    siblings: &[],
+};
+
+pub(super) async fn update_server(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let r = req_ctx(&c, &headers)?;
+    let m = body::check(&UPDATE_SCHEMA, body::parse_json(S, &bytes)?)?;
+    let v = c.store.write(|db| {
+        let s = db.servers.get_mut(&id).filter(|s| s.project_id == r.ctx.project_id).ok_or_else(|| server_not_found(&id))?;
+        if let Some(n) = get_str(&m, "name") {
+            if n.is_empty() || n.len() > 255 {
+                return Err(ApiError::bad_request(S, format!("Invalid input for field/attribute name. Value: {n}. '{n}' is too short or too long")));
+            }
+            s.name = n;
+        }
+        s.updated = now();
+        let s = s.clone();
+        Ok(server_json(&c, db, &s, r.mv))
+    })?;
+    Ok(versioned(&r, Json(json!({"server": v}))))
+}
+
+pub(super) async fn delete_server(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let r = req_ctx(&c, &headers)?;
+    c.store.write(|db| {
+        let s = db
+            .servers
+            .get(&id)
+            .filter(|s| s.project_id == r.ctx.project_id)
+            .cloned()
+            .ok_or_else(|| server_not_found(&id))?;
+        for p in &s.nova_ports {
+            neutron::remove_port(db, p);
+        }
+        for p in s.ports.iter().filter(|p| !s.nova_ports.contains(p)) {
+            if let Some(port) = db.ports.get_mut(p) {
+                port.device_id.clear();
+                port.device_owner.clear();
+                port.status = "DOWN".into();
+            }
+        }
+        for v in &s.volumes {
+            // Cinder refuses to delete a volume with snapshots; Nova then only detaches it.
+            let has_snapshots = db
+                .snapshots
+                .values()
+                .any(|snap| snap.volume_id == v.volume_id);
+            if v.delete_on_termination && !has_snapshots {
+                db.volumes.remove(&v.volume_id);
+            } else if let Some(vol) = db.volumes.get_mut(&v.volume_id) {
+                vol.attachments.retain(|a| a.server_id != id);
+                vol.status = "available".into();
+                vol.updated_at = Some(util::now_micro());
+            }
+        }
+        db.servers.remove(&id);
+        Ok(())
+    })?;
+    let hv = c.hv.clone();
+    tokio::spawn(async move {
+        if let Err(e) = hv.destroy(&id).await {
+            tracing::warn!("destroying instance {id}: {e}");
+        }
+    });
+    Ok(versioned(&r, StatusCode::NO_CONTENT))
+}
