@@ -15,16 +15,16 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use vitrina_openstack::wire::volume as w;
 
+use crate::access::Scoped as _;
 use crate::body::{self, opt, req, Schema, Ty};
 use crate::error::{ApiError, ApiResult, Service};
 use crate::model::{Image, Snapshot, State as Db, Volume};
-use crate::util::{self, get_str, get_str_map, new_id, now_micro, q, Ctx};
+use crate::util::{self, get_str, get_str_map, new_id, now_micro, q, Ctx, ZONES};
 use crate::{AppState, Cloud};
 
 const S: Service = Service::Volume;
 pub const VOLUME_TYPES: &[&str] = &["ceph-ssd", "ceph-hdd", "high-iops"];
 pub const DEFAULT_TYPE: &str = "ceph-ssd";
-pub const ZONES: &[&str] = &["GZ1", "MS1", "ME1"];
 const MAX_VERSION: (u32, u32) = (3, 70);
 const GIB: u64 = 1 << 30;
 
@@ -74,7 +74,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 pub fn type_id(name: &str) -> String {
-    crate::nova::stable_uuid(&format!("volume-type/{name}"))
+    crate::util::stable_uuid(&format!("volume-type/{name}"))
 }
 
 fn type_json(name: &str) -> Value {
@@ -253,8 +253,7 @@ pub fn new_volume(
         None => None,
         Some(sid) => Some(
             db.snapshots
-                .get(sid)
-                .filter(|s| s.project_id == ctx.project_id)
+                .mine(ctx, sid)
                 .cloned()
                 .ok_or_else(|| snapshot_not_found(service, sid))?,
         ),
@@ -299,13 +298,9 @@ pub fn new_volume(
     let mut image_metadata = None;
     let mut size = p.size;
     if let Some(src) = &p.source_volid {
-        let s = db
-            .volumes
-            .get(src)
-            .filter(|v| v.project_id == ctx.project_id)
-            .ok_or_else(|| {
-                ApiError::not_found(service, format!("Volume {src} could not be found."))
-            })?;
+        let s = db.volumes.mine(ctx, src).ok_or_else(|| {
+            ApiError::not_found(service, format!("Volume {src} could not be found."))
+        })?;
         let sz = size.unwrap_or(s.size);
         if sz < s.size {
             return Err(ApiError::bad_request(service, format!("Invalid input received: Volume size '{sz}'GB cannot be smaller than original volume size  {}GB. They must be >= original volume size.", s.size)));
@@ -341,7 +336,7 @@ pub fn new_volume(
         let img = db
             .images
             .get(iid)
-            .filter(|i| crate::glance::visible(i, ctx))
+            .filter(|i| crate::access::image_visible(i, ctx))
             .ok_or_else(|| {
                 ApiError::bad_request(
                     service,
@@ -488,8 +483,7 @@ fn list(
     let status = q(query, "status").map(str::to_owned);
     let items: Vec<Volume> = c.store.read(|db| {
         db.volumes
-            .values()
-            .filter(|v| v.project_id == ctx.project_id)
+            .all_mine(ctx)
             .filter(|v| name.as_ref().is_none_or(|n| v.name.as_ref() == Some(n)))
             .filter(|v| status.as_ref().is_none_or(|s| &v.status == s))
             .cloned()
@@ -567,12 +561,7 @@ async fn list_volumes_detail(
 
 fn get_volume(c: &Cloud, ctx: &Ctx, id: &str) -> ApiResult<Volume> {
     c.store
-        .read(|db| {
-            db.volumes
-                .get(id)
-                .filter(|v| v.project_id == ctx.project_id)
-                .cloned()
-        })
+        .read(|db| db.volumes.mine(ctx, id).cloned())
         .ok_or_else(|| not_found(id))
 }
 
@@ -618,8 +607,7 @@ async fn update_volume(
     let v = c.store.write(|db| {
         let v = db
             .volumes
-            .get_mut(&id)
-            .filter(|v| v.project_id == ctx.project_id)
+            .mine_mut(&ctx, &id)
             .ok_or_else(|| not_found(&id))?;
         if m.contains_key("name") {
             v.name = get_str(&m, "name");
@@ -660,7 +648,7 @@ async fn delete_volume(
     let force = flag("force") == Some(true);
     let cascade = flag("cascade") == Some(true);
     c.store.write(|db| {
-        let v = db.volumes.get(&id).filter(|v| v.project_id == ctx.project_id).ok_or_else(|| not_found(&id))?;
+        let v = db.volumes.mine(&ctx, &id).ok_or_else(|| not_found(&id))?;
         let snapshots: Vec<&Snapshot> = db.snapshots.values().filter(|s| s.volume_id == id).collect();
         // As in Cinder, `force` skips the status checks but never the snapshot check; `cascade`
         // takes the snapshots along.
@@ -823,8 +811,7 @@ async fn set_metadata(
     c.store.write(|db| {
         let v = db
             .volumes
-            .get_mut(&id)
-            .filter(|v| v.project_id == ctx.project_id)
+            .mine_mut(&ctx, &id)
             .ok_or_else(|| not_found(&id))?;
         v.metadata.extend(meta);
         Ok(Json(json!({"metadata": v.metadata})))
@@ -999,8 +986,7 @@ async fn create_snapshot(
     let snap = c.store.write(|db| {
         let vol = db
             .volumes
-            .get(&volume_id)
-            .filter(|v| v.project_id == ctx.project_id)
+            .mine(&ctx, &volume_id)
             .ok_or_else(|| not_found(&volume_id))?;
         if vol.status == "error" {
             return Err(ApiError::bad_request(
@@ -1067,8 +1053,7 @@ fn list_snaps(
     let volume_id = q(query, "volume_id").map(str::to_owned);
     let items: Vec<Snapshot> = c.store.read(|db| {
         db.snapshots
-            .values()
-            .filter(|s| s.project_id == ctx.project_id)
+            .all_mine(ctx)
             .filter(|s| name.as_ref().is_none_or(|n| s.name.as_ref() == Some(n)))
             .filter(|s| status.as_ref().is_none_or(|st| &s.status == st))
             .filter(|s| volume_id.as_ref().is_none_or(|v| &s.volume_id == v))
@@ -1114,12 +1099,7 @@ async fn show_snapshot(
     let (ctx, mv) = ctx_mv(&c, &headers, &project)?;
     let s = c
         .store
-        .read(|db| {
-            db.snapshots
-                .get(&id)
-                .filter(|s| s.project_id == ctx.project_id)
-                .cloned()
-        })
+        .read(|db| db.snapshots.mine(&ctx, &id).cloned())
         .ok_or_else(|| snapshot_not_found(S, &id))?;
     Ok(with_version(
         Json(json!({"snapshot": snapshot_view(&s, mv, true)})).into_response(),
@@ -1160,8 +1140,7 @@ async fn update_snapshot(
     let s = c.store.write(|db| {
         let s = db
             .snapshots
-            .get_mut(&id)
-            .filter(|s| s.project_id == ctx.project_id)
+            .mine_mut(&ctx, &id)
             .ok_or_else(|| snapshot_not_found(S, &id))?;
         for (field, legacy) in [
             ("name", "display_name"),
@@ -1199,8 +1178,7 @@ async fn delete_snapshot(
     c.store.write(|db| {
         let s = db
             .snapshots
-            .get_mut(&id)
-            .filter(|s| s.project_id == ctx.project_id)
+            .mine_mut(&ctx, &id)
             .ok_or_else(|| snapshot_not_found(S, &id))?;
         if s.status != "available" && s.status != "error" {
             return Err(ApiError::bad_request(

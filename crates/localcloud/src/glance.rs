@@ -78,10 +78,7 @@ pub fn routes() -> Router<AppState> {
         .route("/image/v2/schemas/images", get(schema_images))
 }
 
-/// Whether a project sees an image.
-pub fn visible(i: &Image, ctx: &Ctx) -> bool {
-    i.owner == ctx.project_id || i.visibility == "public" || i.visibility == "community"
-}
+use crate::access::image_visible as visible;
 
 fn data_path(c: &Cloud, id: &str) -> std::path::PathBuf {
     c.cfg.data_dir.join("images").join(id)
@@ -98,7 +95,7 @@ pub fn bootstrap(c: &Cloud) -> std::io::Result<()> {
         return Ok(());
     }
     let data: &[u8] = b"vitrina process base image: a VM of the process hypervisor is a process tree in its instance folder\n";
-    let id = crate::nova::stable_uuid("image/vitrina-process-base");
+    let id = crate::util::stable_uuid("image/vitrina-process-base");
     crate::store::write_atomic(&data_path(c, &id), data)?;
     let t = now();
     let owner = c.store.read(|db| {
@@ -194,7 +191,7 @@ fn get_image(c: &Cloud, ctx: &Ctx, id: &str) -> ApiResult<Image> {
 
 fn own_image(c: &Cloud, ctx: &Ctx, id: &str) -> ApiResult<Image> {
     let i = get_image(c, ctx, id)?;
-    if i.owner != ctx.project_id && !ctx.is_admin() {
+    if !ctx.owns(&i) && !ctx.is_admin() {
         return Err(ApiError::forbidden(
             S,
             format!("You are not permitted to modify image {id}."),

@@ -19,6 +19,7 @@
 //! `/compute/v2.1` (Nova), `/networking/v2.0` (Neutron), `/volume/v3/{project_id}` (Cinder),
 //! `/image/v2` (Glance), and `/healthz`.
 
+mod access;
 pub mod body;
 pub mod cloudinit;
 pub mod error;

@@ -7,6 +7,20 @@ use serde_json::{Map, Value};
 use crate::error::{ApiError, ApiResult, Service};
 use crate::Cloud;
 
+/// The availability zones of Nova and Cinder (VK's names).
+pub const ZONES: &[&str] = &["GZ1", "MS1", "ME1"];
+
+/// A UUID derived from a name (stable flavor, image and type IDs).
+pub fn stable_uuid(name: &str) -> String {
+    use sha2::Digest as _;
+    let h = sha2::Sha256::digest(name.as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&h[..16]);
+    b[6] = (b[6] & 0x0f) | 0x50;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    uuid::Uuid::from_bytes(b).to_string()
+}
+
 /// A new UUID4 with dashes (Nova, Neutron, Cinder, Glance IDs).
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()

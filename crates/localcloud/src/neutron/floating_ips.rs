@@ -42,13 +42,9 @@ pub(super) async fn list_fips(
     Query(query): Query<util::Query>,
 ) -> ApiResult<Json<Value>> {
     let ctx = c.auth(&headers, S)?;
-    let items = c.store.read(|db| {
-        db.floating_ips
-            .values()
-            .filter(|f| f.project_id == ctx.project_id)
-            .map(fip_view)
-            .collect()
-    });
+    let items = c
+        .store
+        .read(|db| db.floating_ips.all_mine(&ctx).map(fip_view).collect());
     list_response(&c, "floatingips", items, &query)
 }
 
@@ -61,8 +57,7 @@ pub(super) async fn show_fip(
     c.store
         .read(|db| {
             db.floating_ips
-                .get(&id)
-                .filter(|f| f.project_id == ctx.project_id)
+                .mine(&ctx, &id)
                 .map(|f| Json(json!({"floatingip": fip_view(f)})))
         })
         .ok_or_else(|| fip_not_found(&id))
@@ -109,7 +104,7 @@ pub(super) async fn update_fip(
     let ctx = c.auth(&headers, S)?;
     let m = body::check(&FIP_UPDATE_SCHEMA, body::parse_json(S, &bytes)?)?;
     c.store.write(|db| {
-        db.floating_ips.get(&id).filter(|f| f.project_id == ctx.project_id).ok_or_else(|| fip_not_found(&id))?;
+        db.floating_ips.mine(&ctx, &id).ok_or_else(|| fip_not_found(&id))?;
         match m.get("port_id") {
             Some(Value::Null) => disassociate(db, &id),
             Some(Value::String(p)) => {
@@ -137,8 +132,7 @@ pub(super) async fn delete_fip(
     let ctx = c.auth(&headers, S)?;
     c.store.write(|db| {
         db.floating_ips
-            .get(&id)
-            .filter(|f| f.project_id == ctx.project_id)
+            .mine(&ctx, &id)
             .ok_or_else(|| fip_not_found(&id))?;
         release_fip(db, &id);
         Ok(StatusCode::NO_CONTENT)

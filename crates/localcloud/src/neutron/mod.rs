@@ -15,6 +15,7 @@ use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 use vitrina_openstack::wire::network as w;
 
+use crate::access::Scoped;
 use crate::body::{self, opt, req, Schema, Ty};
 use crate::error::{ApiError, ApiResult, Service};
 use crate::model::{

@@ -120,8 +120,7 @@ pub(super) async fn update_network(
     c.store.write(|db| {
         let n = db
             .networks
-            .get_mut(&id)
-            .filter(|n| n.project_id == ctx.project_id)
+            .mine_mut(&ctx, &id)
             .ok_or_else(|| net_not_found(&id))?;
         if let Some(v) = get_str(&m, "name") {
             n.name = v;
@@ -151,7 +150,7 @@ pub(super) async fn delete_network(
 ) -> ApiResult<StatusCode> {
     let ctx = c.auth(&headers, S)?;
     c.store.write(|db| {
-        db.networks.get(&id).filter(|n| n.project_id == ctx.project_id).ok_or_else(|| net_not_found(&id))?;
+        db.networks.mine(&ctx, &id).ok_or_else(|| net_not_found(&id))?;
         if db.ports.values().any(|p| p.network_id == id && p.device_owner != "network:dhcp") {
             return Err(ApiError::conflict(S, format!("Unable to complete operation on network {id}. There are one or more ports still in use on the network.")).kind("NetworkInUse"));
         }

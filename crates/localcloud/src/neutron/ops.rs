@@ -150,7 +150,7 @@ pub(super) fn add_rule(
 
 /// Whether a project sees a network (its own, shared or external).
 pub(super) fn net_visible(n: &Network, ctx: &Ctx) -> bool {
-    n.project_id == ctx.project_id || n.shared || n.external
+    crate::access::network_visible(n, ctx)
 }
 
 /// A port on a network for a project; `fixed` pairs are (subnet, address) requests.
@@ -361,7 +361,7 @@ pub fn disassociate(db: &mut Db, fip_id: &str) {
 }
 
 pub(super) fn subnet_visible(db: &Db, s: &Subnet, ctx: &Ctx) -> bool {
-    s.project_id == ctx.project_id
+    ctx.owns(s)
         || db
             .networks
             .get(&s.network_id)
@@ -369,7 +369,7 @@ pub(super) fn subnet_visible(db: &Db, s: &Subnet, ctx: &Ctx) -> bool {
 }
 
 pub(super) fn port_visible(p: &Port, ctx: &Ctx) -> bool {
-    !p.project_id.is_empty() && p.project_id == ctx.project_id
+    ctx.owns(p)
 }
 
 /// Sets (or clears) a router's gateway, allocating its external address.

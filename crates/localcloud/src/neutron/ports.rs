@@ -196,7 +196,7 @@ pub(super) async fn update_port(
         let port = db.ports.get(&id).filter(|p| port_visible(p, &ctx)).cloned().ok_or_else(|| port_not_found(&id))?;
         if let Some(list) = &sgs {
             for g in list {
-                if db.security_groups.get(g).is_none_or(|x| x.project_id != ctx.project_id) {
+                if db.security_groups.mine(&ctx, g).is_none() {
                     return Err(sg_not_found(g));
                 }
             }

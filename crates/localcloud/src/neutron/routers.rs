@@ -30,13 +30,9 @@ pub(super) async fn list_routers(
     Query(query): Query<util::Query>,
 ) -> ApiResult<Json<Value>> {
     let ctx = c.auth(&headers, S)?;
-    let items = c.store.read(|db| {
-        db.routers
-            .values()
-            .filter(|r| r.project_id == ctx.project_id)
-            .map(router_view)
-            .collect()
-    });
+    let items = c
+        .store
+        .read(|db| db.routers.all_mine(&ctx).map(router_view).collect());
     list_response(&c, "routers", items, &query)
 }
 
@@ -49,8 +45,7 @@ pub(super) async fn show_router(
     c.store
         .read(|db| {
             db.routers
-                .get(&id)
-                .filter(|r| r.project_id == ctx.project_id)
+                .mine(&ctx, &id)
                 .map(|r| Json(json!({"router": router_view(r)})))
         })
         .ok_or_else(|| router_not_found(&id))
@@ -102,8 +97,7 @@ pub(super) async fn update_router(
     let m = body::check(&ROUTER_SCHEMA, body::parse_json(S, &bytes)?)?;
     c.store.write(|db| {
         db.routers
-            .get(&id)
-            .filter(|r| r.project_id == ctx.project_id)
+            .mine(&ctx, &id)
             .ok_or_else(|| router_not_found(&id))?;
         if let Some(info) = m.get("external_gateway_info") {
             set_gateway(db, &id, info)?;
@@ -134,8 +128,7 @@ pub(super) async fn delete_router(
     let ctx = c.auth(&headers, S)?;
     c.store.write(|db| {
         db.routers
-            .get(&id)
-            .filter(|r| r.project_id == ctx.project_id)
+            .mine(&ctx, &id)
             .ok_or_else(|| router_not_found(&id))?;
         if db
             .ports
@@ -171,8 +164,7 @@ pub(super) async fn add_interface(
     c.store.write(|db| {
         let router = db
             .routers
-            .get(&id)
-            .filter(|r| r.project_id == ctx.project_id)
+            .mine(&ctx, &id)
             .cloned()
             .ok_or_else(|| router_not_found(&id))?;
         let port = match (get_str(&m, "subnet_id"), get_str(&m, "port_id")) {
@@ -225,8 +217,7 @@ pub(super) async fn add_interface(
             (None, Some(pid)) => {
                 let p = db
                     .ports
-                    .get_mut(&pid)
-                    .filter(|p| p.project_id == ctx.project_id)
+                    .mine_mut(&ctx, &pid)
                     .ok_or_else(|| port_not_found(&pid))?;
                 if !p.device_id.is_empty() {
                     return Err(ApiError::conflict(
@@ -254,7 +245,7 @@ pub(super) async fn remove_interface(
     let ctx = c.auth(&headers, S)?;
     let m = body::check(&IFACE_SCHEMA, body::parse_json(S, &bytes)?)?;
     c.store.write(|db| {
-        let router = db.routers.get(&id).filter(|r| r.project_id == ctx.project_id).cloned().ok_or_else(|| router_not_found(&id))?;
+        let router = db.routers.mine(&ctx, &id).cloned().ok_or_else(|| router_not_found(&id))?;
         let port = match (get_str(&m, "subnet_id"), get_str(&m, "port_id")) {
             (_, Some(pid)) => db.ports.get(&pid).filter(|p| p.device_id == id).cloned().ok_or_else(|| {
                 ApiError::not_found(S, format!("Router {id} does not have an interface with id {pid}")).kind("RouterInterfaceNotFound")

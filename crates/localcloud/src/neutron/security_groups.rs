@@ -26,8 +26,7 @@ pub(super) async fn list_sgs(
     let items = c.store.write(|db| {
         ensure_default_sg(db, &ctx.project_id);
         db.security_groups
-            .values()
-            .filter(|g| g.project_id == ctx.project_id)
+            .all_mine(&ctx)
             .map(|g| sg_view(db, g))
             .collect()
     });
@@ -51,8 +50,7 @@ pub(super) async fn show_sg(
     c.store
         .read(|db| {
             db.security_groups
-                .get(&id)
-                .filter(|g| g.project_id == ctx.project_id)
+                .mine(&ctx, &id)
                 .map(|g| Json(json!({"security_group": sg_view(db, g)})))
         })
         .ok_or_else(|| sg_not_found(&id))
@@ -103,8 +101,7 @@ pub(super) async fn update_sg(
     c.store.write(|db| {
         let g = db
             .security_groups
-            .get_mut(&id)
-            .filter(|g| g.project_id == ctx.project_id)
+            .mine_mut(&ctx, &id)
             .ok_or_else(|| sg_not_found(&id))?;
         if let Some(v) = get_str(&m, "name") {
             g.name = v;
@@ -126,8 +123,7 @@ pub(super) async fn delete_sg(
     let ctx = c.auth(&headers, S)?;
     c.store.write(|db| {
         db.security_groups
-            .get(&id)
-            .filter(|g| g.project_id == ctx.project_id)
+            .mine(&ctx, &id)
             .ok_or_else(|| sg_not_found(&id))?;
         if db.ports.values().any(|p| p.security_groups.contains(&id)) {
             return Err(
@@ -197,13 +193,9 @@ pub(super) async fn list_rules(
     Query(query): Query<util::Query>,
 ) -> ApiResult<Json<Value>> {
     let ctx = c.auth(&headers, S)?;
-    let items = c.store.read(|db| {
-        db.sg_rules
-            .values()
-            .filter(|r| r.project_id == ctx.project_id)
-            .map(rule_view)
-            .collect()
-    });
+    let items = c
+        .store
+        .read(|db| db.sg_rules.all_mine(&ctx).map(rule_view).collect());
     list_response(&c, "security_group_rules", items, &query)
 }
 
@@ -216,8 +208,7 @@ pub(super) async fn show_rule(
     c.store
         .read(|db| {
             db.sg_rules
-                .get(&id)
-                .filter(|r| r.project_id == ctx.project_id)
+                .mine(&ctx, &id)
                 .map(|r| Json(json!({"security_group_rule": rule_view(r)})))
         })
         .ok_or_else(|| rule_not_found(&id))
@@ -314,13 +305,11 @@ pub(super) async fn create_rule(
     };
     let v = c.store.write(|db| {
         db.security_groups
-            .get(&sg_id)
-            .filter(|g| g.project_id == ctx.project_id)
+            .mine(&ctx, &sg_id)
             .ok_or_else(|| sg_not_found(&sg_id))?;
         if let Some(g) = &remote_group {
             db.security_groups
-                .get(g)
-                .filter(|g| g.project_id == ctx.project_id)
+                .mine(&ctx, g)
                 .ok_or_else(|| sg_not_found(g))?;
         }
         if let Some(dup) = db.sg_rules.values().find(|x| {
@@ -353,8 +342,7 @@ pub(super) async fn delete_rule(
     let ctx = c.auth(&headers, S)?;
     c.store.write(|db| {
         db.sg_rules
-            .get(&id)
-            .filter(|r| r.project_id == ctx.project_id)
+            .mine(&ctx, &id)
             .ok_or_else(|| rule_not_found(&id))?;
         db.sg_rules.remove(&id);
         Ok(StatusCode::NO_CONTENT)

@@ -91,7 +91,7 @@ pub(super) async fn list_subnets(
         db.subnets
             .values()
             .filter(|s| {
-                s.project_id == ctx.project_id
+                ctx.owns(*s)
                     || db
                         .networks
                         .get(&s.network_id)
@@ -241,7 +241,7 @@ pub(super) async fn create_subnet(
         updated_at: t,
     };
     let v = c.store.write(|db| {
-        let net = db.networks.get(&network_id).filter(|n| n.project_id == ctx.project_id || n.shared).ok_or_else(|| net_not_found(&network_id))?;
+        let net = db.networks.get(&network_id).filter(|n| ctx.owns(*n) || n.shared).ok_or_else(|| net_not_found(&network_id))?;
         let _ = net;
         for other in db.subnets.values().filter(|s| s.network_id == network_id) {
             if Cidr::parse(&other.cidr).is_some_and(|o| o.overlaps(&cidr)) {
@@ -265,8 +265,7 @@ pub(super) async fn update_subnet(
     c.store.write(|db| {
         let s = db
             .subnets
-            .get_mut(&id)
-            .filter(|s| s.project_id == ctx.project_id)
+            .mine_mut(&ctx, &id)
             .ok_or_else(|| subnet_not_found(&id))?;
         if let Some(v) = get_str(&m, "name") {
             s.name = v;
@@ -302,7 +301,7 @@ pub(super) async fn delete_subnet(
 ) -> ApiResult<StatusCode> {
     let ctx = c.auth(&headers, S)?;
     c.store.write(|db| {
-        db.subnets.get(&id).filter(|s| s.project_id == ctx.project_id).ok_or_else(|| subnet_not_found(&id))?;
+        db.subnets.mine(&ctx, &id).ok_or_else(|| subnet_not_found(&id))?;
         if db.ports.values().any(|p| p.fixed_ips.iter().any(|f| f.subnet_id == id)) {
             return Err(ApiError::conflict(S, format!("Unable to complete operation on subnet {id}: One or more ports have an IP allocation from this subnet.")).kind("SubnetInUse"));
         }

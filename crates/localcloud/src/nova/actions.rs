@@ -180,8 +180,8 @@ pub(super) async fn server_action(
             c.store.write(|db| {
                 let fip = db
                     .floating_ips
-                    .values()
-                    .find(|f| f.floating_ip_address == address && f.project_id == r.ctx.project_id)
+                    .all_mine(&r.ctx)
+                    .find(|f| f.floating_ip_address == address)
                     .cloned();
                 let fip =
                     fip.ok_or_else(|| ApiError::not_found(S, "floating IP not found".to_string()))?;
@@ -221,8 +221,8 @@ pub(super) async fn server_action(
             c.store.write(|db| {
                 let fip = db
                     .floating_ips
-                    .values()
-                    .find(|f| f.floating_ip_address == address && f.project_id == r.ctx.project_id)
+                    .all_mine(&r.ctx)
+                    .find(|f| f.floating_ip_address == address)
                     .cloned();
                 let fip =
                     fip.ok_or_else(|| ApiError::not_found(S, "floating IP not found".to_string()))?;
@@ -244,8 +244,8 @@ pub(super) async fn server_action(
             c.store.write(|db| {
                 let sg = db
                     .security_groups
-                    .values()
-                    .find(|g| g.project_id == r.ctx.project_id && (g.name == name || g.id == name))
+                    .all_mine(&r.ctx)
+                    .find(|g| g.name == name || g.id == name)
                     .cloned();
                 let sg = sg.ok_or_else(|| {
                     ApiError::not_found(

@@ -71,8 +71,7 @@ pub(super) async fn attach_volume(
     let sv = c.store.write(|db| {
         let s = db
             .servers
-            .get(&id)
-            .filter(|s| s.project_id == r.ctx.project_id)
+            .mine(&r.ctx, &id)
             .cloned()
             .ok_or_else(|| server_not_found(&id))?;
         if s.status != "ACTIVE" && s.status != "SHUTOFF" {
@@ -80,8 +79,7 @@ pub(super) async fn attach_volume(
         }
         let v = db
             .volumes
-            .get(&vol)
-            .filter(|v| v.project_id == r.ctx.project_id)
+            .mine(&r.ctx, &vol)
             .ok_or_else(|| ApiError::not_found(S, format!("Volume {vol} could not be found.")))?;
         if v.status != "available" {
             return Err(bad(format!(
@@ -131,8 +129,7 @@ pub(super) async fn detach_volume(
     c.store.write(|db| {
         let s = db
             .servers
-            .get(&id)
-            .filter(|s| s.project_id == r.ctx.project_id)
+            .mine(&r.ctx, &id)
             .cloned()
             .ok_or_else(|| server_not_found(&id))?;
         let sv = s

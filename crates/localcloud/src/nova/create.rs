@@ -222,7 +222,7 @@ pub(super) async fn create_server(
         let boot_bdm = bdms.iter().find(|b| b.boot_index == Some(0)).or_else(|| if bdms.len() == 1 && image_ref.is_none() { bdms.first() } else { None });
         let mut image_id = None;
         if let Some(iid) = &image_ref {
-            let img = db.images.get(iid).filter(|i| crate::glance::visible(i, &ctx)).ok_or_else(|| bad(format!("Image {iid} could not be found.")))?;
+            let img = db.images.get(iid).filter(|i| crate::access::image_visible(i, &ctx)).ok_or_else(|| bad(format!("Image {iid} could not be found.")))?;
             if img.status != "active" {
                 return Err(bad(format!("Image {iid} is not active.")));
             }
@@ -245,7 +245,7 @@ pub(super) async fn create_server(
         for b in &bdms {
             if b.source_type == "volume" {
                 let vid = b.uuid.clone().ok_or_else(|| bad("Block Device Mapping is Invalid: volume source needs a uuid."))?;
-                let v = db.volumes.get(&vid).filter(|v| v.project_id == ctx.project_id).ok_or_else(|| bad(format!("Block Device Mapping is Invalid: failed to get volume {vid}.")))?;
+                let v = db.volumes.mine(&ctx, &vid).ok_or_else(|| bad(format!("Block Device Mapping is Invalid: failed to get volume {vid}.")))?;
                 if v.status != "available" {
                     return Err(bad(format!("Invalid volume: volume '{vid}' status must be 'available'. Currently in '{}'", v.status)));
                 }
@@ -255,7 +255,7 @@ pub(super) async fn create_server(
             }
             if b.source_type == "snapshot" {
                 let sid = b.uuid.clone().unwrap_or_default();
-                if db.snapshots.get(&sid).is_none_or(|s| s.project_id != ctx.project_id) {
+                if db.snapshots.mine(&ctx, &sid).is_none() {
                     return Err(bad(format!("Block Device Mapping is Invalid: failed to get snapshot {sid}.")));
                 }
                 if b.destination_type != "volume" {
@@ -270,7 +270,7 @@ pub(super) async fn create_server(
         neutron::ensure_default_sg(db, &ctx.project_id);
         let mut sg_ids = Vec::new();
         for n in &sg_names {
-            let g = db.security_groups.values().find(|g| g.project_id == ctx.project_id && (g.name == *n || g.id == *n)).ok_or_else(|| bad(format!("Security group {n} not found for project {}.", ctx.project_id)))?;
+            let g = db.security_groups.all_mine(&ctx).find(|g| g.name == *n || g.id == *n).ok_or_else(|| bad(format!("Security group {n} not found for project {}.", ctx.project_id)))?;
             sg_ids.push(g.id.clone());
         }
         // Networks → ports (undone on any later failure).
@@ -292,7 +292,7 @@ pub(super) async fn create_server(
             NetReq::None => vec![],
             NetReq::List(l) => l,
             NetReq::Auto => {
-                let own: Vec<String> = db.networks.values().filter(|n| n.project_id == ctx.project_id && !n.external).map(|n| n.id.clone()).collect();
+                let own: Vec<String> = db.networks.all_mine(&ctx).filter(|n| !n.external).map(|n| n.id.clone()).collect();
                 match own.len() {
                     0 => vec![],
                     1 => vec![(own.first().cloned(), None, None)],
@@ -302,7 +302,7 @@ pub(super) async fn create_server(
         };
         for (net, port, fixed) in plan {
             let result = if let Some(pid) = port {
-                match db.ports.get_mut(&pid).filter(|p| p.project_id == ctx.project_id) {
+                match db.ports.mine_mut(&ctx, &pid) {
                     None => Err(ApiError::not_found(S, format!("Port id {pid} could not be found."))),
                     Some(p) if !p.device_id.is_empty() => Err(ApiError::conflict(S, format!("Port {pid} is still in use."))),
                     Some(p) => {
@@ -315,7 +315,7 @@ pub(super) async fn create_server(
                 }
             } else {
                 let nid = net.unwrap_or_default();
-                let visible = db.networks.get(&nid).is_some_and(|n| (n.project_id == ctx.project_id || n.shared) && !n.external);
+                let visible = db.networks.get(&nid).is_some_and(|n| (ctx.owns(n) || n.shared) && !n.external);
                 if !visible {
                     Err(bad(format!("Network {nid} could not be found.")))
                 } else {

@@ -234,12 +234,7 @@ pub(super) async fn zones(State(c): State<AppState>, headers: HeaderMap) -> ApiR
 
 pub(super) async fn limits(State(c): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     let r = req_ctx(&c, &headers)?;
-    let used = c.store.read(|db| {
-        db.servers
-            .values()
-            .filter(|s| s.project_id == r.ctx.project_id)
-            .count()
-    });
+    let used = c.store.read(|db| db.servers.all_mine(&r.ctx).count());
     Ok(versioned(
         &r,
         Json(json!({"limits": {"rate": [], "absolute": {

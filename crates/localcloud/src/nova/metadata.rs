@@ -60,8 +60,7 @@ pub(super) async fn set_meta(
     let out = c.store.write(|db| {
         let s = db
             .servers
-            .get_mut(id)
-            .filter(|s| s.project_id == r.ctx.project_id)
+            .mine_mut(&r.ctx, id)
             .ok_or_else(|| server_not_found(id))?;
         if replace {
             s.metadata = meta;

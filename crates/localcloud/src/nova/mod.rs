@@ -17,13 +17,14 @@ use sha2::Digest as _;
 use vitrina_openstack::wire::compute as w;
 use vitrina_openstack::wire::{Link, NameRef};
 
+use crate::access::Scoped;
 use crate::body::{self, opt, req, Schema, Ty};
 use crate::cinder::{self, NewVolume};
 use crate::error::{ApiError, ApiResult, Service};
 use crate::hypervisor::BootSpec;
 use crate::model::{Fault, Keypair, Server, ServerVolume, State as Db, VolumeAttachment};
 use crate::neutron;
-use crate::util::{self, get_str, get_str_map, new_id, now, q, Ctx};
+use crate::util::{self, get_str, get_str_map, new_id, now, q, stable_uuid, Ctx, ZONES};
 use crate::{AppState, Cloud};
 
 mod actions;
@@ -50,18 +51,7 @@ use self::views::*;
 const S: Service = Service::Compute;
 const MIN_VERSION: (u32, u32) = (2, 1);
 const MAX_VERSION: (u32, u32) = (2, 79);
-pub const ZONES: &[&str] = cinder::ZONES;
 const MAX_USER_DATA: usize = 65535;
-
-/// A UUID derived from a name (stable flavor, image and type IDs).
-pub fn stable_uuid(name: &str) -> String {
-    let h = sha2::Sha256::digest(name.as_bytes());
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&h[..16]);
-    b[6] = (b[6] & 0x0f) | 0x50;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    uuid::Uuid::from_bytes(b).to_string()
-}
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -4,12 +4,7 @@ use super::*;
 
 pub(super) fn get_server(c: &Cloud, ctx: &Ctx, id: &str) -> ApiResult<Server> {
     c.store
-        .read(|db| {
-            db.servers
-                .get(id)
-                .filter(|s| s.project_id == ctx.project_id)
-                .cloned()
-        })
+        .read(|db| db.servers.mine(ctx, id).cloned())
         .ok_or_else(|| server_not_found(id))
 }
 

@@ -30,8 +30,7 @@ pub(super) fn servers(c: &Cloud, r: &Req, query: &util::Query, detail: bool) -> 
     c.store.read(|db| {
         let items: Vec<&Server> = db
             .servers
-            .values()
-            .filter(|s| s.project_id == r.ctx.project_id)
+            .all_mine(&r.ctx)
             .filter(|s| name.as_ref().is_none_or(|n| name_matches(n, &s.name)))
             .filter(|s| status.as_ref().is_none_or(|st| &s.status == st))
             .filter(|s| flavor.as_ref().is_none_or(|f| &s.flavor_id == f))
@@ -81,8 +80,7 @@ pub(super) async fn show_server(
     let r = req_ctx(&c, &headers)?;
     let v = c.store.read(|db| {
         db.servers
-            .get(&id)
-            .filter(|s| s.project_id == r.ctx.project_id)
+            .mine(&r.ctx, &id)
             .map(|s| server_json(&c, db, s, r.mv))
     });
     let v = v.ok_or_else(|| server_not_found(&id))?;
@@ -113,7 +111,7 @@ pub(super) async fn update_server(
     let r = req_ctx(&c, &headers)?;
     let m = body::check(&UPDATE_SCHEMA, body::parse_json(S, &bytes)?)?;
     let v = c.store.write(|db| {
-        let s = db.servers.get_mut(&id).filter(|s| s.project_id == r.ctx.project_id).ok_or_else(|| server_not_found(&id))?;
+        let s = db.servers.mine_mut(&r.ctx, &id).ok_or_else(|| server_not_found(&id))?;
         if let Some(n) = get_str(&m, "name") {
             if n.is_empty() || n.len() > 255 {
                 return Err(ApiError::bad_request(S, format!("Invalid input for field/attribute name. Value: {n}. '{n}' is too short or too long")));
@@ -136,8 +134,7 @@ pub(super) async fn delete_server(
     c.store.write(|db| {
         let s = db
             .servers
-            .get(&id)
-            .filter(|s| s.project_id == r.ctx.project_id)
+            .mine(&r.ctx, &id)
             .cloned()
             .ok_or_else(|| server_not_found(&id))?;
         for p in &s.nova_ports {
