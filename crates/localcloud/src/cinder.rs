@@ -18,7 +18,9 @@ use vitrina_openstack::wire::volume as w;
 use crate::access::Scoped as _;
 use crate::body::{self, opt, req, Schema, Ty};
 use crate::error::{ApiError, ApiResult, Service};
-use crate::model::{Image, Snapshot, State as Db, Volume};
+use crate::model::{
+    Image, ImageStatus, Snapshot, SnapshotStatus, State as Db, Volume, VolumeStatus,
+};
 use crate::util::{self, get_str, get_str_map, new_id, now_micro, q, Ctx, ZONES};
 use crate::{AppState, Cloud};
 
@@ -127,7 +129,7 @@ pub fn volume_view(c: &Cloud, v: &Volume) -> Value {
         id: v.id.clone(),
         name: v.name.clone(),
         description: v.description.clone(),
-        status: v.status.clone(),
+        status: v.status.to_string(),
         size: u64::try_from(v.size).unwrap_or(0),
         availability_zone: Some(v.availability_zone.clone()),
         bootable: if v.bootable {
@@ -176,7 +178,7 @@ pub fn volume_view(c: &Cloud, v: &Volume) -> Value {
 
 /// Cinder's checks of a volume created from an image; errors are 400s of `service`.
 pub fn check_image_fits(service: Service, img: &Image, size: i64) -> ApiResult<()> {
-    if img.status != "active" {
+    if img.status != ImageStatus::Active {
         return Err(ApiError::bad_request(
             service,
             format!("Invalid input received: Image {} is not active.", img.id),
@@ -246,7 +248,7 @@ pub fn new_volume(
     service: Service,
     ctx: &Ctx,
     p: NewVolume,
-    status: &str,
+    status: VolumeStatus,
 ) -> ApiResult<Volume> {
     // A volume restored from a snapshot takes its type and zone unless the request names them.
     let snapshot = match &p.snapshot_id {
@@ -259,7 +261,7 @@ pub fn new_volume(
         ),
     };
     if let Some(snap) = &snapshot {
-        if snap.status != "available" {
+        if snap.status != SnapshotStatus::Available {
             return Err(ApiError::bad_request(
                 service,
                 "Invalid snapshot: Originating snapshot status must be one of 'available' values",
@@ -354,7 +356,7 @@ pub fn new_volume(
         name: p.name,
         description: p.description,
         size,
-        status: status.into(),
+        status,
         volume_type: vtype,
         availability_zone: az,
         bootable,
@@ -384,16 +386,16 @@ fn later(c: &Cloud, f: impl FnOnce(&mut Db) + Send + 'static) {
 }
 
 /// Moves a volume through transitional statuses to `end` in the background, one step each.
-fn transition(c: &Cloud, id: &str, steps: &[&'static str], end: &'static str) {
+fn transition(c: &Cloud, id: &str, steps: &[VolumeStatus], end: VolumeStatus) {
     let store = c.store.clone();
     let id = id.to_owned();
-    let steps: Vec<&'static str> = steps.iter().copied().chain([end]).collect();
+    let steps: Vec<VolumeStatus> = steps.iter().copied().chain([end]).collect();
     tokio::spawn(async move {
         for (n, s) in steps.iter().enumerate() {
             tokio::time::sleep(STEP).await;
             store.write(|db| {
                 if let Some(v) = db.volumes.get_mut(&id) {
-                    v.status = (*s).into();
+                    v.status = *s;
                     if n + 1 == steps.len() {
                         v.updated_at = Some(now_micro());
                     }
@@ -457,11 +459,18 @@ async fn create_volume(
         metadata: get_str_map(&m, "metadata", S)?,
     };
     let from_image = p.image_id.is_some();
-    let v = c.store.write(|db| new_volume(db, S, &ctx, p, "creating"))?;
+    let v = c
+        .store
+        .write(|db| new_volume(db, S, &ctx, p, VolumeStatus::Creating))?;
     if from_image {
-        transition(&c, &v.id, &["downloading"], "available");
+        transition(
+            &c,
+            &v.id,
+            &[VolumeStatus::Downloading],
+            VolumeStatus::Available,
+        );
     } else {
-        transition(&c, &v.id, &[], "available");
+        transition(&c, &v.id, &[], VolumeStatus::Available);
     }
     Ok(with_version(
         (
@@ -485,7 +494,7 @@ fn list(
         db.volumes
             .all_mine(ctx)
             .filter(|v| name.as_ref().is_none_or(|n| v.name.as_ref() == Some(n)))
-            .filter(|v| status.as_ref().is_none_or(|s| &v.status == s))
+            .filter(|v| status.as_ref().is_none_or(|s| v.status.as_str() == s))
             .cloned()
             .collect()
     });
@@ -627,14 +636,18 @@ async fn update_volume(
 }
 
 /// Snapshot statuses a cascading volume delete accepts without `force`.
-const CASCADE_DELETABLE: &[&str] = &["available", "error", "deleting"];
+const CASCADE_DELETABLE: &[SnapshotStatus] = &[
+    SnapshotStatus::Available,
+    SnapshotStatus::Error,
+    SnapshotStatus::Deleting,
+];
 
-const DELETABLE: &[&str] = &[
-    "available",
-    "error",
-    "error_restoring",
-    "error_extending",
-    "error_managing",
+const DELETABLE: &[VolumeStatus] = &[
+    VolumeStatus::Available,
+    VolumeStatus::Error,
+    VolumeStatus::ErrorRestoring,
+    VolumeStatus::ErrorExtending,
+    VolumeStatus::ErrorManaging,
 ];
 
 async fn delete_volume(
@@ -652,12 +665,12 @@ async fn delete_volume(
         let snapshots: Vec<&Snapshot> = db.snapshots.values().filter(|s| s.volume_id == id).collect();
         // As in Cinder, `force` skips the status checks but never the snapshot check; `cascade`
         // takes the snapshots along.
-        if (!force && (!DELETABLE.contains(&v.status.as_str()) || !v.attachments.is_empty()))
+        if (!force && (!DELETABLE.contains(&v.status) || !v.attachments.is_empty()))
             || (!cascade && !snapshots.is_empty())
         {
             return Err(ApiError::bad_request(S, "Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer."));
         }
-        if !force && snapshots.iter().any(|s| !CASCADE_DELETABLE.contains(&s.status.as_str())) {
+        if !force && snapshots.iter().any(|s| !CASCADE_DELETABLE.contains(&s.status)) {
             return Err(ApiError::bad_request(S, "Invalid volume: Failed to update snapshot."));
         }
         db.snapshots.retain(|_, s| s.volume_id != id);
@@ -690,20 +703,20 @@ async fn volume_action(
     match action.as_str() {
         "os-extend" => {
             let new_size = arg.get("new_size").and_then(body::int_like).ok_or_else(|| ApiError::bad_request(S, format!("Invalid input for field/attribute new_size. Value: {}. 'new_size' is a required property", arg)))?;
-            if vol.status != "available" && vol.status != "in-use" {
+            if vol.status != VolumeStatus::Available && vol.status != VolumeStatus::InUse {
                 return Err(ApiError::bad_request(S, format!("Invalid volume: Volume status must be available or in-use to extend, but current status is: {}.", vol.status)));
             }
             if new_size <= vol.size {
                 return Err(ApiError::bad_request(S, format!("Invalid input received: New size for extend must be greater than current size. (current: {}, extended: {new_size}).", vol.size)));
             }
-            let end = if vol.status == "in-use" {
-                "in-use"
+            let end = if vol.status == VolumeStatus::InUse {
+                VolumeStatus::InUse
             } else {
-                "available"
+                VolumeStatus::Available
             };
             c.store.write(|db| {
                 if let Some(v) = db.volumes.get_mut(&id) {
-                    v.status = "extending".into();
+                    v.status = VolumeStatus::Extending;
                     v.size = new_size;
                 }
             });
@@ -718,7 +731,7 @@ async fn volume_action(
                 .ok_or_else(|| {
                     ApiError::not_found(S, format!("Volume type {new_type} could not be found."))
                 })?;
-            if vol.status != "available" && vol.status != "in-use" {
+            if vol.status != VolumeStatus::Available && vol.status != VolumeStatus::InUse {
                 return Err(ApiError::bad_request(S, format!("Invalid volume: Volume status must be available or in-use, but current status is: {}.", vol.status)));
             }
             if *name == vol.volume_type {
@@ -727,14 +740,14 @@ async fn volume_action(
                     "Invalid input received: Retype cannot change to the same volume type.",
                 ));
             }
-            let end = if vol.status == "in-use" {
-                "in-use"
+            let end = if vol.status == VolumeStatus::InUse {
+                VolumeStatus::InUse
             } else {
-                "available"
+                VolumeStatus::Available
             };
             c.store.write(|db| {
                 if let Some(v) = db.volumes.get_mut(&id) {
-                    v.status = "retyping".into();
+                    v.status = VolumeStatus::Retyping;
                     v.volume_type = (*name).into();
                 }
             });
@@ -762,8 +775,13 @@ async fn volume_action(
             let st = arg
                 .get("status")
                 .and_then(Value::as_str)
-                .ok_or_else(|| ApiError::bad_request(S, "Must specify 'status'"))?
-                .to_owned();
+                .ok_or_else(|| ApiError::bad_request(S, "Must specify 'status'"))?;
+            let st = VolumeStatus::parse(st).ok_or_else(|| {
+                ApiError::bad_request(
+                    S,
+                    format!("Invalid input for field/attribute status. Value: {st}."),
+                )
+            })?;
             c.store.write(|db| {
                 if let Some(v) = db.volumes.get_mut(&id) {
                     v.status = st;
@@ -874,14 +892,14 @@ fn snapshot_view(s: &Snapshot, mv: (u32, u32), extended: bool) -> Value {
         id: s.id.clone(),
         name: s.name.clone(),
         description: s.description.clone(),
-        status: s.status.clone(),
+        status: s.status.to_string(),
         volume_id: s.volume_id.clone(),
         size: u64::try_from(s.size).unwrap_or(0),
         metadata: s.metadata.clone(),
         created_at: s.created_at.clone(),
         updated_at: s.updated_at.clone(),
         progress: extended.then(|| {
-            if s.status == "creating" {
+            if s.status == SnapshotStatus::Creating {
                 "0%".to_owned()
             } else {
                 "100%".to_owned()
@@ -899,8 +917,8 @@ fn snapshot_ready(c: &Cloud, id: &str) {
     let id = id.to_owned();
     later(c, move |db| {
         if let Some(s) = db.snapshots.get_mut(&id) {
-            if s.status == "creating" {
-                s.status = "available".into();
+            if s.status == SnapshotStatus::Creating {
+                s.status = SnapshotStatus::Available;
                 s.updated_at = Some(now_micro());
             }
         }
@@ -915,11 +933,11 @@ fn snapshot_gone(c: &Cloud, id: &str) {
     later(c, move |db| {
         let busy = db.volumes.values().any(|v| {
             v.snapshot_id.as_deref() == Some(id.as_str())
-                && (v.status == "creating" || v.status == "downloading")
+                && (v.status == VolumeStatus::Creating || v.status == VolumeStatus::Downloading)
         });
         if busy {
             if let Some(s) = db.snapshots.get_mut(&id) {
-                s.status = "available".into();
+                s.status = SnapshotStatus::Available;
                 s.updated_at = Some(now_micro());
             }
         } else {
@@ -988,24 +1006,24 @@ async fn create_snapshot(
             .volumes
             .mine(&ctx, &volume_id)
             .ok_or_else(|| not_found(&volume_id))?;
-        if vol.status == "error" {
+        if vol.status == VolumeStatus::Error {
             return Err(ApiError::bad_request(
                 S,
                 "Invalid volume: The snapshot cannot be created when the volume is in error status.",
             ));
         }
-        let valid: &[&str] = if allow_in_use {
-            &["available", "in-use"]
+        let valid: &[VolumeStatus] = if allow_in_use {
+            &[VolumeStatus::Available, VolumeStatus::InUse]
         } else {
-            &["available"]
+            &[VolumeStatus::Available]
         };
-        if !valid.contains(&vol.status.as_str()) {
+        if !valid.contains(&vol.status) {
             return Err(ApiError::bad_request(
                 S,
                 format!(
                     "Invalid volume: Volume {} status must be {}, but current status is: {}.",
                     vol.id,
-                    valid.join(", "),
+                    valid.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
                     vol.status
                 ),
             ));
@@ -1017,7 +1035,7 @@ async fn create_snapshot(
             volume_id: vol.id.clone(),
             name,
             description,
-            status: "creating".into(),
+            status: SnapshotStatus::Creating,
             size: vol.size,
             metadata,
             created_at: now_micro(),
@@ -1055,7 +1073,7 @@ fn list_snaps(
         db.snapshots
             .all_mine(ctx)
             .filter(|s| name.as_ref().is_none_or(|n| s.name.as_ref() == Some(n)))
-            .filter(|s| status.as_ref().is_none_or(|st| &s.status == st))
+            .filter(|s| status.as_ref().is_none_or(|st| s.status.as_str() == st))
             .filter(|s| volume_id.as_ref().is_none_or(|v| &s.volume_id == v))
             .cloned()
             .collect()
@@ -1180,13 +1198,13 @@ async fn delete_snapshot(
             .snapshots
             .mine_mut(&ctx, &id)
             .ok_or_else(|| snapshot_not_found(S, &id))?;
-        if s.status != "available" && s.status != "error" {
+        if s.status != SnapshotStatus::Available && s.status != SnapshotStatus::Error {
             return Err(ApiError::bad_request(
                 S,
                 "Invalid snapshot: Snapshot status must be available or error and must not be part of a group.",
             ));
         }
-        s.status = "deleting".into();
+        s.status = SnapshotStatus::Deleting;
         s.updated_at = Some(now_micro());
         Ok(())
     })?;

@@ -19,7 +19,7 @@ use vitrina_openstack::wire::image as w;
 
 use crate::body::{self};
 use crate::error::{ApiError, ApiResult, Service};
-use crate::model::Image;
+use crate::model::{Image, ImageStatus};
 use crate::util::{self, new_id, now, q, Ctx};
 use crate::{AppState, Cloud};
 
@@ -108,7 +108,7 @@ pub fn bootstrap(c: &Cloud) -> std::io::Result<()> {
         id: id.clone(),
         name: Some(BASE_IMAGE.into()),
         owner,
-        status: "active".into(),
+        status: ImageStatus::Active,
         visibility: "public".into(),
         disk_format: Some("raw".into()),
         container_format: Some("bare".into()),
@@ -140,7 +140,7 @@ fn image_view(i: &Image) -> Value {
     let v = w::Image {
         id: i.id.clone(),
         name: i.name.clone(),
-        status: i.status.clone(),
+        status: i.status.to_string(),
         visibility: i.visibility.clone(),
         protected: i.protected,
         os_hidden: i.os_hidden,
@@ -161,7 +161,7 @@ fn image_view(i: &Image) -> Value {
         self_link: format!("/v2/images/{}", i.id),
         file: format!("/v2/images/{}/file", i.id),
         schema: "/v2/schemas/image".into(),
-        stores: if i.status == "active" || i.status == "deactivated" {
+        stores: if i.status == ImageStatus::Active || i.status == ImageStatus::Deactivated {
             Some("fs".into())
         } else {
             None
@@ -315,7 +315,7 @@ async fn create_image(
         id: id.clone(),
         name: m.get("name").and_then(Value::as_str).map(str::to_owned),
         owner: ctx.project_id.clone(),
-        status: "queued".into(),
+        status: ImageStatus::Queued,
         visibility: m
             .get("visibility")
             .and_then(Value::as_str)
@@ -411,7 +411,7 @@ async fn list_images(
     }
     if let Some(s) = f("status") {
         let s = parse_in(s);
-        items.retain(|i| s.contains(&i.status));
+        items.retain(|i| s.iter().any(|x| x == i.status.as_str()));
     }
     if let Some(v) = f("visibility") {
         if v != "all" {
@@ -555,7 +555,7 @@ async fn patch_image(
                     }
                     "tags" => img.tags = v.as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()).unwrap_or_default(),
                     "disk_format" | "container_format" => {
-                        if img.status != "queued" {
+                        if img.status != ImageStatus::Queued {
                             return Err(ApiError::forbidden(S, format!("Attribute {key} can be only replaced for a queued image.")));
                         }
                         if key == "disk_format" { img.disk_format = v.as_str().map(str::to_owned) } else { img.container_format = v.as_str().map(str::to_owned) }
@@ -635,7 +635,7 @@ async fn upload(
     // queued → saving; anything else is a status conflict.
     c.store.write(|db| {
         let i = db.images.get_mut(&id).ok_or_else(|| not_found(&id))?;
-        if i.status != "queued" {
+        if i.status != ImageStatus::Queued {
             return Err(ApiError::conflict(
                 S,
                 format!(
@@ -644,13 +644,13 @@ async fn upload(
                 ),
             ));
         }
-        i.status = "saving".into();
+        i.status = ImageStatus::Saving;
         Ok(())
     })?;
     let back_to_queued = |c: &Cloud| {
         c.store.write(|db| {
             if let Some(i) = db.images.get_mut(&id) {
-                i.status = "queued".into();
+                i.status = ImageStatus::Queued;
             }
         })
     };
@@ -721,7 +721,7 @@ async fn upload(
     }
     c.store.write(|db| {
         if let Some(i) = db.images.get_mut(&id) {
-            i.status = "active".into();
+            i.status = ImageStatus::Active;
             i.size = Some(size);
             i.virtual_size = Some(virtual_size);
             i.checksum = Some(md5);
@@ -771,9 +771,11 @@ async fn download(
 ) -> ApiResult<Response> {
     let ctx = c.auth(&headers, S)?;
     let img = get_image(&c, &ctx, &id)?;
-    match img.status.as_str() {
-        "queued" | "saving" => return Ok(StatusCode::NO_CONTENT.into_response()),
-        "deactivated" if !ctx.is_admin() => {
+    match img.status {
+        ImageStatus::Queued | ImageStatus::Saving => {
+            return Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        ImageStatus::Deactivated if !ctx.is_admin() => {
             return Err(ApiError::forbidden(
                 S,
                 "The requested image has been deactivated. Image data download is forbidden.",
@@ -862,9 +864,9 @@ async fn deactivate(
     own_image(&c, &ctx, &id)?;
     c.store.write(|db| {
         let i = db.images.get_mut(&id).ok_or_else(|| not_found(&id))?;
-        match i.status.as_str() {
-            "active" | "deactivated" => {
-                i.status = "deactivated".into();
+        match i.status {
+            ImageStatus::Active | ImageStatus::Deactivated => {
+                i.status = ImageStatus::Deactivated;
                 Ok(StatusCode::NO_CONTENT)
             }
             s => Err(ApiError::forbidden(
@@ -884,9 +886,9 @@ async fn reactivate(
     own_image(&c, &ctx, &id)?;
     c.store.write(|db| {
         let i = db.images.get_mut(&id).ok_or_else(|| not_found(&id))?;
-        match i.status.as_str() {
-            "active" | "deactivated" => {
-                i.status = "active".into();
+        match i.status {
+            ImageStatus::Active | ImageStatus::Deactivated => {
+                i.status = ImageStatus::Active;
                 Ok(StatusCode::NO_CONTENT)
             }
             s => Err(ApiError::forbidden(

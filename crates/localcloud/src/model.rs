@@ -8,6 +8,117 @@ use serde_json::Value;
 
 pub type Map<T> = BTreeMap<String, T>;
 
+/// A status enum stored and shown as the service's own spelling.
+macro_rules! status_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vm])* #[serde(rename = $s)] $v),*
+        }
+
+        impl $name {
+            /// The service's spelling.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$v => $s),*
+                }
+            }
+
+            /// From the service's spelling.
+            #[allow(dead_code)] // only some statuses are parsed from requests
+            pub fn parse(s: &str) -> Option<Self> {
+                match s {
+                    $($s => Some($name::$v),)*
+                    _ => None,
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+status_enum! {
+    /// Nova's server status.
+    ServerStatus {
+        Build = "BUILD",
+        Active = "ACTIVE",
+        Shutoff = "SHUTOFF",
+        Error = "ERROR",
+        Reboot = "REBOOT",
+        HardReboot = "HARD_REBOOT",
+        Resize = "RESIZE",
+        VerifyResize = "VERIFY_RESIZE",
+        RevertResize = "REVERT_RESIZE",
+    }
+}
+
+status_enum! {
+    /// Cinder's volume status.
+    VolumeStatus {
+        Creating = "creating",
+        Available = "available",
+        Reserved = "reserved",
+        Attaching = "attaching",
+        Detaching = "detaching",
+        InUse = "in-use",
+        Maintenance = "maintenance",
+        Deleting = "deleting",
+        AwaitingTransfer = "awaiting-transfer",
+        Error = "error",
+        ErrorDeleting = "error_deleting",
+        BackingUp = "backing-up",
+        RestoringBackup = "restoring-backup",
+        ErrorBackingUp = "error_backing-up",
+        ErrorRestoring = "error_restoring",
+        ErrorExtending = "error_extending",
+        Downloading = "downloading",
+        Uploading = "uploading",
+        Retyping = "retyping",
+        Extending = "extending",
+        ErrorManaging = "error_managing",
+    }
+}
+
+status_enum! {
+    /// Cinder's snapshot status.
+    SnapshotStatus {
+        Creating = "creating",
+        Available = "available",
+        Deleting = "deleting",
+        Error = "error",
+        ErrorDeleting = "error_deleting",
+    }
+}
+
+status_enum! {
+    /// Glance's image status.
+    ImageStatus {
+        Queued = "queued",
+        Saving = "saving",
+        Active = "active",
+        Killed = "killed",
+        Deactivated = "deactivated",
+        Uploading = "uploading",
+        Importing = "importing",
+    }
+}
+
+status_enum! {
+    /// Neutron's status of ports and floating IPs.
+    NetStatus {
+        Active = "ACTIVE",
+        Down = "DOWN",
+        Build = "BUILD",
+        Error = "ERROR",
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Project {
     pub id: String,
@@ -59,7 +170,7 @@ pub struct Image {
     pub id: String,
     pub name: Option<String>,
     pub owner: String,
-    pub status: String,
+    pub status: ImageStatus,
     pub visibility: String,
     pub disk_format: Option<String>,
     pub container_format: Option<String>,
@@ -141,7 +252,7 @@ pub struct Port {
     pub security_groups: Vec<String>,
     pub port_security_enabled: bool,
     pub allowed_address_pairs: Vec<Value>,
-    pub status: String,
+    pub status: NetStatus,
     pub dns_name: String,
     pub tags: Vec<String>,
     pub created_at: String,
@@ -205,7 +316,7 @@ pub struct FloatingIp {
     pub port_id: Option<String>,
     pub fixed_ip_address: Option<String>,
     pub router_id: Option<String>,
-    pub status: String,
+    pub status: NetStatus,
     pub description: String,
     pub tags: Vec<String>,
     pub created_at: String,
@@ -228,7 +339,7 @@ pub struct Volume {
     pub name: Option<String>,
     pub description: Option<String>,
     pub size: i64,
-    pub status: String,
+    pub status: VolumeStatus,
     pub volume_type: String,
     pub availability_zone: String,
     pub bootable: bool,
@@ -250,7 +361,7 @@ pub struct Snapshot {
     pub volume_id: String,
     pub name: Option<String>,
     pub description: Option<String>,
-    pub status: String,
+    pub status: SnapshotStatus,
     /// GiB: the volume's size when the snapshot was taken.
     pub size: i64,
     pub metadata: BTreeMap<String, String>,
@@ -285,7 +396,7 @@ pub struct Server {
     pub project_id: String,
     pub user_id: String,
     pub name: String,
-    pub status: String,
+    pub status: ServerStatus,
     pub task_state: Option<String>,
     pub vm_state: String,
     pub power_state: i64,

@@ -259,9 +259,9 @@ pub fn new_port(
         port_security_enabled: net.port_security_enabled,
         allowed_address_pairs: vec![],
         status: if device_id.is_empty() {
-            "DOWN".into()
+            NetStatus::Down
         } else {
-            "ACTIVE".into()
+            NetStatus::Active
         },
         dns_name: String::new(),
         tags: vec![],
@@ -280,7 +280,7 @@ pub fn remove_port(db: &mut Db, port_id: &str) {
             f.port_id = None;
             f.fixed_ip_address = None;
             f.router_id = None;
-            f.status = "DOWN".into();
+            f.status = NetStatus::Down;
         }
     }
 }
@@ -344,7 +344,7 @@ pub fn associate(db: &mut Db, fip_id: &str, port_id: &str, fixed: Option<&str>) 
         f.port_id = Some(port_id.into());
         f.fixed_ip_address = Some(fixed_ip.ip_address);
         f.router_id = Some(router_id);
-        f.status = "ACTIVE".into();
+        f.status = NetStatus::Active;
         f.updated_at = now();
     }
     Ok(())
@@ -355,7 +355,7 @@ pub fn disassociate(db: &mut Db, fip_id: &str) {
         f.port_id = None;
         f.fixed_ip_address = None;
         f.router_id = None;
-        f.status = "DOWN".into();
+        f.status = NetStatus::Down;
         f.updated_at = now();
     }
 }
@@ -517,7 +517,7 @@ pub fn allocate_fip(
         port_id: None,
         fixed_ip_address: None,
         router_id: None,
-        status: "DOWN".into(),
+        status: NetStatus::Down,
         description: description.into(),
         tags: vec![],
         created_at: t.clone(),

@@ -231,7 +231,7 @@ pub(super) async fn update_port(
         if !port.port_security_enabled && !port.security_groups.is_empty() {
             return Err(ApiError::conflict(S, "Port has security group associated. Cannot disable port security or ip address until security group is removed").kind("PortSecurityAndIPRequiredForSecurityGroups"));
         }
-        port.status = if port.device_id.is_empty() { "DOWN".into() } else { "ACTIVE".into() };
+        port.status = if port.device_id.is_empty() { NetStatus::Down } else { NetStatus::Active };
         port.updated_at = now();
         db.ports.insert(port.id.clone(), port.clone());
         Ok(Json(json!({"port": port_view(&port)})))

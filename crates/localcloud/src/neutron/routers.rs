@@ -228,7 +228,7 @@ pub(super) async fn add_interface(
                 }
                 p.device_id = id.clone();
                 p.device_owner = "network:router_interface".into();
-                p.status = "ACTIVE".into();
+                p.status = NetStatus::Active;
                 p.clone()
             }
         };

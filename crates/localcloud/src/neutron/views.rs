@@ -82,7 +82,7 @@ pub fn port_view(p: &Port) -> Value {
         description: p.description.clone(),
         network_id: p.network_id.clone(),
         admin_state_up: p.admin_state_up,
-        status: p.status.clone(),
+        status: p.status.to_string(),
         mac_address: p.mac_address.clone(),
         fixed_ips: p
             .fixed_ips
@@ -209,7 +209,7 @@ pub fn fip_view(f: &FloatingIp) -> Value {
         router_id: f.router_id.clone(),
         port_id: f.port_id.clone(),
         fixed_ip_address: f.fixed_ip_address.clone(),
-        status: f.status.clone(),
+        status: f.status.to_string(),
         description: f.description.clone(),
         project_id: f.project_id.clone(),
         tenant_id: f.project_id.clone(),

@@ -52,13 +52,13 @@ pub(super) async fn server_action(
     let accepted = || versioned(&r, StatusCode::ACCEPTED);
     match action.as_str() {
         "os-stop" => {
-            if s.status != "ACTIVE" && s.status != "ERROR" {
+            if s.status != ServerStatus::Active && s.status != ServerStatus::Error {
                 return Err(conflict_state("stop", &s));
             }
             set_state(
                 &c,
                 &id,
-                &s.status,
+                s.status,
                 &s.vm_state,
                 s.power_state,
                 Some("powering-off"),
@@ -67,10 +67,17 @@ pub(super) async fn server_action(
             Ok(accepted())
         }
         "os-start" => {
-            if s.status != "SHUTOFF" {
+            if s.status != ServerStatus::Shutoff {
                 return Err(conflict_state("start", &s));
             }
-            set_state(&c, &id, "SHUTOFF", "stopped", 4, Some("powering-on"));
+            set_state(
+                &c,
+                &id,
+                ServerStatus::Shutoff,
+                "stopped",
+                4,
+                Some("powering-on"),
+            );
             spawn_boot(&c, &id, None);
             Ok(accepted())
         }
@@ -80,15 +87,16 @@ pub(super) async fn server_action(
             if kind != "SOFT" && kind != "HARD" {
                 return Err(bad(format!("Invalid input for field/attribute type. Value: {kind}. '{kind}' is not one of ['HARD', 'Hard', 'hard', 'SOFT', 'Soft', 'soft']")));
             }
-            let ok = s.status == "ACTIVE"
-                || (kind == "HARD" && (s.status == "SHUTOFF" || s.status == "ERROR"));
+            let ok = s.status == ServerStatus::Active
+                || (kind == "HARD"
+                    && (s.status == ServerStatus::Shutoff || s.status == ServerStatus::Error));
             if !ok {
                 return Err(conflict_state("reboot", &s));
             }
             let status = if kind == "HARD" {
-                "HARD_REBOOT"
+                ServerStatus::HardReboot
             } else {
-                "REBOOT"
+                ServerStatus::Reboot
             };
             let task = if kind == "HARD" {
                 "reboot_started_hard"
@@ -110,28 +118,28 @@ pub(super) async fn server_action(
             if f.id() == s.flavor_id {
                 return Err(bad("When resizing, instances must change flavor!"));
             }
-            if s.status != "ACTIVE" && s.status != "SHUTOFF" {
+            if s.status != ServerStatus::Active && s.status != ServerStatus::Shutoff {
                 return Err(conflict_state("resize", &s));
             }
-            let was_active = s.status == "ACTIVE";
+            let was_active = s.status == ServerStatus::Active;
             c.store.write(|db| {
                 if let Some(x) = db.servers.get_mut(&id) {
                     x.old_flavor_id = Some(x.flavor_id.clone());
                     x.flavor_id = f.id();
-                    x.status = "RESIZE".into();
+                    x.status = ServerStatus::Resize;
                     x.task_state = Some("resize_prep".into());
                     x.updated = now();
                 }
             });
             if was_active {
-                spawn_stop(&c, &id, Some(Some("VERIFY_RESIZE")));
+                spawn_stop(&c, &id, Some(Some(ServerStatus::VerifyResize)));
             } else {
-                set_state(&c, &id, "VERIFY_RESIZE", "resized", 4, None);
+                set_state(&c, &id, ServerStatus::VerifyResize, "resized", 4, None);
             }
             Ok(accepted())
         }
         "confirmResize" => {
-            if s.status != "VERIFY_RESIZE" {
+            if s.status != ServerStatus::VerifyResize {
                 return Err(conflict_state("confirmResize", &s));
             }
             let running = c.hv.is_running(&id);
@@ -139,9 +147,9 @@ pub(super) async fn server_action(
                 if let Some(x) = db.servers.get_mut(&id) {
                     x.old_flavor_id = None;
                     x.status = if running {
-                        "ACTIVE".into()
+                        ServerStatus::Active
                     } else {
-                        "SHUTOFF".into()
+                        ServerStatus::Shutoff
                     };
                     x.vm_state = if running {
                         "active".into()
@@ -155,7 +163,7 @@ pub(super) async fn server_action(
             Ok(versioned(&r, StatusCode::NO_CONTENT))
         }
         "revertResize" => {
-            if s.status != "VERIFY_RESIZE" {
+            if s.status != ServerStatus::VerifyResize {
                 return Err(conflict_state("revertResize", &s));
             }
             c.store.write(|db| {
@@ -163,7 +171,7 @@ pub(super) async fn server_action(
                     if let Some(old) = x.old_flavor_id.take() {
                         x.flavor_id = old;
                     }
-                    x.status = "REVERT_RESIZE".into();
+                    x.status = ServerStatus::RevertResize;
                     x.task_state = Some("resize_reverting".into());
                 }
             });

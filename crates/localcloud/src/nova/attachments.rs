@@ -74,14 +74,14 @@ pub(super) async fn attach_volume(
             .mine(&r.ctx, &id)
             .cloned()
             .ok_or_else(|| server_not_found(&id))?;
-        if s.status != "ACTIVE" && s.status != "SHUTOFF" {
+        if s.status != ServerStatus::Active && s.status != ServerStatus::Shutoff {
             return Err(conflict_state("attach_volume", &s));
         }
         let v = db
             .volumes
             .mine(&r.ctx, &vol)
             .ok_or_else(|| ApiError::not_found(S, format!("Volume {vol} could not be found.")))?;
-        if v.status != "available" {
+        if v.status != VolumeStatus::Available {
             return Err(bad(format!(
                 "Invalid volume: volume '{vol}' status must be 'available'. Currently in '{}'",
                 v.status
@@ -99,7 +99,7 @@ pub(super) async fn attach_volume(
             delete_on_termination: dot,
         };
         if let Some(v) = db.volumes.get_mut(&vol) {
-            v.status = "in-use".into();
+            v.status = VolumeStatus::InUse;
             v.attachments = vec![VolumeAttachment {
                 id: sv.attachment_id.clone(),
                 server_id: id.clone(),
@@ -144,7 +144,7 @@ pub(super) async fn detach_volume(
         }
         let _ = sv;
         if let Some(v) = db.volumes.get_mut(&vol) {
-            v.status = "available".into();
+            v.status = VolumeStatus::Available;
             v.attachments.clear();
         }
         if let Some(s) = db.servers.get_mut(&id) {

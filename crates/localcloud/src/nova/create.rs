@@ -223,7 +223,7 @@ pub(super) async fn create_server(
         let mut image_id = None;
         if let Some(iid) = &image_ref {
             let img = db.images.get(iid).filter(|i| crate::access::image_visible(i, &ctx)).ok_or_else(|| bad(format!("Image {iid} could not be found.")))?;
-            if img.status != "active" {
+            if img.status != ImageStatus::Active {
                 return Err(bad(format!("Image {iid} is not active.")));
             }
             let boots_from_volume = boot_bdm.is_some_and(|b| b.destination_type == "volume");
@@ -246,7 +246,7 @@ pub(super) async fn create_server(
             if b.source_type == "volume" {
                 let vid = b.uuid.clone().ok_or_else(|| bad("Block Device Mapping is Invalid: volume source needs a uuid."))?;
                 let v = db.volumes.mine(&ctx, &vid).ok_or_else(|| bad(format!("Block Device Mapping is Invalid: failed to get volume {vid}.")))?;
-                if v.status != "available" {
+                if v.status != VolumeStatus::Available {
                     return Err(bad(format!("Invalid volume: volume '{vid}' status must be 'available'. Currently in '{}'", v.status)));
                 }
             }
@@ -284,7 +284,7 @@ pub(super) async fn create_server(
                 if let Some(port) = db.ports.get_mut(p) {
                     port.device_id.clear();
                     port.device_owner.clear();
-                    port.status = "DOWN".into();
+                    port.status = NetStatus::Down;
                 }
             }
         };
@@ -308,7 +308,7 @@ pub(super) async fn create_server(
                     Some(p) => {
                         p.device_id = server_id.clone();
                         p.device_owner = format!("compute:{az}");
-                        p.status = "ACTIVE".into();
+                        p.status = NetStatus::Active;
                         user_ports.push(pid.clone());
                         Ok(())
                     }
@@ -357,7 +357,7 @@ pub(super) async fn create_server(
                         snapshot_id: if from_snapshot { b.uuid.clone() } else { None },
                         metadata: BTreeMap::new(),
                     };
-                    match cinder::new_volume(db, S, &ctx, p, "in-use") {
+                    match cinder::new_volume(db, S, &ctx, p, VolumeStatus::InUse) {
                         Ok(v) => {
                             made_volumes.push(v.id.clone());
                             v.id
@@ -377,7 +377,7 @@ pub(super) async fn create_server(
             letter = letter.saturating_add(1);
             let att_id = new_id();
             if let Some(v) = db.volumes.get_mut(&vid) {
-                v.status = "in-use".into();
+                v.status = VolumeStatus::InUse;
                 v.attachments = vec![VolumeAttachment { id: att_id.clone(), server_id: server_id.clone(), device: device.clone(), attached_at: util::now_micro() }];
             }
             volumes.push(ServerVolume { volume_id: vid, attachment_id: att_id, device, delete_on_termination: b.delete_on_termination });
@@ -390,7 +390,7 @@ pub(super) async fn create_server(
             project_id: ctx.project_id.clone(),
             user_id: ctx.user_id.clone(),
             name: name.clone(),
-            status: "BUILD".into(),
+            status: ServerStatus::Build,
             task_state: Some("spawning".into()),
             vm_state: "building".into(),
             power_state: 0,

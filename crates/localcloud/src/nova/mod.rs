@@ -22,7 +22,10 @@ use crate::body::{self, opt, req, Schema, Ty};
 use crate::cinder::{self, NewVolume};
 use crate::error::{ApiError, ApiResult, Service};
 use crate::hypervisor::BootSpec;
-use crate::model::{Fault, Keypair, Server, ServerVolume, State as Db, VolumeAttachment};
+use crate::model::{
+    Fault, ImageStatus, Keypair, NetStatus, Server, ServerStatus, ServerVolume, State as Db,
+    VolumeAttachment, VolumeStatus,
+};
 use crate::neutron;
 use crate::util::{self, get_str, get_str_map, new_id, now, q, stable_uuid, Ctx, ZONES};
 use crate::{AppState, Cloud};

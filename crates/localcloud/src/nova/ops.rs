@@ -58,7 +58,7 @@ pub fn hostname(name: &str) -> String {
 }
 
 /// Boots a server in the background; it ends ACTIVE (or `final_status`) or ERROR with a fault.
-pub(super) fn spawn_boot(c: &Cloud, id: &str, final_status: Option<&'static str>) {
+pub(super) fn spawn_boot(c: &Cloud, id: &str, final_status: Option<ServerStatus>) {
     let hv = c.hv.clone();
     let store = c.store.clone();
     let id = id.to_owned();
@@ -73,8 +73,8 @@ pub(super) fn spawn_boot(c: &Cloud, id: &str, final_status: Option<&'static str>
             let t = now();
             match &result {
                 Ok(()) => {
-                    s.status = final_status.unwrap_or("ACTIVE").into();
-                    s.vm_state = if final_status == Some("VERIFY_RESIZE") {
+                    s.status = final_status.unwrap_or(ServerStatus::Active);
+                    s.vm_state = if final_status == Some(ServerStatus::VerifyResize) {
                         "resized".into()
                     } else {
                         "active".into()
@@ -87,7 +87,7 @@ pub(super) fn spawn_boot(c: &Cloud, id: &str, final_status: Option<&'static str>
                     }
                 }
                 Err(e) => {
-                    s.status = "ERROR".into();
+                    s.status = ServerStatus::Error;
                     s.vm_state = "error".into();
                     s.power_state = 0;
                     s.task_state = None;
@@ -115,8 +115,8 @@ pub async fn resume(c: &Cloud) {
     c.hv.set_exit_listener(std::sync::Arc::new(move |id: &str| {
         store.write(|db| {
             if let Some(s) = db.servers.get_mut(id) {
-                if s.status == "ACTIVE" && s.task_state.is_none() {
-                    s.status = "SHUTOFF".into();
+                if s.status == ServerStatus::Active && s.task_state.is_none() {
+                    s.status = ServerStatus::Shutoff;
                     s.vm_state = "stopped".into();
                     s.power_state = 4;
                     s.updated = now();
@@ -124,27 +124,33 @@ pub async fn resume(c: &Cloud) {
             }
         });
     }));
-    let list: Vec<(String, String)> = c.store.read(|db| {
+    let list: Vec<(String, ServerStatus)> = c.store.read(|db| {
         db.servers
             .values()
-            .map(|s| (s.id.clone(), s.status.clone()))
+            .map(|s| (s.id.clone(), s.status))
             .collect()
     });
     for (id, status) in list {
-        match status.as_str() {
-            "ACTIVE" | "BUILD" | "REBOOT" | "HARD_REBOOT" | "VERIFY_RESIZE" | "RESIZE" => {
+        use ServerStatus as St;
+        match status {
+            St::Active
+            | St::Build
+            | St::Reboot
+            | St::HardReboot
+            | St::VerifyResize
+            | St::Resize => {
                 if c.hv.adopt(&id) {
-                    if status == "BUILD" || status.ends_with("REBOOT") {
+                    if matches!(status, St::Build | St::Reboot | St::HardReboot) {
                         c.store.write(|db| {
                             if let Some(s) = db.servers.get_mut(&id) {
-                                s.status = "ACTIVE".into();
+                                s.status = ServerStatus::Active;
                                 s.task_state = None;
                             }
                         });
                     }
                 } else {
-                    let fin = if status == "VERIFY_RESIZE" || status == "RESIZE" {
-                        Some("VERIFY_RESIZE")
+                    let fin = if matches!(status, St::VerifyResize | St::Resize) {
+                        Some(St::VerifyResize)
                     } else {
                         None
                     };
@@ -159,14 +165,14 @@ pub async fn resume(c: &Cloud) {
 pub(super) fn set_state(
     c: &Cloud,
     id: &str,
-    status: &str,
+    status: ServerStatus,
     vm: &str,
     power: i64,
     task: Option<&str>,
 ) {
     c.store.write(|db| {
         if let Some(s) = db.servers.get_mut(id) {
-            s.status = status.into();
+            s.status = status;
             s.vm_state = vm.into();
             s.power_state = power;
             s.task_state = task.map(str::to_owned);
@@ -176,13 +182,13 @@ pub(super) fn set_state(
 }
 
 /// Stops the server's processes, then sets the state (and optionally boots again).
-pub(super) fn spawn_stop(c: &AppState, id: &str, then_boot: Option<Option<&'static str>>) {
+pub(super) fn spawn_stop(c: &AppState, id: &str, then_boot: Option<Option<ServerStatus>>) {
     let c2 = c.clone();
     let id = id.to_owned();
     tokio::spawn(async move {
         let _ = c2.hv.stop(&id).await;
         match then_boot {
-            None => set_state(&c2, &id, "SHUTOFF", "stopped", 4, None),
+            None => set_state(&c2, &id, ServerStatus::Shutoff, "stopped", 4, None),
             Some(fin) => spawn_boot(&c2, &id, fin),
         }
     });

@@ -32,7 +32,7 @@ pub(super) fn servers(c: &Cloud, r: &Req, query: &util::Query, detail: bool) -> 
             .servers
             .all_mine(&r.ctx)
             .filter(|s| name.as_ref().is_none_or(|n| name_matches(n, &s.name)))
-            .filter(|s| status.as_ref().is_none_or(|st| &s.status == st))
+            .filter(|s| status.as_ref().is_none_or(|st| s.status.as_str() == st))
             .filter(|s| flavor.as_ref().is_none_or(|f| &s.flavor_id == f))
             .filter(|s| image.as_ref().is_none_or(|i| s.image_id.as_ref() == Some(i)))
             .collect();
@@ -144,7 +144,7 @@ pub(super) async fn delete_server(
             if let Some(port) = db.ports.get_mut(p) {
                 port.device_id.clear();
                 port.device_owner.clear();
-                port.status = "DOWN".into();
+                port.status = NetStatus::Down;
             }
         }
         for v in &s.volumes {
@@ -157,7 +157,7 @@ pub(super) async fn delete_server(
                 db.volumes.remove(&v.volume_id);
             } else if let Some(vol) = db.volumes.get_mut(&v.volume_id) {
                 vol.attachments.retain(|a| a.server_id != id);
-                vol.status = "available".into();
+                vol.status = VolumeStatus::Available;
                 vol.updated_at = Some(util::now_micro());
             }
         }

@@ -128,7 +128,7 @@ pub(super) fn server_view(c: &Cloud, db: &Db, s: &Server, mv: (u32, u32)) -> w::
     w::Server {
         id: s.id.clone(),
         name: s.name.clone(),
-        status: s.status.clone(),
+        status: s.status.to_string(),
         tenant_id: s.project_id.clone(),
         user_id: s.user_id.clone(),
         metadata: s.metadata.clone(),
@@ -167,7 +167,7 @@ pub(super) fn server_view(c: &Cloud, db: &Db, s: &Server, mv: (u32, u32)) -> w::
         } else {
             Some(sgs.into_iter().map(|name| NameRef { name }).collect())
         },
-        progress: (s.status == "BUILD").then_some(0),
+        progress: (s.status == ServerStatus::Build).then_some(0),
         config_drive: s.config_drive.clone(),
         fault: s.fault.as_ref().map(|f| w::ServerFault {
             code: u16::try_from(f.code).unwrap_or(500),
