@@ -71,6 +71,7 @@ pub(super) async fn create_fip(
     let ctx = c.auth(&headers, S)?;
     let m = body::check(&FIP_SCHEMA, body::parse_json(S, &bytes)?)?;
     let net = get_str(&m, "floating_network_id").unwrap_or_default();
+    let tags = parse_tags(m.get("tags"))?;
     let v = c.store.write(|db| {
         let f = allocate_fip(
             db,
@@ -79,6 +80,9 @@ pub(super) async fn create_fip(
             get_str(&m, "floating_ip_address").as_deref(),
             &get_str(&m, "description").unwrap_or_default(),
         )?;
+        if let Some(x) = db.floating_ips.get_mut(&f.id) {
+            x.tags = tags;
+        }
         if let Some(port) = get_str(&m, "port_id") {
             if let Err(e) = associate(db, &f.id, &port, get_str(&m, "fixed_ip_address").as_deref())
             {

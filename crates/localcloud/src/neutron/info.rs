@@ -36,6 +36,7 @@ pub(super) const EXTENSIONS: &[(&str, &str)] = &[
     ("standard-attr-description", "standard-attr-description"),
     ("standard-attr-timestamp", "Resource timestamps"),
     ("standard-attr-tag", "Tag support for resources with standard attribute: port, subnet, network, router, floatingip, security_group"),
+    ("tag-creation", "Tag support for resources during creation"),
     ("allowed-address-pairs", "Allowed Address Pairs"),
     ("net-mtu", "Network MTU"),
     ("quotas", "Quota management support"),

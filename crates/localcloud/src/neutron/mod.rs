@@ -34,6 +34,7 @@ mod ports;
 mod routers;
 mod security_groups;
 mod subnets;
+mod tags;
 mod views;
 
 use self::floating_ips::*;
@@ -49,6 +50,7 @@ use self::ports::*;
 use self::routers::*;
 use self::security_groups::*;
 use self::subnets::*;
+use self::tags::parse_tags;
 use self::views::*;
 
 const S: Service = Service::Network;
@@ -126,4 +128,5 @@ pub fn routes() -> Router<AppState> {
             get(show_fip).put(update_fip).delete(delete_fip),
         )
         .route("/networking/v2.0/quotas/{project}", get(quotas))
+        .merge(tags::routes(Router::new()))
 }

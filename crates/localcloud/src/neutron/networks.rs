@@ -97,7 +97,7 @@ pub(super) async fn create_network(
         mtu: get_int(&m, "mtu").unwrap_or(1500),
         port_security_enabled: get_bool(&m, "port_security_enabled").unwrap_or(true),
         sdn,
-        tags: get_str_list(&m, "tags"),
+        tags: parse_tags(m.get("tags"))?,
         created_at: t.clone(),
         updated_at: t,
     };

@@ -175,7 +175,7 @@ pub(super) async fn create_port(
         if let Some(mac) = get_str(&m, "mac_address") { port.mac_address = mac; }
         if let Some(Value::Array(a)) = m.get("allowed_address_pairs") { port.allowed_address_pairs = a.clone(); }
         port.dns_name = get_str(&m, "dns_name").unwrap_or_default();
-        port.tags = get_str_list(&m, "tags");
+        port.tags = parse_tags(m.get("tags"))?;
         db.ports.insert(port.id.clone(), port.clone());
         Ok(port_view(&port))
     })?;

@@ -66,7 +66,7 @@ pub(super) async fn create_router(
         description: get_str(&m, "description").unwrap_or_default(),
         admin_state_up: get_bool(&m, "admin_state_up").unwrap_or(true),
         external_gateway_info: None,
-        tags: get_str_list(&m, "tags"),
+        tags: parse_tags(m.get("tags"))?,
         created_at: t.clone(),
         updated_at: t,
     };

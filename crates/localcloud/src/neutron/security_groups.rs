@@ -76,7 +76,7 @@ pub(super) async fn create_sg(
         project_id: ctx.project_id.clone(),
         name,
         description: get_str(&m, "description").unwrap_or_default(),
-        tags: get_str_list(&m, "tags"),
+        tags: parse_tags(m.get("tags"))?,
         created_at: t.clone(),
         updated_at: t,
     };

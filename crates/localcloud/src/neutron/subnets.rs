@@ -236,7 +236,7 @@ pub(super) async fn create_subnet(
         enable_dhcp: get_bool(&m, "enable_dhcp").unwrap_or(true),
         dns_nameservers: get_str_list(&m, "dns_nameservers"),
         ip_version: 4,
-        tags: get_str_list(&m, "tags"),
+        tags: parse_tags(m.get("tags"))?,
         created_at: t.clone(),
         updated_at: t,
     };

@@ -284,6 +284,9 @@ pub(super) fn matches_filters(item: &Value, query: &util::Query) -> bool {
             .filter(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
             .collect();
+        if let Some(pass) = super::tags::tag_filter(key, &wants, item) {
+            return pass;
+        }
         wants.iter().any(|want| {
             if *key == "fixed_ips" {
                 // `fixed_ips=ip_address=10.0.0.5` or `fixed_ips=subnet_id=…`
