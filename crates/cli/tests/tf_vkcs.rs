@@ -376,7 +376,7 @@ fn mark_creating(state_file: &Path, types: &[&str]) -> Result<()> {
         .context("state without resources")?;
     let mut marked = 0;
     for r in resources {
-        if types.iter().any(|t| r["type"] == *t) {
+        if r["mode"] != "data" && types.iter().any(|t| r["type"] == *t) {
             for i in r["instances"]
                 .as_array_mut()
                 .context("resource without instances")?
@@ -636,6 +636,241 @@ fn tf_sprut_sdn_and_less_common_arguments() -> Result<()> {
     );
     must(&cloud, &["tf", "destroy", d, "--auto-approve"])?;
     let found = leftovers(&cloud.clouds_yaml())?;
+    ensure!(found.is_empty(), "destroy left: {found:?}");
+    Ok(())
+}
+
+/// Networking objects only: four of each kind, each subnet behind a short `time_sleep` so an
+/// apply runs long enough to be killed in the middle.
+const NETWORKING: &str = r##"
+data "vkcs_networking_network" "extnet" {
+  name     = "ext-net"
+  external = true
+}
+resource "vkcs_networking_network" "net" {
+  count = 4
+  name  = "crash-net-${count.index}"
+}
+resource "time_sleep" "gap" {
+  count           = 4
+  create_duration = "200ms"
+  triggers        = { net = vkcs_networking_network.net[count.index].id }
+}
+resource "vkcs_networking_subnet" "sub" {
+  count      = 4
+  name       = "crash-sub-${count.index}"
+  network_id = time_sleep.gap[count.index].triggers.net
+  cidr       = "10.9${count.index}.0.0/24"
+}
+resource "vkcs_networking_router" "router" {
+  count               = 4
+  name                = "crash-router-${count.index}"
+  external_network_id = data.vkcs_networking_network.extnet.id
+}
+resource "vkcs_networking_secgroup" "sg" {
+  count = 4
+  name  = "crash-sg-${count.index}"
+}
+resource "vkcs_networking_port" "port" {
+  count      = 4
+  name       = "crash-port-${count.index}"
+  network_id = vkcs_networking_network.net[count.index].id
+  fixed_ip {
+    subnet_id = vkcs_networking_subnet.sub[count.index].id
+  }
+}
+resource "vkcs_networking_floatingip" "fip" {
+  count       = 4
+  pool        = "ext-net"
+  description = "crash-fip-${count.index}"
+}
+"##;
+
+/// The networking types of [`NETWORKING`], each with 4 objects.
+const NETWORKING_TYPES: &[&str] = &[
+    "vkcs_networking_network",
+    "vkcs_networking_subnet",
+    "vkcs_networking_router",
+    "vkcs_networking_secgroup",
+    "vkcs_networking_port",
+    "vkcs_networking_floatingip",
+];
+
+/// The demo project's own networking objects as `kind name`, sorted (a floating IP by its
+/// description; the default security group and Neutron's own ports left out).
+fn networking_objects(clouds_yaml: &Path) -> Result<Vec<String>> {
+    let source = vitrina_openstack::ConfigSource {
+        env: [
+            ("OS_CLOUD".to_owned(), "localcloud".to_owned()),
+            (
+                "OS_CLIENT_CONFIG_FILE".to_owned(),
+                clouds_yaml.display().to_string(),
+            ),
+        ]
+        .into(),
+        cwd: std::env::temp_dir(),
+        home: None,
+    };
+    let config = vitrina_openstack::CloudConfig::load_from(&source, None)?;
+    let client = vitrina_openstack::Client::new(config)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let token = client.token().await?;
+        let project = token
+            .project_id()
+            .context("the localcloud token has no project")?
+            .to_owned();
+        let mine = vec![("project_id".to_owned(), project)];
+        let n = client.network();
+        let mut out = Vec::new();
+        for x in n.list_networks(&mine).await? {
+            out.push(format!("network {}", x.name));
+        }
+        for x in n.list_subnets(&mine).await? {
+            out.push(format!("subnet {}", x.name));
+        }
+        for x in n.list_routers(&mine).await? {
+            out.push(format!("router {}", x.name));
+        }
+        for x in n.list_security_groups(&mine).await? {
+            if x.name != "default" {
+                out.push(format!("security group {}", x.name));
+            }
+        }
+        for x in n.list_ports(&mine).await? {
+            if !x.device_owner.starts_with("network:") {
+                out.push(format!("port {}", x.name));
+            }
+        }
+        for x in n.list_floating_ips(&mine).await? {
+            out.push(format!("floating IP {}", x.description));
+        }
+        out.sort();
+        Ok(out)
+    })
+}
+
+/// Marks every object of `types` in the state as `creating` (what the state holds when the
+/// process died between sending the creates and recording them); returns how many.
+fn mark_all_creating(state_file: &Path, types: &[&str]) -> Result<usize> {
+    let mut state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(state_file)?)?;
+    let mut marked = 0;
+    for r in state["resources"]
+        .as_array_mut()
+        .context("state without resources")?
+    {
+        if r["mode"] != "data" && types.iter().any(|t| r["type"] == *t) {
+            for i in r["instances"]
+                .as_array_mut()
+                .context("resource without instances")?
+            {
+                i["status"] = serde_json::Value::String("creating".into());
+                marked += 1;
+            }
+        }
+    }
+    std::fs::write(state_file, serde_json::to_vec_pretty(&state)?)?;
+    Ok(marked)
+}
+
+/// Networking creates carry the engine's create token as a Neutron tag: applies killed with
+/// SIGKILL at random points, then a create repeated after every object was made, converge to
+/// exactly the declared objects (none twice), and destroy leaves none behind (none leaked).
+#[test]
+fn tf_killed_networking_applies_leave_no_duplicates_or_leaks() -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("manifest");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("main.tf"), NETWORKING)?;
+    let cloud = LocalCloud::start(&tmp.path().join("cloud"))?;
+    let d = dir.to_str().context("temp path is not UTF-8")?;
+    let mut expected: Vec<String> = Vec::new();
+    for i in 0..4 {
+        expected.push(format!("network crash-net-{i}"));
+        expected.push(format!("subnet crash-sub-{i}"));
+        expected.push(format!("router crash-router-{i}"));
+        expected.push(format!("security group crash-sg-{i}"));
+        expected.push(format!("port crash-port-{i}"));
+        expected.push(format!("floating IP crash-fip-{i}"));
+    }
+    expected.sort();
+
+    let seed = std::env::var("VITRINA_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|t| t.as_nanos() as u64)
+                .unwrap_or(7)
+        });
+    eprintln!("networking crash test seed: {seed} (set VITRINA_CRASH_SEED to replay)");
+    let mut rng = seed;
+    let mut next = |bound: u64| {
+        rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (rng >> 33) % bound
+    };
+    let mut kills = 0;
+    for round in 0..6 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vitrina"))
+            .args(["tf", "apply", d, "--auto-approve", "--parallelism", "2"])
+            .env("OS_CLIENT_CONFIG_FILE", cloud.clouds_yaml())
+            .env("OS_CLOUD", "localcloud")
+            .env_remove("OS_AUTH_URL")
+            .env_remove("OS_PASSWORD")
+            .env_remove("OS_USERNAME")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        // The four sleeps alone take 400 ms at parallelism 2, so a kill within 450 ms always
+        // finds the first apply running; later rounds may finish first.
+        std::thread::sleep(Duration::from_millis(50 + next(400)));
+        match child.try_wait()? {
+            Some(status) => ensure!(
+                status.success(),
+                "round {round}: apply failed on its own: {status}"
+            ),
+            None => {
+                child.kill()?;
+                child.wait()?;
+                kills += 1;
+            }
+        }
+    }
+    ensure!(kills > 0, "no apply was running when killed");
+    must(&cloud, &["tf", "apply", d, "--auto-approve"])?;
+    let found = networking_objects(&cloud.clouds_yaml())?;
+    ensure!(
+        found == expected,
+        "after {kills} kills the cloud holds {found:?}, not {expected:?}"
+    );
+
+    // Every create repeated after the cloud made its object finds that object.
+    let marked = mark_all_creating(&dir.join("vitrina.tfstate"), NETWORKING_TYPES)?;
+    ensure!(marked == 24, "marked {marked} objects");
+    must(&cloud, &["tf", "apply", d, "--auto-approve"])?;
+    let found = networking_objects(&cloud.clouds_yaml())?;
+    ensure!(
+        found == expected,
+        "repeated creates duplicated objects: {found:?}"
+    );
+    let plan = plan_actions(&must(&cloud, &["tf", "plan", d, "--json"])?)?;
+    ensure!(
+        plan.iter().all(|(_, a)| a == "no-op"),
+        "the plan after the repeated creates is not empty: {plan:?}"
+    );
+    let state = std::fs::read_to_string(dir.join("vitrina.tfstate"))?;
+    ensure!(
+        !state.contains("vitrina-create-token:"),
+        "the create-token tag leaked into the state"
+    );
+
+    must(&cloud, &["tf", "destroy", d, "--auto-approve"])?;
+    let found = networking_objects(&cloud.clouds_yaml())?;
     ensure!(found.is_empty(), "destroy left: {found:?}");
     Ok(())
 }

@@ -18,8 +18,8 @@ use vitrina_openstack::{Network, Query};
 
 use super::util::{
     b, blocks, boolean, c, has_list, list_of_strings, map_of_strings, number, o, oc, os_err, r,
-    retry_conflict, s, set_of_strings, string, strs, u32_arg, value_specs, vbool, vint, vlist,
-    vopt, vs, vset, wait_opts, TEN_MINUTES,
+    retry_conflict, s, set_of_strings, string, strs, token_tag, u32_arg, user_tags, value_specs,
+    vbool, vint, vlist, vopt, vs, vset, wait_opts, TEN_MINUTES,
 };
 use super::{with, Vkcs};
 
@@ -247,8 +247,33 @@ pub fn schemas(p: &mut ProviderSchema) {
 
 // --- dispatch -----------------------------------------------------------------------------------
 
+/// `tags` for a create body: the configured tags and the engine's create token, so a create
+/// repeated after a crash finds the object the first attempt made (see [`token_tag`]).
+fn create_tags(c: &Value, token: &str) -> serde_json::Value {
+    let mut tags = strs(c, "tags");
+    tags.push(token_tag(token));
+    serde_json::Value::from(tags)
+}
+
+/// The query that finds the object an earlier attempt of this create made.
+fn by_token(token: &str) -> Query {
+    vec![("tags".into(), token_tag(token))]
+}
+
+/// The first object an earlier attempt of this create made, if any.
+fn earlier<T>(
+    found: Result<Vec<T>, vitrina_openstack::Error>,
+    what: &str,
+) -> Result<Option<T>, ApplyError> {
+    let list = found.map_err(os_err(format!(
+        "cannot look for the {what} of an earlier attempt"
+    )))?;
+    Ok(list.into_iter().next())
+}
+
 pub(crate) async fn create(vk: &Vkcs, req: &CreateRequest) -> Result<Value, ApplyError> {
     let n = vk.network(&req.config)?;
+    let mark = by_token(&req.token);
     let c = &req.config;
     let p = &req.planned;
     let out = match req.type_name.as_str() {
@@ -260,6 +285,7 @@ pub(crate) async fn create(vk: &Vkcs, req: &CreateRequest) -> Result<Value, Appl
                     serde_json::Value::Bool(access),
                 );
             }
+            specs.insert("tags".into(), create_tags(c, &req.token));
             let body = NetworkCreate {
                 name: s(c, "name"),
                 description: s(c, "description"),
@@ -269,21 +295,29 @@ pub(crate) async fn create(vk: &Vkcs, req: &CreateRequest) -> Result<Value, Appl
                 value_specs: specs,
                 ..NetworkCreate::default()
             };
-            let net = n
-                .create_network(&body)
-                .await
-                .map_err(os_err("cannot create the network"))?;
+            let net = match earlier(n.list_networks(&mark).await, "network")? {
+                Some(net) => net,
+                None => n
+                    .create_network(&body)
+                    .await
+                    .map_err(os_err("cannot create the network"))?,
+            };
             network_value(p, &net)
         }
         "vkcs_networking_subnet" => {
-            let body = subnet_body(c, true)?;
-            let sub = n
-                .create_subnet(&body)
-                .await
-                .map_err(os_err("cannot create the subnet"))?;
+            let mut body = subnet_body(c, true)?;
+            body.value_specs
+                .insert("tags".into(), create_tags(c, &req.token));
+            let sub = match earlier(n.list_subnets(&mark).await, "subnet")? {
+                Some(sub) => sub,
+                None => n
+                    .create_subnet(&body)
+                    .await
+                    .map_err(os_err("cannot create the subnet"))?,
+            };
             subnet_value(p, &sub)
         }
-        "vkcs_networking_router" => return create_router(vk, &n, req).await,
+        "vkcs_networking_router" => return create_router(vk, &n, req, &mark).await,
         "vkcs_networking_router_interface" => {
             let router_id = s(c, "router_id").unwrap_or_default();
             let iface = n
@@ -325,30 +359,40 @@ pub(crate) async fn create(vk: &Vkcs, req: &CreateRequest) -> Result<Value, Appl
             out
         }
         "vkcs_networking_port" => {
-            let body = port_body(c, true);
-            let port = n
-                .create_port(&body)
-                .await
-                .map_err(os_err("cannot create the port"))?;
+            let mut body = port_body(c, true);
+            body.value_specs
+                .insert("tags".into(), create_tags(c, &req.token));
+            let port = match earlier(n.list_ports(&mark).await, "port")? {
+                Some(port) => port,
+                None => n
+                    .create_port(&body)
+                    .await
+                    .map_err(os_err("cannot create the port"))?,
+            };
             port_value(p, &port, true)
         }
         "vkcs_networking_secgroup" => {
             let body = SecurityGroupCreate {
                 name: s(c, "name"),
                 description: s(c, "description"),
+                value_specs: BTreeMap::from([("tags".into(), create_tags(c, &req.token))]),
                 ..SecurityGroupCreate::default()
             };
-            let sg = n
-                .create_security_group(&body)
-                .await
-                .map_err(os_err("cannot create the security group"))?;
+            let found = n.list_security_groups(&mark).await;
+            let sg = match earlier(found, "security group")? {
+                Some(sg) => sg,
+                None => n
+                    .create_security_group(&body)
+                    .await
+                    .map_err(os_err("cannot create the security group"))?,
+            };
             let out = with(
                 p,
                 [
                     ("id", vs(&sg.id)),
                     ("name", vs(&sg.name)),
                     ("description", vs(&sg.description)),
-                    ("all_tags", vset(sg.tags.clone())),
+                    ("all_tags", vset(user_tags(&sg.tags))),
                 ],
             );
             if b(c, "delete_default_rules") == Some(true) {
@@ -409,6 +453,8 @@ pub(crate) async fn create(vk: &Vkcs, req: &CreateRequest) -> Result<Value, Appl
                 .find_network(&pool)
                 .await
                 .map_err(os_err(format!("cannot find the floating IP pool `{pool}`")))?;
+            let mut specs = value_specs(c);
+            specs.insert("tags".into(), create_tags(c, &req.token));
             let body = FloatingIpCreate {
                 floating_network_id: net.id.clone(),
                 floating_ip_address: s(c, "address"),
@@ -416,12 +462,15 @@ pub(crate) async fn create(vk: &Vkcs, req: &CreateRequest) -> Result<Value, Appl
                 port_id: s(c, "port_id"),
                 fixed_ip_address: s(c, "fixed_ip"),
                 description: s(c, "description"),
-                value_specs: value_specs(c),
+                value_specs: specs,
             };
-            let fip = n
-                .create_floating_ip(&body)
-                .await
-                .map_err(os_err("cannot create the floating IP"))?;
+            let fip = match earlier(n.list_floating_ips(&mark).await, "floating IP")? {
+                Some(fip) => fip,
+                None => n
+                    .create_floating_ip(&body)
+                    .await
+                    .map_err(os_err("cannot create the floating IP"))?,
+            };
             let out = fip_value(p, &fip);
             match n
                 .wait_floating_ip(
@@ -512,7 +561,7 @@ pub(crate) async fn read(
                 [
                     ("name", vs(&sg.name)),
                     ("description", vs(&sg.description)),
-                    ("all_tags", vset(sg.tags.clone())),
+                    ("all_tags", vset(user_tags(&sg.tags))),
                 ],
             )
         }
@@ -765,7 +814,7 @@ pub(crate) async fn read_network_data(vk: &Vkcs, c: &Value) -> Result<Value, Pro
         ("external", vbool(net.router_external)),
         ("admin_state_up", vbool(net.admin_state_up)),
         ("shared", vbool(net.shared)),
-        ("all_tags", vset(net.tags.clone())),
+        ("all_tags", vset(user_tags(&net.tags))),
         ("subnets", vlist(net.subnets.clone())),
         (
             "private_dns_domain",
@@ -837,7 +886,7 @@ pub(crate) async fn read_subnet_data(vk: &Vkcs, c: &Value) -> Result<Value, Prov
             "subnetpool_id",
             vs(sub.subnetpool_id.clone().unwrap_or_default()),
         ),
-        ("all_tags", vset(sub.tags.clone())),
+        ("all_tags", vset(user_tags(&sub.tags))),
         ("enable_dhcp", vbool(sub.enable_dhcp)),
         (
             "dhcp_enabled",
@@ -1027,7 +1076,12 @@ pub(crate) fn port_body(c: &Value, creating: bool) -> PortCreate {
     }
 }
 
-async fn create_router(_vk: &Vkcs, n: &Network, req: &CreateRequest) -> Result<Value, ApplyError> {
+async fn create_router(
+    _vk: &Vkcs,
+    n: &Network,
+    req: &CreateRequest,
+    mark: &Query,
+) -> Result<Value, ApplyError> {
     let c = &req.config;
     let after = blocks(c, "vendor_options")
         .first()
@@ -1046,12 +1100,19 @@ async fn create_router(_vk: &Vkcs, n: &Network, req: &CreateRequest) -> Result<V
         } else {
             gateway.clone().map(Some)
         },
-        value_specs: value_specs(c),
+        value_specs: {
+            let mut specs = value_specs(c);
+            specs.insert("tags".into(), create_tags(c, &req.token));
+            specs
+        },
     };
-    let router = n
-        .create_router(&body)
-        .await
-        .map_err(os_err("cannot create the router"))?;
+    let router = match earlier(n.list_routers(mark).await, "router")? {
+        Some(router) => router,
+        None => n
+            .create_router(&body)
+            .await
+            .map_err(os_err("cannot create the router"))?,
+    };
     let mut out = router_value(&req.planned, &router);
     if after {
         if let Some(g) = gateway {
@@ -1094,7 +1155,7 @@ fn network_value(base: &Value, net: &vitrina_openstack::wire::network::Network) 
                 "private_dns_domain",
                 vs(net.dns_domain.clone().unwrap_or_default()),
             ),
-            ("all_tags", vset(net.tags.clone())),
+            ("all_tags", vset(user_tags(&net.tags))),
         ],
     )
 }
@@ -1115,7 +1176,7 @@ fn subnet_value(base: &Value, sub: &Subnet) -> Value {
         ("gateway_ip", vs(sub.gateway_ip.clone().unwrap_or_default())),
         ("enable_dhcp", vbool(sub.enable_dhcp)),
         ("allocation_pool", pools),
-        ("all_tags", vset(sub.tags.clone())),
+        ("all_tags", vset(user_tags(&sub.tags))),
         (
             "enable_private_dns",
             base.get("enable_private_dns")
@@ -1159,7 +1220,7 @@ fn router_value(base: &Value, router: &Router) -> Value {
                 vs(gw.map(|g| g.network_id.clone()).unwrap_or_default()),
             ),
             ("external_fixed_ips", Value::List(ips)),
-            ("all_tags", vset(router.tags.clone())),
+            ("all_tags", vset(user_tags(&router.tags))),
         ],
     )
 }
@@ -1205,7 +1266,7 @@ fn port_value(base: &Value, port: &Port, fill_fixed_ip: bool) -> Value {
                     .collect(),
             ),
         ),
-        ("all_tags", vset(port.tags.clone())),
+        ("all_tags", vset(user_tags(&port.tags))),
     ];
     if fill_fixed_ip {
         let configured = blocks(base, "fixed_ip");
@@ -1276,7 +1337,7 @@ fn fip_value(base: &Value, fip: &vitrina_openstack::wire::network::FloatingIp) -
                 base.get("subnet_id").as_str().map_or(vs(""), vs),
             ),
             ("description", vs(&fip.description)),
-            ("all_tags", vset(fip.tags.clone())),
+            ("all_tags", vset(user_tags(&fip.tags))),
         ],
     )
 }

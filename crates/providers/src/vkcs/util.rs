@@ -163,6 +163,23 @@ pub(crate) fn without_token(m: &BTreeMap<String, String>) -> BTreeMap<String, St
         .collect()
 }
 
+/// The prefix of the Neutron tag that carries the engine's create token on networking objects
+/// (what [`CREATE_TOKEN_KEY`] is for servers and volumes). Left out of `all_tags` in the state.
+pub(crate) const CREATE_TOKEN_TAG: &str = "vitrina-create-token:";
+
+/// The create-token tag of `token`.
+pub(crate) fn token_tag(token: &str) -> String {
+    format!("{CREATE_TOKEN_TAG}{token}")
+}
+
+/// Tags without the create-token tag.
+pub(crate) fn user_tags(tags: &[String]) -> Vec<String> {
+    tags.iter()
+        .filter(|t| !t.starts_with(CREATE_TOKEN_TAG))
+        .cloned()
+        .collect()
+}
+
 /// SHA-1 hex of a string: how VK's provider stores `user_data` in the state.
 pub(crate) fn sha1_hex(data: &str) -> String {
     hex::encode(sha1::Sha1::digest(data.as_bytes()))
@@ -261,6 +278,13 @@ mod tests {
             sha1_hex("hello"),
             "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d"
         );
+    }
+
+    #[test]
+    fn the_create_token_tag_is_hidden() {
+        let tags = vec!["web".to_owned(), token_tag("t-1")];
+        assert_eq!(tags[1], "vitrina-create-token:t-1");
+        assert_eq!(user_tags(&tags), vec!["web".to_owned()]);
     }
 
     #[test]
