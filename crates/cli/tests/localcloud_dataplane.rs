@@ -57,8 +57,111 @@ impl Drop for Serve {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Kills the VMs and removes this localcloud's namespaces and links, even after a failure.
         vitrina_localcloud::kill_instances(&self.data().join("instances"));
     }
+}
+
+/// One request to the API over a plain TCP connection: status and JSON body.
+fn api(base: &str, method: &str, path: &str, token: &str, body: Option<&Value>) -> (u16, Value) {
+    let hostport = base.strip_prefix("http://").expect("http base");
+    let mut s = std::net::TcpStream::connect(hostport).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let body = body.map(Value::to_string).unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {hostport}\r\nX-Auth-Token: {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).expect("read");
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let payload = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        let mut out = String::new();
+        let mut r = rest;
+        while let Some((size, tail)) = r.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 || tail.len() < n {
+                break;
+            }
+            out.push_str(&tail[..n]);
+            r = tail[n..].trim_start_matches("\r\n");
+        }
+        out
+    } else {
+        rest.to_owned()
+    };
+    (
+        status,
+        serde_json::from_str(&payload).unwrap_or(Value::Null),
+    )
+}
+
+fn demo_token(os: &Serve) -> String {
+    let creds: Value = serde_json::from_str(
+        &std::fs::read_to_string(os.data().join("localcloud-credentials.json")).expect("creds"),
+    )
+    .expect("JSON");
+    let demo = &creds["projects"]["demo"];
+    let auth = serde_json::json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": demo["username"], "domain": {"id": "default"}, "password": demo["password"]}}},
+        "scope": {"project": {"id": demo["id"]}}}});
+    let hostport = os.base.strip_prefix("http://").expect("base");
+    let mut s = std::net::TcpStream::connect(hostport).expect("connect");
+    let body = auth.to_string();
+    write!(s, "POST /identity/v3/auth/tokens HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).expect("write");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("read");
+    text.lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("x-subject-token:")
+                .then(|| l.split_once(':').map(|x| x.1.trim().to_owned()))
+                .flatten()
+        })
+        .expect("X-Subject-Token")
+}
+
+/// Namespaces, machine links and machine nftables tables of the localcloud with `prefix`.
+fn kernel_objects(prefix: &str) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir("/run/netns")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n.starts_with(prefix))
+                .map(|n| format!("namespace {n}"))
+                .collect()
+        })
+        .unwrap_or_default();
+    let links = Command::new("ip")
+        .args(["-o", "link", "show"])
+        .output()
+        .expect("ip link");
+    for l in String::from_utf8_lossy(&links.stdout).lines() {
+        if let Some(name) = l.split(": ").nth(1).filter(|n| n.starts_with(prefix)) {
+            out.push(format!("link {name}"));
+        }
+    }
+    let tables = Command::new("nft")
+        .args(["list", "tables"])
+        .output()
+        .expect("nft list tables");
+    for t in String::from_utf8_lossy(&tables.stdout).lines() {
+        if t.contains("localcloud") {
+            out.push(t.to_owned());
+        }
+    }
+    out
 }
 
 fn http_get(base: &str, path: &str) -> Option<(u16, String)> {
@@ -81,8 +184,23 @@ impl Serve {
     /// Starts `vitrina localcloud serve`, behind `wrapper` (a command and its arguments that
     /// run the rest) when given; its stderr goes to `DATA/../serve.log`.
     fn start(wrapper: &[&str]) -> Serve {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let log = std::fs::File::create(dir.path().join("serve.log")).expect("log");
+        Self::start_in(tempfile::tempdir().expect("temp dir"), wrapper)
+    }
+
+    /// Kills the server with SIGKILL (its VMs keep running) and hands back the folder.
+    fn kill(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let empty = tempfile::tempdir().expect("temp dir");
+        std::mem::replace(&mut self.dir, empty)
+    }
+
+    fn start_in(dir: tempfile::TempDir, wrapper: &[&str]) -> Serve {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.path().join("serve.log"))
+            .expect("log");
         let mut cmd = match wrapper.split_first() {
             Some((first, rest)) => {
                 let mut c = Command::new(first);
@@ -377,4 +495,138 @@ fn without_cap_net_admin_localcloud_runs_a_shared_network() {
         assert!(!Path::new("/run/netns").join(names.vm(&id)).exists());
     }
     assert_ne!(seen[0], seen[1]);
+}
+
+#[test]
+fn sigkill_while_ten_vms_boot_then_restart_reconciles_and_delete_leaves_nothing() {
+    use base64::Engine as _;
+    require_root();
+    let os = Serve::start(&[]);
+    let prefix = vitrina_localcloud::dataplane::names_for(&os.data()).prefix;
+    let names = vitrina_localcloud::dataplane::names_for(&os.data());
+    let token = demo_token(&os);
+    let (s, net) = api(
+        &os.base,
+        "POST",
+        "/networking/v2.0/networks",
+        &token,
+        Some(&serde_json::json!({"network": {"name": "ten"}})),
+    );
+    assert_eq!(s, 201, "{net}");
+    let net_id = net["network"]["id"].as_str().expect("id").to_owned();
+    let (s, v) = api(
+        &os.base,
+        "POST",
+        "/networking/v2.0/subnets",
+        &token,
+        Some(
+            &serde_json::json!({"subnet": {"network_id": net_id, "cidr": "10.63.0.0/24", "ip_version": 4}}),
+        ),
+    );
+    assert_eq!(s, 201, "{v}");
+    let (_, images) = api(
+        &os.base,
+        "GET",
+        "/image/v2/images?name=vitrina-process-base",
+        &token,
+        None,
+    );
+    let image = images["images"][0]["id"]
+        .as_str()
+        .expect("image")
+        .to_owned();
+    let (_, flavors) = api(&os.base, "GET", "/compute/v2.1/flavors", &token, None);
+    let flavor = flavors["flavors"][0]["id"]
+        .as_str()
+        .expect("flavor")
+        .to_owned();
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let ud = format!("#!/bin/sh\nperl -MIO::Socket::INET -e '$s=IO::Socket::INET->new(LocalPort=>8080,Listen=>16,ReuseAddr=>1) or die; while($c=$s->accept){{print $c \"HTTP/1.0 200 OK\\r\\n\\r\\nvm{i}\\n\"; close $c}}' >/dev/null 2>&1 &\n");
+        let body = serde_json::json!({"server": {"name": format!("vm{i}"), "flavorRef": flavor, "imageRef": image, "networks": [{"uuid": net_id}],
+            "user_data": base64::engine::general_purpose::STANDARD.encode(ud)}});
+        let (s, v) = api(
+            &os.base,
+            "POST",
+            "/compute/v2.1/servers",
+            &token,
+            Some(&body),
+        );
+        assert_eq!(s, 202, "{v}");
+        ids.push(v["server"]["id"].as_str().expect("id").to_owned());
+    }
+    // SIGKILL while they boot (once the state file holds them: localcloud writes it behind the
+    // requests), then start again on the same folder.
+    let state = os.data().join("state.json");
+    wait(
+        "the ten servers in state.json",
+        Duration::from_secs(30),
+        || {
+            std::fs::read_to_string(&state)
+                .is_ok_and(|t| ids.iter().all(|id| t.contains(id.as_str())))
+        },
+    );
+    let dir = os.kill();
+    let os = Serve::start_in(dir, &[]);
+    let token = demo_token(&os);
+    let mut addrs = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let path = format!("/compute/v2.1/servers/{id}");
+        let start = Instant::now();
+        loop {
+            let (_, v) = api(&os.base, "GET", &path, &token, None);
+            if v["server"]["status"] == "ACTIVE" {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "vm{i} not ACTIVE after the restart: {v}\n{}",
+                os.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let (_, v) = api(&os.base, "GET", &path, &token, None);
+        let ip = v["server"]["addresses"]["ten"][0]["addr"]
+            .as_str()
+            .expect("address")
+            .to_owned();
+        addrs.push(ip);
+    }
+    // Every VM is reachable from the first one at its fixed IP.
+    let ns0 = names.vm(&ids[0]);
+    for (i, ip) in addrs.iter().enumerate() {
+        let url = format!("http://{ip}:8080/");
+        wait(&format!("vm{i} answering"), Duration::from_secs(30), || {
+            curl(Some(&ns0), &url).as_deref() == Some(format!("vm{i}").as_str())
+        });
+    }
+    // Delete everything: nothing of this localcloud remains in the kernel.
+    for id in &ids {
+        let (s, v) = api(
+            &os.base,
+            "DELETE",
+            &format!("/compute/v2.1/servers/{id}"),
+            &token,
+            None,
+        );
+        assert_eq!(s, 204, "{v}");
+    }
+    wait("servers gone", Duration::from_secs(30), || {
+        api(&os.base, "GET", "/compute/v2.1/servers", &token, None).1["servers"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    });
+    let (s, v) = api(
+        &os.base,
+        "DELETE",
+        &format!("/networking/v2.0/networks/{net_id}"),
+        &token,
+        None,
+    );
+    assert_eq!(s, 204, "{v}");
+    wait(
+        "no namespace, link or table of localcloud",
+        Duration::from_secs(30),
+        || kernel_objects(&prefix).is_empty(),
+    );
 }
