@@ -14,6 +14,11 @@ command -v cc >/dev/null || need_apt+=(gcc)             # the linker, and mimall
 command -v python3 >/dev/null || need_apt+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 command -v ssh-keygen >/dev/null || need_apt+=(openssh-client)   # localcloud generates keypairs
+# localcloud's data plane: namespaces, veths and bridges (ip), security groups and NAT (nft)
+command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || need_apt+=(iproute2)
+command -v nft >/dev/null || [ -x /usr/sbin/nft ] || need_apt+=(nftables)
+command -v curl >/dev/null || need_apt+=(curl)          # the data plane tests fetch from inside VMs
+command -v capsh >/dev/null || [ -x /usr/sbin/capsh ] || [ -x /sbin/capsh ] || need_apt+=(libcap2-bin)  # drops CAP_NET_ADMIN
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing Debian packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo

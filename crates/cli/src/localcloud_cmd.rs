@@ -73,6 +73,15 @@ async fn serve(listen: SocketAddr, data: PathBuf, public_url: Option<String>) ->
         return ExitStatus::Usage;
     }
     eprintln!("localcloud: serving {base} (identity {base}/identity/v3)");
+    match cloud.network_mode() {
+        vitrina_localcloud::NetworkMode::Isolated => eprintln!(
+            "localcloud: isolated networks (namespaces, bridges and nftables named {}-*)",
+            cloud.kernel_prefix()
+        ),
+        vitrina_localcloud::NetworkMode::Shared { reason } => eprintln!(
+            "localcloud: shared-network mode: {reason}; servers use this machine's network, each with its own 127.x address, and security groups are not enforced"
+        ),
+    }
     eprintln!(
         "localcloud: clouds.yaml at {}",
         data.join("clouds.yaml").display()

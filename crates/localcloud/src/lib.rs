@@ -22,6 +22,7 @@
 mod access;
 pub mod body;
 pub mod cloudinit;
+pub mod dataplane;
 pub mod error;
 pub mod hypervisor;
 mod model;
@@ -43,6 +44,7 @@ use axum::routing::get;
 use axum::Router;
 use serde::Serialize;
 
+pub use dataplane::{NetworkMode, NetworkSetting};
 pub use error::{ApiError, Service};
 pub use hypervisor::{kill_instances, Hypervisor, ProcessHypervisor};
 use store::Store;
@@ -59,6 +61,11 @@ pub struct Config {
     pub region: String,
     /// Name of the clouds in clouds.yaml (`localcloud` and `<name>-admin`).
     pub cloud_name: String,
+    /// Isolated networks when privileged (the default), or always the shared network.
+    pub network: NetworkSetting,
+    /// The range of `ext-net` (floating IPs, the machine's external gateway address), set when
+    /// the network is first created. Default: a /24 of 198.18.0.0/15 chosen by the data folder.
+    pub external_cidr: Option<String>,
 }
 
 impl Config {
@@ -72,6 +79,8 @@ impl Config {
             base_url,
             region: "RegionOne".to_owned(),
             cloud_name: "localcloud".to_owned(),
+            network: NetworkSetting::Auto,
+            external_cidr: None,
         }
     }
 }
@@ -123,6 +132,7 @@ pub(crate) struct Cloud {
     pub cfg: Config,
     pub store: Arc<Store>,
     pub hv: Arc<dyn Hypervisor>,
+    pub net: Arc<dataplane::DataPlane>,
 }
 
 pub(crate) type AppState = Arc<Cloud>;
@@ -152,10 +162,19 @@ impl LocalCloud {
         }
         let (store, _fresh) = Store::open(&data)?;
         let hv: Arc<dyn Hypervisor> = Arc::new(ProcessHypervisor::new(data.join("instances")));
+        let net = Arc::new(dataplane::DataPlane::start(
+            &data,
+            config.network,
+            store.clone(),
+        ));
+        if let NetworkMode::Shared { reason } = net.mode() {
+            tracing::warn!("localcloud: shared-network mode ({reason}): servers use the machine's network, security groups are not enforced");
+        }
         let cloud = Arc::new(Cloud {
             cfg: config,
             store: store.clone(),
             hv,
+            net,
         });
         keystone::bootstrap(&cloud);
         neutron::bootstrap(&cloud);
@@ -210,6 +229,7 @@ impl LocalCloud {
     /// Writes the state a last time and stops persisting: call when this process stops serving
     /// the data folder (server processes keep running and are adopted by the next start).
     pub fn shutdown(&self) -> Result<(), OpenError> {
+        self.cloud.net.stop();
         self.cloud.store.close().map_err(OpenError::from)
     }
 
@@ -224,14 +244,41 @@ impl LocalCloud {
         }
     }
 
+    /// How servers are networked (and why, in the shared mode).
+    pub fn network_mode(&self) -> &NetworkMode {
+        self.cloud.net.mode()
+    }
+
+    /// The network namespace a server runs in (isolated mode only).
+    pub fn server_netns(&self, server_id: &str) -> Option<String> {
+        self.cloud.net.server_netns(server_id)
+    }
+
+    /// The prefix of every namespace and machine link this localcloud makes (`lc` + 6 hex).
+    pub fn kernel_prefix(&self) -> &str {
+        &self.cloud.net.names().prefix
+    }
+
+    /// Waits until the kernel reflects the state as it is now (isolated mode; no-op otherwise).
+    pub async fn sync_network(&self) {
+        self.cloud.net.sync().await;
+    }
+
     /// The data folder.
     pub fn data_dir(&self) -> &std::path::Path {
         &self.cloud.cfg.data_dir
     }
 }
 
-async fn healthz(State(_c): State<AppState>) -> impl IntoResponse {
-    axum::Json(serde_json::json!({"status": "ok"}))
+async fn healthz(State(c): State<AppState>) -> impl IntoResponse {
+    let mode = c.net.mode();
+    let mut body = serde_json::json!({"status": "ok", "network_mode": mode.name()});
+    if let NetworkMode::Shared { reason } = mode {
+        body["network_note"] = serde_json::Value::String(format!(
+            "shared network: servers use the machine's network with their own 127.x address; security groups are not enforced ({reason})"
+        ));
+    }
+    axum::Json(body)
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

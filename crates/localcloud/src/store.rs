@@ -68,6 +68,8 @@ pub struct Store {
     notify: tokio::sync::Notify,
     /// Serializes file writes so an older snapshot never overwrites a newer one.
     write_lock: Mutex<()>,
+    /// Bumped on every change (the data plane reconciles on it).
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl Store {
@@ -109,6 +111,7 @@ impl Store {
                 closed: AtomicBool::new(false),
                 notify: tokio::sync::Notify::new(),
                 write_lock: Mutex::new(()),
+                changes: tokio::sync::watch::Sender::new(0),
             }),
             fresh,
         ))
@@ -131,7 +134,13 @@ impl Store {
         let r = f(&mut self.lock());
         self.dirty.store(true, Ordering::SeqCst);
         self.notify.notify_one();
+        self.changes.send_modify(|g| *g = g.wrapping_add(1));
         r
+    }
+
+    /// A receiver that sees every change of the state.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// Writes the current state to disk now.

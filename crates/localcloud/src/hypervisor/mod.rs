@@ -24,6 +24,12 @@ pub struct BootSpec {
     pub user_data: Option<Vec<u8>>,
     pub metadata: BTreeMap<String, String>,
     pub public_keys: Vec<String>,
+    /// The network namespace to run in (isolated networking), made by the data plane.
+    pub netns: Option<String>,
+    /// The server's own loopback address in the shared-network mode.
+    pub loopback_ipv4: Option<String>,
+    /// DNS servers of the server's subnets (written to the VM's `etc/resolv.conf`).
+    pub dns: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +42,8 @@ pub enum HvError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Network(#[from] crate::dataplane::NetError),
     #[error("cannot start the processes of instance `{id}`")]
     Spawn {
         id: String,

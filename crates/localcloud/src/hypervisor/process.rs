@@ -85,6 +85,15 @@ impl ProcessHypervisor {
                 spec.public_keys.join("\n") + "\n",
             )?;
         }
+        if !spec.dns.is_empty() {
+            fs_err::create_dir_all(dir.join("etc"))?;
+            let conf: String = spec
+                .dns
+                .iter()
+                .map(|d| format!("nameserver {d}\n"))
+                .collect();
+            fs_err::write(dir.join("etc/resolv.conf"), conf)?;
+        }
         let ud = spec.user_data.clone().unwrap_or_default();
         fs_err::write(inst.join("user-data.txt"), &ud)?;
         let plan = cloudinit::plan(&ud);
@@ -187,7 +196,23 @@ impl ProcessHypervisor {
             .append(true)
             .open(dir.join("var/log/console.log"))?;
         let console2 = console.try_clone()?;
-        let mut cmd = tokio::process::Command::new("/bin/sh");
+        let mut cmd = match (&spec.netns, crate::dataplane::find_tool("ip")) {
+            (Some(ns), Some(ip)) => {
+                let mut c = tokio::process::Command::new(ip);
+                c.args(["netns", "exec", ns, "/bin/sh"]);
+                c
+            }
+            (Some(_), None) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "`ip` is missing (install the Debian package iproute2)",
+                ))
+            }
+            (None, _) => tokio::process::Command::new("/bin/sh"),
+        };
+        if let Some(lo) = &spec.loopback_ipv4 {
+            cmd.env("VITRINA_LOOPBACK_IPV4", lo);
+        }
         cmd.arg(dir.join("var/lib/cloud/boot.sh"))
             .current_dir(dir)
             .process_group(0)
@@ -446,6 +471,10 @@ pub fn kill_instances(instances_root: &Path) -> usize {
         {
             killed += 1;
         }
+    }
+    // The namespaces and links of that localcloud go with its servers.
+    if let Some(data) = instances_root.parent() {
+        crate::dataplane::purge(data);
     }
     killed
 }

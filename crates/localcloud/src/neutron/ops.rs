@@ -60,19 +60,21 @@ pub(super) fn external_network(
     id
 }
 
-/// Creates the external networks on first start. Floating addresses are on the loopback range so
-/// that, on this machine, a floating IP reaches the host where the `process` VMs listen.
+/// Creates the external networks on first start. `ext-net`'s range is the `external_cidr`
+/// setting (default: a /24 of 198.18.0.0/15); its gateway address is the machine's side of it.
 pub fn bootstrap(cloud: &Cloud) {
+    let default = crate::dataplane::default_external_cidr(&cloud.cfg.data_dir);
+    let mut cidr = cloud.cfg.external_cidr.clone().unwrap_or(default.clone());
+    let (gw, start, end) = match crate::dataplane::range_of(&cidr) {
+        Some(r) => r,
+        None => {
+            tracing::warn!("localcloud: external range `{cidr}` is not an IPv4 CIDR of /16 to /29; using {default}");
+            cidr = default;
+            crate::dataplane::range_of(&cidr).unwrap_or_default()
+        }
+    };
     cloud.store.write(|db| {
-        let ext = external_network(
-            db,
-            EXT_NET,
-            "neutron",
-            "127.100.0.0/16",
-            "127.100.0.10",
-            "127.100.255.250",
-            "127.100.0.1",
-        );
+        let ext = external_network(db, EXT_NET, "neutron", &cidr, &start, &end, &gw);
         let inet = external_network(
             db,
             INTERNET_NET,

@@ -33,6 +33,16 @@ pub(super) fn boot_spec(db: &Db, s: &Server) -> BootSpec {
             .and_then(|u| base64::engine::general_purpose::STANDARD.decode(u).ok()),
         metadata: s.metadata.clone(),
         public_keys: s.public_keys.clone(),
+        netns: None,
+        loopback_ipv4: None,
+        dns: s
+            .ports
+            .iter()
+            .filter_map(|p| db.ports.get(p))
+            .flat_map(|p| p.fixed_ips.iter())
+            .filter_map(|f| db.subnets.get(&f.subnet_id))
+            .flat_map(|sub| sub.dns_nameservers.iter().cloned())
+            .collect(),
     }
 }
 
@@ -61,11 +71,23 @@ pub fn hostname(name: &str) -> String {
 pub(super) fn spawn_boot(c: &Cloud, id: &str, final_status: Option<ServerStatus>) {
     let hv = c.hv.clone();
     let store = c.store.clone();
+    let net = c.net.clone();
     let id = id.to_owned();
     tokio::spawn(async move {
         let spec = store.read(|db| db.servers.get(&id).map(|s| boot_spec(db, s)));
-        let Some(spec) = spec else { return };
-        let result = hv.boot(&spec);
+        let Some(mut spec) = spec else { return };
+        // The data plane makes the server's namespace and ports before its processes start.
+        let shared = matches!(net.mode(), crate::NetworkMode::Shared { .. });
+        let result = match net.plug_server(&id).await {
+            Ok(ns) => {
+                spec.netns = ns;
+                if shared {
+                    spec.loopback_ipv4 = Some(crate::dataplane::loopback_address(&id));
+                }
+                hv.boot(&spec)
+            }
+            Err(e) => Err(e.into()),
+        };
         store.write(|db| {
             let Some(s) = db.servers.get_mut(&id) else {
                 return;
@@ -73,6 +95,14 @@ pub(super) fn spawn_boot(c: &Cloud, id: &str, final_status: Option<ServerStatus>
             let t = now();
             match &result {
                 Ok(()) => {
+                    if shared {
+                        s.metadata
+                            .insert("localcloud:network_mode".into(), "shared".into());
+                        if let Some(lo) = &spec.loopback_ipv4 {
+                            s.metadata
+                                .insert("localcloud:loopback_ipv4".into(), lo.clone());
+                        }
+                    }
                     s.status = final_status.unwrap_or(ServerStatus::Active);
                     s.vm_state = if final_status == Some(ServerStatus::VerifyResize) {
                         "resized".into()

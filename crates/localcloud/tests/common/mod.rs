@@ -39,18 +39,23 @@ impl TestCloud {
     }
 
     pub async fn start_in(dir: tempfile::TempDir) -> TestCloud {
+        Self::start_with(dir, |_| {}).await
+    }
+
+    /// Starts in `dir` with a configuration adjusted by `adjust`.
+    pub async fn start_with(dir: tempfile::TempDir, adjust: impl FnOnce(&mut Config)) -> TestCloud {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let base = format!("http://{addr}");
-        let cloud = LocalCloud::open(Config::new(dir.path(), base.clone()))
-            .await
-            .unwrap_or_else(|e| {
-                // Processes left from an earlier start in this folder must not outlive the test.
-                vitrina_localcloud::kill_instances(&dir.path().join("instances"));
-                panic!("open localcloud: {e}")
-            });
+        let mut config = Config::new(dir.path(), base.clone());
+        adjust(&mut config);
+        let cloud = LocalCloud::open(config).await.unwrap_or_else(|e| {
+            // Processes left from an earlier start in this folder must not outlive the test.
+            vitrina_localcloud::kill_instances(&dir.path().join("instances"));
+            panic!("open localcloud: {e}")
+        });
         cloud.write_client_files().expect("client files");
         let router = cloud.router();
         let server = tokio::spawn(async move {
