@@ -120,9 +120,9 @@ codes! {
         fix: "Generate one with `uuidgen -r` or `python3 -c 'import uuid; print(uuid.uuid4())'`.",
     }
     SERVICE_TOO_LONG = "service/too-long", Error {
-        what: "A string of `service.yaml` exceeds its limit: `short_description` 120, `name` and `revision` 255, `icon` and `help` 512 characters.",
+        what: "A string of `service.yaml` exceeds its limit: `short_description`, `name` and `revision` 255 (seed 003 table 4), `icon` and `help` 512 characters.",
         why: "The marketplace's card and storage cut or reject longer values.",
-        example: "A 200-character `short_description`.",
+        example: "A 300-character `short_description`.",
         fix: "Shorten it; the long text belongs in `full_description.md`.",
     }
     SERVICE_BINDABLE_FALSE = "service/bindable-false", Error {
@@ -366,10 +366,34 @@ codes! {
         fix: "Declare it or correct the name.",
     }
     MANIFEST_UNKNOWN_RESOURCE_TYPE = "manifest/unknown-resource-type", Error {
-        what: "A resource or data source type from a provider vitrina does not serve (`vkcs`, `ivkcs`, `null`, `random`, `time`).",
+        what: "A resource or data source type that no provider vitrina serves (`vkcs`, `ivkcs`, `null`, `random`, `time`) offers, checked against the providers' schemas (with a did-you-mean).",
         why: "The deployment system has no provider for it.",
-        example: "`resource \"aws_instance\" \"x\"`.",
-        fix: "Use a type of a served provider.",
+        example: "`resource \"aws_instance\" \"x\"`; `vkcs_compute_instanse`.",
+        fix: "Use a type of a served provider (`vkcs_compute_instance`).",
+    }
+    MANIFEST_UNKNOWN_ARGUMENT = "manifest/unknown-argument", Error {
+        what: "An argument or block that the resource or data source type does not have (per the provider's schema), or one that only the provider sets.",
+        why: "The deployment would fail when it plans the manifest.",
+        example: "`flavour_id = var.flavor` in a `vkcs_compute_instance`.",
+        fix: "Correct the name as suggested (`flavor_id`), or remove it.",
+    }
+    MANIFEST_MISSING_ARGUMENT = "manifest/missing-argument", Error {
+        what: "A required argument or block of the resource or data source type is missing, or a block is given more times than allowed.",
+        why: "The provider cannot create the resource without it.",
+        example: "A `vkcs_blockstorage_volume` without `size`.",
+        fix: "Add the argument (`size = var.disk_size`).",
+    }
+    MANIFEST_ARGUMENT_TYPE = "manifest/argument-type", Error {
+        what: "A literal argument value that does not convert to the argument's type in the provider's schema.",
+        why: "Planning fails on the conversion.",
+        example: "`size = \"ten\"` for a number.",
+        fix: "Write a value of the argument's type (`size = 10`).",
+    }
+    MANIFEST_UNKNOWN_ATTRIBUTE = "manifest/unknown-attribute", Error {
+        what: "A reference reads an attribute that the resource or data source type does not have.",
+        why: "Planning would fail on the reference.",
+        example: "`vkcs_compute_instance.vm.access_ip` (the attribute is `access_ip_v4`).",
+        fix: "Correct the attribute name as suggested.",
     }
     MANIFEST_DEPRECATED_RESOURCE = "manifest/deprecated-resource", Warning {
         what: "A deprecated resource type: `ivkcs_agent_init`, `ivkcs_agent_status` (a warning).",

@@ -34,6 +34,10 @@ pub mod codes {
     pub const UNKNOWN_ARGUMENT: &str = "tf/unsupported-argument";
     /// A required argument is missing.
     pub const MISSING_ARGUMENT: &str = "tf/missing-argument";
+    /// A literal argument value that does not convert to the argument's type.
+    pub const ARGUMENT_TYPE: &str = "tf/argument-type";
+    /// A reference to an attribute the resource or data source type does not have.
+    pub const UNKNOWN_ATTRIBUTE: &str = "tf/unknown-attribute";
     /// The folder holds no `.tf` file.
     pub const EMPTY: &str = "tf/no-configuration";
 }
