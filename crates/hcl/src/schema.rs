@@ -572,6 +572,15 @@ impl Declarations {
         self.resources.insert(key);
     }
 
+    /// Whether a resource `name` of `mode` is declared with a type close to `type_name`: a
+    /// reference to `type_name.name` then names that declaration, and one of the two has a typo
+    /// reported on its own (one report per mistake).
+    fn declared_with_typo(&self, mode: ResourceMode, type_name: &str, name: &str) -> bool {
+        self.resources
+            .iter()
+            .any(|(m, t, n)| *m == mode && n == name && did_you_mean(t, [type_name]).is_some())
+    }
+
     fn names_of(&self, mode: ResourceMode, type_name: &str) -> Vec<&str> {
         self.resources
             .iter()
@@ -625,6 +634,9 @@ impl Declarations {
                     .resources
                     .contains(&(ResourceMode::Data, t.to_owned(), n.to_owned()))
                 {
+                    if self.declared_with_typo(ResourceMode::Data, t, n) {
+                        return None;
+                    }
                     return Some(undeclared(
                         format!("data.{t}.{n}"),
                         r.span_through(1),
@@ -642,6 +654,9 @@ impl Declarations {
                     .resources
                     .contains(&(ResourceMode::Managed, t.to_owned(), n.to_owned()))
                 {
+                    if self.declared_with_typo(ResourceMode::Managed, t, n) {
+                        return None;
+                    }
                     return Some(undeclared(
                         format!("{t}.{n}"),
                         r.span_through(0),
