@@ -30,19 +30,19 @@ pub use vars::VarInputs;
 /// Stable diagnostic codes raised while planning and applying.
 pub mod run_codes {
     /// An expression cannot be evaluated.
-    pub const EVAL: &str = "tf/eval";
+    pub const EVAL: &str = vitrina_diagnostics::codes::TF_EVAL;
     /// A variable has no value, the wrong type, or fails its validation.
-    pub const VARIABLE: &str = "tf/variable";
+    pub const VARIABLE: &str = vitrina_diagnostics::codes::TF_VARIABLE;
     /// `count` or `for_each` is invalid or not known during plan.
-    pub const EXPANSION: &str = "tf/expansion";
+    pub const EXPANSION: &str = vitrina_diagnostics::codes::TF_EXPANSION;
     /// `lifecycle.prevent_destroy` stops the plan.
-    pub const PREVENT_DESTROY: &str = "tf/prevent-destroy";
+    pub const PREVENT_DESTROY: &str = vitrina_diagnostics::codes::TF_PREVENT_DESTROY;
     /// A provider failed.
-    pub const PROVIDER: &str = "tf/provider";
+    pub const PROVIDER: &str = vitrina_diagnostics::codes::TF_PROVIDER;
     /// An output is invalid.
-    pub const OUTPUT: &str = "tf/output";
+    pub const OUTPUT: &str = vitrina_diagnostics::codes::TF_OUTPUT;
     /// The state could not be written.
-    pub const STATE: &str = "tf/state";
+    pub const STATE: &str = vitrina_diagnostics::codes::TF_STATE;
 }
 
 /// Runs configurations with a set of providers.
