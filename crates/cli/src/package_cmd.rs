@@ -86,7 +86,7 @@ fn display_prefix(path: &Path) -> String {
 }
 
 fn read(path: &Path) -> Result<Validated, ExitStatus> {
-    vitrina_package::validate_path(path).map_err(|e| {
+    vitrina_package::validate_path_with(path, Some(&vitrina_providers::schemas())).map_err(|e| {
         print_error(&e);
         ExitStatus::Usage
     })
@@ -185,7 +185,7 @@ fn pack(path: &Path, output: Option<&Path>) -> ExitStatus {
             return ExitStatus::Usage;
         }
     };
-    let v = vitrina_package::validate(&files);
+    let v = vitrina_package::validate_with(&files, Some(&vitrina_providers::schemas()));
     print_text(path, &v);
     if v.diagnostics.has_errors() {
         eprintln!(

@@ -170,8 +170,13 @@ fn validate(a: &ValidateArgs) -> ExitStatus {
         Err(s) => return s,
     };
     if !diags.has_errors() {
+        // Against every schema vitrina knows, `ivkcs` (declared as data) included.
         let engine = Engine::new(registry());
-        diags.extend(engine.validate(&config).into_vec());
+        diags.extend(
+            engine
+                .validate_against(&config, &vitrina_providers::schemas())
+                .into_vec(),
+        );
     }
     diags.sort();
     if a.json || a.format == Format::Json {

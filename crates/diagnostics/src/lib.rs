@@ -5,6 +5,8 @@
 //! (file + byte range), an optional `help` line and secondary spans. Line and column are computed
 //! only when rendering, from a [`LineIndex`] over the file's text kept in a [`SourceMap`].
 
+pub mod codes;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::ops::Range;

@@ -3,46 +3,15 @@
 
 use std::time::Duration;
 
-/// Parses a duration; `None` if malformed, negative, or absurdly large (over a year).
+/// Parses a duration with the project's one Go-duration parser
+/// ([`vitrina_hcl::duration::parse_go_duration`]); `None` if malformed, negative, or absurdly
+/// large (over a year).
 pub fn parse_duration(text: &str) -> Option<Duration> {
-    let s = text.trim();
-    if s.is_empty() {
+    let d = vitrina_hcl::duration::parse_go_duration(text.trim()).ok()?;
+    if d.nanos > 366 * 24 * 3600 * 1_000_000_000 {
         return None;
     }
-    if s == "0" {
-        return Some(Duration::ZERO);
-    }
-    let mut total = 0f64;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if num_len == 0 {
-            return None;
-        }
-        let (num, tail) = rest.split_at(num_len);
-        let value: f64 = num.parse().ok()?;
-        let unit_len = tail
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(tail.len());
-        let (unit, tail) = tail.split_at(unit_len);
-        let scale = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        total += value * scale;
-        rest = tail;
-    }
-    if !total.is_finite() || total > 366.0 * 24.0 * 3600.0 {
-        return None;
-    }
-    Some(Duration::from_secs_f64(total))
+    d.to_std()
 }
 
 /// Renders like Go (`10m0s` becomes `10m`, trimmed to what people write).

@@ -19,7 +19,9 @@ pub mod graph;
 pub mod hooks;
 pub mod plan;
 pub mod provider;
+pub mod schema_data;
 pub mod state;
+pub mod static_check;
 pub mod value;
 pub mod walk;
 

@@ -70,11 +70,13 @@
 #![forbid(unsafe_code)]
 
 pub mod convert;
+pub mod duration;
 pub mod eval;
 pub mod funcs;
 pub mod heredoc;
 pub mod parse;
 pub mod refs;
+pub mod schema;
 pub mod types;
 pub mod value;
 

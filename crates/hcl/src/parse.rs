@@ -19,7 +19,7 @@ use crate::types::{parse_type_constraint, Type, TypeError};
 /// What: the manifest cannot be parsed (an unclosed brace, a stray character, a heredoc without
 /// its closing marker). Why: nothing else about the file can be checked until it parses.
 /// Example: `resource "a" "b" {` with no closing `}`. Fix: correct the syntax at the position shown.
-pub const CODE_SYNTAX: &str = "manifest/syntax";
+pub const CODE_SYNTAX: &str = vitrina_diagnostics::codes::MANIFEST_SYNTAX;
 
 /// Largest file [`parse`] accepts, in bytes; bigger inputs get a `manifest/syntax` diagnostic.
 pub const MAX_SOURCE_BYTES: usize = 16 * 1024 * 1024;

@@ -143,7 +143,7 @@ fn plan(model: &Model, p: &PlanModel) -> Value {
     }
     billing.insert("options".into(), options.into());
     out.insert("billing".into(), billing.into());
-    out.insert("display".into(), display(p));
+    out.insert("display".into(), display(model, p));
 
     let mut create = Map::new();
     let mut update = Map::new();
@@ -264,7 +264,16 @@ fn schema_property(opt: &Node) -> Value {
     Value::Object(out)
 }
 
-fn display(p: &PlanModel) -> Value {
+/// Whether an option has `actions: []`: seed 003 table 5 says it is then shown inactive, and
+/// users cannot change its value (it is in neither `create` nor `update`).
+fn read_only(model: &Model, p: &PlanModel, name: &str) -> bool {
+    option_node(model, p, name)
+        .and_then(|o| o.get("actions"))
+        .and_then(Node::as_seq)
+        .is_some_and(<[Node]>::is_empty)
+}
+
+fn display(model: &Model, p: &PlanModel) -> Value {
     let Some(d) = p.display.as_ref() else {
         return json!({ "pages": [], "entities": [] });
     };
@@ -304,7 +313,13 @@ fn display(p: &PlanModel) -> Value {
                 .iter()
                 .filter_map(|i| i.get("name").and_then(Node::as_str_lenient))
                 .enumerate()
-                .map(|(i, n)| json!({ "name": n, "index": i }))
+                .map(|(i, n)| {
+                    if read_only(model, p, n) {
+                        json!({ "name": n, "index": i, "read_only": true })
+                    } else {
+                        json!({ "name": n, "index": i })
+                    }
+                })
                 .collect();
             g.insert("parameters".into(), params.into());
             groups.push(Value::Object(g));

@@ -22,15 +22,25 @@ pub mod yaml;
 use std::path::Path;
 
 use vitrina_diagnostics::{Diagnostic, Span};
+pub use vitrina_hcl::schema::ProviderSchemas;
 
 pub use option::OptionDef;
 pub use source::{read_package, read_zip_bytes, PackageFiles, ReadError};
 pub use validate::{Model, PlanModel, Validated};
 
 /// Validates a package already in memory. A bug in a validator becomes a
-/// `package/internal-error` diagnostic rather than a crash.
+/// `package/internal-error` diagnostic rather than a crash. Manifests' resource types are
+/// checked by their provider prefix only: [`validate_with`] checks them against schemas.
 pub fn validate(files: &PackageFiles) -> Validated {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| validate::validate(files))) {
+    validate_with(files, None)
+}
+
+/// [`validate`], checking manifests against the providers' schemas (given as data by the
+/// caller: this room does not know the providers).
+pub fn validate_with(files: &PackageFiles, schemas: Option<&ProviderSchemas>) -> Validated {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        validate::validate_with(files, schemas)
+    })) {
         Ok(v) => v,
         Err(_) => {
             let mut v = Validated::default();
@@ -52,8 +62,19 @@ pub fn validate(files: &PackageFiles) -> Validated {
 /// # Errors
 /// When the path cannot be read at all.
 pub fn validate_path(path: &Path) -> Result<Validated, ReadError> {
+    validate_path_with(path, None)
+}
+
+/// [`validate_path`] with the providers' schemas.
+///
+/// # Errors
+/// When the path cannot be read at all.
+pub fn validate_path_with(
+    path: &Path,
+    schemas: Option<&ProviderSchemas>,
+) -> Result<Validated, ReadError> {
     let files = read_package(path)?;
-    Ok(validate(&files))
+    Ok(validate_with(&files, schemas))
 }
 
 /// The broker catalog of a validated package, or `None` when it has errors.

@@ -7,7 +7,8 @@ use std::ops::Range;
 
 use vitrina_diagnostics::{Diagnostic, Diagnostics, Span};
 use vitrina_forms::FieldKind;
-use vitrina_hcl::{Module, Reference, ResourceMode, Type};
+use vitrina_hcl::schema::{Declarations, FindingKind, ProviderSchemas};
+use vitrina_hcl::{Module, Reference, Type};
 
 use crate::check::did_you_mean;
 use crate::codes;
@@ -94,7 +95,7 @@ struct Parsed {
 }
 
 impl Parsed {
-    fn new(text: &str) -> Result<Parsed, Box<Diagnostic>> {
+    fn new(text: &str, schemas: Option<&ProviderSchemas>) -> Result<Parsed, Box<Diagnostic>> {
         let module = vitrina_hcl::parse("", text).map_err(Box::new)?;
         let mut references = Vec::new();
         for block in &module.blocks {
@@ -113,7 +114,7 @@ impl Parsed {
             );
         }
         let mut own = Diagnostics::new();
-        check_resource_types(&mut own, "", &module);
+        check_resource_types(&mut own, "", &module, schemas);
         check_agent_steps(&mut own, "", &module);
         check_outputs(&mut own, "", &module);
         Ok(Parsed {
@@ -129,6 +130,18 @@ impl Parsed {
 #[derive(Debug, Default)]
 pub struct ParseCache {
     parsed: BTreeMap<String, Result<Parsed, Box<Diagnostic>>>,
+    /// The provider schemas manifests are checked against; without them, resource types are
+    /// checked by their provider prefix only.
+    pub schemas: Option<ProviderSchemas>,
+}
+
+impl ParseCache {
+    pub fn new(schemas: Option<ProviderSchemas>) -> Self {
+        ParseCache {
+            parsed: BTreeMap::new(),
+            schemas,
+        }
+    }
 }
 
 /// Checks the plan's manifest files against its options.
@@ -137,10 +150,12 @@ pub fn check_manifest(
     cache: &mut ParseCache,
     plan: &PlanModel,
     options: &Options,
+    broken: &BTreeSet<String>,
 ) {
     for (_, text) in &plan.manifest {
         if !cache.parsed.contains_key(text) {
-            cache.parsed.insert(text.clone(), Parsed::new(text));
+            let parsed = Parsed::new(text, cache.schemas.as_ref());
+            cache.parsed.insert(text.clone(), parsed);
         }
     }
     let mut modules: Vec<(&str, &Parsed)> = Vec::new();
@@ -164,53 +179,25 @@ pub fn check_manifest(
             None => parsed_all = false,
         }
     }
-    let mut variables: BTreeSet<&str> = BTreeSet::new();
-    let mut locals: BTreeSet<&str> = BTreeSet::new();
-    let mut managed: BTreeSet<(&str, &str)> = BTreeSet::new();
-    let mut managed_types: BTreeSet<&str> = BTreeSet::new();
-    let mut data: BTreeSet<(&str, &str)> = BTreeSet::new();
-    let mut module_calls: BTreeSet<&str> = BTreeSet::new();
+    let mut decls = Declarations::new();
     for (_, p) in &modules {
-        let m = &p.module;
-        variables.extend(m.variables.iter().map(|v| v.name.as_str()));
-        locals.extend(m.locals.iter().map(|l| l.name.as_str()));
-        for r in &m.resources {
-            match r.mode {
-                ResourceMode::Managed => {
-                    managed.insert((&r.type_name, &r.name));
-                    managed_types.insert(&r.type_name);
-                }
-                ResourceMode::Data => {
-                    data.insert((&r.type_name, &r.name));
-                }
-            }
-        }
-        module_calls.extend(
-            m.module_calls
-                .iter()
-                .filter_map(|b| b.labels.first())
-                .map(|l| l.value.as_str()),
-        );
+        decls.add_module(&p.module);
     }
-    let names = Declared {
-        variables: &variables,
-        locals: &locals,
-        managed: &managed,
-        managed_types: &managed_types,
-        data: &data,
-        module_calls: &module_calls,
-    };
+    let variables = &decls.variables;
     for (file, p) in &modules {
-        check_variables(diags, file, &p.module, plan, options);
+        check_variables(diags, file, &p.module, plan, options, broken);
         for r in &p.references {
-            names.check(diags, file, r);
+            if let Some(f) = decls.check(r, cache.schemas.as_ref()) {
+                diags.push(finding(file, f));
+            }
         }
     }
     // Options the manifest does not declare (only when every file parsed: otherwise the
     // variable may sit in the broken file).
     if parsed_all && !modules.is_empty() {
         for name in &plan.options {
-            if !variables.contains(name.as_str()) {
+            // An option without a file is reported where it is named.
+            if !variables.contains(name) && options.contains_key(name) {
                 let at = plan.option_spans.get(name).cloned().unwrap_or(0..0);
                 warn(
                     diags,
@@ -245,105 +232,20 @@ fn not_references(block: &vitrina_hcl::Block) -> Vec<Range<usize>> {
     out
 }
 
-struct Declared<'a> {
-    variables: &'a BTreeSet<&'a str>,
-    locals: &'a BTreeSet<&'a str>,
-    managed: &'a BTreeSet<(&'a str, &'a str)>,
-    managed_types: &'a BTreeSet<&'a str>,
-    data: &'a BTreeSet<(&'a str, &'a str)>,
-    module_calls: &'a BTreeSet<&'a str>,
+/// The package's code for a finding of the checks shared with the engine.
+pub fn finding_code(kind: FindingKind) -> &'static str {
+    match kind {
+        FindingKind::UnknownType => codes::MANIFEST_UNKNOWN_RESOURCE_TYPE,
+        FindingKind::UnknownArgument => codes::MANIFEST_UNKNOWN_ARGUMENT,
+        FindingKind::MissingArgument => codes::MANIFEST_MISSING_ARGUMENT,
+        FindingKind::WrongType => codes::MANIFEST_ARGUMENT_TYPE,
+        FindingKind::Undeclared => codes::MANIFEST_UNKNOWN_REFERENCE,
+        FindingKind::UnknownAttribute => codes::MANIFEST_UNKNOWN_ATTRIBUTE,
+    }
 }
 
-impl Declared<'_> {
-    fn check(&self, diags: &mut Diagnostics, file: &str, r: &Reference) {
-        let unknown =
-            |diags: &mut Diagnostics, what: String, at: Range<usize>, known: Vec<&str>| {
-                let help = match did_you_mean(what.rsplit('.').next().unwrap_or(&what), &known) {
-                    Some(m) => format!("did you mean `{m}`?"),
-                    None => "declare it, or correct the name".to_owned(),
-                };
-                err(
-                    diags,
-                    codes::MANIFEST_UNKNOWN_REFERENCE,
-                    file,
-                    at,
-                    format!("`{what}` is not declared"),
-                    help,
-                );
-            };
-        match r.root.as_str() {
-            "count" | "each" | "path" | "self" | "terraform" => {}
-            "var" => {
-                if let Some(name) = r.attr(0) {
-                    if !self.variables.contains(name) {
-                        unknown(
-                            diags,
-                            format!("var.{name}"),
-                            r.span_through(0),
-                            self.variables.iter().copied().collect(),
-                        );
-                    }
-                }
-            }
-            "local" => {
-                if let Some(name) = r.attr(0) {
-                    if !self.locals.contains(name) {
-                        unknown(
-                            diags,
-                            format!("local.{name}"),
-                            r.span_through(0),
-                            self.locals.iter().copied().collect(),
-                        );
-                    }
-                }
-            }
-            "module" => {
-                if let Some(name) = r.attr(0) {
-                    if !self.module_calls.contains(name) {
-                        unknown(
-                            diags,
-                            format!("module.{name}"),
-                            r.span_through(0),
-                            Vec::new(),
-                        );
-                    }
-                }
-            }
-            "data" => {
-                if let (Some(t), Some(n)) = (r.attr(0), r.attr(1)) {
-                    if !self.data.contains(&(t, n)) {
-                        let known = self
-                            .data
-                            .iter()
-                            .filter(|(dt, _)| *dt == t)
-                            .map(|(_, dn)| *dn)
-                            .collect();
-                        unknown(diags, format!("data.{t}.{n}"), r.span_through(1), known);
-                    }
-                }
-            }
-            t => {
-                let Some(n) = r.attr(0) else {
-                    // A bare name is not a Terraform reference (a `for` or `dynamic` iterator is
-                    // excluded by the hcl room); report it as unknown.
-                    unknown(diags, t.to_owned(), r.root_span.clone(), Vec::new());
-                    return;
-                };
-                if !self.managed.contains(&(t, n)) {
-                    let known = if self.managed_types.contains(t) {
-                        self.managed
-                            .iter()
-                            .filter(|(mt, _)| *mt == t)
-                            .map(|(_, mn)| *mn)
-                            .collect()
-                    } else {
-                        Vec::new()
-                    };
-                    unknown(diags, format!("{t}.{n}"), r.span_through(0), known);
-                }
-            }
-        }
-    }
+fn finding(file: &str, f: vitrina_hcl::schema::Finding) -> Diagnostic {
+    Diagnostic::error(finding_code(f.kind), Span::new(file, f.span), f.message).with_help(f.help)
 }
 
 /// The Terraform type a plan option's variable must have.
@@ -364,6 +266,7 @@ fn check_variables(
     m: &Module,
     plan: &PlanModel,
     options: &Options,
+    broken: &BTreeSet<String>,
 ) {
     for v in &m.variables {
         let is_option = plan.options.contains(&v.name);
@@ -393,7 +296,11 @@ fn check_variables(
             (Some(attr), Some(Ok(t))) => Some((attr, t)),
         };
         if is_option {
-            let def = options.get(&v.name).and_then(|(_, d)| d.as_ref());
+            // A broken option's errors are reported in its file.
+            let def = options
+                .get(&v.name)
+                .and_then(|(_, d)| d.as_ref())
+                .filter(|_| !broken.contains(&v.name));
             if let (Some(def), Some((attr, t))) = (def, ty) {
                 let (want, want_name) = option_type(def);
                 if *t != Type::Dynamic && *t != want {
@@ -423,7 +330,7 @@ fn check_variables(
                     );
                 }
             }
-        } else if v.default.is_none() {
+        } else if v.default.is_none() && !plan.options_incomplete {
             err(
                 diags,
                 codes::MANIFEST_UNBOUND_VARIABLE,
@@ -443,29 +350,19 @@ fn check_variables(
     }
 }
 
-fn check_resource_types(diags: &mut Diagnostics, file: &str, m: &Module) {
+fn check_resource_types(
+    diags: &mut Diagnostics,
+    file: &str,
+    m: &Module,
+    schemas: Option<&ProviderSchemas>,
+) {
     for r in &m.resources {
-        let provider = r.type_name.split('_').next().unwrap_or_default();
-        let builtin = r.type_name == "terraform_data";
-        if !builtin && (!PROVIDERS.contains(&provider) || !r.type_name.contains('_')) {
-            err(
-                diags,
-                codes::MANIFEST_UNKNOWN_RESOURCE_TYPE,
-                file,
-                r.type_span.clone(),
-                format!(
-                    "`{}` is not a type of a provider vitrina serves",
-                    r.type_name
-                ),
-                format!(
-                    "use a type of {}",
-                    PROVIDERS
-                        .iter()
-                        .map(|p| format!("`{p}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            );
+        if let Some(schemas) = schemas {
+            for f in vitrina_hcl::schema::check_resource(r, schemas) {
+                diags.push(finding(file, f));
+            }
+        } else {
+            check_resource_prefix(diags, file, r);
         }
         if let Some((_, instead)) = DEPRECATED.iter().find(|(t, _)| *t == r.type_name) {
             warn(
@@ -480,28 +377,36 @@ fn check_resource_types(diags: &mut Diagnostics, file: &str, m: &Module) {
     }
 }
 
-/// `5s`, `1m`, `1h30m`, `500ms`, `0`.
+/// Without schemas: the type's provider prefix is one vitrina serves.
+fn check_resource_prefix(diags: &mut Diagnostics, file: &str, r: &vitrina_hcl::Resource) {
+    let provider = r.type_name.split('_').next().unwrap_or_default();
+    let builtin = r.type_name == "terraform_data";
+    if !builtin && (!PROVIDERS.contains(&provider) || !r.type_name.contains('_')) {
+        err(
+            diags,
+            codes::MANIFEST_UNKNOWN_RESOURCE_TYPE,
+            file,
+            r.type_span.clone(),
+            format!(
+                "`{}` is not a type of a provider vitrina serves",
+                r.type_name
+            ),
+            format!(
+                "use a type of {}",
+                PROVIDERS
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+    }
+}
+
+/// A non-negative Go duration (`5s`, `1m`, `1h30m`, `500ms`, `2.5s`, `0`), read by the
+/// project's one parser ([`vitrina_hcl::duration::parse_go_duration`]), as the agent reads it.
 pub fn is_duration(s: &str) -> bool {
-    if s == "0" {
-        return true;
-    }
-    let mut rest = s;
-    if rest.is_empty() {
-        return false;
-    }
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return false;
-        }
-        rest = rest.get(digits..).unwrap_or_default();
-        let unit = ["ms", "s", "m", "h"]
-            .into_iter()
-            .find(|u| rest.starts_with(u));
-        let Some(unit) = unit else { return false };
-        rest = rest.get(unit.len()..).unwrap_or_default();
-    }
-    true
+    vitrina_hcl::duration::parse_go_duration(s).is_ok_and(|d| d.nanos >= 0)
 }
 
 fn literal(expr: &vitrina_hcl::Expression) -> Option<vitrina_hcl::Value> {
@@ -639,10 +544,12 @@ mod tests {
 
     #[test]
     fn durations() {
-        for ok in ["5s", "1m", "1h", "1h30m", "500ms", "0", "20m"] {
+        for ok in [
+            "5s", "1m", "1h", "1h30m", "500ms", "0", "20m", "1.5s", "2.5s",
+        ] {
             assert!(is_duration(ok), "{ok}");
         }
-        for bad in ["", "5", "m", "5x", "1.5s", "-1s"] {
+        for bad in ["", "5", "m", "5x", "-1s"] {
             assert!(!is_duration(bad), "{bad}");
         }
     }

@@ -51,15 +51,10 @@ pub fn check_option(ctx: &mut Ctx<'_>, name: &str, root: &Node) -> Option<Option
         top.clone(),
         "the actions that ask this option",
     ) {
+        // `actions: []` is valid: seed 003 table 5 says an option with no action is shown
+        // inactive (read-only, its value its `const` or `default`); only a missing key is an
+        // error.
         if let Some(items) = ctx.seq(list) {
-            if items.is_empty() {
-                ctx.error(
-                    codes::OPTION_REQUIRED,
-                    list.span.clone(),
-                    "`actions` is empty",
-                    "list `create` and/or `update`",
-                );
-            }
             for item in items {
                 let Some(s) = ctx.string(item) else { continue };
                 match Action::parse(s) {
@@ -638,7 +633,8 @@ fn check_datasource(
             for (k, v) in map {
                 let key = k.scalar_text().unwrap_or_default();
                 match (kind, key) {
-                    (DatasourceKind::Flavor, "vcpus") => filter.vcpus = bounds(ctx, v),
+                    // Seed 003 table 9 spells it `vcpu`; VK's examples use `vcpus`.
+                    (DatasourceKind::Flavor, "vcpus" | "vcpu") => filter.vcpus = bounds(ctx, v),
                     (DatasourceKind::Flavor, "ram") => filter.ram_mb = bounds(ctx, v),
                     (DatasourceKind::VolumeType, "disk_class") => {
                         filter.disk_classes = enum_filter(ctx, k, v, &DISK_CLASSES);
@@ -663,7 +659,7 @@ fn check_datasource(
                     (DatasourceKind::Network, "shared") => filter.shared = ctx.bool(v),
                     _ => {
                         let known: &[&str] = match kind {
-                            DatasourceKind::Flavor => &["vcpus", "ram"],
+                            DatasourceKind::Flavor => &["vcpus", "vcpu", "ram"],
                             DatasourceKind::VolumeType => &["disk_class", "name"],
                             _ => &["kind", "shared"],
                         };

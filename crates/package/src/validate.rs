@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use vitrina_diagnostics::{Diagnostic, Diagnostics, SourceMap, Span};
 use vitrina_forms::DatasourceKind;
+use vitrina_hcl::schema::ProviderSchemas;
 use vitrina_pricing::BillingCycle;
 
 use crate::check::{is_uuid4, parse_yaml, Ctx};
@@ -40,6 +41,9 @@ pub struct Model {
     pub full_description: String,
     /// Option name → its file's tree and its typed form (when it could be read).
     pub options: BTreeMap<String, (Node, Option<OptionDef>)>,
+    /// Options whose file has errors: registered with what could be read, and not used to
+    /// find errors elsewhere (one report per mistake).
+    pub broken_options: BTreeSet<String>,
     pub plans: Vec<PlanModel>,
 }
 
@@ -62,6 +66,9 @@ pub struct PlanModel {
     /// `plans/<PLAN>/display.yaml`, and where each option is listed in it.
     pub display_file: String,
     pub option_spans: BTreeMap<String, std::ops::Range<usize>>,
+    /// Whether the plan's option list could not be read whole (a broken display.yaml or
+    /// entry, an option without a file): then nothing is reported for lacking an option.
+    pub options_incomplete: bool,
 }
 
 impl PlanModel {
@@ -90,11 +97,19 @@ struct Validator<'p> {
     model: Model,
 }
 
-/// Validates a package read into memory.
+/// Validates a package read into memory; manifests' resource types are checked by their
+/// provider prefix only (see [`validate_with`]).
 pub fn validate(files: &PackageFiles) -> Validated {
+    validate_with(files, None)
+}
+
+/// Validates a package read into memory, checking its manifests against the providers'
+/// schemas when given (resource and data source types, arguments, blocks, argument types,
+/// attributes read from resources).
+pub fn validate_with(files: &PackageFiles, schemas: Option<&ProviderSchemas>) -> Validated {
     let mut v = Validator {
         files,
-        tf_cache: crate::manifest::ParseCache::default(),
+        tf_cache: crate::manifest::ParseCache::new(schemas.cloned()),
         diags: files.diagnostics.clone(),
         texts: BTreeMap::new(),
         model: Model {
@@ -315,7 +330,7 @@ impl Validator<'_> {
         for (key, max, what) in [
             ("revision", 255, "the revision of this package"),
             ("name", 255, "the service name"),
-            ("short_description", 120, "the card text"),
+            ("short_description", 255, "the card text"),
         ] {
             if let Some(n) = ctx.required(root, key, req, top.clone(), what) {
                 service_string(&mut ctx, n, key, max);
@@ -485,6 +500,7 @@ impl Validator<'_> {
             let Some(root) = self.yaml(&path, None) else {
                 // An empty or broken option file still exists: references to it are fine.
                 if self.files.has_file(&path) {
+                    self.model.broken_options.insert(name.clone());
                     self.model.options.insert(
                         name,
                         (
@@ -498,20 +514,35 @@ impl Validator<'_> {
                 }
                 continue;
             };
+            let errors_before = self.diags.error_count();
             let mut ctx = Ctx::new(&path, &mut self.diags);
             let def = check_option(&mut ctx, &name, &root);
-            if let Some((tag, tag_node)) = def
-                .as_ref()
-                .and_then(|d| d.field.tag.clone())
-                .zip(root.get("schema").and_then(|s| s.get("tag")))
-            {
-                tags.entry(tag)
-                    .or_default()
-                    .push((path.clone(), tag_node.span.clone()));
+            if self.diags.error_count() > errors_before {
+                self.model.broken_options.insert(name.clone());
+            }
+            // The tag is read from the tree, so a broken option still pairs with its partner.
+            if let Some(tag_node) = root.get("schema").and_then(|s| s.get("tag")) {
+                if let Some(tag) = tag_node.as_str_lenient() {
+                    tags.entry(tag.to_owned())
+                        .or_default()
+                        .push((path.clone(), tag_node.span.clone()));
+                }
             }
             self.model.options.insert(name, (root, def));
         }
+        // A broken option whose tag cannot be read may be the other half of any pair.
+        let tag_unknown = self.model.broken_options.iter().any(|name| {
+            self.model
+                .options
+                .get(name)
+                .and_then(|(root, _)| root.get("schema"))
+                .and_then(|s| s.get("tag"))
+                .is_none()
+        });
         for (tag, users) in tags {
+            if tag_unknown {
+                break;
+            }
             if let [(path, at)] = users.as_slice() {
                 self.diags.push(
                     Diagnostic::error(
@@ -537,8 +568,9 @@ impl Validator<'_> {
         let display = self.yaml(&display_path, Some("the plan's wizard"));
         // The plan's options come from its display.
         let mut plan_options = Vec::new();
-        if let Some(d) = &display {
-            plan_options = self.display(&display_path, d, &mut model);
+        match &display {
+            Some(d) => plan_options = self.display(&display_path, d, &mut model),
+            None => model.options_incomplete = true,
         }
         model.options = plan_options.clone();
         if let Some(p) = &plan {
@@ -567,6 +599,7 @@ impl Validator<'_> {
             &mut self.tf_cache,
             &model,
             &self.model.options,
+            &self.model.broken_options,
         );
         model.plan = plan;
         model.display = display;
@@ -719,17 +752,23 @@ impl Validator<'_> {
             if let Some(items) = ctx.seq(list) {
                 for item in items {
                     let Some(name) = ctx.string(item) else {
+                        model.options_incomplete = true;
                         continue;
                     };
                     match self.model.options.get(name) {
-                        None => ctx.error(
-                            codes::DISPLAY_UNKNOWN_OPTION,
-                            item.span.clone(),
-                            format!("option `{name}` has no file `parameters/{name}.yaml`"),
-                            format!("add `parameters/{name}.yaml` or correct the name"),
-                        ),
+                        None => {
+                            model.options_incomplete = true;
+                            ctx.error(
+                                codes::DISPLAY_UNKNOWN_OPTION,
+                                item.span.clone(),
+                                format!("option `{name}` has no file `parameters/{name}.yaml`"),
+                                format!("add `parameters/{name}.yaml` or correct the name"),
+                            );
+                        }
                         Some((_, def)) => {
-                            if def.as_ref().is_some_and(|d| !d.field.is_postpaid()) {
+                            if !self.model.broken_options.contains(name)
+                                && def.as_ref().is_some_and(|d| !d.field.is_postpaid())
+                            {
                                 ctx.error(
                                     codes::PLAN_MIXED_BILLING,
                                     item.span.clone(),
@@ -794,7 +833,7 @@ impl Validator<'_> {
             let Some(name) = okey.scalar_text() else {
                 continue;
             };
-            let Some((orig, orig_def)) = self.model.options.get(name) else {
+            let Some((orig, _)) = self.model.options.get(name) else {
                 ctx.error(
                     codes::PLAN_BAD_PATCH,
                     okey.span.clone(),
@@ -808,6 +847,10 @@ impl Validator<'_> {
             if !model.options.iter().any(|o| o == name)
                 && !model.resource_usages.iter().any(|o| o == name)
             {
+                if model.options_incomplete {
+                    // The option may be in the part of display.yaml that could not be read.
+                    continue;
+                }
                 ctx.error(
                     codes::PLAN_BAD_PATCH,
                     okey.span.clone(),
@@ -843,6 +886,10 @@ impl Validator<'_> {
             if conflict {
                 continue;
             }
+            // A broken option's errors are its file's: the patch is not judged on top of them.
+            if self.model.broken_options.contains(name) {
+                continue;
+            }
             let mut patched = orig.clone();
             let mut ok = true;
             for (k, s, v) in &keys {
@@ -864,8 +911,9 @@ impl Validator<'_> {
                 continue;
             }
             // The patched option must still be valid: report what the patch broke.
+            // Errors the option has without the patch are its file's, reported there.
             let mut before = Diagnostics::new();
-            if orig_def.is_some() {
+            {
                 let opt_file = format!("parameters/{name}.yaml");
                 let mut c = Ctx::new(&opt_file, &mut before);
                 check_option(&mut c, name, orig);
@@ -903,8 +951,10 @@ impl Validator<'_> {
         let mut ctx = Ctx::new(file, &mut self.diags);
         let mut options: Vec<String> = Vec::new();
         if !ctx.check_keys(root, &["pages", "entities"]) {
+            model.options_incomplete = true;
             return options;
         }
+        let mut incomplete = false;
         let mut seen: BTreeMap<String, std::ops::Range<usize>> = BTreeMap::new();
         // Options shown in a group that has a `when`, and the params every `when` reads.
         let mut conditional: BTreeSet<String> = BTreeSet::new();
@@ -912,7 +962,9 @@ impl Validator<'_> {
         let mut usage: BTreeMap<String, std::ops::Range<usize>> = BTreeMap::new();
         let opts = &self.model.options;
         if let Some(pages) = root.get("pages") {
-            if let Some(pages) = ctx.seq(pages) {
+            let pages = ctx.seq(pages);
+            incomplete |= pages.is_none();
+            if let Some(pages) = pages {
                 if pages.len() > MAX_PAGES {
                     if let Some(extra) = pages.get(MAX_PAGES) {
                         ctx.error(
@@ -925,6 +977,7 @@ impl Validator<'_> {
                 }
                 for page in pages {
                     if !ctx.check_keys(page, &["name", "groups"]) {
+                        incomplete = true;
                         continue;
                     }
                     if let Some(n) = page.get("name") {
@@ -941,10 +994,12 @@ impl Validator<'_> {
                         }
                     }
                     let Some(groups) = page.get("groups").and_then(|g| ctx.seq(g)) else {
+                        incomplete |= page.get("groups").is_some();
                         continue;
                     };
                     for group in groups {
                         if !ctx.check_keys(group, &["name", "parameters", "when"]) {
+                            incomplete = true;
                             continue;
                         }
                         if let Some(n) = group.get("name") {
@@ -971,7 +1026,9 @@ impl Validator<'_> {
                         let Some(params) = group.get("parameters") else {
                             continue;
                         };
-                        for (node, name) in ctx.name_list(params) {
+                        let names = ctx.name_list(params);
+                        incomplete |= params.as_seq().is_none_or(|s| s.len() != names.len());
+                        for (node, name) in names {
                             if let Some(first) = seen.get(name) {
                                 let d = Diagnostic::error(
                                     codes::DISPLAY_DUPLICATE_OPTION,
@@ -985,6 +1042,7 @@ impl Validator<'_> {
                             }
                             seen.insert(name.to_owned(), node.span.clone());
                             if !opts.contains_key(name) {
+                                incomplete = true;
                                 ctx.error(
                                     codes::DISPLAY_UNKNOWN_OPTION,
                                     node.span.clone(),
@@ -1033,7 +1091,17 @@ impl Validator<'_> {
         if let Some(list) = entities {
             if let Some(items) = ctx.seq(list) {
                 for e in items {
-                    has_disks |= check_entity(&mut ctx, e, &options, opts, &mut when_params);
+                    has_disks |= check_entity(
+                        &mut ctx,
+                        e,
+                        &options,
+                        Opts {
+                            all: opts,
+                            broken: &self.model.broken_options,
+                            plan_incomplete: incomplete,
+                        },
+                        &mut when_params,
+                    );
                 }
             }
         }
@@ -1053,6 +1121,7 @@ impl Validator<'_> {
         }
         model.display_file = file.to_owned();
         model.option_spans = usage;
+        model.options_incomplete |= incomplete;
         options
     }
 
@@ -1285,6 +1354,15 @@ impl ParamKind {
 }
 
 /// Checks `{const: V}` / `{param: OPTION}` of an entity field.
+/// The package's options and which of them are broken.
+#[derive(Clone, Copy)]
+struct Opts<'a> {
+    all: &'a BTreeMap<String, (Node, Option<OptionDef>)>,
+    broken: &'a BTreeSet<String>,
+    /// The plan's option list could not be read whole.
+    plan_incomplete: bool,
+}
+
 fn const_or_param(
     ctx: &mut Ctx<'_>,
     parent: &Node,
@@ -1292,7 +1370,7 @@ fn const_or_param(
     required: bool,
     kind: ParamKind,
     plan_options: &[String],
-    opts: &BTreeMap<String, (Node, Option<OptionDef>)>,
+    opts: Opts<'_>,
 ) {
     let Some((k, v)) = parent.entry(key) else {
         if required {
@@ -1352,7 +1430,7 @@ fn const_or_param(
     }
     if let Some(p) = p {
         let Some(name) = ctx.string(p) else { return };
-        let Some((_, def)) = opts.get(name) else {
+        let Some((_, def)) = opts.all.get(name) else {
             ctx.error(
                 codes::DISPLAY_UNKNOWN_OPTION,
                 p.span.clone(),
@@ -1362,6 +1440,10 @@ fn const_or_param(
             return;
         };
         if !plan_options.iter().any(|o| o == name) {
+            if opts.plan_incomplete {
+                // It may be in the part of this file that could not be read.
+                return;
+            }
             ctx.error(
                 codes::DISPLAY_BAD_ENTITY,
                 p.span.clone(),
@@ -1370,7 +1452,10 @@ fn const_or_param(
             );
             return;
         }
-        let Some(def) = def else { return };
+        // A broken option's errors are reported in its file.
+        let Some(def) = def.as_ref().filter(|_| !opts.broken.contains(name)) else {
+            return;
+        };
         let ok = match kind {
             ParamKind::Integer => def.field.is_integer(),
             ParamKind::Flavor => def
@@ -1398,7 +1483,7 @@ fn check_entity(
     ctx: &mut Ctx<'_>,
     e: &Node,
     plan_options: &[String],
-    opts: &BTreeMap<String, (Node, Option<OptionDef>)>,
+    opts: Opts<'_>,
     when_params: &mut Vec<(String, Node)>,
 ) -> bool {
     let Some(kind_node) = e.get("entity") else {
@@ -1426,7 +1511,7 @@ fn check_entity(
     };
     ctx.check_keys(e, keys);
     if let Some(w) = e.get("when") {
-        check_when(ctx, w, opts, when_params);
+        check_when(ctx, w, opts.all, when_params);
     }
     const_or_param(
         ctx,

@@ -14,6 +14,8 @@ struct Case {
     edits: Vec<Edit>,
     /// For diagnostics about a whole file (no marker): the file, at 1:1.
     file: Option<&'static str>,
+    /// Validate with provider schemas ([`common::test_schemas`]).
+    schemas: bool,
 }
 
 fn case(code: &'static str, edits: Vec<Edit>) -> Case {
@@ -21,6 +23,17 @@ fn case(code: &'static str, edits: Vec<Edit>) -> Case {
         code,
         edits,
         file: None,
+        schemas: false,
+    }
+}
+
+/// A case of the checks made against provider schemas.
+fn schema_case(code: &'static str, edits: Vec<Edit>) -> Case {
+    Case {
+        code,
+        edits,
+        file: None,
+        schemas: true,
     }
 }
 
@@ -29,6 +42,7 @@ fn file_case(code: &'static str, file: &'static str, edits: Vec<Edit>) -> Case {
         code,
         edits,
         file: Some(file),
+        schemas: false,
     }
 }
 
@@ -56,7 +70,7 @@ fn cases() -> Vec<Case> {
         ),
         case(
             codes::SERVICE_TOO_LONG,
-            vec![sub("service.yaml", "short_description: A demo service", format!("short_description: ⟦{}", "a".repeat(121)))],
+            vec![sub("service.yaml", "short_description: A demo service", format!("short_description: ⟦{}", "a".repeat(256)))],
         ),
         case(codes::SERVICE_BINDABLE_FALSE, vec![sub("service.yaml", "bindable: true", "bindable: ⟦false")]),
         case(codes::SERVICE_PLAN_UPDATEABLE, vec![sub("service.yaml", "plan_updateable: false", "plan_updateable: ⟦true")]),
@@ -148,6 +162,14 @@ fn cases() -> Vec<Case> {
         ]),
         case(codes::MANIFEST_UNKNOWN_REFERENCE, vec![sub(DEPLOY, "echo ${var.title}", "echo ${⟦var.titel}")]),
         case(codes::MANIFEST_UNKNOWN_RESOURCE_TYPE, vec![sub(DEPLOY, "locals {", "resource ⟦\"aws_instance\" \"x\" {\n}\n\nlocals {")]),
+        schema_case(codes::MANIFEST_UNKNOWN_ARGUMENT, vec![sub(DEPLOY, "  flavor_id         = var.flavor", "  ⟦flavour_id        = var.flavor")]),
+        schema_case(codes::MANIFEST_MISSING_ARGUMENT, vec![sub(
+            DEPLOY,
+            "resource \"random_password\" \"admin\" {\n  length = 16\n}",
+            "resource ⟦\"random_password\" \"admin\" {\n}",
+        )]),
+        schema_case(codes::MANIFEST_ARGUMENT_TYPE, vec![sub(DEPLOY, "  length = 16", "  length = ⟦\"sixteen\"")]),
+        schema_case(codes::MANIFEST_UNKNOWN_ATTRIBUTE, vec![sub(DEPLOY, "value     = random_password.admin.result", "value     = random_password.admin.⟦reslt")]),
         case(codes::MANIFEST_DEPRECATED_RESOURCE, vec![sub(DEPLOY, "locals {", "resource ⟦\"ivkcs_agent_init\" \"init\" {\n}\n\nlocals {")]),
         case(codes::MANIFEST_BAD_AGENT_STEP, vec![sub(DEPLOY, "type    = \"bash\"", "type    = ⟦\"perl\"")]),
         case(codes::MANIFEST_SENSITIVE_OUTPUT, vec![
@@ -171,6 +193,8 @@ fn base_package_has_no_diagnostics() {
     let b = build(&[]);
     let json = validate_json(&b.files);
     assert_eq!(json, serde_json::json!({"ok": true, "diagnostics": []}));
+    let json = common::validate_json_with(&b.files, &common::test_schemas());
+    assert_eq!(json, serde_json::json!({"ok": true, "diagnostics": []}));
 }
 
 #[test]
@@ -180,7 +204,11 @@ fn every_code_has_a_case() {
         .map(|c| c.code)
         .chain(ELSEWHERE.iter().copied())
         .collect();
-    let all: BTreeSet<&str> = codes::ALL.iter().copied().collect();
+    // The package room's codes, and the parser's `manifest/syntax` it reports on manifests.
+    let all: BTreeSet<&str> = codes::of_room("package")
+        .map(|c| c.code)
+        .chain([codes::MANIFEST_SYNTAX])
+        .collect();
     assert_eq!(all, tested);
 }
 
@@ -189,7 +217,11 @@ fn each_code_at_its_position_and_no_other_error() {
     let mut failures = Vec::new();
     for c in cases() {
         let b = build(&c.edits);
-        let json = validate_json(&b.files);
+        let json = if c.schemas {
+            common::validate_json_with(&b.files, &common::test_schemas())
+        } else {
+            validate_json(&b.files)
+        };
         let diags = json["diagnostics"].as_array().cloned().unwrap_or_default();
         let (file, line, col) = match (&b.marker, c.file) {
             (Some(m), _) => m.clone(),

@@ -218,3 +218,29 @@ fn string_default_must_fit_its_own_rules() {
         )]
     );
 }
+
+/// Agent step durations are read by the project's one Go-duration parser (the one `timeadd`
+/// and the engine's `timeouts` use): `2.5s` is a duration, `5 minutes` is not.
+#[test]
+fn agent_step_durations_follow_go() {
+    let ok = codes(&[sub(
+        "plans/basic/deployment/deploy.tf",
+        "timeout = \"5m\"",
+        "timeout = \"2.5s\"",
+    )]);
+    assert_eq!(ok, vec![]);
+    let bad = codes(&[sub(
+        "plans/basic/deployment/deploy.tf",
+        "timeout = \"5m\"",
+        "timeout = \"5 minutes\"",
+    )]);
+    assert_eq!(
+        bad,
+        vec![(
+            "manifest/bad-agent-step".to_owned(),
+            "plans/basic/deployment/deploy.tf".to_owned()
+        )]
+    );
+    let d = vitrina_hcl::duration::parse_go_duration("2.5s").expect("a duration");
+    assert_eq!(d.nanos, 2_500_000_000);
+}

@@ -14,28 +14,33 @@ use vitrina_hcl as hcl;
 use crate::addr::{ResourceAddr, ResourceMode};
 use crate::duration::parse_duration;
 
-/// Stable diagnostic codes raised while reading a configuration.
+/// Stable diagnostic codes raised while reading a configuration (registered in
+/// [`vitrina_diagnostics::codes`]).
 pub mod codes {
     /// A file cannot be read.
-    pub const READ: &str = "tf/read";
+    pub const READ: &str = vitrina_diagnostics::codes::TF_READ;
     /// Two blocks declare the same variable, local, resource, data source or output.
-    pub const DUPLICATE: &str = "tf/duplicate";
+    pub const DUPLICATE: &str = vitrina_diagnostics::codes::TF_DUPLICATE;
     /// A block misses its labels or a meta-argument has the wrong shape.
-    pub const BAD_BLOCK: &str = "tf/bad-block";
+    pub const BAD_BLOCK: &str = vitrina_diagnostics::codes::TF_BAD_BLOCK;
     /// A reference names something that is not declared.
-    pub const UNDECLARED: &str = "tf/undeclared";
+    pub const UNDECLARED: &str = vitrina_diagnostics::codes::TF_UNDECLARED;
     /// References form a cycle.
-    pub const CYCLE: &str = "tf/cycle";
+    pub const CYCLE: &str = vitrina_diagnostics::codes::TF_CYCLE;
     /// `module` blocks are not supported yet.
-    pub const UNSUPPORTED: &str = "tf/unsupported";
+    pub const UNSUPPORTED: &str = vitrina_diagnostics::codes::TF_UNSUPPORTED;
     /// A resource type no registered provider offers.
-    pub const UNKNOWN_TYPE: &str = "tf/unknown-resource-type";
+    pub const UNKNOWN_TYPE: &str = vitrina_diagnostics::codes::TF_UNKNOWN_RESOURCE_TYPE;
     /// An argument the resource's schema does not have.
-    pub const UNKNOWN_ARGUMENT: &str = "tf/unsupported-argument";
+    pub const UNKNOWN_ARGUMENT: &str = vitrina_diagnostics::codes::TF_UNSUPPORTED_ARGUMENT;
     /// A required argument is missing.
-    pub const MISSING_ARGUMENT: &str = "tf/missing-argument";
+    pub const MISSING_ARGUMENT: &str = vitrina_diagnostics::codes::TF_MISSING_ARGUMENT;
+    /// A literal argument value that does not convert to the argument's type.
+    pub const ARGUMENT_TYPE: &str = vitrina_diagnostics::codes::TF_ARGUMENT_TYPE;
+    /// A reference to an attribute the resource or data source type does not have.
+    pub const UNKNOWN_ATTRIBUTE: &str = vitrina_diagnostics::codes::TF_UNKNOWN_ATTRIBUTE;
     /// The folder holds no `.tf` file.
-    pub const EMPTY: &str = "tf/no-configuration";
+    pub const EMPTY: &str = vitrina_diagnostics::codes::TF_NO_CONFIGURATION;
 }
 
 /// A `variable` block.

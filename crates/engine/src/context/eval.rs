@@ -57,7 +57,7 @@ impl Values {
         let mut vars = false;
         for r in refs {
             match classify(r) {
-                Target::Var(_) => vars = true,
+                Target::Var => vars = true,
                 Target::Local(name) => {
                     if let Some(v) = self.locals.get(&name) {
                         locals.entry(name).or_insert_with(|| v.clone());

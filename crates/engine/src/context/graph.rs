@@ -43,7 +43,7 @@ pub(crate) struct ConfigGraph {
 
 /// What a reference's root names.
 pub(crate) enum Target {
-    Var(String),
+    Var,
     Local(String),
     Resource(ResourceAddr),
     /// `count`, `each`, `path`, `terraform`, `self`: supplied per evaluation.
@@ -53,9 +53,7 @@ pub(crate) enum Target {
 
 pub(crate) fn classify(r: &hcl::Reference) -> Target {
     match r.root.as_str() {
-        "var" => r
-            .attr(0)
-            .map_or(Target::Undeclared, |n| Target::Var(n.to_owned())),
+        "var" => r.attr(0).map_or(Target::Undeclared, |_| Target::Var),
         "local" => r
             .attr(0)
             .map_or(Target::Undeclared, |n| Target::Local(n.to_owned())),
@@ -88,6 +86,8 @@ impl ConfigGraph {
             .collect();
         let mut graph = Graph::with_nodes(nodes.len());
         let mut resource_deps: BTreeMap<ResourceAddr, BTreeSet<ResourceAddr>> = BTreeMap::new();
+        // Undeclared names: the one reference check shared with the `package` room.
+        let decls = crate::static_check::declarations(config);
 
         let link = |from: NodeId,
                     file: &str,
@@ -97,58 +97,23 @@ impl ConfigGraph {
          -> BTreeSet<ResourceAddr> {
             let mut deps = BTreeSet::new();
             for r in refs {
+                if let Some(f) = decls.check(r, None) {
+                    diags.push(crate::static_check::diagnostic(file, f));
+                    continue;
+                }
                 let target = match classify(r) {
-                    Target::Var(name) => {
-                        if !config.variables.contains_key(&name) {
-                            diags.push(undeclared(
-                                file,
-                                r,
-                                &format!("variable `{name}` is not declared"),
-                                "declare it with a `variable` block",
-                            ));
-                        }
-                        continue;
-                    }
-                    Target::Local(name) => {
-                        let k = NodeKind::Local(name.clone());
-                        match index.get(&k) {
-                            Some(&n) => n,
-                            None => {
-                                diags.push(undeclared(
-                                    file,
-                                    r,
-                                    &format!("local value `{name}` is not declared"),
-                                    "add it to a `locals` block",
-                                ));
-                                continue;
-                            }
-                        }
-                    }
+                    Target::Var | Target::Builtin | Target::Undeclared => continue,
+                    Target::Local(name) => match index.get(&NodeKind::Local(name)) {
+                        Some(&n) => n,
+                        None => continue,
+                    },
                     Target::Resource(addr) => match index.get(&NodeKind::Resource(addr.clone())) {
                         Some(&n) => {
                             deps.insert(addr);
                             n
                         }
-                        None => {
-                            diags.push(undeclared(
-                                file,
-                                r,
-                                &format!("`{addr}` is not declared"),
-                                "declare the resource, or check the name",
-                            ));
-                            continue;
-                        }
+                        None => continue,
                     },
-                    Target::Builtin => continue,
-                    Target::Undeclared => {
-                        diags.push(undeclared(
-                            file,
-                            r,
-                            &format!("unknown name `{}`", r.root),
-                            "references start with `var.`, `local.`, `data.`, a resource type, `count.`, `each.` or `path.`",
-                        ));
-                        continue;
-                    }
                 };
                 graph.add_edge(from, target);
             }
@@ -232,8 +197,4 @@ fn node_span(config: &Config, n: &NodeKind) -> Span {
         NodeKind::Output(o) => config.outputs.get(o).map(|x| x.span.clone()),
     };
     span.unwrap_or_else(|| Span::file_start(""))
-}
-
-fn undeclared(file: &str, r: &hcl::Reference, message: &str, help: &str) -> Diagnostic {
-    Diagnostic::error(codes::UNDECLARED, Span::new(file, r.span.clone()), message).with_help(help)
 }

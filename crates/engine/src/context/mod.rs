@@ -13,11 +13,11 @@ pub mod vars;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use vitrina_diagnostics::{Diagnostic, Diagnostics, Span};
+use vitrina_diagnostics::{Diagnostic, Diagnostics};
 use vitrina_hcl as hcl;
 
 use crate::addr::{ResourceAddr, ResourceMode};
-use crate::config::{codes, Config, META_ARGUMENTS};
+use crate::config::{codes, Config};
 use crate::hooks::{Hook, NoHook};
 use crate::plan::{Plan, PlanMode};
 use crate::provider::{ProviderRegistry, ProviderSchema, Schema};
@@ -30,19 +30,19 @@ pub use vars::VarInputs;
 /// Stable diagnostic codes raised while planning and applying.
 pub mod run_codes {
     /// An expression cannot be evaluated.
-    pub const EVAL: &str = "tf/eval";
+    pub const EVAL: &str = vitrina_diagnostics::codes::TF_EVAL;
     /// A variable has no value, the wrong type, or fails its validation.
-    pub const VARIABLE: &str = "tf/variable";
+    pub const VARIABLE: &str = vitrina_diagnostics::codes::TF_VARIABLE;
     /// `count` or `for_each` is invalid or not known during plan.
-    pub const EXPANSION: &str = "tf/expansion";
+    pub const EXPANSION: &str = vitrina_diagnostics::codes::TF_EXPANSION;
     /// `lifecycle.prevent_destroy` stops the plan.
-    pub const PREVENT_DESTROY: &str = "tf/prevent-destroy";
+    pub const PREVENT_DESTROY: &str = vitrina_diagnostics::codes::TF_PREVENT_DESTROY;
     /// A provider failed.
-    pub const PROVIDER: &str = "tf/provider";
+    pub const PROVIDER: &str = vitrina_diagnostics::codes::TF_PROVIDER;
     /// An output is invalid.
-    pub const OUTPUT: &str = "tf/output";
+    pub const OUTPUT: &str = vitrina_diagnostics::codes::TF_OUTPUT;
     /// The state could not be written.
-    pub const STATE: &str = "tf/state";
+    pub const STATE: &str = vitrina_diagnostics::codes::TF_STATE;
 }
 
 /// Runs configurations with a set of providers.
@@ -103,15 +103,19 @@ impl Engine {
     /// Checks references, cycles and every resource block against its provider's schema,
     /// without evaluating anything.
     pub fn validate(&self, config: &Config) -> Diagnostics {
+        self.validate_against(config, &crate::schema_data::of_registry(&self.registry))
+    }
+
+    /// [`Self::validate`] against given provider schemas (say, the registry's plus providers
+    /// known only as data).
+    pub fn validate_against(
+        &self,
+        config: &Config,
+        schemas: &vitrina_hcl::schema::ProviderSchemas,
+    ) -> Diagnostics {
         let mut diags = Diagnostics::new();
         let _ = graph::ConfigGraph::build(config, &mut diags);
-        let schemas = self.schemas(config, &mut diags);
-        for rc in config.resources.values() {
-            let Some(schema) = schemas.resource_in(&rc.provider, &rc.addr) else {
-                continue;
-            };
-            check_block(&rc.block, schema, &rc.file, true, &mut diags);
-        }
+        crate::static_check::check(config, schemas, &mut diags);
         diags
     }
 
@@ -219,128 +223,4 @@ impl Schemas {
                 .cloned()
         })
     }
-}
-
-/// Static schema check of a block: unknown arguments and blocks, missing required arguments.
-fn check_block(
-    block: &hcl::Block,
-    schema: &Schema,
-    file: &str,
-    top: bool,
-    diags: &mut Diagnostics,
-) {
-    for a in &block.attributes {
-        if top && META_ARGUMENTS.contains(&a.name.as_str()) {
-            continue;
-        }
-        if !schema.attributes.contains_key(&a.name) {
-            let help = if schema.blocks.contains_key(&a.name) {
-                format!("`{}` is a block: write `{} {{ … }}`", a.name, a.name)
-            } else {
-                suggest(&a.name, schema.attributes.keys())
-            };
-            diags.push(
-                Diagnostic::error(
-                    codes::UNKNOWN_ARGUMENT,
-                    Span::new(file, a.name_span.clone()),
-                    format!("unsupported argument `{}`", a.name),
-                )
-                .with_help(help),
-            );
-        } else if schema
-            .attributes
-            .get(&a.name)
-            .is_some_and(|s| s.computed && !s.optional && !s.required)
-        {
-            diags.push(Diagnostic::error(
-                codes::UNKNOWN_ARGUMENT,
-                Span::new(file, a.name_span.clone()),
-                format!(
-                    "`{}` is set by the provider and cannot be configured",
-                    a.name
-                ),
-            ));
-        }
-    }
-    for (name, attr) in &schema.attributes {
-        if attr.required && block.attribute(name).is_none() {
-            diags.push(
-                Diagnostic::error(
-                    codes::MISSING_ARGUMENT,
-                    Span::new(file, block.name_span()),
-                    format!("the argument `{name}` is required"),
-                )
-                .with_help(format!("add `{name} = …` to this block")),
-            );
-        }
-    }
-    for b in &block.blocks {
-        let (kind, inner) = if b.kind == "dynamic" {
-            let Some(label) = b.labels.first() else {
-                continue;
-            };
-            (label.value.as_str(), b.blocks_of("content").next())
-        } else {
-            (b.kind.as_str(), Some(b))
-        };
-        if top && matches!(kind, "lifecycle" | "connection" | "provisioner") {
-            continue;
-        }
-        if top && kind == "timeouts" && !schema.blocks.contains_key("timeouts") {
-            continue;
-        }
-        match schema.blocks.get(kind) {
-            Some(nb) => {
-                if let Some(inner) = inner {
-                    check_block(inner, &nb.schema, file, false, diags);
-                }
-            }
-            None => diags.push(
-                Diagnostic::error(
-                    codes::UNKNOWN_ARGUMENT,
-                    Span::new(file, b.kind_span.clone()),
-                    format!("unsupported block `{kind}`"),
-                )
-                .with_help(suggest(kind, schema.blocks.keys())),
-            ),
-        }
-    }
-}
-
-/// "did you mean" from a list of names (edit distance ≤ 2), else the list.
-fn suggest<'a>(name: &str, names: impl Iterator<Item = &'a String>) -> String {
-    let names: Vec<&String> = names.collect();
-    if let Some(best) = names
-        .iter()
-        .filter(|n| edit_distance(name, n) <= 2)
-        .min_by_key(|n| edit_distance(name, n))
-    {
-        return format!("did you mean `{best}`?");
-    }
-    if names.is_empty() {
-        "this block takes no such name".to_owned()
-    } else {
-        format!(
-            "expected one of: {}",
-            names
-                .iter()
-                .map(|n| format!("`{n}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    }
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }

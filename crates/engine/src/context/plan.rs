@@ -11,7 +11,7 @@ use vitrina_hcl as hcl;
 use super::bridge::{from_hcl, object_to_hcl};
 use super::eval::{eval_body, eval_expr, expand, Expansion, Values};
 use super::graph::{ConfigGraph, NodeKind};
-use super::{check_block, provider_local_name, run_codes, vars, Engine, PlannedRun, Schemas};
+use super::{provider_local_name, run_codes, vars, Engine, PlannedRun, Schemas};
 use crate::addr::{InstanceAddr, InstanceKey, ResourceAddr, ResourceMode};
 use crate::config::{Config, IgnoreChanges, ResourceConfig};
 use crate::plan::{Action, Plan, PlanMode, PlannedOutput, ResourceChange};
@@ -29,11 +29,9 @@ pub(crate) async fn plan(
     let mut diags = Diagnostics::new();
     let cg = ConfigGraph::build(config, &mut diags);
     let schemas = engine.schemas(config, &mut diags);
-    for rc in config.resources.values() {
-        if let Some(schema) = schemas.resource_in(&rc.provider, &rc.addr) {
-            check_block(&rc.block, schema, &rc.file, true, &mut diags);
-        }
-    }
+    // The static checks of `validate` (unknown types are reported just above).
+    let data = crate::schema_data::of_registry(&engine.registry);
+    crate::static_check::check_bodies(config, &data, false, &mut diags);
     if diags.has_errors() {
         return Err(diags);
     }

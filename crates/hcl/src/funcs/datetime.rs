@@ -50,45 +50,11 @@ pub(crate) fn plantimestamp(ctx: &EvalContext, _: Vec<Value>) -> FResult {
     Ok(Value::String(format_rfc3339(&ctx.now().fixed_offset())))
 }
 
-/// Parses a Go duration such as `1h30m`, `-10m`, `1.5h`, `300ms`.
+/// Parses a Go duration such as `1h30m`, `-10m`, `1.5h`, `300ms` (the shared parser).
 fn parse_duration(s: &str) -> Option<f64> {
-    let (neg, mut rest) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    if rest == "0" {
-        return Some(0.0);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total = 0.0f64;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let (num, after) = rest.split_at(num_len);
-        if num.is_empty() || num == "." {
-            return None;
-        }
-        let n: f64 = num.parse().ok()?;
-        let unit_len = after
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(after.len());
-        let (unit, next) = after.split_at(unit_len);
-        let secs = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        total += n * secs;
-        rest = next;
-    }
-    Some(if neg { -total } else { total })
+    crate::duration::parse_go_duration(s)
+        .ok()
+        .map(crate::duration::GoDuration::as_secs_f64)
 }
 
 pub(crate) fn timeadd(_: &EvalContext, a: Vec<Value>) -> FResult {

@@ -421,3 +421,77 @@ pub fn validate_json(files: &PackageFiles) -> serde_json::Value {
         "diagnostics": v.sources.to_json(&v.diagnostics),
     })
 }
+
+/// `validate --format json` with provider schemas.
+pub fn validate_json_with(
+    files: &PackageFiles,
+    schemas: &vitrina_package::ProviderSchemas,
+) -> serde_json::Value {
+    let v = vitrina_package::validate_with(files, Some(schemas));
+    serde_json::json!({
+        "ok": !v.diagnostics.has_errors(),
+        "diagnostics": v.sources.to_json(&v.diagnostics),
+    })
+}
+
+/// Provider schemas (as data) covering the base package's manifest, written here because this
+/// room does not know the providers (the cli's tests use the real ones).
+pub fn test_schemas() -> vitrina_package::ProviderSchemas {
+    use vitrina_hcl::schema::{AttrSpec, BodySpec, Nesting, ProviderSpec};
+    use vitrina_hcl::Type;
+    let mut s = vitrina_package::ProviderSchemas::builtin();
+    let mut random = ProviderSpec::default();
+    random.resources.insert(
+        "random_password".into(),
+        BodySpec::new()
+            .attr("id", AttrSpec::computed(Type::String))
+            .attr("length", AttrSpec::required(Type::Number))
+            .attr("special", AttrSpec::optional(Type::Bool))
+            .attr("result", AttrSpec::computed(Type::String)),
+    );
+    s.insert("random", random);
+    let mut vkcs = ProviderSpec::default();
+    vkcs.resources.insert(
+        "vkcs_compute_instance".into(),
+        BodySpec::new()
+            .attr("id", AttrSpec::computed(Type::String))
+            .attr("name", AttrSpec::required(Type::String))
+            .attr("flavor_id", AttrSpec::optional_computed(Type::String))
+            .attr(
+                "availability_zone",
+                AttrSpec::optional_computed(Type::String),
+            )
+            .attr("access_ip_v4", AttrSpec::computed(Type::String))
+            .block(
+                "network",
+                Nesting::List,
+                BodySpec::new().attr("uuid", AttrSpec::optional(Type::String)),
+            ),
+    );
+    s.insert("vkcs", vkcs);
+    let mut ivkcs = ProviderSpec::default();
+    ivkcs.resources.insert(
+        "ivkcs_agent_exec".into(),
+        BodySpec::new()
+            .attr("uuid", AttrSpec::required(Type::String))
+            .attr("name", AttrSpec::required(Type::String))
+            .attr("hosts", AttrSpec::required(Type::list(Type::String)))
+            .block_items(
+                "step",
+                Nesting::List,
+                1,
+                None,
+                BodySpec::new()
+                    .attr("index", AttrSpec::required(Type::Number))
+                    .attr("type", AttrSpec::required(Type::String))
+                    .attr("content", AttrSpec::required(Type::String))
+                    .block(
+                        "options",
+                        Nesting::Single,
+                        BodySpec::new().attr("timeout", AttrSpec::optional(Type::String)),
+                    ),
+            ),
+    );
+    s.insert("ivkcs", ivkcs);
+    s
+}
