@@ -5,9 +5,12 @@
 
 mod apply;
 mod bridge;
+mod conditions;
 mod eval;
 mod graph;
+mod moves;
 mod plan;
+mod strict;
 pub mod vars;
 
 use std::collections::BTreeMap;
@@ -43,6 +46,12 @@ pub mod run_codes {
     pub const OUTPUT: &str = "tf/output";
     /// The state could not be written.
     pub const STATE: &str = "tf/state";
+    /// A `precondition` or `postcondition` failed.
+    pub const CONDITION: &str = "tf/condition";
+    /// A `check` block's assertion failed (a warning).
+    pub const CHECK: &str = "tf/check";
+    /// A `moved` block could not be applied (a warning).
+    pub const MOVED: &str = "tf/moved";
 }
 
 /// Runs configurations with a set of providers.
@@ -105,6 +114,7 @@ impl Engine {
     pub fn validate(&self, config: &Config) -> Diagnostics {
         let mut diags = Diagnostics::new();
         let _ = graph::ConfigGraph::build(config, &mut diags);
+        strict::check(config, &mut diags);
         let schemas = self.schemas(config, &mut diags);
         for rc in config.resources.values() {
             let Some(schema) = schemas.resource_in(&rc.provider, &rc.addr) else {
