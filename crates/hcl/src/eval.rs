@@ -35,7 +35,7 @@ pub const DEFAULT_STEP_LIMIT: u64 = 50_000_000;
 
 /// Budget steps charged for each `templatefile` call (reading and parsing the file), on top of
 /// the steps its template takes.
-const TEMPLATEFILE_COST: u64 = 1_000;
+const TEMPLATEFILE_COST: u64 = 5_000;
 
 /// Why an expression could not be evaluated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -295,12 +295,12 @@ fn iterate(
 }
 
 /// The budget cost of reading or building a value: one step per element of a collection and
-/// one per 16 bytes of a string (the work hashing, searching or copying it takes).
+/// one per 8 bytes of a string (the work hashing, searching or copying it takes).
 fn value_cost(v: &Value) -> u64 {
     let n = match v.unmarked() {
         Value::List(v) | Value::Tuple(v) | Value::Set(v) => v.len(),
         Value::Map(m) | Value::Object(m) => m.len(),
-        Value::String(s) => s.len() / 16,
+        Value::String(s) => s.len() / 8,
         _ => 0,
     };
     u64::try_from(n).unwrap_or(u64::MAX)
