@@ -580,3 +580,63 @@ fn relative_to(to: &std::path::Path, from: &std::path::Path) -> std::path::PathB
     }
     out
 }
+
+/// What the engine does not support yet is an error at the block, never ignored: `module`
+/// blocks (remote sources refused with a message that says no download happens), `import` and
+/// `removed` blocks, data sources scoped in `check` blocks; provisioners are skipped with a
+/// warning. (Listed in the engine's README.)
+#[test]
+fn unsupported_blocks_are_reported_not_ignored() {
+    let tf = r#"module "local" {
+  source = "./modules/x"
+}
+module "remote" {
+  source = "hashicorp/consul/aws"
+}
+import {
+  to = null_resource.a
+  id = "x"
+}
+removed {
+  from = null_resource.b
+}
+check "c" {
+  data "null_data_source" "d" {}
+  assert {
+    condition     = true
+    error_message = "x"
+  }
+}
+resource "null_resource" "p" {
+  provisioner "local-exec" {
+    command = "echo"
+  }
+}
+"#;
+    let (_, diags) = Config::from_sources(
+        std::path::Path::new("."),
+        vec![("main.tf".into(), tf.into())],
+    );
+    let got: Vec<(usize, &str, &str)> = diags
+        .iter()
+        .map(|d| (line_of(tf, d.span.range.start), d.code, d.message.as_str()))
+        .collect();
+    assert_eq!(got.len(), 6, "{got:?}");
+    // Provisioners are skipped with a warning.
+    let warning = diags.iter().find(|d| !d.is_error()).expect("warning");
+    assert_eq!(line_of(tf, warning.span.range.start), 22);
+    assert!(warning.message.contains("provisioners are not run"));
+    assert!(
+        got.iter().all(|(_, code, _)| *code == "tf/unsupported"),
+        "{got:?}"
+    );
+    let lines: Vec<usize> = got.iter().map(|(l, _, _)| *l).collect();
+    assert!(
+        lines.contains(&1) && lines.contains(&5) && lines.contains(&7),
+        "{got:?}"
+    );
+    assert!(lines.contains(&11) && lines.contains(&15), "{got:?}");
+    assert!(got
+        .iter()
+        .any(|(l, _, m)| *l == 5 && m.contains("does not download")));
+}

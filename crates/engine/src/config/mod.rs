@@ -449,14 +449,7 @@ impl Config {
             }
         }
         for b in &m.module_calls {
-            diags.push(
-                Diagnostic::error(
-                    codes::UNSUPPORTED,
-                    span(b.name_span()),
-                    "`module` blocks are not supported yet",
-                )
-                .with_help("inline the module's resources into this folder"),
-            );
+            diags.push(module_call(b, &file));
         }
     }
 }
@@ -617,6 +610,28 @@ fn move_endpoint(e: &hcl::Expression) -> Option<MoveEndpoint> {
         return None;
     }
     Some(MoveEndpoint { resource, key })
+}
+
+/// `module` blocks: remote sources are refused (a run never downloads anything); local ones
+/// are not supported yet.
+fn module_call(b: &hcl::Block, file: &str) -> Diagnostic {
+    let source = b.attribute("source");
+    let text = source.and_then(|a| literal_string(&a.expr));
+    let at = source.map_or_else(|| b.name_span(), |a| a.expr_span.clone());
+    match text {
+        Some(src) if !(src.starts_with("./") || src.starts_with("../")) => Diagnostic::error(
+            codes::UNSUPPORTED,
+            Span::new(file, at),
+            format!("module source {src:?} is not a local folder; vitrina does not download modules (no network during a run)"),
+        )
+        .with_help("copy the module into a folder beside the manifest; local `module` blocks are not supported yet either, so inline its resources"),
+        _ => Diagnostic::error(
+            codes::UNSUPPORTED,
+            Span::new(file, b.name_span()),
+            "local `module` blocks are not supported yet",
+        )
+        .with_help("inline the module's resources into this folder"),
+    }
 }
 
 fn duplicate(what: &str, name: &str, here: Span, first: Span) -> Diagnostic {
@@ -973,6 +988,16 @@ fn resource_config(
                 )),
             }
         }
+    }
+    for p in b.blocks_of("provisioner") {
+        diags.push(
+            Diagnostic::warning(
+                codes::UNSUPPORTED,
+                Span::new(file, p.kind_span.clone()),
+                "provisioners are not run by vitrina",
+            )
+            .with_help("use the `ivkcs` agent resources to run scripts on VMs"),
+        );
     }
     let mut timeouts = Timeouts::default();
     for t in b.blocks_of("timeouts") {
