@@ -13,6 +13,11 @@ const RSS_LIMIT_KB: i64 = 256 * 1024;
 /// Runs `vitrina ARGS` in `cwd`; checks the time it took and the peak memory of every child
 /// this test binary has waited for (an upper bound for this one).
 fn run(cwd: &Path, args: &[&str]) -> Output {
+    // One measured run at a time, so the tests of this file do not slow one another down.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let start = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_vitrina"))
         .current_dir(cwd)

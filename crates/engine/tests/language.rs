@@ -640,3 +640,35 @@ resource "null_resource" "p" {
         .iter()
         .any(|(l, _, m)| *l == 5 && m.contains("does not download")));
 }
+
+/// Adding `count` to a resource moves its object to `[0]`, and removing it moves `[0]` back,
+/// without a `moved` block ("Enabling count or for_each for a resource",
+/// <https://developer.hashicorp.com/terraform/language/modules/develop/refactoring>).
+#[tokio::test]
+async fn adding_or_removing_count_moves_the_object_implicitly() {
+    let single = "resource \"null_resource\" \"a\" {\n  triggers = { k = \"v\" }\n}\n";
+    let counted =
+        "resource \"null_resource\" \"a\" {\n  count    = 1\n  triggers = { k = \"v\" }\n}\n";
+    let case = Case::new(single);
+    case.apply(PlanMode::Normal).await;
+    let id = attr(&case.state(), "null_resource.a", "id");
+
+    case.write(counted);
+    let planned = case.plan(PlanMode::Normal).await.expect("plan");
+    assert_eq!(actions(&planned), Vec::<(String, String)>::new());
+    assert_eq!(
+        planned.plan.moved,
+        vec![(
+            "null_resource.a".to_owned(),
+            "null_resource.a[0]".to_owned()
+        )]
+    );
+    assert!(case.apply_planned(&planned).await.is_success());
+    assert_eq!(attr(&case.state(), "null_resource.a[0]", "id"), id);
+
+    case.write(single);
+    let planned = case.apply(PlanMode::Normal).await;
+    assert_eq!(actions(&planned), Vec::<(String, String)>::new());
+    assert_eq!(attr(&case.state(), "null_resource.a", "id"), id);
+    case.assert_no_changes().await;
+}

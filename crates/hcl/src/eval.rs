@@ -295,12 +295,12 @@ fn iterate(
 }
 
 /// The budget cost of reading or building a value: one step per element of a collection and
-/// one per 8 bytes of a string (the work hashing, searching or copying it takes).
+/// one per 2 bytes of a string (the work hashing, searching or copying it takes).
 fn value_cost(v: &Value) -> u64 {
     let n = match v.unmarked() {
         Value::List(v) | Value::Tuple(v) | Value::Set(v) => v.len(),
         Value::Map(m) | Value::Object(m) => m.len(),
-        Value::String(s) => s.len() / 8,
+        Value::String(s) => s.len() / 2,
         _ => 0,
     };
     u64::try_from(n).unwrap_or(u64::MAX)

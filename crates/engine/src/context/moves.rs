@@ -8,6 +8,7 @@
 use vitrina_diagnostics::{Diagnostic, Diagnostics};
 
 use super::run_codes;
+use crate::addr::InstanceKey;
 use crate::config::{Config, MovedConfig};
 use crate::state::{InstanceState, ResourceState, State};
 
@@ -18,7 +19,10 @@ pub struct Moved {
     pub to: String,
 }
 
-/// Applies the configuration's `moved` blocks to `state`.
+/// Applies the configuration's `moved` blocks to `state`, then Terraform's implied moves: a
+/// resource that gains `count` moves its single object to index `[0]`, and one that loses
+/// `count` moves `[0]` back to no key ("Enabling count or for_each for a resource" on the
+/// refactoring page; `for_each` keys need a `moved` block).
 pub(crate) fn apply_moves(
     config: &Config,
     state: &mut State,
@@ -29,6 +33,27 @@ pub(crate) fn apply_moves(
         match (&m.from.key, &m.to.key) {
             (None, None) => move_resource(m, state, warnings, &mut done),
             _ => move_instance(m, state, warnings, &mut done),
+        }
+    }
+    for (addr, rc) in &config.resources {
+        let Some(rs) = state.resources.get_mut(addr) else {
+            continue;
+        };
+        let (from, to) = match (&rc.count, &rc.for_each) {
+            (Some(_), None) => (InstanceKey::None, InstanceKey::Int(0)),
+            (None, None) => (InstanceKey::Int(0), InstanceKey::None),
+            _ => continue,
+        };
+        let live = |k: &InstanceKey| rs.instances.get(k).is_some_and(|i| !i.is_empty());
+        if !live(&from) || live(&to) {
+            continue;
+        }
+        if let Some(inst) = rs.instances.remove(&from) {
+            rs.instances.insert(to.clone(), inst);
+            done.push(Moved {
+                from: addr.instance(from).to_string(),
+                to: addr.instance(to).to_string(),
+            });
         }
     }
     done
