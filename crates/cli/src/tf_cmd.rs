@@ -244,8 +244,9 @@ fn plan_cmd(run: &RunArgs) -> ExitStatus {
         Ok(x) => x,
         Err(s) => return s,
     };
+    // Warnings (deprecated forms) are shown too; errors stop here.
+    print_diags(&config.sources, &diags, &run.dir);
     if diags.has_errors() {
-        print_diags(&config.sources, &diags, &run.dir);
         return ExitStatus::Failure;
     }
     let inputs = match inputs(run) {
@@ -315,8 +316,9 @@ fn apply_cmd(run: &RunArgs, mode: PlanMode, auto_approve: bool, parallelism: u16
         Ok(x) => x,
         Err(s) => return s,
     };
+    // Warnings (deprecated forms) are shown too; errors stop here.
+    print_diags(&config.sources, &diags, &run.dir);
     if diags.has_errors() {
-        print_diags(&config.sources, &diags, &run.dir);
         return ExitStatus::Failure;
     }
     let inputs = match inputs(run) {

@@ -537,6 +537,30 @@ codes! {
         example: "A read-only state folder.",
         fix: "Make the state file writable, or point `--state` elsewhere.",
     }
+    TF_DEPRECATED = "tf/deprecated", Warning, "engine" {
+        what: "A form Terraform still accepts but has deprecated, such as quoted references in `ignore_changes`.",
+        why: "A later Terraform version may refuse it; the current form says the same thing.",
+        example: "`ignore_changes = [\"triggers\"]`.",
+        fix: "Write the reference without quotes: `ignore_changes = [triggers]`.",
+    }
+    TF_CONDITION = "tf/condition", Error, "engine" {
+        what: "A `precondition` or `postcondition` of a resource, data source or output is false.",
+        why: "The manifest's author declared that the run must not go on in this case.",
+        example: "`precondition { condition = var.size > 0 error_message = \"size must be positive\" }` with `size = 0`.",
+        fix: "Change the input so that the condition holds, as its `error_message` says.",
+    }
+    TF_CHECK = "tf/check", Warning, "engine" {
+        what: "An `assert` of a `check` block is false.",
+        why: "`check` blocks report problems without stopping the run, as in Terraform.",
+        example: "`check \"up\" { assert { condition = false error_message = \"down\" } }`.",
+        fix: "As the assertion's `error_message` says.",
+    }
+    TF_MOVED = "tf/moved", Warning, "engine" {
+        what: "A `moved` block could not be applied (its source and target both exist, or it chains ambiguously).",
+        why: "The object stays where it is, so the plan may destroy and create it.",
+        example: "`moved { from = null_resource.a to = null_resource.b }` when both are in the state.",
+        fix: "Remove the block or the object at its target.",
+    }
 }
 
 /// The codes one room emits.

@@ -119,6 +119,8 @@ pub struct Plan {
     /// Sorted by address.
     pub changes: Vec<ResourceChange>,
     pub outputs: BTreeMap<String, PlannedOutput>,
+    /// Objects the `moved` blocks moved in the state: `(from, to)` instance addresses.
+    pub moved: Vec<(String, String)>,
 }
 
 /// How many instances a plan adds, changes and destroys.
@@ -155,6 +157,7 @@ impl Plan {
             .iter()
             .any(|c| !matches!(c.action, Action::NoOp | Action::Read))
             || self.outputs.values().any(|o| o.action != Action::NoOp)
+            || !self.moved.is_empty()
     }
 
     /// The change for an address, if planned.
@@ -201,8 +204,14 @@ impl Plan {
                 )
             })
             .collect();
+        let moved: Vec<serde_json::Value> = self
+            .moved
+            .iter()
+            .map(|(from, to)| serde_json::json!({"from": from, "to": to}))
+            .collect();
         serde_json::json!({
             "mode": self.mode,
+            "moved": moved,
             "changes": changes,
             "outputs": outputs,
             "summary": self.summary(),
@@ -217,6 +226,12 @@ impl Plan {
             .iter()
             .filter(|c| c.action != Action::NoOp)
             .collect();
+        for (from, to) in &self.moved {
+            let _ = writeln!(out, "  # {from} has moved to {to}");
+        }
+        if !self.moved.is_empty() {
+            out.push('\n');
+        }
         if visible.is_empty() && !self.has_changes() {
             out.push_str("No changes. The infrastructure matches the configuration.\n");
             return out;
@@ -248,12 +263,17 @@ impl Plan {
             } else {
                 "resource"
             };
+            // A `create_before_destroy` replacement creates first: Terraform marks it `+/-`
+            // ("create replacement and then destroy") instead of `-/+`.
+            let symbol = if c.action == Action::Replace && c.create_before_destroy {
+                "+/-"
+            } else {
+                c.action.symbol()
+            };
             let _ = writeln!(
                 out,
-                "{} {kind} \"{}\" \"{}\" {{",
-                c.action.symbol(),
-                c.addr.resource.type_name,
-                c.addr.resource.name
+                "{symbol} {kind} \"{}\" \"{}\" {{",
+                c.addr.resource.type_name, c.addr.resource.name
             );
             render_attrs(&mut out, c);
             out.push_str("    }\n");
@@ -367,6 +387,7 @@ mod tests {
             mode: PlanMode::Normal,
             changes: vec![change(Action::Replace, before, after)],
             outputs: BTreeMap::new(),
+            moved: Vec::new(),
         };
         let text = plan.render_text();
         assert!(
@@ -393,5 +414,38 @@ mod tests {
             json["changes"][0]["reasons"][0],
             "`length` forces replacement"
         );
+    }
+
+    /// Terraform's plan renderer marks a `create_before_destroy` replacement `+/-` ("create
+    /// replacement and then destroy") and an ordinary one `-/+`
+    /// (hashicorp/terraform `internal/plans/action.go`: `CreateThenDelete` is `+/-`,
+    /// `DeleteThenCreate` is `-/+`).
+    #[test]
+    fn create_before_destroy_replacement_reads_plus_minus() {
+        let before = Value::map([("length", Value::int(8))]);
+        let after = Value::map([("length", Value::int(12))]);
+        let mut c = change(Action::Replace, before, after);
+        let plain = Plan {
+            mode: PlanMode::Normal,
+            changes: vec![c.clone()],
+            outputs: BTreeMap::new(),
+            moved: Vec::new(),
+        };
+        assert!(plain
+            .render_text()
+            .contains("-/+ resource \"random_password\" \"p\""));
+        c.create_before_destroy = true;
+        let cbd = Plan {
+            mode: PlanMode::Normal,
+            changes: vec![c],
+            outputs: BTreeMap::new(),
+            moved: Vec::new(),
+        };
+        let text = cbd.render_text();
+        assert!(
+            text.contains("+/- resource \"random_password\" \"p\""),
+            "{text}"
+        );
+        assert!(!text.contains("-/+"), "{text}");
     }
 }

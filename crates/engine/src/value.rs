@@ -148,6 +148,19 @@ impl Value {
         Some(cur)
     }
 
+    /// The value at `path`, mutably, if every step exists.
+    pub fn at_mut(&mut self, path: &[PathStep]) -> Option<&mut Value> {
+        let mut cur = self;
+        for step in path {
+            cur = match (step, cur) {
+                (PathStep::Attr(k) | PathStep::Key(k), Value::Map(m)) => m.get_mut(k)?,
+                (PathStep::Index(i), Value::List(items)) => items.get_mut(*i)?,
+                _ => return None,
+            };
+        }
+        Some(cur)
+    }
+
     /// Replaces the value at `path` when it exists; returns whether it did.
     pub fn replace_at(&mut self, path: &[PathStep], value: Value) -> bool {
         let Some((last, parents)) = path.split_last() else {

@@ -8,6 +8,8 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::sync::Arc;
 
 use hcl_edit::expr::{
     BinaryOperator, Expression, ForExpr, FuncCall, ObjectKey, TraversalOperator, UnaryOperator,
@@ -30,6 +32,10 @@ pub const MAX_COLLECTION_LEN: usize = 1_000_000;
 
 /// Default budget of evaluation steps (sub-expressions evaluated) for one [`evaluate`] call.
 pub const DEFAULT_STEP_LIMIT: u64 = 50_000_000;
+
+/// Budget steps charged for each `templatefile` call (reading and parsing the file), on top of
+/// the steps its template takes.
+const TEMPLATEFILE_COST: u64 = 5_000;
 
 /// Why an expression could not be evaluated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -86,6 +92,9 @@ pub struct EvalContext {
     impure_unknown: bool,
     template_depth: usize,
     step_limit: Option<u64>,
+    /// Set in the context of a `templatefile` call: the steps spent so far by the evaluation
+    /// that made the call, so nested templates share its budget.
+    shared_steps: Option<Arc<AtomicU64>>,
 }
 
 impl EvalContext {
@@ -167,6 +176,21 @@ impl EvalContext {
             impure_unknown: self.impure_unknown,
             template_depth: self.template_depth + 1,
             step_limit: self.step_limit,
+            shared_steps: self.shared_steps.clone(),
+        }
+    }
+
+    /// A context for calling `templatefile` from an evaluation that has spent `steps`: no
+    /// variables, the same folder, clock and depth, and the budget shared through `steps`.
+    fn for_template_call(&self, steps: Arc<AtomicU64>) -> EvalContext {
+        EvalContext {
+            variables: BTreeMap::new(),
+            base_dir: self.base_dir.clone(),
+            now: self.now,
+            impure_unknown: self.impure_unknown,
+            template_depth: self.template_depth,
+            step_limit: self.step_limit,
+            shared_steps: Some(steps),
         }
     }
 }
@@ -178,7 +202,12 @@ pub fn evaluate(expr: &Expression, ctx: &EvalContext) -> Result<Value, EvalError
 
 /// Evaluates a template (as read by `templatefile`) to a string value.
 pub fn evaluate_template(template: &Template, ctx: &EvalContext) -> Result<Value, EvalError> {
-    Evaluator::new(ctx).template_value(template, None)
+    let mut ev = Evaluator::new(ctx);
+    let result = ev.template_value(template, None);
+    if let Some(shared) = &ctx.shared_steps {
+        shared.store(ev.steps, AtomicOrdering::Relaxed);
+    }
+    result
 }
 
 /// Evaluates an expression with no variables (constants such as `optional()` defaults).
@@ -265,6 +294,18 @@ fn iterate(
     }
 }
 
+/// The budget cost of reading or building a value: one step per element of a collection and
+/// one per 2 bytes of a string (the work hashing, searching or copying it takes).
+fn value_cost(v: &Value) -> u64 {
+    let n = match v.unmarked() {
+        Value::List(v) | Value::Tuple(v) | Value::Set(v) => v.len(),
+        Value::Map(m) | Value::Object(m) => m.len(),
+        Value::String(s) => s.len() / 2,
+        _ => 0,
+    };
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
 #[allow(clippy::cast_precision_loss)]
 fn index_value(i: usize) -> Value {
     Value::Number(i as f64)
@@ -276,8 +317,26 @@ impl<'c> Evaluator<'c> {
             ctx,
             scopes: Vec::new(),
             depth: 0,
-            steps: 0,
+            steps: ctx
+                .shared_steps
+                .as_ref()
+                .map_or(0, |s| s.load(AtomicOrdering::Relaxed)),
         }
+    }
+
+    /// Adds `cost` steps to the budget; an error once it is spent.
+    fn charge(&mut self, cost: u64, span: Option<Range<usize>>) -> Result<(), EvalError> {
+        self.steps = self.steps.saturating_add(cost);
+        if self.steps > self.ctx.step_limit() {
+            return Err(EvalError::new(
+                span,
+                "evaluation takes too many steps (the values read or built are too large)",
+            )
+            .with_help(
+                "a function called on large values in a loop does that much work each time",
+            ));
+        }
+        Ok(())
     }
 
     fn lookup(&self, name: &str) -> Option<&Value> {
@@ -514,7 +573,7 @@ impl<'c> Evaluator<'c> {
             let result = if !lhs.is_wholly_known() || !rhs.is_wholly_known() {
                 Value::Unknown(Type::Bool)
             } else {
-                let eq = lhs.equals(&rhs);
+                let eq = lhs.equals_typed(&rhs);
                 Value::Bool(if op == B::Eq { eq } else { !eq })
             };
             return Ok(result.with_sensitive(sensitive));
@@ -962,14 +1021,35 @@ impl<'c> Evaluator<'c> {
                 None => {}
             }
         }
-        let result = funcs::call(name, values, &arg_spans, span.clone(), self.ctx)?;
-        // Functions can build large values in one step; charge their size to the budget.
-        let cost = match result.unmarked() {
-            Value::List(v) | Value::Tuple(v) | Value::Set(v) => v.len() as u64,
-            Value::Map(m) | Value::Object(m) => m.len() as u64,
-            Value::String(s) => (s.len() / 64) as u64,
-            _ => 0,
+        // Functions do work in proportion to what they read: charge the size of the arguments
+        // (elements and bytes) before the call, so a loop over an expensive call stops early.
+        if !matches!(
+            name,
+            "length" | "element" | "lookup" | "type" | "one" | "coalesce"
+        ) {
+            let input: u64 = values.iter().map(value_cost).sum();
+            self.charge(input, span.clone())?;
+        }
+        let result = if name == "templatefile" {
+            // Reading and parsing the file is work the steps inside the template do not count.
+            self.charge(TEMPLATEFILE_COST, span.clone())?;
+            // Templates share this evaluation's budget (and so do the templates they include).
+            let shared = Arc::new(AtomicU64::new(self.steps));
+            let tctx = self.ctx.for_template_call(shared.clone());
+            let r = funcs::call(name, values, &arg_spans, span.clone(), &tctx);
+            self.steps = self.steps.max(shared.load(AtomicOrdering::Relaxed));
+            if self.steps > self.ctx.step_limit() {
+                return Err(EvalError::new(
+                    span,
+                    "evaluation takes too many steps (templates included by `templatefile`)",
+                ));
+            }
+            r?
+        } else {
+            funcs::call(name, values, &arg_spans, span.clone(), self.ctx)?
         };
+        // Functions can build large values in one step; charge their size to the budget.
+        let cost = value_cost(&result);
         self.steps = self.steps.saturating_add(cost);
         if self.steps > self.ctx.step_limit() {
             return Err(EvalError::new(

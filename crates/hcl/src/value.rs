@@ -307,6 +307,36 @@ impl Value {
         }
     }
 
+    /// The `==` operator: like [`Value::equals`], but values of different types are never equal,
+    /// as in Terraform, where `==` compares type and value (cty's `Value.Equals`): a list is not
+    /// equal to a tuple (`tolist([]) == []` is `false`), nor a map to an object. Types are
+    /// compared as far as vitrina's values carry them (element types of empty collections are
+    /// not tracked).
+    pub fn equals_typed(&self, other: &Value) -> bool {
+        match (self.unmarked(), other.unmarked()) {
+            (Value::List(a), Value::List(b))
+            | (Value::Tuple(a), Value::Tuple(b))
+            | (Value::Set(a), Value::Set(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.equals_typed(y))
+            }
+            (Value::Map(a), Value::Map(b)) | (Value::Object(a), Value::Object(b)) => {
+                a.len() == b.len()
+                    && a.iter()
+                        .zip(b)
+                        .all(|((ka, va), (kb, vb))| ka == kb && va.equals_typed(vb))
+            }
+            (
+                Value::List(_) | Value::Tuple(_) | Value::Set(_) | Value::Map(_) | Value::Object(_),
+                _,
+            )
+            | (
+                _,
+                Value::List(_) | Value::Tuple(_) | Value::Set(_) | Value::Map(_) | Value::Object(_),
+            ) => false,
+            (a, b) => a.equals(b),
+        }
+    }
+
     /// Converts JSON into a value: objects become objects, arrays tuples (as `jsondecode` does).
     pub fn from_json(json: &serde_json::Value) -> Value {
         match json {

@@ -1,9 +1,11 @@
-//! The providers built into the engine: `null`, `random` and `time`. They touch nothing outside
+//! The providers built into the engine: `null`, `random`, `time` and `terraform`
+//! (`terraform_data`). They touch nothing outside
 //! the state, and derive every generated value from the create token, so a create retried after
 //! a crash gives the same result.
 
 mod null;
 mod random;
+mod terraform;
 mod time;
 
 use std::sync::Arc;
@@ -15,13 +17,15 @@ use crate::value::Value;
 
 pub use null::NullProvider;
 pub use random::RandomProvider;
+pub use terraform::TerraformProvider;
 pub use time::TimeProvider;
 
-/// Adds `null`, `random` and `time` to a registry.
+/// Adds `null`, `random`, `time` and `terraform` to a registry.
 pub fn register(registry: &mut ProviderRegistry) {
     registry.register("null", Arc::new(NullProvider));
     registry.register("random", Arc::new(RandomProvider));
     registry.register("time", Arc::new(TimeProvider));
+    registry.register("terraform", Arc::new(TerraformProvider));
 }
 
 /// A deterministic random generator seeded from a create token.

@@ -13,6 +13,7 @@ use vitrina_hcl as hcl;
 
 use crate::addr::{ResourceAddr, ResourceMode};
 use crate::duration::parse_duration;
+use crate::value::PathStep;
 
 /// Stable diagnostic codes raised while reading a configuration (registered in
 /// [`vitrina_diagnostics::codes`]).
@@ -41,6 +42,8 @@ pub mod codes {
     pub const UNKNOWN_ATTRIBUTE: &str = vitrina_diagnostics::codes::TF_UNKNOWN_ATTRIBUTE;
     /// The folder holds no `.tf` file.
     pub const EMPTY: &str = vitrina_diagnostics::codes::TF_NO_CONFIGURATION;
+    /// A form Terraform still accepts but has deprecated (quoted `ignore_changes` references).
+    pub const DEPRECATED: &str = vitrina_diagnostics::codes::TF_DEPRECATED;
 }
 
 /// A `variable` block.
@@ -72,8 +75,8 @@ pub enum IgnoreChanges {
     #[default]
     None,
     All,
-    /// Top-level attribute or block names.
-    Attributes(Vec<String>),
+    /// Attribute paths: `triggers`, `tags["Name"]`, `network[0].name`.
+    Attributes(Vec<Vec<PathStep>>),
 }
 
 /// A `lifecycle` block.
@@ -84,6 +87,53 @@ pub struct Lifecycle {
     pub ignore_changes: IgnoreChanges,
     /// Expressions (one per list element) whose change replaces the resource.
     pub replace_triggered_by: Vec<hcl::Expression>,
+    /// `precondition` blocks: checked before each instance is planned and applied.
+    pub preconditions: Vec<Condition>,
+    /// `postcondition` blocks: checked on each planned and applied object (`self`).
+    pub postconditions: Vec<Condition>,
+}
+
+/// A `precondition`, `postcondition` or `check` `assert` block.
+#[derive(Debug, Clone)]
+pub struct Condition {
+    /// The file and span of the `condition` expression (where a failure is reported).
+    pub span: Span,
+    pub condition: hcl::Expression,
+    pub error_message: hcl::Expression,
+}
+
+/// A `check` block: its `assert`s are reported as warnings, never errors.
+#[derive(Debug, Clone)]
+pub struct CheckConfig {
+    pub name: String,
+    pub span: Span,
+    pub asserts: Vec<Condition>,
+    pub references: Vec<hcl::Reference>,
+}
+
+/// A `moved` block: the object at `from` is now at `to`.
+#[derive(Debug, Clone)]
+pub struct MovedConfig {
+    pub span: Span,
+    pub from: MoveEndpoint,
+    pub to: MoveEndpoint,
+}
+
+/// One side of a `moved` block: a resource, or one instance of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoveEndpoint {
+    pub resource: ResourceAddr,
+    /// `None` for the whole resource.
+    pub key: Option<crate::addr::InstanceKey>,
+}
+
+impl std::fmt::Display for MoveEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.key {
+            None => write!(f, "{}", self.resource),
+            Some(k) => write!(f, "{}", self.resource.instance(k.clone())),
+        }
+    }
 }
 
 /// A `timeouts` block.
@@ -134,6 +184,8 @@ pub struct OutputConfig {
     pub description: Option<String>,
     pub depends_on: Vec<DependsOn>,
     pub references: Vec<hcl::Reference>,
+    /// `precondition` blocks, checked before the value is taken.
+    pub preconditions: Vec<Condition>,
 }
 
 /// A `provider` block.
@@ -159,6 +211,9 @@ pub struct Config {
     pub resources: BTreeMap<ResourceAddr, ResourceConfig>,
     pub outputs: BTreeMap<String, OutputConfig>,
     pub providers: BTreeMap<String, ProviderConfig>,
+    pub checks: BTreeMap<String, CheckConfig>,
+    /// `moved` blocks, in source order.
+    pub moved: Vec<MovedConfig>,
 }
 
 /// Names of meta-arguments and engine-handled blocks in resource bodies.
@@ -323,6 +378,11 @@ impl Config {
                 description: o.description.clone(),
                 depends_on: depends_on(&o.block, &file, diags),
                 references,
+                preconditions: o
+                    .block
+                    .blocks_of("precondition")
+                    .filter_map(|b| condition(b, &file, diags))
+                    .collect(),
             };
             if oc.value.is_none() {
                 diags.push(Diagnostic::error(
@@ -374,16 +434,208 @@ impl Config {
                 self.providers.insert(addr, pc);
             }
         }
+        for b in &m.blocks {
+            match b.kind.as_str() {
+                "check" => self.add_check(b, &file, diags),
+                "moved" => {
+                    if let Some(mc) = moved(b, &file, diags) {
+                        self.moved.push(mc);
+                    }
+                }
+                "import" | "removed" => diags.push(
+                    Diagnostic::error(
+                        codes::UNSUPPORTED,
+                        span(b.kind_span.clone()),
+                        format!("`{}` blocks are not supported yet", b.kind),
+                    )
+                    .with_help("see the engine's README for the differences from Terraform"),
+                ),
+                _ => {}
+            }
+        }
         for b in &m.module_calls {
+            diags.push(module_call(b, &file));
+        }
+    }
+}
+
+impl Config {
+    fn add_check(&mut self, b: &hcl::Block, file: &str, diags: &mut Diagnostics) {
+        let Some(name) = b.labels.first().map(|l| l.value.clone()) else {
+            diags.push(Diagnostic::error(
+                codes::BAD_BLOCK,
+                Span::new(file, b.kind_span.clone()),
+                "a `check` block needs its name as a label",
+            ));
+            return;
+        };
+        for inner in &b.blocks {
+            if inner.kind != "assert" {
+                diags.push(
+                    Diagnostic::error(
+                        codes::UNSUPPORTED,
+                        Span::new(file, inner.kind_span.clone()),
+                        format!("`{}` blocks inside `check` are not supported", inner.kind),
+                    )
+                    .with_help(
+                        "a `check` block here holds `assert` blocks only (no scoped data sources)",
+                    ),
+                );
+            }
+        }
+        let asserts: Vec<Condition> = b
+            .blocks_of("assert")
+            .filter_map(|a| condition(a, file, diags))
+            .collect();
+        let cc = CheckConfig {
+            span: Span::new(file, b.name_span()),
+            references: hcl::block_references(b),
+            asserts,
+            name: name.clone(),
+        };
+        if let Some(prev) = self.checks.get(&name) {
+            diags.push(duplicate(
+                "check",
+                &name,
+                cc.span.clone(),
+                prev.span.clone(),
+            ));
+        } else {
+            self.checks.insert(name, cc);
+        }
+    }
+}
+
+/// A `precondition`, `postcondition` or `assert` block: `condition` and `error_message`.
+fn condition(b: &hcl::Block, file: &str, diags: &mut Diagnostics) -> Option<Condition> {
+    let (Some(c), Some(m)) = (b.attribute("condition"), b.attribute("error_message")) else {
+        diags.push(Diagnostic::error(
+            codes::BAD_BLOCK,
+            Span::new(file, b.kind_span.clone()),
+            format!("a `{}` block needs `condition` and `error_message`", b.kind),
+        ));
+        return None;
+    };
+    Some(Condition {
+        span: Span::new(file, c.expr_span.clone()),
+        condition: c.expr.clone(),
+        error_message: m.expr.clone(),
+    })
+}
+
+/// A `moved` block: `from` and `to` are resource or resource-instance addresses of the same
+/// resource type (<https://developer.hashicorp.com/terraform/language/modules/develop/refactoring>).
+fn moved(b: &hcl::Block, file: &str, diags: &mut Diagnostics) -> Option<MovedConfig> {
+    let at = Span::new(file, b.kind_span.clone());
+    let (Some(from), Some(to)) = (b.attribute("from"), b.attribute("to")) else {
+        diags.push(Diagnostic::error(
+            codes::BAD_BLOCK,
+            at,
+            "a `moved` block needs `from` and `to`",
+        ));
+        return None;
+    };
+    let endpoint = |a: &hcl::Attribute, diags: &mut Diagnostics| -> Option<MoveEndpoint> {
+        let e = move_endpoint(&a.expr);
+        if e.is_none() {
             diags.push(
                 Diagnostic::error(
-                    codes::UNSUPPORTED,
-                    span(b.name_span()),
-                    "`module` blocks are not supported yet",
+                    codes::BAD_BLOCK,
+                    Span::new(file, a.expr_span.clone()),
+                    format!("`{}` must be a resource address such as `null_resource.a` or `null_resource.a[0]`", a.name),
                 )
-                .with_help("inline the module's resources into this folder"),
+                .with_help("module addresses in `moved` are not supported yet"),
             );
         }
+        e
+    };
+    let from_e = endpoint(from, diags);
+    let to_e = endpoint(to, diags);
+    let (from_e, to_e) = (from_e?, to_e?);
+    if from_e.resource.type_name != to_e.resource.type_name
+        || from_e.resource.mode != to_e.resource.mode
+    {
+        diags.push(Diagnostic::error(
+            codes::BAD_BLOCK,
+            Span::new(file, to.expr_span.clone()),
+            format!("`moved` cannot change the resource type: `{from_e}` → `{to_e}`"),
+        ));
+        return None;
+    }
+    if from_e.key.is_some() != to_e.key.is_some() {
+        diags.push(Diagnostic::error(
+            codes::BAD_BLOCK,
+            Span::new(file, to.expr_span.clone()),
+            "`from` and `to` must both be whole resources or both be instances",
+        ));
+        return None;
+    }
+    if from_e == to_e {
+        diags.push(Diagnostic::error(
+            codes::BAD_BLOCK,
+            Span::new(file, to.expr_span.clone()),
+            "`from` and `to` are the same address",
+        ));
+        return None;
+    }
+    Some(MovedConfig {
+        span: Span::new(file, from.expr_span.clone()),
+        from: from_e,
+        to: to_e,
+    })
+}
+
+fn move_endpoint(e: &hcl::Expression) -> Option<MoveEndpoint> {
+    if !matches!(e, hcl::Expression::Traversal(_)) {
+        return None;
+    }
+    let refs = hcl::references(e);
+    let [r] = refs.as_slice() else {
+        return None;
+    };
+    if r.span != expr_span(e) {
+        return None;
+    }
+    let resource = reference_to_resource(r)?;
+    let n = if resource.mode == ResourceMode::Data {
+        2
+    } else {
+        1
+    };
+    let mut rest = r.steps.iter().skip(n);
+    let key = match rest.next() {
+        None => None,
+        Some(hcl::Step::Index { index, .. }) => {
+            Some(crate::addr::InstanceKey::Int(i64::try_from(*index).ok()?))
+        }
+        Some(hcl::Step::Key { key, .. }) => Some(crate::addr::InstanceKey::Str(key.clone())),
+        Some(hcl::Step::Attr { .. }) => return None,
+    };
+    if rest.next().is_some() {
+        return None;
+    }
+    Some(MoveEndpoint { resource, key })
+}
+
+/// `module` blocks: remote sources are refused (a run never downloads anything); local ones
+/// are not supported yet.
+fn module_call(b: &hcl::Block, file: &str) -> Diagnostic {
+    let source = b.attribute("source");
+    let text = source.and_then(|a| literal_string(&a.expr));
+    let at = source.map_or_else(|| b.name_span(), |a| a.expr_span.clone());
+    match text {
+        Some(src) if !(src.starts_with("./") || src.starts_with("../")) => Diagnostic::error(
+            codes::UNSUPPORTED,
+            Span::new(file, at),
+            format!("module source {src:?} is not a local folder; vitrina does not download modules (no network during a run)"),
+        )
+        .with_help("copy the module into a folder beside the manifest; local `module` blocks are not supported yet either, so inline its resources"),
+        _ => Diagnostic::error(
+            codes::UNSUPPORTED,
+            Span::new(file, b.name_span()),
+            "local `module` blocks are not supported yet",
+        )
+        .with_help("inline the module's resources into this folder"),
     }
 }
 
@@ -440,6 +692,49 @@ pub fn reference_to_resource(r: &hcl::Reference) -> Option<ResourceAddr> {
     }
 }
 
+/// How many steps of a reference name the object itself: `null_resource.a` (2),
+/// `data.t.n` (3), `var.x` / `local.y` (2), `module.m` (2); one instance key may follow a
+/// resource, data source or module (`null_resource.a[0]`).
+fn object_steps(r: &hcl::Reference) -> (usize, bool) {
+    match r.root.as_str() {
+        "data" => (2, true),
+        "var" | "local" | "count" | "each" | "path" | "self" | "terraform" => (1, false),
+        _ => (1, true),
+    }
+}
+
+/// `depends_on` accepts whole objects only ("References in depends_on must be to a whole object
+/// (resource, etc), not to an attribute of an object", Terraform's "Invalid depends_on reference";
+/// <https://developer.hashicorp.com/terraform/language/meta-arguments/depends_on>):
+/// the first step past the object, as text, when there is one.
+fn attribute_step(r: &hcl::Reference) -> Option<String> {
+    let (n, keyed) = object_steps(r);
+    let mut rest = r.steps.iter().skip(n);
+    let first = rest.next()?;
+    let extra = match first {
+        hcl::Step::Index { .. } | hcl::Step::Key { .. } if keyed => rest.next()?,
+        other => other,
+    };
+    Some(match extra {
+        hcl::Step::Attr { name, .. } => format!(".{name}"),
+        hcl::Step::Index { index, .. } => format!("[{index}]"),
+        hcl::Step::Key { key, .. } => format!("[{key:?}]"),
+    })
+}
+
+/// The whole-object part of a reference, as text.
+fn whole_object(r: &hcl::Reference) -> String {
+    let (n, _) = object_steps(r);
+    let mut s = r.root.clone();
+    for step in r.steps.iter().take(n) {
+        if let hcl::Step::Attr { name, .. } = step {
+            s.push('.');
+            s.push_str(name);
+        }
+    }
+    s
+}
+
 fn depends_on(block: &hcl::Block, file: &str, diags: &mut Diagnostics) -> Vec<DependsOn> {
     let Some(attr) = block.attribute("depends_on") else {
         return Vec::new();
@@ -463,6 +758,17 @@ fn depends_on(block: &hcl::Block, file: &str, diags: &mut Diagnostics) -> Vec<De
                         hcl::Expression::Traversal(_) | hcl::Expression::Variable(_)
                     ) =>
             {
+                if let Some(extra) = attribute_step(r) {
+                    diags.push(
+                        Diagnostic::error(
+                            codes::BAD_BLOCK,
+                            Span::new(file, r.span.clone()),
+                            "`depends_on` takes whole objects, not attributes",
+                        )
+                        .with_help(format!("write `{}` without `{extra}`", whole_object(r))),
+                    );
+                    continue;
+                }
                 out.push(match reference_to_resource(r) {
                     Some(a) => DependsOn::Resource(a),
                     None => DependsOn::Other(r.to_string()),
@@ -476,6 +782,116 @@ fn depends_on(block: &hcl::Block, file: &str, diags: &mut Diagnostics) -> Vec<De
         }
     }
     out
+}
+
+/// `lifecycle.ignore_changes`: `all`, or a list of attribute references relative to the
+/// resource (`triggers`, `tags["Name"]`, `rule[0].port`), or (deprecated since Terraform 0.12,
+/// with a warning) the same as quoted strings
+/// (<https://developer.hashicorp.com/terraform/language/meta-arguments/lifecycle#ignore_changes>).
+fn ignore_changes(
+    expr: &hcl::Expression,
+    file: &str,
+    at: Span,
+    diags: &mut Diagnostics,
+) -> IgnoreChanges {
+    let items = match expr {
+        hcl::Expression::Variable(v) if v.value().as_str() == "all" => return IgnoreChanges::All,
+        hcl::Expression::Array(items) => items,
+        _ => {
+            diags.push(
+                Diagnostic::error(
+                    codes::BAD_BLOCK,
+                    at,
+                    "`ignore_changes` must be `all` or a list of attribute references",
+                )
+                .with_help("write `ignore_changes = [tags]` or `ignore_changes = all`"),
+            );
+            return IgnoreChanges::None;
+        }
+    };
+    let mut paths = Vec::new();
+    for item in items.iter() {
+        let span = Span::new(file, expr_span(item));
+        let path = match literal_string(item) {
+            Some(text) if !matches!(item, hcl::Expression::Variable(_)) => {
+                let path = hcl::parse_expression(file, &text)
+                    .ok()
+                    .and_then(|e| attribute_path(&e));
+                if let Some(p) = &path {
+                    diags.push(
+                        Diagnostic::warning(
+                            codes::DEPRECATED,
+                            span.clone(),
+                            "quoted references in `ignore_changes` are deprecated",
+                        )
+                        .with_help(format!(
+                            "write the reference without quotes: `{}`",
+                            crate::value::path_to_string(p)
+                        )),
+                    );
+                }
+                path
+            }
+            _ => attribute_path(item),
+        };
+        match path {
+            Some(p) => paths.push(p),
+            None => diags.push(
+                Diagnostic::error(
+                    codes::BAD_BLOCK,
+                    span,
+                    "each `ignore_changes` element must be an attribute of this resource, such as `tags` or `tags[\"Name\"]`",
+                )
+                .with_help("use literal keys and indexes only"),
+            ),
+        }
+    }
+    IgnoreChanges::Attributes(paths)
+}
+
+/// An expression that is one static traversal (`tags`, `tags["a"]`, `rule[0].port`) as a path.
+fn attribute_path(e: &hcl::Expression) -> Option<Vec<PathStep>> {
+    if !matches!(
+        e,
+        hcl::Expression::Traversal(_) | hcl::Expression::Variable(_)
+    ) {
+        return None;
+    }
+    let refs = hcl::references(e);
+    let [r] = refs.as_slice() else {
+        return None;
+    };
+    if r.span != expr_span(e) {
+        return None;
+    }
+    let mut path = vec![PathStep::Attr(r.root.clone())];
+    for step in &r.steps {
+        path.push(match step {
+            hcl::Step::Attr { name, .. } => PathStep::Attr(name.clone()),
+            hcl::Step::Index { index, .. } => PathStep::Index(usize::try_from(*index).ok()?),
+            hcl::Step::Key { key, .. } => PathStep::Key(key.clone()),
+        });
+    }
+    Some(path)
+}
+
+/// Every reference of a resource block except the attribute names in
+/// `lifecycle.ignore_changes`, which name the resource's own attributes.
+fn body_references(b: &hcl::Block) -> Vec<hcl::Reference> {
+    let ignored: Vec<Range<usize>> = b
+        .blocks_of("lifecycle")
+        .filter_map(|lc| lc.attribute("ignore_changes"))
+        .map(|a| a.expr_span.clone())
+        .collect();
+    let mut refs = hcl::block_references(b);
+    if !ignored.is_empty() {
+        refs.retain(|r| {
+            !ignored
+                .iter()
+                .any(|s| s.start <= r.span.start && r.span.end <= s.end)
+        });
+    }
+    refs
 }
 
 fn resource_config(
@@ -541,37 +957,7 @@ fn resource_config(
                     })
                 }
                 "ignore_changes" => {
-                    lifecycle.ignore_changes = match &a.expr {
-                        hcl::Expression::Variable(v) if v.value().as_str() == "all" => {
-                            IgnoreChanges::All
-                        }
-                        hcl::Expression::Array(items) => {
-                            let mut names = Vec::new();
-                            for i in items.iter() {
-                                match hcl::references(i)
-                                    .first()
-                                    .map(|r| r.root.clone())
-                                    .or_else(|| literal_string(i))
-                                {
-                                    Some(n) => names.push(n),
-                                    None => diags.push(Diagnostic::error(
-                                        codes::BAD_BLOCK,
-                                        Span::new(file, expr_span(i)),
-                                        "`ignore_changes` lists attribute names",
-                                    )),
-                                }
-                            }
-                            IgnoreChanges::Attributes(names)
-                        }
-                        _ => {
-                            diags.push(Diagnostic::error(
-                                codes::BAD_BLOCK,
-                                at,
-                                "`ignore_changes` must be `all` or a list of attribute names",
-                            ));
-                            IgnoreChanges::None
-                        }
-                    }
+                    lifecycle.ignore_changes = ignore_changes(&a.expr, file, at, diags);
                 }
                 "replace_triggered_by" => match &a.expr {
                     hcl::Expression::Array(items) => {
@@ -590,6 +976,33 @@ fn resource_config(
                 )),
             }
         }
+    }
+    for lc in b.blocks_of("lifecycle") {
+        for inner in &lc.blocks {
+            match inner.kind.as_str() {
+                "precondition" => lifecycle
+                    .preconditions
+                    .extend(condition(inner, file, diags)),
+                "postcondition" => lifecycle
+                    .postconditions
+                    .extend(condition(inner, file, diags)),
+                other => diags.push(Diagnostic::error(
+                    codes::BAD_BLOCK,
+                    Span::new(file, inner.kind_span.clone()),
+                    format!("`lifecycle` has no block `{other}`"),
+                )),
+            }
+        }
+    }
+    for p in b.blocks_of("provisioner") {
+        diags.push(
+            Diagnostic::warning(
+                codes::UNSUPPORTED,
+                Span::new(file, p.kind_span.clone()),
+                "provisioners are not run by vitrina",
+            )
+            .with_help("use the `ivkcs` agent resources to run scripts on VMs"),
+        );
     }
     let mut timeouts = Timeouts::default();
     for t in b.blocks_of("timeouts") {
@@ -628,7 +1041,7 @@ fn resource_config(
         provider,
         lifecycle,
         timeouts,
-        references: hcl::block_references(b),
+        references: body_references(b),
         block: b.clone(),
         addr,
     }

@@ -12,6 +12,7 @@ use vitrina_diagnostics::{Diagnostic, Diagnostics, Span};
 use vitrina_hcl as hcl;
 
 use super::bridge::{object_to_hcl, type_json};
+use super::conditions;
 use super::eval::{eval_body, eval_expr, expand, Values};
 use super::graph::{ConfigGraph, NodeKind};
 use super::plan::{configure_provider, error_chain, propose, state_resource_value};
@@ -352,12 +353,40 @@ impl Shared {
             }
             NodeKind::Resource(_) if destroy => Ok(()),
             NodeKind::Resource(addr) => self.resource(addr).await,
+            NodeKind::Check(_) if destroy => Ok(()),
+            NodeKind::Check(name) => {
+                let c = &self.config.checks[name];
+                let ctx = self.read_values().context(&c.references, &self.config.dir);
+                let warnings = super::plan::check_warnings(c, &ctx);
+                lock(&self.diags).extend(warnings);
+                Ok(())
+            }
             NodeKind::Output(_) if destroy => Ok(()),
             NodeKind::Output(name) => {
                 let o = &self.config.outputs[name];
                 let Some(attr) = &o.value else { return Ok(()) };
                 let ctx = self.read_values().context(&o.references, &self.config.dir);
+                let (failures, _) = conditions::evaluate_all(
+                    &o.preconditions,
+                    &ctx,
+                    "output precondition",
+                    &format!("output.{name}"),
+                );
+                if !failures.is_empty() {
+                    return Err(failures);
+                }
                 let v = eval_expr(&attr.expr, &ctx, &o.span.file).map_err(|d| vec![d])?;
+                let name = name.clone();
+                if v.unmarked().is_null() {
+                    // Null root outputs are left out of the state (see `plan::output`).
+                    self.sync
+                        .commit(move |s| {
+                            s.outputs.remove(&name);
+                        })
+                        .await
+                        .map_err(|e| vec![state_error(&e)])?;
+                    return Ok(());
+                }
                 let ty = type_json(&v.type_of());
                 let Some(json) = v.to_json() else {
                     return Err(vec![Diagnostic::error(
@@ -371,7 +400,6 @@ impl Shared {
                     sensitive: o.sensitive,
                     type_: ty,
                 };
-                let name = name.clone();
                 self.sync
                     .commit(move |s| {
                         s.outputs.insert(name, state);
@@ -460,6 +488,16 @@ impl Shared {
                 continue;
             }
             expansion.bind(&mut ctx, &key);
+            let (failures, _) = conditions::evaluate_all(
+                &rc.lifecycle.preconditions,
+                &ctx,
+                "resource precondition",
+                &ia.to_string(),
+            );
+            if !failures.is_empty() {
+                errors.extend(failures);
+                continue;
+            }
             let mut errs = Vec::new();
             let (cfg, marks) = eval_body(&rc.block, &schema, &mut ctx, &rc.file, &mut errs);
             if !errs.is_empty() {
@@ -479,14 +517,33 @@ impl Shared {
             let schema = schema.clone();
             let deps = deps.clone();
             let rc_addr = addr.clone();
+            let post_ctx = (!rc.lifecycle.postconditions.is_empty()).then(|| ctx.clone());
             tasks.spawn(async move {
                 let r = shared
                     .apply_instance(&rc_addr, &ia, &schema, &provider, &change, cfg, marks, deps)
                     .await;
-                (
-                    ia.key.clone(),
-                    r.map(|(v, s)| object_to_hcl(&v, &schema, &s)),
-                )
+                let r = r.map(|(v, s)| object_to_hcl(&v, &schema, &s));
+                // Postconditions see the new object as `self`; a failure stops the
+                // resource's dependents (the object itself stays in the state).
+                let r = match (r, post_ctx) {
+                    (Ok(v), Some(mut pctx)) => {
+                        pctx.set_variable("self", v.clone());
+                        let rc = &shared.config.resources[&rc_addr];
+                        let (mut failures, _) = conditions::evaluate_all(
+                            &rc.lifecycle.postconditions,
+                            &pctx,
+                            "resource postcondition",
+                            &ia.to_string(),
+                        );
+                        if failures.is_empty() {
+                            Ok(v)
+                        } else {
+                            Err(failures.remove(0))
+                        }
+                    }
+                    (r, _) => r,
+                };
+                (ia.key.clone(), r)
             });
         }
         while let Some(joined) = tasks.join_next().await {

@@ -29,18 +29,21 @@ pub(crate) struct Values {
 }
 
 impl Values {
+    /// `path.module` and `path.root` are `"."` and `path.cwd` is the folder's absolute path,
+    /// as when Terraform runs in the folder (`terraform -chdir=DIR`): file functions resolve
+    /// relative paths against the folder, so `file("${path.module}/x")` reads `DIR/x` whatever
+    /// relative `DIR` the command was given.
     pub fn new(dir: &Path, workspace: &str, vars: BTreeMap<String, hcl::Value>) -> Self {
-        let module = dir.display().to_string();
-        let cwd = std::env::current_dir()
+        let cwd = std::path::absolute(dir)
             .map(|p| p.display().to_string())
-            .unwrap_or_else(|_| ".".to_owned());
+            .unwrap_or_else(|_| dir.display().to_string());
         Values {
             vars,
             locals: BTreeMap::new(),
             resources: BTreeMap::new(),
             path: hcl::Value::object([
-                ("module", hcl::Value::string(module.clone())),
-                ("root", hcl::Value::string(module)),
+                ("module", hcl::Value::string(".")),
+                ("root", hcl::Value::string(".")),
                 ("cwd", hcl::Value::string(cwd)),
             ]),
             terraform: hcl::Value::object([("workspace", hcl::Value::string(workspace))]),

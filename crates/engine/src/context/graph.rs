@@ -18,6 +18,8 @@ pub(crate) enum NodeKind {
     Local(String),
     Resource(ResourceAddr),
     Output(String),
+    /// A `check` block, evaluated once everything it reads is.
+    Check(String),
 }
 
 impl std::fmt::Display for NodeKind {
@@ -27,6 +29,7 @@ impl std::fmt::Display for NodeKind {
             NodeKind::Local(l) => write!(f, "local.{l}"),
             NodeKind::Resource(r) => write!(f, "{r}"),
             NodeKind::Output(o) => write!(f, "output.{o}"),
+            NodeKind::Check(c) => write!(f, "check.{c}"),
         }
     }
 }
@@ -77,6 +80,9 @@ impl ConfigGraph {
         }
         for o in config.outputs.keys() {
             nodes.push(NodeKind::Output(o.clone()));
+        }
+        for c in config.checks.keys() {
+            nodes.push(NodeKind::Check(c.clone()));
         }
         let index: BTreeMap<NodeKind, NodeId> = nodes
             .iter()
@@ -152,6 +158,10 @@ impl ConfigGraph {
                 }
             }
         }
+        for (name, c) in &config.checks {
+            let from = index[&NodeKind::Check(name.clone())];
+            link(from, &c.span.file, &c.references, &mut graph, diags);
+        }
         for (addr, p) in &config.providers {
             let from = index[&NodeKind::Provider(addr.clone())];
             link(from, &p.span.file, &p.references, &mut graph, diags);
@@ -195,6 +205,7 @@ fn node_span(config: &Config, n: &NodeKind) -> Span {
         NodeKind::Local(l) => config.locals.get(l).map(|x| x.span.clone()),
         NodeKind::Resource(r) => config.resources.get(r).map(|x| x.span.clone()),
         NodeKind::Output(o) => config.outputs.get(o).map(|x| x.span.clone()),
+        NodeKind::Check(c) => config.checks.get(c).map(|x| x.span.clone()),
     };
     span.unwrap_or_else(|| Span::file_start(""))
 }

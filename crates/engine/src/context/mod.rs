@@ -5,9 +5,12 @@
 
 mod apply;
 mod bridge;
+mod conditions;
 mod eval;
 mod graph;
+mod moves;
 mod plan;
+mod strict;
 pub mod vars;
 
 use std::collections::BTreeMap;
@@ -43,6 +46,12 @@ pub mod run_codes {
     pub const OUTPUT: &str = vitrina_diagnostics::codes::TF_OUTPUT;
     /// The state could not be written.
     pub const STATE: &str = vitrina_diagnostics::codes::TF_STATE;
+    /// A `precondition` or `postcondition` failed.
+    pub const CONDITION: &str = vitrina_diagnostics::codes::TF_CONDITION;
+    /// A `check` block's assertion failed (a warning).
+    pub const CHECK: &str = vitrina_diagnostics::codes::TF_CHECK;
+    /// A `moved` block could not be applied (a warning).
+    pub const MOVED: &str = vitrina_diagnostics::codes::TF_MOVED;
 }
 
 /// Runs configurations with a set of providers.
@@ -115,6 +124,7 @@ impl Engine {
     ) -> Diagnostics {
         let mut diags = Diagnostics::new();
         let _ = graph::ConfigGraph::build(config, &mut diags);
+        strict::check(config, &mut diags);
         crate::static_check::check(config, schemas, &mut diags);
         diags
     }

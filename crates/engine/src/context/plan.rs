@@ -12,12 +12,28 @@ use super::bridge::{from_hcl, object_to_hcl};
 use super::eval::{eval_body, eval_expr, expand, Expansion, Values};
 use super::graph::{ConfigGraph, NodeKind};
 use super::{provider_local_name, run_codes, vars, Engine, PlannedRun, Schemas};
+use super::{conditions, moves};
 use crate::addr::{InstanceAddr, InstanceKey, ResourceAddr, ResourceMode};
 use crate::config::{Config, IgnoreChanges, ResourceConfig};
 use crate::plan::{Action, Plan, PlanMode, PlannedOutput, ResourceChange};
 use crate::provider::{ConfiguredProvider, PlanRequest, ReadDataRequest, ReadRequest, Schema};
 use crate::state::{InstanceState, ObjectStatus, State};
 use crate::value::{path_to_string, PathStep, Value};
+
+/// The failed assertions of a `check` block, as warnings (unknown ones are left for apply).
+pub(crate) fn check_warnings(
+    c: &crate::config::CheckConfig,
+    ctx: &vitrina_hcl::eval::EvalContext,
+) -> Vec<Diagnostic> {
+    let what = format!("check `{}`", c.name);
+    c.asserts
+        .iter()
+        .filter_map(|a| match conditions::evaluate(a, ctx, &what, &what, true) {
+            conditions::Outcome::Fail(d) => Some(d),
+            _ => None,
+        })
+        .collect()
+}
 
 pub(crate) async fn plan(
     engine: &Engine,
@@ -28,6 +44,7 @@ pub(crate) async fn plan(
 ) -> Result<PlannedRun, Diagnostics> {
     let mut diags = Diagnostics::new();
     let cg = ConfigGraph::build(config, &mut diags);
+    super::strict::check(config, &mut diags);
     let schemas = engine.schemas(config, &mut diags);
     // The static checks of `validate` (unknown types are reported just above).
     let data = crate::schema_data::of_registry(&engine.registry);
@@ -36,6 +53,7 @@ pub(crate) async fn plan(
         return Err(diags);
     }
     let mut warnings = Diagnostics::new();
+    let moved = moves::apply_moves(config, &mut state, &mut warnings);
     let mut generated = state.generated.clone();
     let vars = vars::resolve(config, inputs, &mut generated, &mut warnings)?;
     state.generated = generated;
@@ -92,6 +110,12 @@ pub(crate) async fn plan(
                     outputs.insert(name.clone(), o);
                 }
             }
+            NodeKind::Check(name) if mode == PlanMode::Normal => {
+                let c = &config.checks[name];
+                let ctx = p.values.context(&c.references, &config.dir);
+                p.diags.extend(check_warnings(c, &ctx));
+            }
+            NodeKind::Check(_) => {}
         }
     }
     p.orphans().await;
@@ -118,6 +142,7 @@ pub(crate) async fn plan(
             mode,
             changes,
             outputs,
+            moved: moved.into_iter().map(|m| (m.from, m.to)).collect(),
         },
         prior: p.state,
         warnings,
@@ -290,23 +315,43 @@ pub(crate) fn propose(
         };
         out.insert(n.clone(), v);
     }
+    let mut out = Value::Map(out);
     if let Some(p) = prior {
-        let names: Vec<&String> = match ignore {
-            IgnoreChanges::None => Vec::new(),
-            IgnoreChanges::All => schema
-                .attributes
-                .keys()
-                .chain(schema.blocks.keys())
-                .collect(),
-            IgnoreChanges::Attributes(list) => list.iter().collect(),
-        };
-        for n in names {
-            if out.contains_key(n) {
-                out.insert(n.clone(), p.get(n).clone());
+        match ignore {
+            IgnoreChanges::None => {}
+            IgnoreChanges::All => {
+                for n in schema.attributes.keys().chain(schema.blocks.keys()) {
+                    out.set(n, p.get(n).clone());
+                }
+            }
+            IgnoreChanges::Attributes(paths) => {
+                for path in paths {
+                    keep_prior_at(&mut out, p, path);
+                }
             }
         }
     }
-    Value::Map(out)
+    out
+}
+
+/// `ignore_changes` for one path: the planned value at `path` becomes the prior one (a map key
+/// the prior value does not have is removed), as Terraform's `processIgnoreChanges` does.
+fn keep_prior_at(out: &mut Value, prior: &Value, path: &[PathStep]) {
+    match prior.at(path) {
+        Some(v) => {
+            out.replace_at(path, v.clone());
+        }
+        None => {
+            // The prior object lacks the path: a new map key stays absent.
+            if let Some((PathStep::Key(k), parent)) = path.split_last() {
+                if prior.at(parent).is_some() {
+                    if let Some(Value::Map(m)) = out.at_mut(parent) {
+                        m.remove(k);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Top-level attributes and blocks whose planned value differs from the prior one.
@@ -461,6 +506,20 @@ impl Planner<'_> {
         let mut any_change = false;
         for key in &keys {
             expansion.bind(&mut ctx, key);
+            if !rc.lifecycle.preconditions.is_empty() {
+                let ia = addr.instance(key.clone());
+                let (failures, _) = conditions::evaluate_all(
+                    &rc.lifecycle.preconditions,
+                    &ctx,
+                    "resource precondition",
+                    &ia.to_string(),
+                );
+                if !failures.is_empty() {
+                    self.diags.extend(failures);
+                    inst_values.insert(key.clone(), hcl::Value::unknown());
+                    continue;
+                }
+            }
             let mut errors = Vec::new();
             let (cfg, marks) = eval_body(&rc.block, &schema, &mut ctx, &rc.file, &mut errors);
             if !errors.is_empty() {
@@ -489,6 +548,22 @@ impl Planner<'_> {
             } else {
                 &change.after
             };
+            if !rc.lifecycle.postconditions.is_empty() && change.action != Action::Delete {
+                // `self` is the planned object; parts known only after apply make the
+                // condition unknown, and it is checked again then.
+                let mut pctx = ctx.clone();
+                pctx.set_variable(
+                    "self",
+                    object_to_hcl(shown, &schema, &change.sensitive_paths),
+                );
+                let (failures, _) = conditions::evaluate_all(
+                    &rc.lifecycle.postconditions,
+                    &pctx,
+                    "resource postcondition",
+                    &change.addr.to_string(),
+                );
+                self.diags.extend(failures);
+            }
             inst_values.insert(
                 key.clone(),
                 object_to_hcl(shown, &schema, &change.sensitive_paths),
@@ -754,6 +829,18 @@ impl Planner<'_> {
         if self.mode == PlanMode::Destroy {
             return None;
         }
+        if !o.preconditions.is_empty() {
+            let (failures, _) = conditions::evaluate_all(
+                &o.preconditions,
+                &ctx,
+                "output precondition",
+                &format!("output.{name}"),
+            );
+            if !failures.is_empty() {
+                self.diags.extend(failures);
+                return None;
+            }
+        }
         let v = match eval_expr(expr, &ctx, &o.span.file) {
             Ok(v) => v,
             Err(d) => {
@@ -773,6 +860,17 @@ impl Planner<'_> {
             return None;
         }
         let (plain, _) = from_hcl(&v);
+        // A root output whose value is null is not stored: Terraform removes null root outputs
+        // from the state ("Null root outputs are removed entirely", `setValue` in
+        // hashicorp/terraform `internal/terraform/node_output.go`), so `output` does not list
+        // them; planning one removes an earlier value.
+        if plain.is_null() {
+            return self.state.outputs.get(name).map(|prev| PlannedOutput {
+                value: Value::Null,
+                sensitive: prev.sensitive,
+                action: Action::Delete,
+            });
+        }
         let action = match self.state.outputs.get(name) {
             None => Action::Create,
             Some(prev)

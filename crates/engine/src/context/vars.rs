@@ -258,6 +258,26 @@ pub(crate) fn resolve(
             );
             continue;
         };
+        // `nullable = false` with a default: a null input takes the default, as the variables
+        // documentation says ("If nullable is false and the variable has a default value, then
+        // Terraform uses the default when a module input argument is null";
+        // https://developer.hashicorp.com/terraform/language/values/variables#disallowing-null-input-values).
+        let raw = match &v.default {
+            Some(d) if raw.is_null() && !v.nullable => {
+                match hcl::eval::evaluate_constant(&d.expr) {
+                    Ok(val) => val,
+                    Err(e) => {
+                        diags.push(e.to_diagnostic(
+                            &v.file,
+                            run_codes::VARIABLE,
+                            d.expr_span.clone(),
+                        ));
+                        continue;
+                    }
+                }
+            }
+            _ => raw,
+        };
         let value = match (&v.ty, raw.is_null()) {
             (_, true) => raw,
             (Some(t), false) => match hcl::convert(&raw, t) {

@@ -1,6 +1,11 @@
 //! The state on disk: one JSON file, rewritten atomically (temporary file in the same folder,
 //! fsync, rename, fsync of the folder) under an exclusive lock on `FILE.lock` that the
 //! operating system releases when the process dies, so a killed run leaves no stale lock.
+//!
+//! Neither the temporary file nor the lock file is ever opened through a symbolic link: the
+//! temporary file has an unpredictable name and is created with `O_CREAT|O_EXCL|O_NOFOLLOW`,
+//! and the lock file is opened with `O_NOFOLLOW` (a symbolic link there is refused), so a
+//! prepared folder cannot make a run write through a link to a file elsewhere.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -50,17 +55,17 @@ impl StateFile {
     pub fn lock(path: impl Into<PathBuf>) -> Result<StateFile, StateFileError> {
         let path = path.into();
         let lock_path = lock_path(&path);
-        let lock = fs_err::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|source| StateFileError::Lock {
-                path: lock_path.clone(),
-                source,
-            })?
-            .into_parts()
-            .0;
+        let lock = open_no_follow(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true),
+            &lock_path,
+        )
+        .map_err(|source| StateFileError::Lock {
+            path: lock_path.clone(),
+            source,
+        })?;
         // `File::try_lock` is an advisory `flock`, released by the kernel when the process
         // exits for any reason.
         #[allow(clippy::incompatible_msrv)]
@@ -124,6 +129,30 @@ fn lock_path(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// Opens `path` with `options`, never through a symbolic link (`O_NOFOLLOW`): a link is refused
+/// with an error that says so.
+fn open_no_follow(
+    options: &mut std::fs::OpenOptions,
+    path: &Path,
+) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    options.custom_flags(libc::O_NOFOLLOW);
+    options.open(path).map_err(|e| {
+        let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        if is_link {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "`{}` is a symbolic link; vitrina does not write state files through links (remove it)",
+                    path.display()
+                ),
+            )
+        } else {
+            std::io::Error::new(e.kind(), format!("`{}`: {e}", path.display()))
+        }
+    })
+}
+
 /// Temporary file beside the target, write, fsync, rename over the target, fsync the folder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
@@ -134,11 +163,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "state".to_owned());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    // An unpredictable name, created exclusively: an existing file or symbolic link of that
+    // name makes the create fail instead of being written through.
+    let tmp = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
     {
-        let mut f = fs_err::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
+        let mut f = open_no_follow(
+            std::fs::OpenOptions::new().write(true).create_new(true),
+            &tmp,
+        )?;
+        if let Err(e) = f.write_all(bytes).and_then(|()| f.sync_all()) {
+            drop(f);
+            let _ = fs_err::remove_file(&tmp);
+            return Err(e);
+        }
     }
     if let Err(e) = fs_err::rename(&tmp, path) {
         let _ = fs_err::remove_file(&tmp);
@@ -170,5 +207,67 @@ mod tests {
         s.serial = 7;
         again.write(&s).expect("write");
         assert_eq!(again.load().expect("read").serial, 7);
+    }
+
+    /// Probe M6: the temporary file's name is not predictable and it is created exclusively
+    /// without following links, so links planted at `.<name>.<pid>.tmp` are never written
+    /// through.
+    #[test]
+    fn planted_temp_file_links_are_not_followed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious").expect("victim");
+        let path = dir.path().join("vitrina.tfstate");
+        let me = std::process::id();
+        for pid in me.saturating_sub(64)..=me.saturating_add(64) {
+            std::os::unix::fs::symlink(
+                &victim,
+                dir.path().join(format!(".vitrina.tfstate.{pid}.tmp")),
+            )
+            .expect("plant");
+        }
+        let file = StateFile::lock(&path).expect("lock");
+        let mut s = State::new();
+        s.serial = 3;
+        file.write(&s).expect("write");
+        file.write(&s).expect("write again");
+        assert_eq!(
+            std::fs::read_to_string(&victim).expect("victim"),
+            "precious"
+        );
+        assert_eq!(read_state(&path).expect("state").serial, 3);
+        assert!(!std::fs::symlink_metadata(&path)
+            .expect("state")
+            .file_type()
+            .is_symlink());
+        // No temporary file is left behind.
+        let leftovers = std::fs::read_dir(dir.path())
+            .expect("list")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .count();
+        assert_eq!(leftovers, 0);
+    }
+
+    /// Probe L12: a lock file that is a symbolic link is refused (with a message saying so)
+    /// instead of creating or opening the link's target.
+    #[test]
+    fn symlinked_lock_file_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("elsewhere").join("created-by-lock");
+        std::fs::create_dir(dir.path().join("elsewhere")).expect("dir");
+        let path = dir.path().join("vitrina.tfstate");
+        std::os::unix::fs::symlink(&target, dir.path().join("vitrina.tfstate.lock"))
+            .expect("plant");
+        let err = StateFile::lock(&path).expect_err("a linked lock file is refused");
+        let text = format!(
+            "{err}: {}",
+            std::error::Error::source(&err)
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        );
+        assert!(text.contains("symbolic link"), "{text}");
+        assert!(!target.exists(), "the link target must not be created");
     }
 }

@@ -120,14 +120,40 @@ pub(crate) fn contains(_: &EvalContext, a: Vec<Value>) -> FResult {
     Ok(Value::Bool(items.iter().any(|v| v.equals(&needle))))
 }
 
+/// `distinct` in O(n log n): the elements are ordered by [`Value::total_cmp`] and the first of
+/// each run of equal ones is kept, in the original order.
 pub(crate) fn distinct(_: &EvalContext, a: Vec<Value>) -> FResult {
-    let mut out: Vec<Value> = Vec::new();
-    for v in elements_arg(&a, 0)? {
-        if !out.iter().any(|o| o.equals(v)) {
-            out.push(v.clone());
+    let items = elements_arg(&a, 0)?;
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    // Stable: among equal elements the first stays first.
+    order.sort_by(|&i, &j| items[i].total_cmp(&items[j]));
+    let mut keep = vec![false; items.len()];
+    let mut group: Option<&Value> = None;
+    for &i in &order {
+        let v = &items[i];
+        match group {
+            Some(g) if g.total_cmp(v) == std::cmp::Ordering::Equal && g.equals(v) => {}
+            _ => {
+                keep[i] = true;
+                group = Some(v);
+            }
         }
     }
-    Ok(Value::List(out))
+    Ok(Value::List(
+        items
+            .iter()
+            .zip(keep)
+            .filter(|(_, k)| *k)
+            .map(|(v, _)| v.clone())
+            .collect(),
+    ))
+}
+
+/// Whether the sorted `haystack` holds a value equal to `v`.
+fn sorted_contains(haystack: &[Value], v: &Value) -> bool {
+    haystack
+        .binary_search_by(|h| h.total_cmp(v))
+        .is_ok_and(|i| haystack[i].equals(v))
 }
 
 pub(crate) fn element(_: &EvalContext, a: Vec<Value>) -> FResult {
@@ -376,8 +402,9 @@ fn unify_set(items: Vec<Value>) -> Value {
 pub(crate) fn setintersection(_: &EvalContext, a: Vec<Value>) -> FResult {
     let mut acc = set_items(&a, 0)?;
     for i in 1..a.len() {
-        let other = set_items(&a, i)?;
-        acc.retain(|v| other.iter().any(|o| o.equals(v)));
+        let mut other = set_items(&a, i)?;
+        other.sort_by(Value::total_cmp);
+        acc.retain(|v| sorted_contains(&other, v));
     }
     Ok(unify_set(acc))
 }
@@ -392,8 +419,9 @@ pub(crate) fn setunion(_: &EvalContext, a: Vec<Value>) -> FResult {
 
 pub(crate) fn setsubtract(_: &EvalContext, a: Vec<Value>) -> FResult {
     let mut acc = set_items(&a, 0)?;
-    let other = set_items(&a, 1)?;
-    acc.retain(|v| !other.iter().any(|o| o.equals(v)));
+    let mut other = set_items(&a, 1)?;
+    other.sort_by(Value::total_cmp);
+    acc.retain(|v| !sorted_contains(&other, v));
     Ok(unify_set(acc))
 }
 

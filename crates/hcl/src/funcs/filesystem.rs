@@ -21,17 +21,10 @@ fn base(ctx: &EvalContext) -> Result<&Path, FuncError> {
     })
 }
 
-/// Lexically joins `path` onto `base` and checks the result stays inside `base`.
-fn resolve(ctx: &EvalContext, path: &str, arg: usize) -> Result<PathBuf, FuncError> {
-    let base = base(ctx)?;
-    let p = Path::new(path);
-    let joined = if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        base.join(p)
-    };
+/// `path` with `.` removed and `..` applied, without touching the file system.
+fn lexical(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
-    for c in joined.components() {
+    for c in path.components() {
         match c {
             Component::ParentDir => {
                 out.pop();
@@ -40,10 +33,23 @@ fn resolve(ctx: &EvalContext, path: &str, arg: usize) -> Result<PathBuf, FuncErr
             other => out.push(other.as_os_str()),
         }
     }
-    let base_norm: PathBuf = base
-        .components()
-        .filter(|c| !matches!(c, Component::CurDir))
-        .collect();
+    out
+}
+
+/// Lexically joins `path` onto `base` and checks the result stays inside `base`.
+fn resolve(ctx: &EvalContext, path: &str, arg: usize) -> Result<PathBuf, FuncError> {
+    // Compare absolute paths: a relative base such as `.` would otherwise contain everything.
+    let base = std::path::absolute(base(ctx)?)
+        .map_err(|e| FuncError::call(format!("cannot resolve the module folder: {e}")))?;
+    let base = base.as_path();
+    let p = Path::new(path);
+    let joined = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    };
+    let out = lexical(&joined);
+    let base_norm = lexical(base);
     if !out.starts_with(&base_norm) {
         return Err(FuncError::arg(
             arg,

@@ -16,7 +16,7 @@ struct Cidr {
 fn parse_cidr(s: &str, arg: usize) -> Result<Cidr, FuncError> {
     let bad = || FuncError::arg(arg, format!("invalid CIDR prefix {s:?}"));
     let (ip, len) = s.split_once('/').ok_or_else(bad)?;
-    let ip: IpAddr = ip.parse().map_err(|_| bad())?;
+    let ip: IpAddr = parse_ip(ip).ok_or_else(bad)?;
     let len: u32 = len.parse().map_err(|_| bad())?;
     let (addr, bits) = match ip {
         IpAddr::V4(v4) => (u128::from(u32::from(v4)), 32),
@@ -36,6 +36,28 @@ fn parse_cidr(s: &str, arg: usize) -> Result<Cidr, FuncError> {
         len,
         bits,
     })
+}
+
+/// An IP address; IPv4 octets with leading zeros are read as decimal (`010.001.0.0` is
+/// `10.1.0.0`), as the `cidrhost`/`cidrsubnet` documentation says Terraform does "as a historical
+/// accident" (<https://developer.hashicorp.com/terraform/language/functions/cidrsubnet>).
+fn parse_ip(s: &str) -> Option<IpAddr> {
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    let mut octets = [0u8; 4];
+    let mut parts = s.split('.');
+    for o in &mut octets {
+        let part = parts.next()?;
+        if part.is_empty() || part.len() > 8 || !part.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        *o = part.parse::<u8>().ok()?;
+    }
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(IpAddr::V4(Ipv4Addr::from(octets)))
 }
 
 fn width_mask(bits: u32) -> u128 {

@@ -162,24 +162,24 @@ pub(crate) fn split(_: &EvalContext, a: Vec<Value>) -> FResult {
     Ok(Value::List(parts))
 }
 
+/// `substr` as go-cty's `SubstrFunc` does it (the documentation is silent on the edges): a
+/// negative offset counts from the end and is clamped to the start; an offset at or past the end
+/// gives `""`; any negative length takes the rest; a length of 0 gives `""` (for a negative
+/// offset go-cty's seek never stops at 0, so the rest is returned, as here).
 pub(crate) fn substr(_: &EvalContext, a: Vec<Value>) -> FResult {
     let chars = graphemes(str_arg(&a, 0)?);
     let len = i64::try_from(chars.len()).unwrap_or(i64::MAX);
     let mut offset = int_arg(&a, 1)?;
     let length = int_arg(&a, 2)?;
     if offset < 0 {
-        offset = len.saturating_add(offset);
-        if offset < 0 {
-            return Err(FuncError::arg(1, "offset is out of range"));
-        }
+        offset = len.saturating_add(offset).max(0);
+    } else if length == 0 {
+        return s("");
     }
-    if offset > len {
-        return Err(FuncError::arg(1, "offset is out of range"));
+    if offset >= len {
+        return s("");
     }
-    let end = if length < 0 {
-        if length != -1 {
-            return Err(FuncError::arg(2, "length must be -1 or a whole number ≥ 0"));
-        }
+    let end = if length <= 0 {
         len
     } else {
         offset.saturating_add(length).min(len)
@@ -210,10 +210,74 @@ pub(crate) fn replace(_: &EvalContext, a: Vec<Value>) -> FResult {
 }
 
 fn compile(pattern: &str, arg: usize) -> Result<regex::Regex, FuncError> {
-    regex::RegexBuilder::new(pattern)
+    regex::RegexBuilder::new(&re2_classes(pattern))
         .size_limit(1 << 20)
         .build()
         .map_err(|e| FuncError::arg(arg, format!("invalid regular expression: {e}")))
+}
+
+/// Terraform's regular expressions are RE2's, where the Perl classes are ASCII-only:
+/// `\d` is `[0-9]`, `\w` is `[0-9A-Za-z_]`, `\s` is `[\t\n\f\r ]` and `\b` is an ASCII word
+/// boundary (<https://github.com/google/re2/wiki/Syntax>, "Perl character classes"). The
+/// `regex` crate makes them Unicode-aware, so they are rewritten before compiling (as nested
+/// classes, which the `regex` crate accepts inside `[…]` too).
+fn re2_classes(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut chars = pattern.chars().peekable();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let Some(n) = chars.next() else {
+                    out.push(c);
+                    break;
+                };
+                match n {
+                    'd' => out.push_str("[0-9]"),
+                    'D' => out.push_str("[^0-9]"),
+                    'w' => out.push_str("[0-9A-Za-z_]"),
+                    'W' => out.push_str("[^0-9A-Za-z_]"),
+                    's' => out.push_str("[\\t\\n\\f\\r ]"),
+                    'S' => out.push_str("[^\\t\\n\\f\\r ]"),
+                    'b' if !in_class => out.push_str("(?-u:\\b)"),
+                    'B' if !in_class => out.push_str("(?-u:\\B)"),
+                    other => {
+                        out.push(c);
+                        out.push(other);
+                    }
+                }
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+                if chars.peek() == Some(&'^') {
+                    out.push('^');
+                    chars.next();
+                }
+                // A `]` first in a class is a literal.
+                if chars.peek() == Some(&']') {
+                    out.push(']');
+                    chars.next();
+                }
+            }
+            '[' if in_class && chars.peek() == Some(&':') => {
+                // `[:alpha:]` inside a class.
+                out.push(c);
+                for p in chars.by_ref() {
+                    out.push(p);
+                    if p == ']' {
+                        break;
+                    }
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 fn captures_value(re: &regex::Regex, caps: &regex::Captures<'_>) -> Value {
@@ -418,7 +482,10 @@ fn format_with(spec: &str, args: &[Value], first_arg: usize) -> Result<String, F
             'v' if sharp => json_string(arg)?,
             'v' => match arg {
                 Value::String(x) => x.clone(),
-                Value::Number(n) => format_number(*n),
+                Value::Number(n) => {
+                    let sign = if *n < 0.0 { "-" } else { "" };
+                    format!("{sign}{}", go_g(n.abs(), None, false))
+                }
                 Value::Bool(b) => b.to_string(),
                 Value::Null => "null".into(),
                 other => json_string(other)?,
@@ -496,22 +563,7 @@ fn format_with(spec: &str, args: &[Value], first_arg: usize) -> Result<String, F
                         }
                     }
                     'f' | 'F' => format!("{a:.*}", precision.unwrap_or(6)),
-                    _ => match precision {
-                        Some(p) => {
-                            let t = go_exp(a, p.saturating_sub(1));
-                            let exp: i32 = t
-                                .split('e')
-                                .nth(1)
-                                .and_then(|e| e.parse().ok())
-                                .unwrap_or(0);
-                            if exp < -4 || exp >= i32::try_from(p.max(1)).unwrap_or(i32::MAX) {
-                                t
-                            } else {
-                                format_number(a)
-                            }
-                        }
-                        None => format_number(a),
-                    },
+                    _ => go_g(a, precision, verb == 'G'),
                 };
                 let body = format!("{sign}{digits}");
                 if zero && !minus && body.len() < width {
@@ -536,6 +588,91 @@ fn format_with(spec: &str, args: &[Value], first_arg: usize) -> Result<String, F
         }
     }
     Ok(out)
+}
+
+/// Decimal digits of a finite `a ≥ 0` (no leading or trailing zeros) and the position of the
+/// decimal point: `a = 0.DIGITS × 10^point`. `precision` rounds to that many significant digits;
+/// `None` gives the shortest digits that read back as `a` (after the binary-noise rounding of
+/// [`format_number`], so `0.1 + 0.2` has the digits of `0.3`).
+fn decimal_digits(a: f64, precision: Option<usize>) -> (Vec<u8>, i64) {
+    if a == 0.0 {
+        return (Vec::new(), 1);
+    }
+    let t = match precision {
+        Some(p) => format!("{a:.*e}", p.saturating_sub(1)),
+        None => {
+            let v: f64 = format_number(a).parse().unwrap_or(a);
+            format!("{v:e}")
+        }
+    };
+    let (m, e) = t.split_once('e').unwrap_or((t.as_str(), "0"));
+    let exp: i64 = e.parse().unwrap_or(0);
+    let mut digits: Vec<u8> = m.bytes().filter(u8::is_ascii_digit).collect();
+    while digits.last() == Some(&b'0') {
+        digits.pop();
+    }
+    (digits, exp + 1)
+}
+
+/// Go's `%g` / `%G` as go-cty's `format` applies it to a number (`fmt` with a `big.Float`,
+/// <https://github.com/zclconf/go-cty/blob/main/cty/function/stdlib/format.go>): without a
+/// precision the shortest digits, in exponent form when the exponent is below -4 or at least 6
+/// (`1e+21`, `1E-07`, `1.234567e+06`); with a precision that many significant digits, in
+/// exponent form when the exponent is at least the precision. Trailing zeros are dropped.
+fn go_g(a: f64, precision: Option<usize>, upper: bool) -> String {
+    let shortest = precision.is_none();
+    let (digits, point) = decimal_digits(a, precision.map(|p| p.max(1)));
+    let nd = i64::try_from(digits.len()).unwrap_or(0);
+    let mut prec = precision.map_or(nd, |p| i64::try_from(p.max(1)).unwrap_or(i64::MAX));
+    let mut eprec = prec;
+    if eprec > nd && nd >= point {
+        eprec = nd;
+    }
+    if shortest {
+        eprec = 6;
+    }
+    let exp = if digits.is_empty() { 0 } else { point - 1 };
+    let digit = |i: i64| -> char {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| digits.get(i))
+            .map_or('0', |d| char::from(*d))
+    };
+    let mut out = String::new();
+    if exp < -4 || exp >= eprec {
+        if prec > nd {
+            prec = nd;
+        }
+        out.push(digit(0));
+        if prec > 1 {
+            out.push('.');
+            for i in 1..prec {
+                out.push(digit(i));
+            }
+        }
+        out.push(if upper { 'E' } else { 'e' });
+        out.push(if exp < 0 { '-' } else { '+' });
+        out.push_str(&format!("{:02}", exp.abs()));
+        return out;
+    }
+    if prec > point {
+        prec = nd;
+    }
+    let frac = (prec - point).max(0);
+    if point > 0 {
+        for i in 0..point {
+            out.push(digit(i));
+        }
+    } else {
+        out.push('0');
+    }
+    if frac > 0 {
+        out.push('.');
+        for i in 0..frac {
+            out.push(digit(point + i));
+        }
+    }
+    out
 }
 
 /// Go's `%e`: mantissa with `precision` digits and a two-digit signed exponent.
