@@ -311,7 +311,8 @@ pub fn check_resource_block(
             span: type_span,
             message: format!("unknown {what} `{type_name}`"),
             help,
-            replacement: suggestion.map(str::to_owned),
+            // The label's span holds its quotes.
+            replacement: suggestion.map(|s| format!("\"{s}\"")),
         });
         return out;
     };
