@@ -24,6 +24,10 @@ const MAX_PATCH_DEPTH: usize = 8;
 pub const MAX_ICON_BYTES: u64 = 1024 * 1024;
 /// The least width and height of a PNG icon.
 pub const MIN_ICON_PX: u32 = 62;
+/// The most bytes of Terraform (distinct manifest texts, all plans together) that are parsed
+/// and checked: real manifests have tens of kilobytes, and parsing costs about 250 bytes of
+/// memory per byte of text (probe M5: a 15 MB `.tf` took 3.6 GB).
+pub const MAX_MANIFEST_BYTES: usize = 512 * 1024;
 
 /// The result of validation: diagnostics (sorted), the texts they point into, and the model.
 #[derive(Debug, Clone, Default)]
@@ -91,6 +95,9 @@ type Ids = BTreeMap<String, (String, Span)>;
 struct Validator<'p> {
     files: &'p PackageFiles,
     tf_cache: crate::manifest::ParseCache,
+    /// Distinct manifest texts taken so far, and their bytes (against [`MAX_MANIFEST_BYTES`]).
+    manifest_texts: BTreeSet<String>,
+    manifest_bytes: usize,
     diags: Diagnostics,
     /// Texts of the files read; only those diagnostics point into go to the source map.
     texts: BTreeMap<String, String>,
@@ -110,6 +117,8 @@ pub fn validate_with(files: &PackageFiles, schemas: Option<&ProviderSchemas>) ->
     let mut v = Validator {
         files,
         tf_cache: crate::manifest::ParseCache::new(schemas.cloned()),
+        manifest_texts: BTreeSet::new(),
+        manifest_bytes: 0,
         diags: files.diagnostics.clone(),
         texts: BTreeMap::new(),
         model: Model {
@@ -607,18 +616,41 @@ impl Validator<'_> {
                 "the plan's Terraform manifest",
             );
         }
+        let mut over = false;
         for path in tf {
             if let Some(text) = self.text(&path, None) {
+                if !self.manifest_texts.contains(&text) {
+                    if self.manifest_bytes.saturating_add(text.len()) > MAX_MANIFEST_BYTES {
+                        over = true;
+                        self.diags.push(
+                            Diagnostic::error(
+                                codes::PACKAGE_TOO_LARGE,
+                                Span::file_start(path.clone()),
+                                format!(
+                                    "`{path}` ({} bytes) is past the {} KiB of Terraform a package may hold (the manifest limit); the plan's manifest is not checked",
+                                    text.len(),
+                                    MAX_MANIFEST_BYTES / 1024
+                                ),
+                            )
+                            .with_help("a manifest describes resources: move data into files the VM downloads"),
+                        );
+                        continue;
+                    }
+                    self.manifest_bytes += text.len();
+                    self.manifest_texts.insert(text.clone());
+                }
                 model.manifest.push((path, text));
             }
         }
-        crate::manifest::check_manifest(
-            &mut self.diags,
-            &mut self.tf_cache,
-            &model,
-            &self.model.options,
-            &self.model.broken_options,
-        );
+        if !over {
+            crate::manifest::check_manifest(
+                &mut self.diags,
+                &mut self.tf_cache,
+                &model,
+                &self.model.options,
+                &self.model.broken_options,
+            );
+        }
         model.plan = plan;
         model.display = display;
         model
