@@ -38,6 +38,12 @@ pub struct ValidateArgs {
     /// Same as `--format json`
     #[arg(long)]
     pub json: bool,
+    /// Apply the safe fixes of the diagnostics in place (a folder only), then validate again
+    #[arg(long)]
+    pub fix: bool,
+    /// With `--fix`, apply the unsafe fixes too (fresh ids, guessed values)
+    #[arg(long, requires = "fix")]
+    pub unsafe_fixes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -63,7 +69,15 @@ pub fn run(cmd: PackageCommand) -> ExitStatus {
         PackageCommand::Init(a) => init(&a),
         PackageCommand::Validate(a) => {
             let format = if a.json { Format::Json } else { a.format };
-            validate(&a.path, format)
+            let fixed = if a.fix {
+                match apply_fixes(&a.path, a.unsafe_fixes) {
+                    Ok(n) => Some(n),
+                    Err(status) => return status,
+                }
+            } else {
+                None
+            };
+            validate(&a.path, format, fixed)
         }
         PackageCommand::Build(a) => build(&a.path, a.output.as_deref()),
         PackageCommand::Pack(a) => pack(&a.path, a.output.as_deref()),
@@ -104,7 +118,65 @@ fn print_text(path: &Path, v: &Validated) {
     eprint!("{text}");
 }
 
-fn validate(path: &Path, format: Format) -> ExitStatus {
+/// How many rounds of fixes `--fix` applies at most (a fix may reveal another).
+const MAX_FIX_ROUNDS: usize = 4;
+
+/// Applies the diagnostics' fixes (safe ones; unsafe ones too when asked) to the files of a
+/// package folder, validating again after each round. Returns how many edits were applied.
+fn apply_fixes(path: &Path, unsafe_fixes: bool) -> Result<usize, ExitStatus> {
+    if !path.is_dir() {
+        eprintln!(
+            "error: `--fix` changes files in place: `{}` is not a package folder",
+            path.display()
+        );
+        return Err(ExitStatus::Usage);
+    }
+    let mut applied = 0;
+    for _ in 0..MAX_FIX_ROUNDS {
+        let v = read(path)?;
+        let edits = vitrina_diagnostics::fix_edits(&v.diagnostics, unsafe_fixes);
+        let mut changed = false;
+        for (file, edits) in edits {
+            // Paths are relative to the folder with `/` separators; nothing may leave it.
+            if file.is_empty() || file.split('/').any(|c| c.is_empty() || c == "..") {
+                continue;
+            }
+            let full = path.join(&file);
+            let is_file = std::fs::symlink_metadata(&full).is_ok_and(|m| m.file_type().is_file());
+            if !is_file {
+                continue;
+            }
+            let text = match fs_err::read_to_string(&full) {
+                Ok(t) => t,
+                Err(e) => {
+                    print_error(&e);
+                    return Err(ExitStatus::Usage);
+                }
+            };
+            // The validator reads files without a byte-order mark; spans count from after it.
+            let (bom, body) = match text.strip_prefix('\u{feff}') {
+                Some(rest) => ("\u{feff}", rest),
+                None => ("", text.as_str()),
+            };
+            let new = vitrina_diagnostics::apply_edits(body, &edits);
+            if new != body {
+                if let Err(e) = fs_err::write(&full, format!("{bom}{new}")) {
+                    print_error(&e);
+                    return Err(ExitStatus::Usage);
+                }
+                applied += edits.len();
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    eprintln!("{}: applied {applied} fix(es)", path.display());
+    Ok(applied)
+}
+
+fn validate(path: &Path, format: Format, fixed: Option<usize>) -> ExitStatus {
     let v = match read(path) {
         Ok(v) => v,
         Err(status) => return status,
@@ -112,10 +184,13 @@ fn validate(path: &Path, format: Format) -> ExitStatus {
     let ok = !v.diagnostics.has_errors();
     match format {
         Format::Json => {
-            let obj = serde_json::json!({
+            let mut obj = serde_json::json!({
                 "ok": ok,
                 "diagnostics": v.sources.to_json(&v.diagnostics),
             });
+            if let Some(n) = fixed {
+                obj["fixed"] = n.into();
+            }
             let mut out = std::io::stdout().lock();
             if writeln!(out, "{obj}").is_err() {
                 return ExitStatus::Usage;

@@ -104,9 +104,18 @@ fn validate_json_is_one_object_in_the_contract_shape() {
         assert!(d["message"].as_str().unwrap().contains("UUID version 4"));
         assert!(d["help"].as_str().unwrap().contains("uuid"));
         let keys: Vec<&String> = d.as_object().unwrap().keys().collect();
+        // The contract's keys, then the fix (`validate --fix` applies it): an unsafe one here,
+        // since a new id changes the identity of a published service.
         assert_eq!(
             keys,
-            ["severity", "code", "file", "line", "column", "message", "help"]
+            ["severity", "code", "file", "line", "column", "message", "help", "fix"]
+        );
+        assert_eq!(d["fix"]["applicability"], "unsafe");
+        let edit = &d["fix"]["edits"][0];
+        assert_eq!(edit["file"], "service.yaml");
+        assert_eq!(
+            (edit["line"].as_u64(), edit["column"].as_u64()),
+            (Some(1), Some(5))
         );
     }
 }

@@ -64,13 +64,13 @@ codes! {
         fix: "Rename it (e.g. `images/my_icon.png`) and update what refers to it.",
     }
     PACKAGE_TOO_LARGE = "package/too-large", Error, "package" {
-        what: "The zip of the package would exceed 30 MB, or a text file is too large to check.",
+        what: "The zip of the package would exceed 30 MB, a text file is too large to check, the package or zip has more than 20,000 entries (a zip's count is read from its end record before anything else), or its manifests hold more than 512 KiB of Terraform (the manifest limit).",
         why: "30 MB is the upload limit of the product API.",
         example: "A 40 MB disk image left in `images/`.",
         fix: "Remove large files the package does not need.",
     }
     PACKAGE_UNSAFE_ARCHIVE = "package/unsafe-archive", Error, "package" {
-        what: "A zip entry with an absolute path, a `..` component or a link, an entry that expands more than 100 times its compressed size, or an entry that cannot be decompressed.",
+        what: "A zip entry with an absolute path, a `..` component or a link, an entry that expands more than 100 times its compressed size, an entry that cannot be decompressed, a name given twice (or twice but for letter case), a file deeper than 32 folders (the depth limit), or a hard link to a file outside the package folder.",
         why: "Such archives write outside their folder or exhaust memory and disk (zip bombs).",
         example: "An entry named `../evil`; a 1 KB entry that inflates to 1 GB.",
         fix: "Pack the folder with `vitrina package pack`.",
@@ -82,7 +82,7 @@ codes! {
         fix: "Report the bug with the package attached.",
     }
     YAML_SYNTAX = "yaml/syntax", Error, "package" {
-        what: "A YAML file does not parse (or is not UTF-8); the position is the parser's.",
+        what: "A YAML file does not parse (or is not UTF-8), or goes past a limit: 100,000 nodes (the node limit), or aliases and anchors copying more than 16 MiB (the alias limit); the position is the parser's.",
         why: "Nothing in the file can be read.",
         example: "`hint: Platforms: iOS, Android` (an unquoted value containing `: `).",
         fix: "Quote the value, or correct the indentation.",

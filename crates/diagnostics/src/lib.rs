@@ -60,6 +60,58 @@ pub struct Label {
     pub message: String,
 }
 
+/// Whether a fix may be applied without asking (as ruff says it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Applicability {
+    /// Keeps the author's intent: applied by `--fix`.
+    Safe,
+    /// May change what the input means (a new id, a guessed value): only with `--unsafe-fixes`.
+    Unsafe,
+}
+
+impl Applicability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Applicability::Safe => "safe",
+            Applicability::Unsafe => "unsafe",
+        }
+    }
+}
+
+/// One text edit: replace the bytes of `span` (in `span.file`) with `replacement`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    pub span: Span,
+    pub replacement: String,
+}
+
+/// A way to fix a diagnostic: text edits and whether they are safe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fix {
+    pub message: String,
+    pub applicability: Applicability,
+    pub edits: Vec<Edit>,
+}
+
+impl Fix {
+    /// One edit replacing `span` with `replacement`.
+    pub fn replace(
+        applicability: Applicability,
+        message: impl Into<String>,
+        span: Span,
+        replacement: impl Into<String>,
+    ) -> Self {
+        Fix {
+            message: message.into(),
+            applicability,
+            edits: vec![Edit {
+                span,
+                replacement: replacement.into(),
+            }],
+        }
+    }
+}
+
 /// One problem found in a user's file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -70,6 +122,7 @@ pub struct Diagnostic {
     pub span: Span,
     pub help: Option<String>,
     pub secondary: Vec<Label>,
+    pub fix: Option<Fix>,
 }
 
 impl Diagnostic {
@@ -81,6 +134,7 @@ impl Diagnostic {
             span,
             help: None,
             secondary: Vec::new(),
+            fix: None,
         }
     }
 
@@ -106,9 +160,82 @@ impl Diagnostic {
         self
     }
 
+    #[must_use]
+    pub fn with_fix(mut self, fix: Fix) -> Self {
+        self.fix = Some(fix);
+        self
+    }
+
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
+}
+
+/// The edits of the diagnostics' fixes that may be applied (safe ones, and unsafe ones when
+/// `unsafe_fixes`), by file, sorted by position, without overlaps (the first fix of two that
+/// overlap wins; the other is left for the next run).
+pub fn fix_edits(
+    diagnostics: &Diagnostics,
+    unsafe_fixes: bool,
+) -> BTreeMap<String, Vec<(Range<usize>, String)>> {
+    let mut out: BTreeMap<String, Vec<(Range<usize>, String)>> = BTreeMap::new();
+    for d in diagnostics {
+        let Some(fix) = &d.fix else { continue };
+        if fix.applicability == Applicability::Unsafe && !unsafe_fixes {
+            continue;
+        }
+        // A fix is applied whole or not at all.
+        let clashes = fix.edits.iter().any(|e| {
+            out.get(&e.span.file).is_some_and(|edits| {
+                edits.iter().any(|(r, t)| {
+                    overlaps(r, &e.span.range) && !(r == &e.span.range && *t == e.replacement)
+                })
+            })
+        });
+        if clashes {
+            continue;
+        }
+        for e in &fix.edits {
+            let edits = out.entry(e.span.file.clone()).or_default();
+            let item = (e.span.range.clone(), e.replacement.clone());
+            if !edits.contains(&item) {
+                edits.push(item);
+            }
+        }
+    }
+    for edits in out.values_mut() {
+        edits.sort_by_key(|(r, _)| (r.start, r.end));
+    }
+    out
+}
+
+fn overlaps(a: &Range<usize>, b: &Range<usize>) -> bool {
+    // Two insertions at one point clash; an insertion at the edge of a replacement does not.
+    if a.is_empty() && b.is_empty() {
+        return a.start == b.start;
+    }
+    a.start < b.end && b.start < a.end
+}
+
+/// Applies sorted, non-overlapping edits to a text. Edits outside the text or not on character
+/// boundaries are skipped.
+pub fn apply_edits(text: &str, edits: &[(Range<usize>, String)]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (r, replacement) in edits {
+        if r.start < at
+            || r.end > text.len()
+            || !text.is_char_boundary(r.start)
+            || !text.is_char_boundary(r.end)
+        {
+            continue;
+        }
+        out.push_str(&text[at..r.start]);
+        out.push_str(replacement);
+        at = r.end;
+    }
+    out.push_str(&text[at..]);
+    out
 }
 
 /// A list of diagnostics that validators append to and keep going.
@@ -298,6 +425,18 @@ impl SourceMap {
         if let Some(help) = &d.help {
             let _ = writeln!(out, "  = help: {help}");
         }
+        if let Some(fix) = &d.fix {
+            let how = match fix.applicability {
+                Applicability::Safe => "--fix",
+                Applicability::Unsafe => "--fix --unsafe-fixes",
+            };
+            let _ = writeln!(
+                out,
+                "  = fix ({}): {} (`{how}` applies it)",
+                fix.applicability.as_str(),
+                fix.message
+            );
+        }
         out.push('\n');
     }
 
@@ -350,9 +489,38 @@ impl SourceMap {
                         .map(serde_json::Value::String)
                         .unwrap_or(serde_json::Value::Null),
                 );
+                if let Some(fix) = &d.fix {
+                    obj.insert("fix".into(), self.fix_json(fix));
+                }
                 serde_json::Value::Object(obj)
             })
             .collect()
+    }
+
+    /// `{"message","applicability","edits":[{"file","line","column","end_line","end_column","replacement"}]}`.
+    fn fix_json(&self, fix: &Fix) -> serde_json::Value {
+        let edits: Vec<serde_json::Value> = fix
+            .edits
+            .iter()
+            .map(|e| {
+                let (line, column) = self.line_col(&e.span);
+                let end = Span::new(e.span.file.clone(), e.span.range.end..e.span.range.end);
+                let (end_line, end_column) = self.line_col(&end);
+                serde_json::json!({
+                    "file": e.span.file,
+                    "line": line,
+                    "column": column,
+                    "end_line": end_line,
+                    "end_column": end_column,
+                    "replacement": e.replacement,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "message": fix.message,
+            "applicability": fix.applicability.as_str(),
+            "edits": edits,
+        })
     }
 }
 
@@ -391,5 +559,42 @@ mod tests {
         let json = map.to_json(&ds);
         assert_eq!(json[0]["line"], 1);
         assert_eq!(json[0]["column"], 5);
+    }
+
+    #[test]
+    fn fixes_apply_safe_ones_unless_asked() {
+        let text = "id: nope\nname: x\n";
+        let mut ds = Diagnostics::new();
+        ds.push(
+            Diagnostic::error("service/id-not-uuid4", Span::new("s.yaml", 4..8), "bad").with_fix(
+                Fix::replace(
+                    Applicability::Unsafe,
+                    "new id",
+                    Span::new("s.yaml", 4..8),
+                    "1234",
+                ),
+            ),
+        );
+        ds.push(
+            Diagnostic::warning("yaml/unknown-key", Span::new("s.yaml", 9..13), "nmae").with_fix(
+                Fix::replace(
+                    Applicability::Safe,
+                    "rename",
+                    Span::new("s.yaml", 9..13),
+                    "title",
+                ),
+            ),
+        );
+        let safe = fix_edits(&ds, false);
+        assert_eq!(apply_edits(text, &safe["s.yaml"]), "id: nope\ntitle: x\n");
+        let all = fix_edits(&ds, true);
+        assert_eq!(apply_edits(text, &all["s.yaml"]), "id: 1234\ntitle: x\n");
+        let mut map = SourceMap::new();
+        map.add("s.yaml", text);
+        let json = map.to_json(&ds);
+        assert_eq!(json[0]["fix"]["applicability"], "unsafe");
+        assert_eq!(json[0]["fix"]["edits"][0]["column"], 5);
+        assert_eq!(json[0]["fix"]["edits"][0]["end_column"], 9);
+        assert_eq!(json[1]["fix"]["edits"][0]["replacement"], "title");
     }
 }

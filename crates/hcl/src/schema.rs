@@ -311,7 +311,8 @@ pub fn check_resource_block(
             span: type_span,
             message: format!("unknown {what} `{type_name}`"),
             help,
-            replacement: suggestion.map(str::to_owned),
+            // The label's span holds its quotes.
+            replacement: suggestion.map(|s| format!("\"{s}\"")),
         });
         return out;
     };
@@ -497,13 +498,27 @@ fn expected(names: Vec<&str>) -> String {
     }
 }
 
-/// When `expr` is a literal (no reference, no function call) whose value does not convert to
+/// Whether `expr` is a constant written out: null, bools, numbers, plain strings, and arrays,
+/// objects, parentheses and unary operators of them. Only such expressions are evaluated by
+/// static checks, so their cost is bounded by their text (no `for`, no function, no template).
+pub fn is_constant(expr: &crate::Expression) -> bool {
+    use hcl_edit::expr::{Expression as E, ObjectKey};
+    match expr {
+        E::Null(_) | E::Bool(_) | E::Number(_) | E::String(_) => true,
+        E::Array(items) => items.iter().all(is_constant),
+        E::Object(obj) => obj.iter().all(|(k, v)| {
+            matches!(k, ObjectKey::Ident(_)) || matches!(k, ObjectKey::Expression(e) if is_constant(e))
+        } && is_constant(v.expr())),
+        E::Parenthesis(p) => is_constant(p.inner()),
+        E::UnaryOp(u) => is_constant(&u.expr),
+        _ => false,
+    }
+}
+
+/// When `expr` is a written-out constant ([`is_constant`]) whose value does not convert to
 /// `ty`: what it is instead.
 fn wrong_type(expr: &crate::Expression, ty: &Type) -> Option<String> {
-    if *ty == Type::Dynamic
-        || !crate::refs::references(expr).is_empty()
-        || !crate::refs::function_calls(expr).is_empty()
-    {
+    if *ty == Type::Dynamic || !is_constant(expr) {
         return None;
     }
     let value = crate::eval::evaluate(expr, &crate::eval::EvalContext::new()).ok()?;

@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use vitrina_diagnostics::{Diagnostic, Diagnostics, Span};
+use vitrina_diagnostics::{Applicability, Diagnostic, Diagnostics, Fix, Span};
 
 use crate::codes;
 use crate::yaml::{self, Node, Plain};
@@ -34,21 +34,67 @@ impl<'a> Ctx<'a> {
         self.diags.push(d);
     }
 
-    pub fn warning(
+    /// An error with a fix.
+    pub fn error_fix(
         &mut self,
         code: &'static str,
         at: Range<usize>,
         msg: impl Into<String>,
         help: impl Into<String>,
+        fix: Fix,
     ) {
-        let d = Diagnostic::warning(code, self.span(at), msg).with_help(help);
+        let d = Diagnostic::error(code, self.span(at), msg)
+            .with_help(help)
+            .with_fix(fix);
         self.diags.push(d);
+    }
+
+    /// A fix replacing `at` in this file with `text`.
+    pub fn fix(
+        &self,
+        applicability: Applicability,
+        message: impl Into<String>,
+        at: Range<usize>,
+        text: impl Into<String>,
+    ) -> Fix {
+        Fix::replace(applicability, message, self.span(at), text)
+    }
+
+    /// A safe fix writing the did-you-mean `name` over `at`.
+    pub fn rename(&self, at: Range<usize>, name: &str) -> Fix {
+        self.fix(Applicability::Safe, format!("write `{name}`"), at, name)
     }
 
     /// Reports a node of the wrong type.
     pub fn wrong_type(&mut self, node: &Node, expected: &str) {
         let found = node.type_name();
         let text = node.scalar_text().unwrap_or_default();
+        let quoted = node.as_scalar().is_some_and(|s| !s.plain);
+        let unquote = match (expected, node.plain()) {
+            ("a bool", Some(Plain::Str)) => matches!(text, "true" | "false"),
+            (e, Some(Plain::Str)) if e.contains("integer") || e.contains("number") => {
+                let resolved = yaml::resolve_plain(text);
+                (e.contains("integer") && matches!(resolved, Plain::Int(_)))
+                    || (e.contains("number") && matches!(resolved, Plain::Int(_) | Plain::Float(_)))
+            }
+            _ => false,
+        };
+        if quoted && unquote {
+            let fix = self.fix(
+                Applicability::Safe,
+                format!("write `{text}` without quotes"),
+                node.span.clone(),
+                text,
+            );
+            self.error_fix(
+                codes::YAML_TYPE,
+                node.span.clone(),
+                format!("expected {expected}, found {found}"),
+                format!("write `{text}` without quotes"),
+                fix,
+            );
+            return;
+        }
         let help = match (expected, node.plain()) {
             ("a bool", Some(Plain::Str)) if matches!(text, "true" | "false") => {
                 format!("write `{text}` without quotes")
@@ -100,16 +146,22 @@ impl<'a> Ctx<'a> {
             }
             seen.insert(name, k.span.clone());
             if !known.contains(&name) {
-                let help = match did_you_mean(name, known) {
+                let suggestion = did_you_mean(name, known);
+                let help = match suggestion {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => format!("known keys here: {}", known.join(", ")),
                 };
-                self.warning(
+                let mut d = Diagnostic::warning(
                     codes::YAML_UNKNOWN_KEY,
-                    k.span.clone(),
+                    self.span(k.span.clone()),
                     format!("unknown key `{name}`"),
-                    help,
-                );
+                )
+                .with_help(help);
+                // Renaming onto a key that is already there would make a duplicate.
+                if let Some(s) = suggestion.filter(|s| node.get(s).is_none()) {
+                    d = d.with_fix(self.rename(k.span.clone(), s));
+                }
+                self.diags.push(d);
             }
         }
         true
@@ -127,12 +179,35 @@ impl<'a> Ctx<'a> {
         match node.get(key) {
             Some(v) => Some(v),
             None => {
-                self.error(
-                    code,
-                    missing_at,
-                    format!("missing required field `{key}` ({what})"),
-                    format!("add `{key}:`"),
-                );
+                // A key written with a typo: the fix renames it (the same edit as the
+                // unknown-key warning's).
+                let typo = node.as_map().and_then(|m| {
+                    m.iter().find(|(k, _)| {
+                        k.scalar_text()
+                            .is_some_and(|t| did_you_mean(t, &[key]).is_some())
+                    })
+                });
+                match typo {
+                    Some((k, _)) => {
+                        let fix = self.rename(k.span.clone(), key);
+                        self.error_fix(
+                            code,
+                            missing_at,
+                            format!("missing required field `{key}` ({what})"),
+                            format!(
+                                "did you mean `{key}` instead of `{}`?",
+                                k.scalar_text().unwrap_or_default()
+                            ),
+                            fix,
+                        );
+                    }
+                    None => self.error(
+                        code,
+                        missing_at,
+                        format!("missing required field `{key}` ({what})"),
+                        format!("add `{key}:`"),
+                    ),
+                }
                 None
             }
         }

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
-use vitrina_diagnostics::{Diagnostic, Diagnostics, Span};
+use vitrina_diagnostics::{Applicability, Diagnostic, Diagnostics, Fix, Span};
 use vitrina_forms::FieldKind;
 use vitrina_hcl::schema::{Declarations, FindingKind, ProviderSchemas};
 use vitrina_hcl::{Module, Reference, Type};
@@ -116,7 +116,7 @@ impl Parsed {
         let mut own = Diagnostics::new();
         check_resource_types(&mut own, "", &module, schemas);
         check_agent_steps(&mut own, "", &module);
-        check_outputs(&mut own, "", &module);
+        check_outputs(&mut own, "", &module, text);
         Ok(Parsed {
             module,
             references,
@@ -166,6 +166,11 @@ pub fn check_manifest(
                 for d in &p.own {
                     let mut d = d.clone();
                     d.span.file.clone_from(path);
+                    if let Some(fix) = &mut d.fix {
+                        for e in &mut fix.edits {
+                            e.span.file.clone_from(path);
+                        }
+                    }
                     diags.push(d);
                 }
                 modules.push((path, p));
@@ -244,8 +249,19 @@ pub fn finding_code(kind: FindingKind) -> &'static str {
     }
 }
 
+/// A finding as a diagnostic; its did-you-mean is a safe fix.
 fn finding(file: &str, f: vitrina_hcl::schema::Finding) -> Diagnostic {
-    Diagnostic::error(finding_code(f.kind), Span::new(file, f.span), f.message).with_help(f.help)
+    let span = Span::new(file, f.span);
+    let mut d = Diagnostic::error(finding_code(f.kind), span.clone(), f.message).with_help(f.help);
+    if let Some(r) = f.replacement {
+        d = d.with_fix(Fix::replace(
+            Applicability::Safe,
+            format!("write `{r}`"),
+            span,
+            r,
+        ));
+    }
+    d
 }
 
 /// The Terraform type a plan option's variable must have.
@@ -304,13 +320,20 @@ fn check_variables(
             if let (Some(def), Some((attr, t))) = (def, ty) {
                 let (want, want_name) = option_type(def);
                 if *t != Type::Dynamic && *t != want {
-                    err(
-                        diags,
-                        codes::MANIFEST_TYPE_MISMATCH,
-                        file,
-                        attr.expr_span.clone(),
-                        format!("variable `{}` is not of type `{want_name}`, but option `{}` gives a {want_name}", v.name, v.name),
-                        format!("write `type = {want_name}`"),
+                    diags.push(
+                        Diagnostic::error(
+                            codes::MANIFEST_TYPE_MISMATCH,
+                            Span::new(file, attr.expr_span.clone()),
+                            format!("variable `{}` is not of type `{want_name}`, but option `{}` gives a {want_name}", v.name, v.name),
+                        )
+                        .with_help(format!("write `type = {want_name}`"))
+                        // Unsafe: expressions using the variable may rely on its type.
+                        .with_fix(Fix::replace(
+                            Applicability::Unsafe,
+                            format!("write `type = {want_name}`"),
+                            Span::new(file, attr.expr_span.clone()),
+                            want_name,
+                        )),
                     );
                 }
             }
@@ -409,8 +432,10 @@ pub fn is_duration(s: &str) -> bool {
     vitrina_hcl::duration::parse_go_duration(s).is_ok_and(|d| d.nanos >= 0)
 }
 
+/// The value of a written-out constant; nothing else is evaluated here (the engine evaluates
+/// manifests), so validation costs at most what the text does (probes H4, M5).
 fn literal(expr: &vitrina_hcl::Expression) -> Option<vitrina_hcl::Value> {
-    if !vitrina_hcl::references(expr).is_empty() {
+    if !vitrina_hcl::schema::is_constant(expr) {
         return None;
     }
     vitrina_hcl::evaluate(expr, &vitrina_hcl::EvalContext::new()).ok()
@@ -513,7 +538,7 @@ fn is_secret(r: &Reference) -> bool {
         .any(|s| matches!(s, vitrina_hcl::Step::Attr { name, .. } if SECRET_ATTRS.contains(&name.as_str())))
 }
 
-fn check_outputs(diags: &mut Diagnostics, file: &str, m: &Module) {
+fn check_outputs(diags: &mut Diagnostics, file: &str, m: &Module, text: &str) {
     for o in &m.outputs {
         if o.sensitive {
             continue;
@@ -523,17 +548,31 @@ fn check_outputs(diags: &mut Diagnostics, file: &str, m: &Module) {
             .into_iter()
             .find(is_secret)
         {
-            err(
-                diags,
+            let mut d = Diagnostic::error(
                 codes::MANIFEST_SENSITIVE_OUTPUT,
-                file,
-                o.name_span.clone(),
+                Span::new(file, o.name_span.clone()),
                 format!(
                     "output `{}` carries the secret `{r}` but is not sensitive",
                     o.name
                 ),
-                "add `sensitive = true` to the output",
-            );
+            )
+            .with_help("add `sensitive = true` to the output");
+            // Before the block's closing brace when it is alone on its line.
+            let close = o.block.span.end.saturating_sub(1);
+            let line_start = text.get(..close).and_then(|t| t.rfind('\n')).map(|i| i + 1);
+            if let Some(start) = line_start {
+                if text.get(close..=close) == Some("}")
+                    && text.get(start..close).is_some_and(|l| l.trim().is_empty())
+                {
+                    d = d.with_fix(Fix::replace(
+                        Applicability::Safe,
+                        "add `sensitive = true`",
+                        Span::new(file, start..start),
+                        "  sensitive = true\n",
+                    ));
+                }
+            }
+            diags.push(d);
         }
     }
 }

@@ -7,6 +7,8 @@ use vitrina_forms::{
 };
 use vitrina_pricing::OptionBilling;
 
+use vitrina_diagnostics::Applicability;
+
 use crate::check::{did_you_mean, Ctx};
 use crate::codes;
 use crate::yaml::Node;
@@ -44,13 +46,23 @@ pub fn check_option(ctx: &mut Ctx<'_>, name: &str, root: &Node) -> Option<Option
     }
     let top = root.span.start..root.span.start;
     let mut actions = Vec::new();
-    if let Some(list) = ctx.required(
-        root,
-        "actions",
-        codes::OPTION_REQUIRED,
-        top.clone(),
-        "the actions that ask this option",
-    ) {
+    if root.get("actions").is_none() {
+        // Unsafe: the author may have meant `[]` (shown read-only) or `update` too.
+        let fix = ctx.fix(
+            Applicability::Unsafe,
+            "ask the option on create: add `actions: [create]`",
+            top.clone(),
+            "actions:\n  - create\n",
+        );
+        ctx.error_fix(
+            codes::OPTION_REQUIRED,
+            top.clone(),
+            "missing required field `actions` (the actions that ask this option)",
+            "add `actions:` (`[create]`, `[create, update]`, or `[]` for a read-only option)",
+            fix,
+        );
+    }
+    if let Some(list) = root.get("actions") {
         // `actions: []` is valid: seed 003 table 5 says an option with no action is shown
         // inactive (read-only, its value its `const` or `default`); only a missing key is an
         // error.
@@ -61,16 +73,25 @@ pub fn check_option(ctx: &mut Ctx<'_>, name: &str, root: &Node) -> Option<Option
                     Some(a) => actions.push(a),
                     None => {
                         let known = ["create", "update", "resource_usages"];
-                        let help = did_you_mean(s, &known).map_or_else(
-                            || "use `create`, `update` or `resource_usages`".to_owned(),
-                            |m| format!("did you mean `{m}`?"),
-                        );
-                        ctx.error(
-                            codes::OPTION_BAD_ACTION,
-                            item.span.clone(),
-                            format!("unknown action `{s}`"),
-                            help,
-                        );
+                        let msg = format!("unknown action `{s}`");
+                        match did_you_mean(s, &known) {
+                            Some(m) => {
+                                let fix = ctx.rename(item.span.clone(), m);
+                                ctx.error_fix(
+                                    codes::OPTION_BAD_ACTION,
+                                    item.span.clone(),
+                                    msg,
+                                    format!("did you mean `{m}`?"),
+                                    fix,
+                                );
+                            }
+                            None => ctx.error(
+                                codes::OPTION_BAD_ACTION,
+                                item.span.clone(),
+                                msg,
+                                "use `create`, `update` or `resource_usages`",
+                            ),
+                        }
                     }
                 }
             }
@@ -135,16 +156,25 @@ pub fn check_option(ctx: &mut Ctx<'_>, name: &str, root: &Node) -> Option<Option
             Some(FieldKind::Number)
         }
         (Some(other), Some(n)) => {
-            let help = did_you_mean(other, TYPES).map_or_else(
-                || "use `integer`, `string` or `boolean`".to_owned(),
-                |m| format!("did you mean `{m}`?"),
-            );
-            ctx.error(
-                codes::OPTION_BAD_TYPE,
-                n.span.clone(),
-                format!("unknown option type `{other}`"),
-                help,
-            );
+            let msg = format!("unknown option type `{other}`");
+            match did_you_mean(other, TYPES) {
+                Some(m) => {
+                    let fix = ctx.rename(n.span.clone(), m);
+                    ctx.error_fix(
+                        codes::OPTION_BAD_TYPE,
+                        n.span.clone(),
+                        msg,
+                        format!("did you mean `{m}`?"),
+                        fix,
+                    );
+                }
+                None => ctx.error(
+                    codes::OPTION_BAD_TYPE,
+                    n.span.clone(),
+                    msg,
+                    "use `integer`, `string` or `boolean`",
+                ),
+            }
             None
         }
         _ => None,
@@ -568,16 +598,25 @@ fn check_datasource(
     let ty = ctx.string(ty_node)?;
     let Some(kind) = DatasourceKind::parse(ty) else {
         let kinds: Vec<&str> = DatasourceKind::ALL.iter().map(|k| k.as_str()).collect();
-        let help = did_you_mean(ty, &kinds).map_or_else(
-            || format!("use one of {}", kinds.join(", ")),
-            |m| format!("did you mean `{m}`?"),
-        );
-        bad_ds(
-            ctx,
-            ty_node,
-            format!("unknown datasource type `{ty}`"),
-            help,
-        );
+        let msg = format!("unknown datasource type `{ty}`");
+        match did_you_mean(ty, &kinds) {
+            Some(m) => {
+                let fix = ctx.rename(ty_node.span.clone(), m);
+                ctx.error_fix(
+                    codes::OPTION_BAD_DATASOURCE,
+                    ty_node.span.clone(),
+                    msg,
+                    format!("did you mean `{m}`?"),
+                    fix,
+                );
+            }
+            None => bad_ds(
+                ctx,
+                ty_node,
+                msg,
+                format!("use one of {}", kinds.join(", ")),
+            ),
+        }
         return None;
     };
     let value_is = match ds.get("value_is") {

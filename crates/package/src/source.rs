@@ -230,6 +230,7 @@ fn read_dir(root: &Path) -> Result<PackageFiles, ReadError> {
     let mut stack: Vec<(PathBuf, String, usize)> = vec![(root.to_owned(), String::new(), 0)];
     let mut count = 0usize;
     let mut kept: u64 = 0;
+    let mut links = HardLinks::default();
     while let Some((dir, rel_dir, depth)) = stack.pop() {
         let io = |e: std::io::Error| ReadError::Io {
             path: dir.clone(),
@@ -273,9 +274,23 @@ fn read_dir(root: &Path) -> Result<PackageFiles, ReadError> {
                 pkg.dirs.insert(rel.clone());
                 if depth + 1 < MAX_DEPTH {
                     stack.push((entry.path(), rel, depth + 1));
+                } else {
+                    // Probe L11: what lies deeper is reported, never silently left out.
+                    pkg.diagnostics.push(
+                        Diagnostic::error(
+                            codes::PACKAGE_UNSAFE_ARCHIVE,
+                            Span::file_start(rel.clone()),
+                            format!(
+                                "`{rel}` is nested deeper than {MAX_DEPTH} folders (the depth limit); its content is not read"
+                            ),
+                        )
+                        .with_help("flatten the folder structure"),
+                    );
                 }
             } else if ft.is_file() {
-                let size = entry.metadata().map_err(io)?.len();
+                let meta = entry.metadata().map_err(io)?;
+                let size = meta.len();
+                links.note(&rel, &meta);
                 let (head, data) =
                     if wants_data(&rel, size) && kept.saturating_add(size) <= MAX_KEPT_TOTAL {
                         let bytes = fs_err::read(entry.path()).map_err(io)?;
@@ -292,6 +307,7 @@ fn read_dir(root: &Path) -> Result<PackageFiles, ReadError> {
             }
         }
     }
+    links.report(&mut pkg);
     Ok(pkg)
 }
 
@@ -314,11 +330,33 @@ fn unsafe_entry(pkg: &mut PackageFiles, name: &str, why: &str) {
 /// Reads a zip from any seekable reader. Entries must sit under one `<SERVICE>/` folder (or the
 /// package is at the archive's root, named after the zip file).
 fn read_zip<R: std::io::Read + std::io::Seek>(
-    reader: R,
+    mut reader: R,
     stem: &str,
 ) -> Result<PackageFiles, ZipReadError> {
-    let mut archive = zip::ZipArchive::new(reader).map_err(ZipReadError::Zip)?;
     let mut pkg = PackageFiles::default();
+    // Probe L8: the entry count from the end record, before the central directory is parsed.
+    if let Some(n) = declared_entries(&mut reader) {
+        if n > MAX_ENTRIES as u64 {
+            pkg.diagnostics.push(
+                Diagnostic::error(
+                    codes::PACKAGE_TOO_LARGE,
+                    Span::file_start(String::new()),
+                    format!(
+                        "the zip declares {n} entries, more than {MAX_ENTRIES} (the entry limit)"
+                    ),
+                )
+                .with_help("remove files the package does not need"),
+            );
+            return Ok(pkg);
+        }
+    }
+    let mut seen_raw = BTreeSet::new();
+    for name in central_names(&mut reader).unwrap_or_default() {
+        if !seen_raw.insert(name.clone()) {
+            unsafe_entry(&mut pkg, &name, "appears twice in the zip");
+        }
+    }
+    let mut archive = zip::ZipArchive::new(reader).map_err(ZipReadError::Zip)?;
     if archive.len() > MAX_ENTRIES {
         pkg.diagnostics.push(
             Diagnostic::error(
@@ -384,12 +422,31 @@ fn read_zip<R: std::io::Read + std::io::Seek>(
     };
     let mut total: u64 = 0;
     let mut kept: u64 = 0;
+    // Probe L9: a name given twice (or twice but for case) is an error, not a silent choice.
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
     for (i, name, is_dir) in names {
         let rel = name
             .strip_prefix(&prefix)
             .unwrap_or(&name)
             .trim_end_matches('/')
             .to_owned();
+        if !rel.is_empty() {
+            match seen.get(&rel.to_lowercase()) {
+                Some(first) if *first == rel && is_dir => continue,
+                Some(first) if *first == rel => {
+                    unsafe_entry(&mut pkg, &name, "appears twice in the zip");
+                    continue;
+                }
+                Some(first) => {
+                    let why = format!("differs from the entry `{first}` only in letter case");
+                    unsafe_entry(&mut pkg, &name, &why);
+                    continue;
+                }
+                None => {
+                    seen.insert(rel.to_lowercase(), rel.clone());
+                }
+            }
+        }
         if rel.is_empty() || rel.split('/').any(|c| c.is_empty() || c == ".") {
             if !rel.is_empty() {
                 unsafe_entry(&mut pkg, &name, "has an empty or `.` path component");
@@ -397,7 +454,8 @@ fn read_zip<R: std::io::Read + std::io::Seek>(
             continue;
         }
         if rel.split('/').count() > MAX_DEPTH {
-            unsafe_entry(&mut pkg, &name, "is nested too deeply");
+            let why = format!("is nested deeper than {MAX_DEPTH} folders (the depth limit)");
+            unsafe_entry(&mut pkg, &name, &why);
             continue;
         }
         if is_dir {
@@ -498,4 +556,145 @@ fn read_zip<R: std::io::Read + std::io::Seek>(
 /// When the bytes are not a zip archive.
 pub fn read_zip_bytes(bytes: &[u8], stem: &str) -> Result<PackageFiles, zip::result::ZipError> {
     read_zip(std::io::Cursor::new(bytes), stem).map_err(|ZipReadError::Zip(z)| z)
+}
+
+/// Files of a folder with more than one hard link (probe L10): a link whose other names are not
+/// in the package points at a file outside it, which `validate` would read and `pack` copy.
+#[derive(Default)]
+struct HardLinks {
+    /// (device, inode) → (links the file has, the package's names for it).
+    files: BTreeMap<(u64, u64), (u64, Vec<String>)>,
+}
+
+impl HardLinks {
+    #[cfg(unix)]
+    fn note(&mut self, rel: &str, meta: &std::fs::Metadata) {
+        use std::os::unix::fs::MetadataExt;
+        if meta.nlink() > 1 {
+            let e = self
+                .files
+                .entry((meta.dev(), meta.ino()))
+                .or_insert_with(|| (meta.nlink(), Vec::new()));
+            e.1.push(rel.to_owned());
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn note(&mut self, _rel: &str, _meta: &std::fs::Metadata) {}
+
+    fn report(self, pkg: &mut PackageFiles) {
+        for (nlink, names) in self.files.into_values() {
+            if names.len() as u64 >= nlink {
+                continue;
+            }
+            for rel in names {
+                pkg.diagnostics.push(
+                    Diagnostic::error(
+                        codes::PACKAGE_UNSAFE_ARCHIVE,
+                        Span::file_start(rel.clone()),
+                        format!("`{rel}` is a hard link to a file outside the package folder"),
+                    )
+                    .with_help("copy the file into the package instead of linking it"),
+                );
+            }
+        }
+    }
+}
+
+/// The entry count the zip's end record declares (zip64 too), read from the last 64 KiB
+/// without parsing the central directory. `None` when there is no end record (the zip reader
+/// then reports the archive as broken).
+fn declared_entries<R: std::io::Read + std::io::Seek>(reader: &mut R) -> Option<u64> {
+    end_record(reader).map(|e| e.entries)
+}
+
+/// What the zip's end record says: the entry count and where the central directory is.
+struct EndRecord {
+    entries: u64,
+    cd_offset: u64,
+    cd_size: u64,
+}
+
+fn end_record<R: std::io::Read + std::io::Seek>(reader: &mut R) -> Option<EndRecord> {
+    use std::io::SeekFrom;
+    const EOCD: &[u8] = b"PK\x05\x06";
+    const LOCATOR: &[u8] = b"PK\x06\x07";
+    let len = reader.seek(SeekFrom::End(0)).ok()?;
+    let tail_len = len.min(65_557);
+    reader.seek(SeekFrom::Start(len - tail_len)).ok()?;
+    let mut tail = Vec::new();
+    reader.by_ref().take(tail_len).read_to_end(&mut tail).ok()?;
+    reader.seek(SeekFrom::Start(0)).ok()?;
+    let at = tail.windows(4).rposition(|w| w == EOCD)?;
+    let u16_at = |b: &[u8], i: usize| -> Option<u64> {
+        Some(u64::from(u16::from_le_bytes(
+            b.get(i..i + 2)?.try_into().ok()?,
+        )))
+    };
+    let u32_at = |b: &[u8], i: usize| -> Option<u64> {
+        Some(u64::from(u32::from_le_bytes(
+            b.get(i..i + 4)?.try_into().ok()?,
+        )))
+    };
+    let plain = EndRecord {
+        entries: u16_at(&tail, at + 10)?,
+        cd_size: u32_at(&tail, at + 12)?,
+        cd_offset: u32_at(&tail, at + 16)?,
+    };
+    if plain.entries != 0xFFFF && plain.cd_offset != 0xFFFF_FFFF {
+        return Some(plain);
+    }
+    // Zip64: the locator (20 bytes before the end record) gives the zip64 end record.
+    let loc = at.checked_sub(20)?;
+    if tail.get(loc..loc + 4)? != LOCATOR {
+        return Some(plain);
+    }
+    let offset = u64::from_le_bytes(tail.get(loc + 8..loc + 16)?.try_into().ok()?);
+    reader.seek(SeekFrom::Start(offset)).ok()?;
+    let mut rec = [0u8; 56];
+    reader.read_exact(&mut rec).ok()?;
+    reader.seek(SeekFrom::Start(0)).ok()?;
+    if rec.get(..4)? != b"PK\x06\x06" {
+        return Some(plain);
+    }
+    let u64_at =
+        |i: usize| -> Option<u64> { Some(u64::from_le_bytes(rec.get(i..i + 8)?.try_into().ok()?)) };
+    Some(EndRecord {
+        entries: u64_at(32)?,
+        cd_size: u64_at(40)?,
+        cd_offset: u64_at(48)?,
+    })
+}
+
+/// The names in the central directory, read raw (the zip reader keeps one entry per name, so
+/// a repeated name would be silently dropped: probe L9). `None` when the directory cannot be
+/// read or is larger than 16 MiB.
+fn central_names<R: std::io::Read + std::io::Seek>(reader: &mut R) -> Option<Vec<String>> {
+    use std::io::SeekFrom;
+    let end = end_record(reader)?;
+    if end.cd_size > 16 * 1024 * 1024 {
+        return None;
+    }
+    reader.seek(SeekFrom::Start(end.cd_offset)).ok()?;
+    let mut cd = Vec::new();
+    reader
+        .by_ref()
+        .take(end.cd_size)
+        .read_to_end(&mut cd)
+        .ok()?;
+    reader.seek(SeekFrom::Start(0)).ok()?;
+    let mut names = Vec::new();
+    let mut at = 0usize;
+    while cd.get(at..at + 4) == Some(b"PK\x01\x02") {
+        let u16_at = |i: usize| -> Option<usize> {
+            Some(usize::from(u16::from_le_bytes(
+                cd.get(i..i + 2)?.try_into().ok()?,
+            )))
+        };
+        let (n, x, c) = (u16_at(at + 28)?, u16_at(at + 30)?, u16_at(at + 32)?);
+        let name = cd.get(at + 46..at + 46 + n)?;
+        names.push(String::from_utf8_lossy(name).replace('\\', "/"));
+        at += 46 + n + x + c;
+    }
+    Some(names)
 }

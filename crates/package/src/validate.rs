@@ -5,12 +5,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use vitrina_diagnostics::{Diagnostic, Diagnostics, SourceMap, Span};
+use vitrina_diagnostics::{Applicability, Diagnostic, Diagnostics, SourceMap, Span};
 use vitrina_forms::DatasourceKind;
 use vitrina_hcl::schema::ProviderSchemas;
 use vitrina_pricing::BillingCycle;
 
-use crate::check::{is_uuid4, parse_yaml, Ctx};
+use crate::check::{did_you_mean, is_uuid4, parse_yaml, Ctx};
 use crate::codes;
 use crate::option::{check_option, OptionDef};
 use crate::source::PackageFiles;
@@ -24,6 +24,10 @@ const MAX_PATCH_DEPTH: usize = 8;
 pub const MAX_ICON_BYTES: u64 = 1024 * 1024;
 /// The least width and height of a PNG icon.
 pub const MIN_ICON_PX: u32 = 62;
+/// The most bytes of Terraform (distinct manifest texts, all plans together) that are parsed
+/// and checked: real manifests have tens of kilobytes, and parsing costs about 250 bytes of
+/// memory per byte of text (probe M5: a 15 MB `.tf` took 3.6 GB).
+pub const MAX_MANIFEST_BYTES: usize = 512 * 1024;
 
 /// The result of validation: diagnostics (sorted), the texts they point into, and the model.
 #[derive(Debug, Clone, Default)]
@@ -91,6 +95,9 @@ type Ids = BTreeMap<String, (String, Span)>;
 struct Validator<'p> {
     files: &'p PackageFiles,
     tf_cache: crate::manifest::ParseCache,
+    /// Distinct manifest texts taken so far, and their bytes (against [`MAX_MANIFEST_BYTES`]).
+    manifest_texts: BTreeSet<String>,
+    manifest_bytes: usize,
     diags: Diagnostics,
     /// Texts of the files read; only those diagnostics point into go to the source map.
     texts: BTreeMap<String, String>,
@@ -110,6 +117,8 @@ pub fn validate_with(files: &PackageFiles, schemas: Option<&ProviderSchemas>) ->
     let mut v = Validator {
         files,
         tf_cache: crate::manifest::ParseCache::new(schemas.cloned()),
+        manifest_texts: BTreeSet::new(),
+        manifest_bytes: 0,
         diags: files.diagnostics.clone(),
         texts: BTreeMap::new(),
         model: Model {
@@ -279,11 +288,18 @@ impl Validator<'_> {
         };
         let Some(s) = ctx.string(v) else { return };
         if s != "0.0.1" && s != "1.0.0" {
-            ctx.error(
+            let fix = ctx.fix(
+                Applicability::Unsafe,
+                "write `1.0.0`",
+                v.span.clone(),
+                "1.0.0",
+            );
+            ctx.error_fix(
                 codes::VERSION_UNSUPPORTED,
                 v.span.clone(),
                 format!("generator version `{s}` is not supported"),
                 "use `version: 1.0.0` (or `0.0.1`)",
+                fix,
             );
         }
     }
@@ -318,11 +334,13 @@ impl Validator<'_> {
         if let Some(n) = ctx.required(root, "id", req, top.clone(), "a UUID version 4") {
             if let Some(s) = ctx.string(n) {
                 if !is_uuid4(s) {
-                    ctx.error(
+                    let fix = new_id(&ctx, n);
+                    ctx.error_fix(
                         codes::SERVICE_ID_NOT_UUID4,
                         n.span.clone(),
                         format!("`{s}` is not a UUID version 4"),
                         "generate one with `uuidgen -r` or `python3 -c 'import uuid; print(uuid.uuid4())'`",
+                        fix,
                     );
                 }
             }
@@ -350,21 +368,30 @@ impl Validator<'_> {
         }
         if let Some(n) = ctx.required(root, "bindable", req, top.clone(), "must be true") {
             if ctx.bool(n) == Some(false) {
-                ctx.error(
+                let fix = ctx.fix(Applicability::Safe, "write `true`", n.span.clone(), "true");
+                ctx.error_fix(
                     codes::SERVICE_BINDABLE_FALSE,
                     n.span.clone(),
                     "`bindable` must be true",
                     "set `bindable: true`: image-based services are always bindable",
+                    fix,
                 );
             }
         }
         if let Some(n) = ctx.required(root, "plan_updateable", req, top.clone(), "must be false") {
             if ctx.bool(n) == Some(true) {
-                ctx.error(
+                let fix = ctx.fix(
+                    Applicability::Safe,
+                    "write `false`",
+                    n.span.clone(),
+                    "false",
+                );
+                ctx.error_fix(
                     codes::SERVICE_PLAN_UPDATEABLE,
                     n.span.clone(),
                     "`plan_updateable` must be false for an image-based service",
                     "set `plan_updateable: false`",
+                    fix,
                 );
             }
         }
@@ -589,18 +616,41 @@ impl Validator<'_> {
                 "the plan's Terraform manifest",
             );
         }
+        let mut over = false;
         for path in tf {
             if let Some(text) = self.text(&path, None) {
+                if !self.manifest_texts.contains(&text) {
+                    if self.manifest_bytes.saturating_add(text.len()) > MAX_MANIFEST_BYTES {
+                        over = true;
+                        self.diags.push(
+                            Diagnostic::error(
+                                codes::PACKAGE_TOO_LARGE,
+                                Span::file_start(path.clone()),
+                                format!(
+                                    "`{path}` ({} bytes) is past the {} KiB of Terraform a package may hold (the manifest limit); the plan's manifest is not checked",
+                                    text.len(),
+                                    MAX_MANIFEST_BYTES / 1024
+                                ),
+                            )
+                            .with_help("a manifest describes resources: move data into files the VM downloads"),
+                        );
+                        continue;
+                    }
+                    self.manifest_bytes += text.len();
+                    self.manifest_texts.insert(text.clone());
+                }
                 model.manifest.push((path, text));
             }
         }
-        crate::manifest::check_manifest(
-            &mut self.diags,
-            &mut self.tf_cache,
-            &model,
-            &self.model.options,
-            &self.model.broken_options,
-        );
+        if !over {
+            crate::manifest::check_manifest(
+                &mut self.diags,
+                &mut self.tf_cache,
+                &model,
+                &self.model.options,
+                &self.model.broken_options,
+            );
+        }
         model.plan = plan;
         model.display = display;
         model
@@ -633,11 +683,13 @@ impl Validator<'_> {
         if let Some(n) = ctx.required(root, "id", req, top.clone(), "a UUID version 4") {
             if let Some(s) = ctx.string(n) {
                 if !is_uuid4(s) {
-                    ctx.error(
+                    let fix = new_id(&ctx, n);
+                    ctx.error_fix(
                         codes::PLAN_ID_NOT_UUID4,
                         n.span.clone(),
                         format!("`{s}` is not a UUID version 4"),
                         "generate one with `uuidgen -r`",
+                        fix,
                     );
                 } else if let Some((owner, at)) = ids.get(s) {
                     let d = Diagnostic::error(
@@ -684,11 +736,13 @@ impl Validator<'_> {
         if let Some(n) = ctx.required(root, "name", req, top.clone(), "the plan folder's name") {
             if let Some(s) = ctx.string(n) {
                 if s != folder {
-                    ctx.error(
+                    let fix = ctx.rename(n.span.clone(), folder);
+                    ctx.error_fix(
                         codes::PLAN_NAME_MISMATCH,
                         n.span.clone(),
                         format!("plan name `{s}` differs from its folder `plans/{folder}/`"),
                         format!("write `name: {folder}` or rename the folder"),
+                        fix,
                     );
                 } else if !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
                     ctx.error(
@@ -1043,12 +1097,27 @@ impl Validator<'_> {
                             seen.insert(name.to_owned(), node.span.clone());
                             if !opts.contains_key(name) {
                                 incomplete = true;
-                                ctx.error(
-                                    codes::DISPLAY_UNKNOWN_OPTION,
-                                    node.span.clone(),
-                                    format!("option `{name}` has no file `parameters/{name}.yaml`"),
-                                    format!("add `parameters/{name}.yaml` or correct the name"),
-                                );
+                                let names: Vec<&str> = opts.keys().map(String::as_str).collect();
+                                let msg =
+                                    format!("option `{name}` has no file `parameters/{name}.yaml`");
+                                match did_you_mean(name, &names) {
+                                    Some(m) => {
+                                        let fix = ctx.rename(node.span.clone(), m);
+                                        ctx.error_fix(
+                                            codes::DISPLAY_UNKNOWN_OPTION,
+                                            node.span.clone(),
+                                            msg,
+                                            format!("did you mean `{m}`?"),
+                                            fix,
+                                        );
+                                    }
+                                    None => ctx.error(
+                                        codes::DISPLAY_UNKNOWN_OPTION,
+                                        node.span.clone(),
+                                        msg,
+                                        format!("add `parameters/{name}.yaml` or correct the name"),
+                                    ),
+                                }
                             }
                             if has_when {
                                 conditional.insert(name.to_owned());
@@ -1138,12 +1207,34 @@ impl Validator<'_> {
                 Some(s @ ("base_v2" | "base_v3" | "base_alpha")) => {
                     model.preset = Some(s.to_owned())
                 }
-                _ => ctx.error(
-                    codes::SETTINGS_BAD_VALUE,
-                    n.span.clone(),
-                    format!("unknown preset `{}`", n.scalar_text().unwrap_or_default()),
-                    "use `base_v2`, `base_v3` or `base_alpha`",
-                ),
+                _ => {
+                    let text = n.scalar_text().unwrap_or_default();
+                    let msg = format!("unknown preset `{text}`");
+                    match did_you_mean(text, &["base_v2", "base_v3", "base_alpha"]) {
+                        Some(m) => {
+                            // Unsafe: presets differ by one character and by a lot of meaning.
+                            let fix = ctx.fix(
+                                Applicability::Unsafe,
+                                format!("write `{m}`"),
+                                n.span.clone(),
+                                m,
+                            );
+                            ctx.error_fix(
+                                codes::SETTINGS_BAD_VALUE,
+                                n.span.clone(),
+                                msg,
+                                format!("did you mean `{m}`?"),
+                                fix,
+                            );
+                        }
+                        None => ctx.error(
+                            codes::SETTINGS_BAD_VALUE,
+                            n.span.clone(),
+                            msg,
+                            "use `base_v2`, `base_v3` or `base_alpha`",
+                        ),
+                    }
+                }
             }
         }
         if let Some(n) = root.get("retry") {
@@ -1167,6 +1258,17 @@ impl Validator<'_> {
             }
         }
     }
+}
+
+/// An unsafe fix giving a fresh UUID4: a published service or plan is identified by its id,
+/// so only a new package may take it without care.
+fn new_id(ctx: &Ctx<'_>, n: &Node) -> vitrina_diagnostics::Fix {
+    ctx.fix(
+        Applicability::Unsafe,
+        "write a fresh UUID4 (changes the identity of a published service or plan)",
+        n.span.clone(),
+        uuid::Uuid::new_v4().to_string(),
+    )
 }
 
 fn service_string(ctx: &mut Ctx<'_>, n: &Node, key: &str, max: usize) {

@@ -12,8 +12,14 @@ use saphyr_parser::{Event, Parser, ScalarStyle};
 /// Nesting deeper than this is refused: package files are shallow, and a bound keeps a hostile
 /// file from exhausting the stack of later recursive walks.
 const MAX_DEPTH: usize = 64;
-/// Aliases may copy at most this many nodes in total (a "billion laughs" guard).
-const MAX_ALIAS_NODES: usize = 100_000;
+/// The most bytes that aliases may expand to in one file (each copied node costs its scalar
+/// text plus [`NODE_COST`]): a small file must not ask for gigabytes (probe H3).
+pub const MAX_ALIAS_BYTES: usize = 16 * 1024 * 1024;
+/// What one copied node costs against [`MAX_ALIAS_BYTES`] besides its text.
+const NODE_COST: usize = 64;
+/// The most nodes one file may have: package files have hundreds, and a bound keeps memory
+/// proportional to what a package needs (probe M5: 1,000,000 keys took 1.5 GB).
+pub const MAX_NODES: usize = 100_000;
 
 /// One YAML node and the byte range of its text.
 #[derive(Debug, Clone, PartialEq)]
@@ -278,32 +284,48 @@ fn is_core_float(text: &str) -> bool {
     i == b.len()
 }
 
-/// Maps the parser's character indices to byte offsets.
-struct Offsets {
-    /// Byte offset of each character; empty when the text is ASCII (then index = offset).
-    table: Vec<usize>,
-    len: usize,
+/// Maps the parser's character indices to byte offsets: the byte offset of every 64th
+/// character (an eighth of a byte per character, not eight), then a short walk.
+struct Offsets<'t> {
+    text: &'t str,
+    ascii: bool,
+    /// Byte offset of characters 0, 64, 128, …
+    checkpoints: Vec<usize>,
 }
 
-impl Offsets {
-    fn new(text: &str) -> Self {
-        let table = if text.is_ascii() {
+const CHECKPOINT_EVERY: usize = 64;
+
+impl<'t> Offsets<'t> {
+    fn new(text: &'t str) -> Self {
+        let ascii = text.is_ascii();
+        let checkpoints = if ascii {
             Vec::new()
         } else {
-            text.char_indices().map(|(i, _)| i).collect()
+            text.char_indices()
+                .step_by(CHECKPOINT_EVERY)
+                .map(|(i, _)| i)
+                .collect()
         };
         Offsets {
-            table,
-            len: text.len(),
+            text,
+            ascii,
+            checkpoints,
         }
     }
 
     fn byte(&self, char_index: usize) -> usize {
-        if self.table.is_empty() {
-            char_index.min(self.len)
-        } else {
-            self.table.get(char_index).copied().unwrap_or(self.len)
+        let len = self.text.len();
+        if self.ascii {
+            return char_index.min(len);
         }
+        let Some(&base) = self.checkpoints.get(char_index / CHECKPOINT_EVERY) else {
+            return len;
+        };
+        let rest = char_index % CHECKPOINT_EVERY;
+        self.text
+            .get(base..)
+            .and_then(|t| t.char_indices().nth(rest))
+            .map_or(len, |(i, _)| base + i)
     }
 }
 
@@ -330,7 +352,8 @@ pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: Vec<(usize, Node)> = Vec::new();
-    let mut alias_budget = MAX_ALIAS_NODES;
+    let mut alias_budget = MAX_ALIAS_BYTES;
+    let mut nodes = 0usize;
     let mut root: Option<Node> = None;
 
     while let Some(ev) = parser.next_event() {
@@ -362,11 +385,14 @@ pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
                 let found = anchors.iter().rev().find(|(a, _)| *a == id);
                 match found {
                     Some((_, node)) => {
-                        let size = count_nodes(node);
+                        let size = node_bytes(node);
                         if size > alias_budget {
                             return Err(SyntaxError {
                                 offset: start,
-                                message: "aliases expand to too many nodes".into(),
+                                message: format!(
+                                    "aliases expand to more than {} MiB (the alias limit)",
+                                    MAX_ALIAS_BYTES / (1024 * 1024)
+                                ),
                             });
                         }
                         alias_budget -= size;
@@ -439,7 +465,26 @@ pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
             },
         };
         if let Some((node, anchor)) = complete {
+            nodes += 1;
+            if nodes > MAX_NODES {
+                return Err(SyntaxError {
+                    offset: start,
+                    message: format!("more than {MAX_NODES} YAML nodes (the node limit)"),
+                });
+            }
             if anchor != 0 {
+                // The kept copy counts too: nested anchors would otherwise multiply the text.
+                let size = node_bytes(&node);
+                if size > alias_budget {
+                    return Err(SyntaxError {
+                        offset: start,
+                        message: format!(
+                            "anchors and aliases expand to more than {} MiB (the alias limit)",
+                            MAX_ALIAS_BYTES / (1024 * 1024)
+                        ),
+                    });
+                }
+                alias_budget -= size;
                 anchors.push((anchor, node.clone()));
             }
             match stack.last_mut() {
@@ -459,16 +504,17 @@ pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
     Ok(root)
 }
 
-fn count_nodes(node: &Node) -> usize {
+/// The bytes a copy of `node` takes: its scalars' text plus [`NODE_COST`] per node.
+fn node_bytes(node: &Node) -> usize {
     match &node.kind {
-        Kind::Scalar(_) => 1,
-        Kind::Seq(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
-        Kind::Map(entries) => {
-            1 + entries
-                .iter()
-                .map(|(k, v)| count_nodes(k) + count_nodes(v))
-                .sum::<usize>()
-        }
+        Kind::Scalar(s) => NODE_COST.saturating_add(s.text.len()),
+        Kind::Seq(items) => items
+            .iter()
+            .fold(NODE_COST, |sum, n| sum.saturating_add(node_bytes(n))),
+        Kind::Map(entries) => entries.iter().fold(NODE_COST, |sum, (k, v)| {
+            sum.saturating_add(node_bytes(k))
+                .saturating_add(node_bytes(v))
+        }),
     }
 }
 
@@ -503,6 +549,20 @@ mod tests {
         let text = "a:\n  hint: x: y\n";
         let err = parse(text).unwrap_err();
         assert!(err.offset > 0 && err.offset <= text.len());
+    }
+
+    #[test]
+    fn alias_budget_counts_bytes() {
+        // Probe H3: one 100 KB scalar aliased 99,000 times (about 10 GB asked).
+        let text = format!(
+            "x: &a \"{}\"\ny: [{}]\n",
+            "A".repeat(100_000),
+            vec!["*a"; 99_000].join(",")
+        );
+        let err = parse(&text).unwrap_err();
+        assert!(err.message.contains("alias limit"), "{}", err.message);
+        // A few aliases of a small scalar are fine.
+        assert!(parse("x: &a hello\ny: [*a, *a, *a]\n").is_ok());
     }
 
     #[test]

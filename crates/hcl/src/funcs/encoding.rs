@@ -470,6 +470,8 @@ fn decode_yaml(text: &str) -> Result<Value, String> {
     let mut anchors: BTreeMap<usize, Value> = BTreeMap::new();
     let mut root: Option<Value> = None;
     let mut budget: usize = 1_000_000;
+    // Probe H4: aliases are charged the bytes they copy, before copying.
+    let mut alias_bytes: usize = MAX_YAML_ALIAS_BYTES;
     let mut documents = 0usize;
 
     while let Some(ev) = parser.next_event() {
@@ -497,13 +499,17 @@ fn decode_yaml(text: &str) -> Result<Value, String> {
             Event::Alias(id) => {
                 let v = anchors
                     .get(&id)
-                    .cloned()
                     .ok_or_else(|| "alias to an unknown anchor".to_string())?;
-                let size = count_nodes(&v);
                 budget = budget
-                    .checked_sub(size)
+                    .checked_sub(count_nodes(v))
                     .ok_or_else(|| "YAML aliases expand to too many nodes".to_string())?;
-                Some((v, 0))
+                alias_bytes = alias_bytes.checked_sub(value_bytes(v)).ok_or_else(|| {
+                    format!(
+                        "YAML aliases expand to more than {} MiB (the alias limit)",
+                        MAX_YAML_ALIAS_BYTES / (1024 * 1024)
+                    )
+                })?;
+                Some((v.clone(), 0))
             }
             Event::SequenceStart(anchor, _) => {
                 if stack.len() >= MAX_DECODE_DEPTH {
@@ -529,6 +535,14 @@ fn decode_yaml(text: &str) -> Result<Value, String> {
             continue;
         };
         if anchor != 0 {
+            alias_bytes = alias_bytes
+                .checked_sub(value_bytes(&value))
+                .ok_or_else(|| {
+                    format!(
+                        "YAML anchors expand to more than {} MiB (the alias limit)",
+                        MAX_YAML_ALIAS_BYTES / (1024 * 1024)
+                    )
+                })?;
             anchors.insert(anchor, value.clone());
         }
         match stack.last_mut() {
@@ -552,6 +566,23 @@ fn decode_yaml(text: &str) -> Result<Value, String> {
         }
     }
     Ok(root.unwrap_or(Value::Null))
+}
+
+/// The most bytes the aliases (and kept anchors) of one `yamldecode` may copy.
+const MAX_YAML_ALIAS_BYTES: usize = 16 * 1024 * 1024;
+
+/// The bytes a copy of `v` takes: its strings plus 64 per node.
+fn value_bytes(v: &Value) -> usize {
+    match v {
+        Value::List(x) | Value::Tuple(x) | Value::Set(x) => x
+            .iter()
+            .fold(64usize, |sum, e| sum.saturating_add(value_bytes(e))),
+        Value::Map(m) | Value::Object(m) => m.iter().fold(64usize, |sum, (k, e)| {
+            sum.saturating_add(k.len()).saturating_add(value_bytes(e))
+        }),
+        Value::String(s) => 64usize.saturating_add(s.len()),
+        _ => 64,
+    }
 }
 
 fn count_nodes(v: &Value) -> usize {
