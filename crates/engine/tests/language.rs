@@ -199,6 +199,14 @@ async fn ignore_changes_takes_references_nested_keys_all_and_quoted_names() {
         actions(&planned),
         vec![("null_resource.nested".to_owned(), "replace".to_owned())]
     );
+    // The replacement takes the configuration's values, ignored ones included ("we need a new
+    // unmarked config from our original with no ignored values", hashicorp/terraform
+    // `internal/terraform/node_resource_abstract_instance.go`).
+    let nested = planned.plan.change("null_resource.nested").expect("change");
+    assert_eq!(
+        nested.after.get("triggers"),
+        &Value::map([("a", Value::string("two")), ("b", Value::string("two"))])
+    );
 }
 
 const CONDITIONS: &str = r#"variable "size" {

@@ -32,12 +32,34 @@ pub(crate) fn strcontains(_: &EvalContext, a: Vec<Value>) -> FResult {
     Ok(Value::Bool(str_arg(&a, 0)?.contains(str_arg(&a, 1)?)))
 }
 
+/// Go's `unicode.ToUpper`, which Terraform's `upper` uses through `strings.ToUpper`: the simple
+/// one-character mapping, so `ß` stays `ß` (Rust's full mapping gives `SS`).
+fn simple_upper(c: char) -> char {
+    let mut up = c.to_uppercase();
+    match (up.next(), up.next()) {
+        (Some(u), None) => u,
+        _ => c,
+    }
+}
+
+/// Go's `unicode.ToLower` (simple mapping): `İ` is `i`, and a final `Σ` is `σ` (no
+/// context-dependent `ς`).
+fn simple_lower(c: char) -> char {
+    c.to_lowercase().next().unwrap_or(c)
+}
+
 pub(crate) fn lower(_: &EvalContext, a: Vec<Value>) -> FResult {
-    s(str_arg(&a, 0)?.to_lowercase())
+    s(str_arg(&a, 0)?
+        .chars()
+        .map(simple_lower)
+        .collect::<String>())
 }
 
 pub(crate) fn upper(_: &EvalContext, a: Vec<Value>) -> FResult {
-    s(str_arg(&a, 0)?.to_uppercase())
+    s(str_arg(&a, 0)?
+        .chars()
+        .map(simple_upper)
+        .collect::<String>())
 }
 
 pub(crate) fn strrev(_: &EvalContext, a: Vec<Value>) -> FResult {
@@ -87,7 +109,7 @@ pub(crate) fn title(_: &EvalContext, a: Vec<Value>) -> FResult {
     let mut prev_letter = false;
     for c in str_arg(&a, 0)?.chars() {
         if !prev_letter && c.is_alphabetic() {
-            out.extend(c.to_uppercase());
+            out.push(simple_upper(c));
         } else {
             out.push(c);
         }
@@ -204,7 +226,22 @@ pub(crate) fn replace(_: &EvalContext, a: Vec<Value>) -> FResult {
         return s(re.replace_all(text, rep).into_owned());
     }
     if sub.is_empty() {
-        return s(text);
+        // Go's `strings.Replace` with an empty `old` inserts `new` before every character and
+        // at the end ("aaa" → "bababab"); Terraform's `replace` is that call.
+        let size = rep
+            .len()
+            .saturating_mul(text.chars().count().saturating_add(1))
+            .saturating_add(text.len());
+        if size > MAX_STRING_BYTES {
+            return Err(FuncError::call("result is too large"));
+        }
+        let mut out = String::with_capacity(size);
+        for c in text.chars() {
+            out.push_str(rep);
+            out.push(c);
+        }
+        out.push_str(rep);
+        return s(out);
     }
     s(text.replace(sub, rep))
 }
@@ -537,14 +574,16 @@ fn format_with(spec: &str, args: &[Value], first_arg: usize) -> Result<String, F
                 let a = n.abs();
                 let digits = match verb {
                     'd' | 'b' | 'o' | 'x' | 'X' => {
-                        if a.fract() != 0.0 || a > 9.0e15 {
+                        // Every whole `f64` below 2^128 converts exactly (go-cty formats
+                        // big integers the same way).
+                        if a.fract() != 0.0 || a >= 3.4e38 {
                             return Err(FuncError::arg(
                                 arg_no,
                                 format!("a whole number is required for `%{verb}`"),
                             ));
                         }
                         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                        let i = a as u64;
+                        let i = a as u128;
                         match verb {
                             'b' => format!("{i:b}"),
                             'o' => format!("{}{i:o}", if sharp { "0" } else { "" }),
