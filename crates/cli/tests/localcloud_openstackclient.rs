@@ -109,6 +109,46 @@ impl Serve {
             .expect("run openstack")
     }
 
+    /// Runs `openstack ARGS` as a user given by `OS_*` variables (no clouds.yaml).
+    fn run_as_user(
+        &self,
+        user: &str,
+        password: &str,
+        project: &str,
+        args: &[&str],
+    ) -> std::process::Output {
+        Command::new(openstack_cli())
+            .args(args)
+            .env_remove("OS_CLIENT_CONFIG_FILE")
+            .env_remove("OS_CLOUD")
+            .env("OS_AUTH_URL", format!("{}/identity/v3", self.base))
+            .env("OS_USERNAME", user)
+            .env("OS_PASSWORD", password)
+            .env("OS_PROJECT_NAME", project)
+            .env("OS_USER_DOMAIN_NAME", "Default")
+            .env("OS_PROJECT_DOMAIN_NAME", "Default")
+            .env("OS_IDENTITY_API_VERSION", "3")
+            .env("OS_REGION_NAME", "RegionOne")
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run openstack")
+    }
+
+    /// Runs `openstack ARGS -f json` as a user given by `OS_*` variables; parses the output.
+    fn json_as_user(&self, user: &str, password: &str, project: &str, args: &[&str]) -> Value {
+        let mut a = args.to_vec();
+        a.extend(["-f", "json"]);
+        let out = self.run_as_user(user, password, project, &a);
+        assert!(
+            out.status.success(),
+            "openstack {} as {user}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    }
+
     /// Runs `openstack ARGS` and checks it succeeded.
     fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
@@ -359,4 +399,97 @@ fn openstack_cli_drives_localcloud() {
     os.ok(&["volume", "delete", &vol_id]);
     let vols = os.json(&["volume", "list"]);
     assert!(vols.as_array().unwrap().is_empty(), "{vols}");
+}
+
+/// The `Name` (or `name`) column of a `-f json` list.
+fn names(list: &Value) -> Vec<String> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| x["Name"].as_str().or(x["name"].as_str()).map(str::to_owned))
+        .collect()
+}
+
+/// Keystone as admins use it: `project create`, `user create` and `role add` make a second
+/// tenant that sees none of the demo project's resources, and whose resources demo does not see.
+#[test]
+fn openstack_cli_admin_makes_a_second_tenant() {
+    let os = Serve::start();
+    os.ok(&["network", "create", "demo-net"]);
+    os.ok(&["volume", "create", "--size", "1", "demo-vol"]);
+    os.ok(&["security", "group", "create", "demo-sg"]);
+
+    let admin = |args: &[&str]| {
+        let mut a = vec!["--os-cloud", "localcloud-admin"];
+        a.extend_from_slice(args);
+        os.ok(&a)
+    };
+    admin(&[
+        "project",
+        "create",
+        "--description",
+        "second tenant",
+        "tenant2",
+    ]);
+    admin(&[
+        "user",
+        "create",
+        "--project",
+        "tenant2",
+        "--password",
+        "s3cret-alice",
+        "alice",
+    ]);
+    admin(&[
+        "role",
+        "add",
+        "--project",
+        "tenant2",
+        "--user",
+        "alice",
+        "member",
+    ]);
+    let assignments: Value = serde_json::from_str(&admin(&[
+        "role",
+        "assignment",
+        "list",
+        "--user",
+        "alice",
+        "--project",
+        "tenant2",
+        "--names",
+        "-f",
+        "json",
+    ]))
+    .expect("JSON");
+    assert_eq!(assignments[0]["Role"], "member", "{assignments}");
+    let users =
+        names(&serde_json::from_str(&admin(&["user", "list", "-f", "json"])).expect("JSON"));
+    assert!(users.contains(&"alice".to_owned()), "{users:?}");
+    // demo is no admin.
+    assert!(!os.run(&["project", "create", "sneaky"]).status.success());
+
+    let alice = |args: &[&str]| os.json_as_user("alice", "s3cret-alice", "tenant2", args);
+    let nets = names(&alice(&["network", "list"]));
+    assert!(!nets.contains(&"demo-net".to_owned()), "{nets:?}");
+    assert_eq!(alice(&["volume", "list"]), serde_json::json!([]));
+    assert_eq!(alice(&["server", "list"]), serde_json::json!([]));
+    let sgs = names(&alice(&["security", "group", "list"]));
+    assert!(!sgs.contains(&"demo-sg".to_owned()), "{sgs:?}");
+    assert!(!os
+        .run_as_user(
+            "alice",
+            "s3cret-alice",
+            "tenant2",
+            &["network", "show", "demo-net"]
+        )
+        .status
+        .success());
+    let own = alice(&["network", "create", "alice-net"]);
+    assert_eq!(own["name"], "alice-net");
+    let demo_nets = names(&os.json(&["network", "list"]));
+    assert!(
+        !demo_nets.contains(&"alice-net".to_owned()),
+        "{demo_nets:?}"
+    );
 }

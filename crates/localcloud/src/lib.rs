@@ -199,6 +199,10 @@ impl LocalCloud {
             .merge(cinder::routes())
             .merge(glance::routes())
             .fallback(not_found)
+            .layer(axum::middleware::from_fn_with_state(
+                self.cloud.clone(),
+                keystone::enforce_access_rules,
+            ))
             .with_state(self.cloud.clone())
     }
 

@@ -125,6 +125,8 @@ pub struct Project {
     pub name: String,
     pub description: String,
     pub domain_id: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -136,6 +138,12 @@ pub struct User {
     pub default_project_id: String,
     /// project id → role names
     pub roles: BTreeMap<String, Vec<String>>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -150,6 +158,9 @@ pub struct Token {
     pub expires_unix: i64,
     #[serde(default)]
     pub app_cred_id: Option<String>,
+    /// The roles a token may use (an application credential's); `None`: all of the user's.
+    #[serde(default)]
+    pub roles: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -163,6 +174,50 @@ pub struct AppCred {
     pub roles: Vec<String>,
     pub expires_at: Option<String>,
     pub unrestricted: bool,
+    #[serde(default)]
+    pub access_rules: Vec<AccessRule>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// An application credential's access rule: the requests its tokens may make.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccessRule {
+    pub id: String,
+    /// Catalog type: `compute`, `network`, `image`, `volumev3`, `identity`, …
+    pub service: String,
+    pub method: String,
+    /// Below the service's endpoint, with `*` (one segment) and `**` (any) wildcards.
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Domain {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Role {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Group {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub domain_id: String,
+    /// User ids.
+    pub members: Vec<String>,
+    /// project id → role names
+    pub roles: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -442,6 +497,13 @@ pub struct State {
     pub users: Map<User>,
     pub tokens: Map<Token>,
     pub app_creds: Map<AppCred>,
+    /// Absent from state files written before Keystone's admin API existed.
+    #[serde(default)]
+    pub domains: Map<Domain>,
+    #[serde(default)]
+    pub roles: Map<Role>,
+    #[serde(default)]
+    pub groups: Map<Group>,
     pub images: Map<Image>,
     pub networks: Map<Network>,
     pub subnets: Map<Subnet>,
@@ -469,4 +531,103 @@ pub struct Bootstrap {
     pub demo_project_id: String,
     pub ext_net_id: String,
     pub internet_net_id: String,
+}
+
+/// Roles every cloud has; `admin` implies `member`, which implies `reader`, as in Keystone.
+pub const BUILTIN_ROLES: &[&str] = &["admin", "member", "reader", "service"];
+
+impl State {
+    /// The roles a user holds on a project, assigned to the user or to one of its groups, with
+    /// the roles they imply. Empty for a disabled user or project.
+    pub fn roles_on(&self, user_id: &str, project_id: &str) -> Vec<String> {
+        let enabled = self.users.get(user_id).is_some_and(|u| u.enabled)
+            && self.projects.get(project_id).is_some_and(|p| p.enabled);
+        if !enabled {
+            return Vec::new();
+        }
+        let mut out: Vec<String> = Vec::new();
+        let mut add = |r: &str| {
+            if !out.iter().any(|x| x == r) {
+                out.push(r.to_owned());
+            }
+        };
+        let direct = self
+            .users
+            .get(user_id)
+            .and_then(|u| u.roles.get(project_id))
+            .into_iter()
+            .flatten();
+        let grouped = self
+            .groups
+            .values()
+            .filter(|g| g.members.iter().any(|m| m == user_id))
+            .filter_map(|g| g.roles.get(project_id))
+            .flatten();
+        for r in direct.chain(grouped) {
+            add(r);
+            if r == "admin" {
+                add("member");
+            }
+            if r == "admin" || r == "member" {
+                add("reader");
+            }
+        }
+        out
+    }
+
+    /// The projects where a user holds a role.
+    pub fn projects_of(&self, user_id: &str) -> Vec<String> {
+        self.projects
+            .keys()
+            .filter(|p| !self.roles_on(user_id, p).is_empty())
+            .cloned()
+            .collect()
+    }
+}
+
+/// Unix seconds of a Keystone time (`2026-01-01T00:00:00`, with optional fraction and `Z` or
+/// offset; no offset is UTC).
+pub fn parse_time(s: &str) -> Option<i64> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp());
+    }
+    let s = s.trim_end_matches('Z');
+    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|t| t.and_utc().timestamp())
+}
+
+impl AppCred {
+    /// Whether the credential has expired at `now` (Unix seconds).
+    pub fn expired(&self, now: i64) -> bool {
+        self.expires_at
+            .as_deref()
+            .is_some_and(|e| parse_time(e).is_none_or(|t| t <= now))
+    }
+}
+
+impl State {
+    /// A token that is still good at `now`: not expired, of an enabled user, and, when it came
+    /// from an application credential, that credential still exists and has not expired.
+    pub fn live_token(&self, id: &str, now: i64) -> Option<&Token> {
+        let t = self.tokens.get(id).filter(|t| t.expires_unix > now)?;
+        self.users.get(&t.user_id).filter(|u| u.enabled)?;
+        if let Some(ac) = &t.app_cred_id {
+            self.app_creds.get(ac).filter(|a| !a.expired(now))?;
+        }
+        Some(t)
+    }
+
+    /// The roles a project-scoped token carries now: the user's roles on the project, limited
+    /// to the application credential's when it came from one.
+    pub fn token_roles(&self, t: &Token) -> Vec<String> {
+        let Some(pid) = &t.project_id else {
+            return Vec::new();
+        };
+        let mut roles = self.roles_on(&t.user_id, pid);
+        if let Some(limit) = &t.roles {
+            roles.retain(|r| limit.contains(r));
+        }
+        roles
+    }
 }

@@ -66,16 +66,18 @@ impl Cloud {
             .ok_or_else(|| ApiError::unauthorized(service))?;
         let now = chrono::Utc::now().timestamp();
         self.store.read(|s| {
-            let t = s.tokens.get(token).filter(|t| t.expires_unix > now);
-            let t = t.ok_or_else(|| ApiError::unauthorized(service))?;
-            let user = s
-                .users
-                .get(&t.user_id)
+            let t = s
+                .live_token(token, now)
                 .ok_or_else(|| ApiError::unauthorized(service))?;
             let project_id = t.project_id.clone().ok_or_else(|| {
                 ApiError::forbidden(service, "A project-scoped token is required.")
             })?;
-            let roles = user.roles.get(&project_id).cloned().unwrap_or_default();
+            let roles = s.token_roles(t);
+            // A token whose user lost every role on the project is no longer valid (Keystone
+            // revokes it when the last assignment goes).
+            if roles.is_empty() {
+                return Err(ApiError::unauthorized(service));
+            }
             Ok(Ctx {
                 user_id: t.user_id.clone(),
                 project_id,
