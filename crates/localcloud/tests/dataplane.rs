@@ -394,6 +394,31 @@ async fn security_groups_are_enforced_and_follow_rule_changes() {
     let d_url = "http://10.44.0.13:8080/";
     assert_eq!(curl_in(&ns_c, d_url).await.as_deref(), Some("d"));
     assert_eq!(curl_in(&ns_a, d_url).await, None);
+    // allowed_address_pairs: d answers from an extra address only while the pair allows it.
+    let st = std::process::Command::new("ip")
+        .args(["-n", &ns_d, "addr", "add", "10.44.0.100/24", "dev", "eth0"])
+        .status()
+        .expect("ip addr add");
+    assert!(st.success());
+    let extra = "http://10.44.0.100:8080/";
+    assert_eq!(
+        curl_in(&ns_c, extra).await,
+        None,
+        "no pair: d may not send from .100"
+    );
+    let (s, v) = p
+        .call(
+            Method::PUT,
+            &format!("/networking/v2.0/ports/{port_d}"),
+            Some(json!({"port": {"allowed_address_pairs": [{"ip_address": "10.44.0.100"}]}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let got = poll("d answers from its pair", Duration::from_secs(10), || {
+        curl_in(&ns_c, extra)
+    })
+    .await;
+    assert_eq!(got, "d");
     // port_security_enabled = false lets everything in.
     let (s, v) = p
         .call(
