@@ -22,10 +22,27 @@ pub enum LocalcloudCommand {
         #[arg(long)]
         public_url: Option<String>,
     },
+    /// Run a command inside a server: in its network namespace and its folder, printing its
+    /// output and exit code (`vitrina localcloud exec web-1 -- ip addr`)
+    Exec {
+        /// Data folder of the localcloud
+        #[arg(long, default_value = "./localcloud-data")]
+        data: PathBuf,
+        /// Server id or name
+        server: String,
+        /// The command and its arguments
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
 }
 
 pub fn run(cmd: LocalcloudCommand) -> ExitStatus {
     match cmd {
+        LocalcloudCommand::Exec {
+            data,
+            server,
+            command,
+        } => exec(&data, &server, &command),
         LocalcloudCommand::Serve {
             listen,
             data,
@@ -118,6 +135,53 @@ async fn serve(listen: SocketAddr, data: PathBuf, public_url: Option<String>) ->
         Ok(()) => ExitStatus::Success,
         Err(e) => {
             print_error(&e);
+            ExitStatus::Usage
+        }
+    }
+}
+
+fn exec(data: &std::path::Path, server: &str, command: &[String]) -> ExitStatus {
+    let place = match vitrina_localcloud::locate_server(data, server) {
+        Ok(p) => p,
+        Err(e) => {
+            print_error(&e);
+            return ExitStatus::Failure;
+        }
+    };
+    let Some((program, args)) = command.split_first() else {
+        eprintln!("error: no command given after `--`");
+        return ExitStatus::Usage;
+    };
+    let mut cmd = match &place.netns {
+        Some(ns) => {
+            let Some(ip) = vitrina_localcloud::dataplane::find_tool("ip") else {
+                eprintln!("error: `ip` is missing (install the Debian package iproute2)");
+                return ExitStatus::Usage;
+            };
+            let mut c = std::process::Command::new(ip);
+            c.args(["netns", "exec", ns]).arg(program);
+            c
+        }
+        None => std::process::Command::new(program),
+    };
+    cmd.args(args)
+        .current_dir(&place.dir)
+        .env("VITRINA_ROOT", &place.dir)
+        .env("VITRINA_INSTANCE_ID", &place.id)
+        .env("VITRINA_INSTANCE_NAME", &place.name)
+        .env("HOME", place.dir.join("root"));
+    match cmd.status() {
+        Ok(status) => {
+            let code = status.code().unwrap_or(-1);
+            eprintln!("localcloud exec: {} exited with code {code}", program);
+            if status.success() {
+                ExitStatus::Success
+            } else {
+                ExitStatus::Failure
+            }
+        }
+        Err(e) => {
+            eprintln!("error: cannot run `{program}` in server {}: {e}", place.id);
             ExitStatus::Usage
         }
     }

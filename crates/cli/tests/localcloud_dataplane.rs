@@ -440,6 +440,27 @@ fn openstack_security_group_rules_open_and_close_ports() {
     assert_eq!(curl(Some(&ns_d), &c_url).as_deref(), Some("c"));
     assert_eq!(curl(Some(&ns_a), &c_url), None);
     assert_eq!(curl(Some(&ns_b), &c_url), None);
+    // `vitrina localcloud exec` runs inside the server: its namespace and folder.
+    let ip_a = fixed_ip(&os, &a);
+    let out = Command::new(env!("CARGO_BIN_EXE_vitrina"))
+        .args(["localcloud", "exec", "--data"])
+        .arg(os.data())
+        .args([
+            "a",
+            "--",
+            "sh",
+            "-c",
+            "ip -4 -o addr show; cat index.html; exit 3",
+        ])
+        .output()
+        .expect("vitrina localcloud exec");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains(&format!("inet {ip_a}/24")), "{stdout}");
+    assert!(!stdout.contains(&ip_c), "{stdout}");
+    assert!(stdout.lines().any(|l| l == "a"), "{stdout}");
+    assert!(stderr.contains("exited with code 3"), "{stderr}");
+    assert_eq!(out.status.code(), Some(1));
 }
 
 #[test]

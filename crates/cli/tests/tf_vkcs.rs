@@ -44,6 +44,8 @@ impl Drop for LocalCloud {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Its VMs and its namespaces, links and nftables tables go with it.
+        vitrina_localcloud::kill_instances(&self.data.join("instances"));
     }
 }
 

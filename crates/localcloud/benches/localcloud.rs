@@ -1,8 +1,12 @@
 //! localcloud benchmark (`cargo bench -p vitrina-localcloud`):
 //! - create and boot 100 `process` servers with trivial user data to ACTIVE (target: under 10 s);
-//! - per-request latency of `GET /servers/detail` with 1,000 servers.
+//! - per-request latency of `GET /servers/detail` with 1,000 servers;
+//! - 100 servers with a port each, on one network, to ACTIVE and answering on their port: with
+//!   isolated networking (a namespace, veth and nftables rules each; needs root, `ip`, `nft`,
+//!   `curl`) against the shared-network mode (no plumbing) in the same run.
 //!
-//! Times are reported next to a baseline measured in the same run (`GET /healthz`), as ratios.
+//! The first two run in the shared-network mode. Times are reported next to a baseline measured
+//! in the same run (`GET /healthz`, or the boot without networking), as ratios.
 
 use std::time::{Duration, Instant};
 
@@ -96,19 +100,20 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-#[tokio::main]
-async fn main() {
-    let dir = tempfile::tempdir().expect("temp dir");
+/// A localcloud on a fresh folder with the given network setting, serving on loopback.
+async fn open(
+    dir: &std::path::Path,
+    network: vitrina_localcloud::NetworkSetting,
+) -> (vitrina_localcloud::LocalCloud, Bench) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let cloud = vitrina_localcloud::LocalCloud::open(vitrina_localcloud::Config::new(
-        dir.path(),
-        base.clone(),
-    ))
-    .await
-    .expect("open");
+    let mut config = vitrina_localcloud::Config::new(dir, base.clone());
+    config.network = network;
+    let cloud = vitrina_localcloud::LocalCloud::open(config)
+        .await
+        .expect("open");
     let router = cloud.router();
     tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
@@ -126,7 +131,132 @@ async fn main() {
         .to_str()
         .expect("token")
         .to_owned();
-    let b = Bench { http, base, token };
+    (cloud, Bench { http, base, token })
+}
+
+/// 100 servers, each answering HTTP on port 8080 (a perl one-liner), on one network: the time
+/// from the first create to the last answer. In the isolated mode answers are fetched from the
+/// first server's namespace across the bridge; in the shared mode from the machine at each
+/// server's 127.x address.
+async fn boot_answering(
+    network: vitrina_localcloud::NetworkSetting,
+    n: usize,
+) -> (Duration, Duration) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (cloud, b) = open(dir.path(), network).await;
+    let net = b
+        .post(
+            "/networking/v2.0/networks",
+            json!({"network": {"name": "bench"}}),
+        )
+        .await["network"]["id"]
+        .as_str()
+        .expect("net")
+        .to_owned();
+    b.post(
+        "/networking/v2.0/subnets",
+        json!({"subnet": {"network_id": net, "cidr": "10.0.0.0/21", "ip_version": 4}}),
+    )
+    .await;
+    let image = b.get("/image/v2/images?name=vitrina-process-base").await["images"][0]["id"]
+        .as_str()
+        .expect("image")
+        .to_owned();
+    let flavor = b.get("/compute/v2.1/flavors").await["flavors"][0]["id"]
+        .as_str()
+        .expect("flavor")
+        .to_owned();
+    let ud = base64::engine::general_purpose::STANDARD.encode(
+        "#!/bin/sh\nperl -MIO::Socket::INET -e '$s=IO::Socket::INET->new(LocalAddr=>($ENV{VITRINA_LOOPBACK_IPV4}||\"0.0.0.0\"),LocalPort=>8080,Listen=>64,ReuseAddr=>1) or die; while($c=$s->accept){print $c \"HTTP/1.0 200 OK\\r\\n\\r\\nok\\n\"; close $c}' >/dev/null 2>&1 &\n",
+    );
+    let start = Instant::now();
+    let mut tasks = futures::stream::iter(0..n)
+        .map(|i| {
+            let body = json!({"server": {"name": format!("web-{i}"), "flavorRef": flavor, "imageRef": image, "networks": [{"uuid": net}], "user_data": ud}});
+            let b = &b;
+            async move { b.post("/compute/v2.1/servers", body).await }
+        })
+        .buffer_unordered(8);
+    let mut ids = Vec::new();
+    while let Some(v) = futures::StreamExt::next(&mut tasks).await {
+        ids.push(v["server"]["id"].as_str().expect("id").to_owned());
+    }
+    while b.active().await < n {
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "servers did not become ACTIVE"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let active = start.elapsed();
+    let detail = b.get("/compute/v2.1/servers/detail").await;
+    let mut targets = Vec::new();
+    let mut first_ns = None;
+    for s in detail["servers"].as_array().expect("servers") {
+        let id = s["id"].as_str().expect("id");
+        let addr = match cloud.server_netns(id) {
+            Some(ns) => {
+                if s["name"] == "web-0" {
+                    first_ns = Some(ns);
+                }
+                s["addresses"]["bench"][0]["addr"]
+                    .as_str()
+                    .expect("fixed ip")
+                    .to_owned()
+            }
+            None => vitrina_localcloud::dataplane::loopback_address(id),
+        };
+        targets.push(addr);
+    }
+    // One shell loop fetches every address until it answers.
+    let script: String = targets
+        .iter()
+        .map(|a| {
+            format!("until curl -s -f -m 2 -o /dev/null http://{a}:8080/; do sleep 0.02; done\n")
+        })
+        .collect();
+    let mut cmd = match &first_ns {
+        Some(ns) => {
+            let mut c = tokio::process::Command::new("ip");
+            c.args(["netns", "exec", ns, "sh", "-c", &script]);
+            c
+        }
+        None => {
+            let mut c = tokio::process::Command::new("sh");
+            c.args(["-c", &script]);
+            c
+        }
+    };
+    let ok = tokio::time::timeout(Duration::from_secs(300), cmd.status())
+        .await
+        .expect("servers answer within 300 s")
+        .expect("run curl");
+    assert!(ok.success(), "every server answers");
+    let took = start.elapsed();
+    cloud.stop_all_servers().await;
+    let _ = cloud.shutdown();
+    vitrina_localcloud::kill_instances(&dir.path().join("instances"));
+    (active, took)
+}
+
+#[tokio::main]
+async fn main() {
+    let plain = boot_answering(vitrina_localcloud::NetworkSetting::Shared, 100).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (cloud, b) = open(dir.path(), vitrina_localcloud::NetworkSetting::Shared).await;
+    let isolated_cloud = {
+        let probe = tempfile::tempdir().expect("temp dir");
+        let (c, _) = open(probe.path(), vitrina_localcloud::NetworkSetting::Auto).await;
+        let mode = c.network_mode().clone();
+        let _ = c.shutdown();
+        mode
+    };
+    let networked = match &isolated_cloud {
+        vitrina_localcloud::NetworkMode::Isolated => {
+            Some(boot_answering(vitrina_localcloud::NetworkSetting::Auto, 100).await)
+        }
+        vitrina_localcloud::NetworkMode::Shared { .. } => None,
+    };
 
     let net = b
         .post(
@@ -196,6 +326,35 @@ async fn main() {
         ms(detail_1000),
         ms(detail_1000) / ms(healthz)
     );
+
+    let (plain_active, plain) = plain;
+    println!(
+        "  100 servers with a port, ACTIVE and answering on 8080, shared network (no plumbing): {:.2} s (all ACTIVE after {:.2} s)",
+        plain.as_secs_f64(),
+        plain_active.as_secs_f64()
+    );
+    match networked {
+        Some((t_active, t)) => {
+            println!(
+                "  the same with isolated networking: all ACTIVE after {:.2} s",
+                t_active.as_secs_f64()
+            );
+            println!(
+                "  the same with isolated networking (namespace, veth, nftables each): {:.2} s (target < 10 s){} = {:.2}x the shared network",
+                t.as_secs_f64(),
+                if t < Duration::from_secs(10) { "" } else { "  ** over target **" },
+                t.as_secs_f64() / plain.as_secs_f64()
+            );
+            println!(
+                "    plumbing cost per server: {:.1} ms (boot without networking: {:.1} ms per server)",
+                (ms(t) - ms(plain)) / 100.0,
+                ms(plain) / 100.0
+            );
+        }
+        None => println!(
+            "  isolated networking not measured: {isolated_cloud:?} (run as root with iproute2 and nftables)"
+        ),
+    }
 
     let _ = cloud.shutdown();
     vitrina_localcloud::kill_instances(&dir.path().join("instances"));

@@ -274,6 +274,67 @@ impl LocalCloud {
     }
 }
 
+/// Where a server runs: what `vitrina localcloud exec` needs to enter it.
+#[derive(Debug, Clone)]
+pub struct ServerPlace {
+    pub id: String,
+    pub name: String,
+    /// The instance folder (the VM's `/`).
+    pub dir: PathBuf,
+    /// Its network namespace, when it exists (isolated mode).
+    pub netns: Option<String>,
+}
+
+/// Errors finding a server in a data folder.
+#[derive(Debug, thiserror::Error)]
+pub enum LocateError {
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("no server `{0}` in this localcloud")]
+    NotFound(String),
+    #[error("several servers are named `{name}`: {ids}; give the id")]
+    Ambiguous { name: String, ids: String },
+}
+
+/// Finds a server by id or name in the localcloud of `data_dir` (reads `state.json`).
+pub fn locate_server(data_dir: &std::path::Path, server: &str) -> Result<ServerPlace, LocateError> {
+    let (store, _) = Store::open(data_dir)?;
+    let found: Vec<model::Server> = store.read(|db| match db.servers.get(server) {
+        Some(s) => vec![s.clone()],
+        None => db
+            .servers
+            .values()
+            .filter(|s| s.name == server)
+            .cloned()
+            .collect(),
+    });
+    let s = match found.as_slice() {
+        [] => return Err(LocateError::NotFound(server.to_owned())),
+        [s] => s.clone(),
+        many => {
+            return Err(LocateError::Ambiguous {
+                name: server.to_owned(),
+                ids: many
+                    .iter()
+                    .map(|s| s.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+        }
+    };
+    let ns = dataplane::names_for(data_dir).vm(&s.id);
+    let netns = std::path::Path::new("/run/netns")
+        .join(&ns)
+        .exists()
+        .then_some(ns);
+    Ok(ServerPlace {
+        dir: data_dir.join("instances").join(&s.id),
+        id: s.id,
+        name: s.name,
+        netns,
+    })
+}
+
 async fn healthz(State(c): State<AppState>) -> impl IntoResponse {
     let mode = c.net.mode();
     let mut body = serde_json::json!({"status": "ok", "network_mode": mode.name()});

@@ -394,6 +394,31 @@ async fn security_groups_are_enforced_and_follow_rule_changes() {
     let d_url = "http://10.44.0.13:8080/";
     assert_eq!(curl_in(&ns_c, d_url).await.as_deref(), Some("d"));
     assert_eq!(curl_in(&ns_a, d_url).await, None);
+    // allowed_address_pairs: d answers from an extra address only while the pair allows it.
+    let st = std::process::Command::new("ip")
+        .args(["-n", &ns_d, "addr", "add", "10.44.0.100/24", "dev", "eth0"])
+        .status()
+        .expect("ip addr add");
+    assert!(st.success());
+    let extra = "http://10.44.0.100:8080/";
+    assert_eq!(
+        curl_in(&ns_c, extra).await,
+        None,
+        "no pair: d may not send from .100"
+    );
+    let (s, v) = p
+        .call(
+            Method::PUT,
+            &format!("/networking/v2.0/ports/{port_d}"),
+            Some(json!({"port": {"allowed_address_pairs": [{"ip_address": "10.44.0.100"}]}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let got = poll("d answers from its pair", Duration::from_secs(10), || {
+        curl_in(&ns_c, extra)
+    })
+    .await;
+    assert_eq!(got, "d");
     // port_security_enabled = false lets everything in.
     let (s, v) = p
         .call(
@@ -584,4 +609,53 @@ async fn restart_reconciles_orphans_and_running_vms() {
         curl_in(&ns2, "http://10.66.0.10:8080/").await.as_deref(),
         Some("one")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn metadata_service_answers_each_vm_with_its_own_metadata() {
+    use base64::Engine as _;
+    let tc = cloud(205).await;
+    let (_, p) = admin_and_demo(&tc).await;
+    let (net, _) = p.network("md", "10.77.0.0/24").await;
+    let image = tc.base_image().await;
+    let flavor = tc.flavor("Basic-1-2-20").await;
+    let ud = "#!/bin/sh\nfor f in openstack/latest/meta_data.json openstack/latest/network_data.json openstack/latest/user_data latest/meta-data/instance-id latest/meta-data/local-ipv4; do\n  curl -s -f -m 5 -o \"md-$(echo $f | tr / _)\" http://169.254.169.254/$f\ndone\ntouch md-done\n";
+    let mut ids = Vec::new();
+    for name in ["md-one", "md-two"] {
+        let v = p
+            .post(
+                "/compute/v2.1/servers",
+                json!({"server": {"name": name, "flavorRef": flavor, "imageRef": image, "networks": [{"uuid": net}],
+                    "user_data": base64::engine::general_purpose::STANDARD.encode(ud)}}),
+            )
+            .await;
+        ids.push((name, v["server"]["id"].as_str().expect("id").to_owned()));
+    }
+    for (name, id) in &ids {
+        let dir = tc.dir.path().join("instances").join(id);
+        poll(
+            &format!("{name} fetched its metadata"),
+            Duration::from_secs(30),
+            || {
+                let done = dir.join("md-done").exists();
+                async move { done.then_some(()) }
+            },
+        )
+        .await;
+        let read = |f: &str| {
+            std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{name}: {f}: {e}"))
+        };
+        let md: Value = serde_json::from_str(&read("md-openstack_latest_meta_data.json"))
+            .expect("meta_data.json");
+        assert_eq!(md["uuid"], id.as_str());
+        assert_eq!(md["name"], *name);
+        assert_eq!(read("md-latest_meta-data_instance-id"), *id);
+        assert_eq!(read("md-openstack_latest_user_data"), ud);
+        let nd: Value = serde_json::from_str(&read("md-openstack_latest_network_data.json"))
+            .expect("network_data.json");
+        let ip = read("md-latest_meta-data_local-ipv4");
+        assert!(ip.starts_with("10.77.0."), "{ip}");
+        assert_eq!(nd["networks"][0]["ip_address"], ip.as_str());
+        assert_eq!(nd["networks"][0]["netmask"], "255.255.255.0");
+    }
 }

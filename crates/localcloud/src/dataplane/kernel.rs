@@ -192,6 +192,9 @@ fn converge_ns(
     let mut b: Vec<String> = Vec::new();
     if ns.is_some() {
         b.push("link set lo up".into());
+        for a in &spec.lo_addrs {
+            b.push(format!("addr replace {a} dev lo"));
+        }
     }
     let wanted: BTreeSet<&str> = spec
         .veths
@@ -286,6 +289,8 @@ fn converge_ns(
 #[derive(Debug, Default)]
 pub struct PassReport {
     pub errors: BTreeMap<String, String>,
+    /// Namespaces made in this pass.
+    pub created: BTreeSet<String>,
 }
 
 /// What was applied, so a pass touches only what changed.
@@ -346,6 +351,7 @@ pub fn pass(tools: &Tools, names: &Names, plan: &Plan, applied: &mut Applied) ->
             applied.namespaces.remove(n);
         }
     }
+    report.created = created.clone();
     if plan.root.veths.iter().any(|v| created.contains(&v.peer_ns)) {
         applied.root = None;
     }

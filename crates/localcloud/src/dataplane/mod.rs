@@ -18,6 +18,7 @@
 //! shared-network mode: servers use the machine's network, each with its own 127.x address.
 
 mod kernel;
+mod metadata;
 mod nft;
 pub mod plan;
 
@@ -189,6 +190,51 @@ struct Inner {
     requested: AtomicU64,
     done: watch::Sender<(u64, Arc<kernel::PassReport>, Arc<plan::Plan>)>,
     wake: tokio::sync::Notify,
+    /// Metadata listeners: server id → (namespace, serving task).
+    metadata: Mutex<std::collections::BTreeMap<String, (String, tokio::task::JoinHandle<()>)>>,
+}
+
+impl Inner {
+    /// Starts a metadata listener in every server namespace that has none (or was made again),
+    /// stops those of servers that are gone.
+    fn metadata_listeners(&self, plan: &plan::Plan, report: &kernel::PassReport) {
+        let mut map = self
+            .metadata
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.retain(|id, (ns, task)| {
+            let keep = plan.servers.get(id) == Some(ns) && !report.created.contains(ns);
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        for (id, ns) in &plan.servers {
+            if map.contains_key(id) || report.errors.contains_key(ns) {
+                continue;
+            }
+            match metadata::bind_in(ns) {
+                Ok(l) => {
+                    let task = rt.spawn(metadata::serve(l, self.store.clone(), id.clone()));
+                    map.insert(id.clone(), (ns.clone(), task));
+                }
+                Err(e) => tracing::warn!("localcloud metadata service in {ns}: {e}"),
+            }
+        }
+    }
+
+    fn stop_metadata(&self) {
+        let mut map = self
+            .metadata
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (_, (_, task)) in std::mem::take(&mut *map) {
+            task.abort();
+        }
+    }
 }
 
 /// The data plane of one localcloud.
@@ -217,6 +263,7 @@ impl DataPlane {
                 requested: AtomicU64::new(1),
                 done,
                 wake: tokio::sync::Notify::new(),
+                metadata: Mutex::default(),
             })
         });
         if let Some(inner) = &inner {
@@ -238,6 +285,7 @@ impl DataPlane {
         if let Some(i) = &self.inner {
             i.stopped.store(true, Ordering::SeqCst);
             i.wake.notify_one();
+            i.stop_metadata();
             let _g = i.guard.lock.lock();
         }
     }
@@ -341,6 +389,7 @@ async fn run(i: Arc<Inner>) {
             for (ns, e) in &report.errors {
                 tracing::warn!("localcloud data plane: {ns}: {e}");
             }
+            me.metadata_listeners(&plan, &report);
             Some((Arc::new(report), Arc::new(plan)))
         })
         .await;
@@ -349,6 +398,7 @@ async fn run(i: Arc<Inner>) {
                 i.done.send_replace((upto, report, plan));
             }
             Ok(None) => {
+                i.stop_metadata();
                 // Stopped: wake whoever waits, with an empty answer.
                 i.done
                     .send_replace((u64::MAX, Arc::default(), Arc::default()));

@@ -127,9 +127,11 @@ fn rule_match(db: &State, r: &SgRule, ingress: bool) -> Option<String> {
 /// sends only from its fixed IPs and allowed address pairs; `port_security_enabled = false` lets
 /// everything through.
 pub fn security_groups(db: &State, ports: &[String]) -> String {
-    let mut input = String::from("    iifname \"lo\" accept\n    ct state established,related accept\n    ct state invalid drop\n    meta l4proto ipv6-icmp icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert } accept\n");
-    let mut output = input.replace("iifname", "oifname");
-    output = output.replace("nd-router-advert", "nd-router-solicit");
+    let common = "    ct state established,related accept\n    ct state invalid drop\n    meta l4proto ipv6-icmp icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert, nd-router-solicit } accept\n";
+    let mut input = format!("    iifname \"lo\" accept\n{common}");
+    // Anti-spoofing comes before the stateful accept, so replies obey it too.
+    let mut spoof = String::new();
+    let mut output = String::new();
     let mut chains = String::new();
     for (i, pid) in ports.iter().enumerate() {
         let Some(p) = db.ports.get(pid) else { continue };
@@ -155,11 +157,11 @@ pub fn security_groups(db: &State, ports: &[String]) -> String {
             .filter(|c| c.addr.is_ipv4())
             .collect();
         if v4.is_empty() {
-            cout.push_str("    meta nfproto ipv4 drop\n");
+            let _ = writeln!(spoof, "    oifname \"{dev}\" meta nfproto ipv4 drop");
         } else {
             let _ = writeln!(
-                cout,
-                "    meta nfproto ipv4 ip saddr != {} drop",
+                spoof,
+                "    oifname \"{dev}\" meta nfproto ipv4 ip saddr != {} drop",
                 set_of(&v4)
             );
         }
@@ -177,7 +179,7 @@ pub fn security_groups(db: &State, ports: &[String]) -> String {
     }
     replace_table(
         "inet",
-        &format!("  chain input {{\n    type filter hook input priority 0; policy accept;\n{input}  }}\n  chain output {{\n    type filter hook output priority 0; policy accept;\n{output}  }}\n{chains}"),
+        &format!("  chain input {{\n    type filter hook input priority 0; policy accept;\n{input}  }}\n  chain output {{\n    type filter hook output priority 0; policy accept;\n    oifname \"lo\" accept\n{spoof}{common}{output}  }}\n{chains}"),
     )
 }
 

@@ -67,6 +67,8 @@ pub struct NsSpec {
     pub default_route: Option<(String, String)>,
     /// Routers forward.
     pub forward: bool,
+    /// Addresses on `lo` (the metadata address in a server's namespace).
+    pub lo_addrs: Vec<String>,
 }
 
 /// The whole desired picture.
@@ -147,7 +149,10 @@ pub fn plan(db: &State, names: &Names, ext_net_id: Option<&str>) -> Plan {
     // VMs: one namespace each, one veth per port.
     for s in db.servers.values() {
         let ns = names.vm(&s.id);
-        let mut spec = NsSpec::default();
+        let mut spec = NsSpec {
+            lo_addrs: vec![format!("{}/32", super::metadata::ADDRESS)],
+            ..NsSpec::default()
+        };
         for (i, pid) in s.ports.iter().enumerate() {
             let Some(p) = db.ports.get(pid) else { continue };
             let dev = format!("eth{i}");
