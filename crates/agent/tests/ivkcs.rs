@@ -350,18 +350,24 @@ output "public_key" {{
     let root = dir.path().join("vm-root");
     std::fs::create_dir_all(&root).expect("root");
     let script = per_boot_part(&user_data);
-    let out = std::process::Command::new("bash")
+    // In its own process group, as localcloud boots a VM; the group is the VM.
+    use std::os::unix::process::CommandExt as _;
+    let boot = std::process::Command::new("bash")
         .arg("-c")
         .arg(&script)
         .env("VITRINA_ROOT", &root)
-        .output()
+        .process_group(0)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("bash runs");
+    let vm_group = boot.id();
+    let out = boot.wait_with_output().expect("boot script ends");
     assert!(
         out.status.success(),
         "install failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let pid_file = root.join("var/lib/vitrina-agent/supervisor.pid");
     let deadline = Instant::now() + Duration::from_secs(60);
     let registered = loop {
         match engine_client.host(&d, &"vm1".parse().expect("host")).await {
@@ -370,12 +376,10 @@ output "public_key" {{
             _ => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     };
-    // Stop the supervisor and its agent (their own process group) before asserting.
-    if let Ok(pid) = std::fs::read_to_string(&pid_file) {
-        let _ = std::process::Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", pid.trim())])
-            .status();
-    }
+    // Stop the "VM": its process group holds the supervisor and the agent.
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{vm_group}")])
+        .status();
     assert!(
         registered,
         "the agent never registered; log:\n{}",

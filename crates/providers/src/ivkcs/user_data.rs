@@ -132,11 +132,12 @@ UNIT
   systemctl daemon-reload
   systemctl enable --now vitrina-agent.service
 else
-  # No systemd: a supervisor loop restarts the agent whenever it dies.
+  # No systemd (a localcloud process VM): a supervisor loop restarts the agent whenever it
+  # dies. It stays in the VM's process group, so stopping the VM stops it.
   if [ -f "$STATE/supervisor.pid" ] && kill -0 "$(cat "$STATE/supervisor.pid")" 2>/dev/null; then
     exit 0
   fi
-  nohup setsid bash -c 'while true; do "$0" --server "$1" --token-file "$2" --state-dir "$3" >>"$3/agent.log" 2>&1; sleep 2; done' \
+  nohup bash -c 'while true; do "$0" --server "$1" --token-file "$2" --state-dir "$3" >>"$3/agent.log" 2>&1; sleep 2; done' \
     "$BIN" "$SERVER" "$ETC/token" "$STATE" >/dev/null 2>&1 </dev/null &
   echo $! > "$STATE/supervisor.pid"
 fi
