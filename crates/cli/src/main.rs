@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 mod exit;
 mod localcloud_cmd;
 mod package_cmd;
+mod serve_cmd;
 mod tf_cmd;
 
 pub use exit::ExitStatus;
@@ -38,6 +39,8 @@ enum Command {
     /// An OpenStack-API cloud on this machine
     #[command(subcommand)]
     Localcloud(localcloud_cmd::LocalcloudCommand),
+    /// The server: config service for agents and `ivkcs`, with localcloud under /cloud
+    Serve(serve_cmd::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Package(cmd) => package_cmd::run(cmd),
         Command::Tf(cmd) => tf_cmd::run(cmd),
         Command::Localcloud(cmd) => localcloud_cmd::run(cmd),
+        Command::Serve(args) => serve_cmd::run(args),
     };
     let _ = std::io::stdout().flush();
     status.into()

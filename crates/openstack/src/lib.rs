@@ -20,9 +20,12 @@ pub mod config;
 pub mod error;
 pub mod image;
 pub mod network;
-pub mod secret;
 pub mod volume;
 pub mod wait;
+/// `Secret` moved to `vitrina-common`; this path keeps working.
+pub mod secret {
+    pub use vitrina_common::Secret;
+}
 pub mod wire;
 
 pub use client::{AuthToken, Client, ClientOptions, ServiceType};
@@ -31,7 +34,7 @@ pub use config::{AuthMethod, CloudConfig, ConfigSource, DomainSpec, ScopeSpec, U
 pub use error::{Error, Result};
 pub use image::{ImageService, TransferOptions, TransferReport};
 pub use network::Network;
-pub use secret::Secret;
+pub use vitrina_common::Secret;
 pub use volume::BlockStorage;
 pub use wait::{Poll, WaitOptions};
 

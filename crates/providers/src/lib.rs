@@ -4,6 +4,7 @@
 //! The engine knows no cloud API and this room knows no HTTP server: each provider adapts the
 //! engine's [`vitrina_engine::Value`]s to client calls and back.
 
+pub mod ivkcs;
 pub mod ivkcs_schema;
 pub mod vkcs;
 
@@ -12,18 +13,28 @@ use std::sync::Arc;
 use vitrina_engine::ProviderRegistry;
 use vitrina_hcl::schema::ProviderSchemas;
 
-/// Adds every provider of this room to `registry` (`vkcs`).
+/// Adds every provider of this room to `registry` (`vkcs`, `ivkcs`).
 pub fn register(registry: &mut ProviderRegistry) {
     registry.register("vkcs", Arc::new(vkcs::VkcsProvider::new()));
+    registry.register("ivkcs", Arc::new(ivkcs::IvkcsProvider::new()));
 }
 
 /// The schemas of every provider vitrina serves, as data (for `vitrina package validate` and
 /// `vitrina tf validate`): the engine's built-ins (`null`, `random`, `time`, `terraform`),
-/// `vkcs`, and `ivkcs` (declared from VK's documentation; not implemented yet).
+/// `vkcs` and `ivkcs`. The `ivkcs` types the provider does not implement yet are still checked
+/// against their schemas declared from VK's documentation ([`ivkcs_schema`]); the provider's own
+/// schema wins for every type it implements.
 pub fn schemas() -> ProviderSchemas {
     let mut registry = ProviderRegistry::with_builtins();
     register(&mut registry);
     let mut s = vitrina_engine::schema_data::of_registry(&registry);
-    s.insert("ivkcs", ivkcs_schema::ivkcs_schema());
+    let documented = ivkcs_schema::ivkcs_schema();
+    let ivkcs = s.providers.entry("ivkcs".to_owned()).or_default();
+    for (name, body) in documented.resources {
+        ivkcs.resources.entry(name).or_insert(body);
+    }
+    for (name, body) in documented.data_sources {
+        ivkcs.data_sources.entry(name).or_insert(body);
+    }
     s
 }

@@ -1,0 +1,114 @@
+//! `vitrina serve`: the server (config service, store) with `localcloud` under `/cloud/…`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::exit::print_error;
+use crate::ExitStatus;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Data folder: database, key file, engine token, localcloud
+    #[arg(long, default_value = "./vitrina-data")]
+    data: PathBuf,
+    /// `postgres://…` for PostgreSQL (default: SQLite in the data folder)
+    #[arg(long)]
+    database: Option<String>,
+    /// How long a host may go without a heartbeat or a healthy check before it is failed
+    #[arg(long, default_value = "5m")]
+    health_timeout: String,
+    /// The `vitrina-agent` binary handed to VMs (default: next to this binary)
+    #[arg(long, env = "VITRINA_AGENT_BINARY")]
+    agent_binary: Option<PathBuf>,
+    /// Write DATA/clouds.yaml, DATA/demo.env and DATA/demo-credentials.json before answering
+    #[arg(long)]
+    demo: bool,
+}
+
+pub fn run(args: ServeArgs) -> ExitStatus {
+    let Some(health_timeout) = vitrina_engine::duration::parse_duration(&args.health_timeout)
+    else {
+        eprintln!(
+            "error: `--health-timeout {}` is not a duration (write `5m`, `90s`, `1h`)",
+            args.health_timeout
+        );
+        return ExitStatus::Usage;
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            print_error(&e);
+            return ExitStatus::Usage;
+        }
+    };
+    rt.block_on(serve(args, health_timeout))
+}
+
+async fn serve(args: ServeArgs, health_timeout: std::time::Duration) -> ExitStatus {
+    let mut cfg = vitrina_server::ServerConfig::new(args.listen, &args.data);
+    cfg.database_url = args.database;
+    cfg.health_timeout = health_timeout;
+    cfg.cloud = true;
+    cfg.agent_binary = args.agent_binary.or_else(|| {
+        let exe = std::env::current_exe().ok()?;
+        let p = exe.parent()?.join("vitrina-agent");
+        p.is_file().then_some(p)
+    });
+    let mut server = match vitrina_server::Server::start(cfg).await {
+        Ok(s) => s,
+        Err(e) => {
+            print_error(&e);
+            return ExitStatus::Usage;
+        }
+    };
+    if args.demo {
+        if let Err(e) = vitrina_server::demo::write_files(&server, &args.data) {
+            print_error(&e);
+            server.stop().await;
+            return ExitStatus::Usage;
+        }
+        eprintln!(
+            "vitrina: demo files in {} (`. {}`)",
+            args.data.display(),
+            args.data.join("demo.env").display()
+        );
+    }
+    eprintln!(
+        "vitrina: serving {} (cloud at {}/cloud)",
+        server.url, server.url
+    );
+    let stop = async {
+        let ctrl_c = tokio::signal::ctrl_c();
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    };
+    let result = tokio::select! {
+        r = server.wait() => r,
+        _ = stop => Ok(()),
+    };
+    server.stop().await;
+    match result {
+        Ok(()) => ExitStatus::Success,
+        Err(e) => {
+            print_error(&e);
+            ExitStatus::Usage
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! `vitrina serve`: the store and the config service of the `ivkcs` provider and the in-VM
+//! agents, with `localcloud` mounted under `/cloud/…`.
+//!
+//! Layers: [`http`] parses and authenticates, [`app`] holds the rules, [`store`] alone writes
+//! SQL (SQLite in the data folder by default, PostgreSQL by URL). Secrets are sealed at rest with
+//! [`crypto::Sealer`]; tokens are found by their SHA-256.
+
+pub mod app;
+pub mod crypto;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::{Json, Router};
+use vitrina_common::Secret;
+
+pub use app::ConfigService;
+pub use error::ServerError;
+pub use store::Store;
+
+/// How `vitrina serve` runs.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `postgres://…` or `sqlite://…`; SQLite in `data_dir` when `None`.
+    pub database_url: Option<String>,
+    /// A host without heartbeat or healthy check for this long is failed.
+    pub health_timeout: Duration,
+    /// How often agents send heartbeats.
+    pub heartbeat: Duration,
+    /// The `vitrina-agent` binary handed to VMs.
+    pub agent_binary: Option<PathBuf>,
+    /// Serve `localcloud` under `/cloud`.
+    pub cloud: bool,
+}
+
+impl ServerConfig {
+    pub fn new(listen: SocketAddr, data_dir: impl Into<PathBuf>) -> Self {
+        ServerConfig {
+            listen,
+            data_dir: data_dir.into(),
+            database_url: None,
+            health_timeout: Duration::from_secs(300),
+            heartbeat: Duration::from_secs(10),
+            agent_binary: None,
+            cloud: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create the data folder {path}")]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {addr}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Crypto(#[from] crypto::CryptoError),
+    #[error("cannot write {path}")]
+    TokenFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot open localcloud")]
+    Cloud(#[source] vitrina_localcloud::OpenError),
+}
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    /// `http://ADDR`.
+    pub url: String,
+    /// The engine's token (also in `DATA/config-token`, mode 0600).
+    pub engine_token: Secret,
+    pub service: Arc<ConfigService>,
+    pub cloud: Option<vitrina_localcloud::LocalCloud>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// The file holding the engine's token in the data folder.
+pub const ENGINE_TOKEN_FILE: &str = "config-token";
+
+impl Server {
+    /// Opens the store, binds the address and starts serving.
+    pub async fn start(cfg: ServerConfig) -> Result<Server, StartError> {
+        fs_err::create_dir_all(&cfg.data_dir).map_err(|source| StartError::DataDir {
+            path: cfg.data_dir.clone(),
+            source,
+        })?;
+        let url = match &cfg.database_url {
+            Some(u) => u.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                cfg.data_dir.join("vitrina.db").display()
+            ),
+        };
+        let store = Store::open(&url).await?;
+        let sealer = crypto::Sealer::from_key_file(&cfg.data_dir.join("secret.key"))?;
+        let engine_token = engine_token(&cfg, &store).await?;
+        let listener = tokio::net::TcpListener::bind(cfg.listen)
+            .await
+            .map_err(|source| StartError::Listen {
+                addr: cfg.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Listen {
+            addr: cfg.listen,
+            source,
+        })?;
+        let base = format!("http://{addr}");
+        let service = ConfigService::new(store, sealer, cfg.health_timeout, cfg.heartbeat);
+        let mut router = Router::new()
+            .route(
+                "/healthz",
+                get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+            )
+            .merge(http::routes(http::HttpState {
+                service: service.clone(),
+                agent_binary: cfg.agent_binary.clone(),
+            }));
+        let cloud = if cfg.cloud {
+            let cloud = vitrina_localcloud::LocalCloud::open(vitrina_localcloud::Config::new(
+                cfg.data_dir.join("cloud"),
+                format!("{base}/cloud"),
+            ))
+            .await
+            .map_err(StartError::Cloud)?;
+            router = router.nest("/cloud", cloud.router());
+            Some(cloud)
+        } else {
+            None
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        tracing::info!(%addr, "vitrina server listening");
+        Ok(Server {
+            addr,
+            url: base,
+            engine_token,
+            service,
+            cloud,
+            shutdown: Some(tx),
+            task,
+        })
+    }
+
+    /// Waits until the server stops by itself (an error) or is stopped.
+    pub async fn wait(&mut self) -> std::io::Result<()> {
+        match (&mut self.task).await {
+            Ok(r) => r,
+            Err(e) => Err(std::io::Error::other(e.to_string())),
+        }
+    }
+
+    /// Stops answering, closes the store and writes localcloud's state.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        // Long-polls end within their wait; do not hang on them.
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.task).await;
+        self.task.abort();
+        self.service.store.close().await;
+        if let Some(cloud) = &self.cloud {
+            let _ = cloud.shutdown();
+        }
+    }
+}
+
+/// Reads `DATA/config-token` or creates it; its hash is kept in the store.
+async fn engine_token(cfg: &ServerConfig, store: &Store) -> Result<Secret, StartError> {
+    let path = cfg.data_dir.join(ENGINE_TOKEN_FILE);
+    let token = match std::fs::read_to_string(&path) {
+        Ok(t) if !t.trim().is_empty() => t.trim().to_owned(),
+        _ => {
+            let t = crypto::new_token("vte_");
+            vitrina_common::fs::write_atomic(&path, format!("{t}\n").as_bytes(), Some(0o600))
+                .map_err(|source| StartError::TokenFile {
+                    path: path.clone(),
+                    source,
+                })?;
+            t
+        }
+    };
+    store.add_engine_token(&crypto::token_hash(&token)).await?;
+    Ok(Secret::new(token))
+}

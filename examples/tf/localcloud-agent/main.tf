@@ -1,0 +1,129 @@
+# A VM on localcloud whose user data installs vitrina-agent from the config service of
+# `vitrina serve`; two agent steps (the first's structured result feeds the second) and a health
+# check. Run it against `vitrina serve --demo`:
+#
+#   . vitrina-data/demo.env && vitrina tf apply examples/tf/localcloud-agent --auto-approve
+#
+# crates/cli/tests/tf_ivkcs.rs applies and destroys it as it is.
+variable "instance_uuid" {
+  type = string
+}
+
+locals {
+  host = "agent-demo-${substr(var.instance_uuid, 0, 8)}"
+}
+
+data "vkcs_compute_flavor" "basic" {
+  name = "Basic-1-2-20"
+}
+
+data "vkcs_images_image" "base" {
+  name = "vitrina-process-base"
+}
+
+resource "vkcs_networking_network" "net" {
+  name = "agent-demo-net"
+}
+
+resource "vkcs_networking_subnet" "sub" {
+  name       = "agent-demo-subnet"
+  network_id = vkcs_networking_network.net.id
+  cidr       = "192.168.77.0/24"
+}
+
+resource "ivkcs_ssh_keypair" "kp" {}
+
+resource "ivkcs_user_data" "init" {
+  uuid                = var.instance_uuid
+  hosts               = [local.host]
+  target_os           = "debian114"
+  ssh_authorized_keys = [ivkcs_ssh_keypair.kp.public_key]
+}
+
+resource "vkcs_compute_instance" "vm" {
+  name              = local.host
+  flavor_id         = data.vkcs_compute_flavor.basic.id
+  image_id          = data.vkcs_images_image.base.id
+  availability_zone = "GZ1"
+  user_data         = ivkcs_user_data.init.user_data[0]
+  network {
+    uuid = vkcs_networking_network.net.id
+  }
+  depends_on = [vkcs_networking_subnet.sub]
+}
+
+resource "ivkcs_agent_exec" "bootstrap" {
+  uuid  = var.instance_uuid
+  name  = "bootstrap"
+  hosts = [local.host]
+  step {
+    index   = 1
+    type    = "bash"
+    content = <<-EOT
+      #!/bin/bash
+      set -eu
+      mkdir -p "$VITRINA_ROOT/srv/demo"
+      printf '{"cluster_id": "%s", "host": "%s"}' "$(cat /proc/sys/kernel/random/uuid)" "$VITRINA_HOSTNAME" \
+        > "$VITRINA_ROOT/srv/demo/bootstrap.json"
+    EOT
+    options {
+      structured_result_file = "/srv/demo/bootstrap.json"
+      attempts               = 2
+      attempt_pause          = "1s"
+    }
+  }
+  timeouts {
+    create = "5m"
+  }
+  depends_on = [vkcs_compute_instance.vm]
+}
+
+data "ivkcs_agent_script_result" "bootstrap" {
+  uuid       = var.instance_uuid
+  host       = local.host
+  group      = ivkcs_agent_exec.bootstrap.name
+  index      = 1
+  depends_on = [ivkcs_agent_exec.bootstrap]
+}
+
+resource "ivkcs_agent_exec" "configure" {
+  uuid  = var.instance_uuid
+  name  = "configure"
+  hosts = [local.host]
+  step {
+    index   = 1
+    type    = "python"
+    content = <<-EOT
+      import os
+      root = os.environ.get("VITRINA_ROOT", "")
+      with open(root + "/srv/demo/cluster", "w") as f:
+          f.write("${data.ivkcs_agent_script_result.bootstrap.structured_result["cluster_id"]}\n")
+    EOT
+  }
+  timeouts {
+    create = "5m"
+  }
+}
+
+resource "ivkcs_agent_check" "health" {
+  uuid  = var.instance_uuid
+  hosts = [local.host]
+  script_health {
+    type   = "bash"
+    script = "test -s \"$VITRINA_ROOT/srv/demo/cluster\""
+    period = "5s"
+  }
+  depends_on = [ivkcs_agent_exec.configure]
+}
+
+output "cluster_id" {
+  value = data.ivkcs_agent_script_result.bootstrap.structured_result["cluster_id"]
+}
+
+output "host" {
+  value = local.host
+}
+
+output "vm_ip" {
+  value = vkcs_compute_instance.vm.access_ip_v4
+}
