@@ -243,6 +243,10 @@ pub struct AgentCredentials {
     pub deployment: DeploymentId,
     pub host: HostName,
     pub token: Secret,
+    /// The config service's URL as VMs reach it, when it differs from the URL the engine uses
+    /// (the built-in cloud's VMs reach the machine through their router, not at 127.0.0.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_url: Option<String>,
 }
 
 /// `GET …/hosts/{host}`: what the config service knows of a host's agent.

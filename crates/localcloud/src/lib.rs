@@ -249,6 +249,22 @@ impl LocalCloud {
     }
 
     /// How servers are networked (and why, in the shared mode).
+    /// The machine's address on `ext-net` (its gateway address) when servers have networks of
+    /// their own: VMs reach services that listen on the machine there, through their router.
+    /// `None` in the shared-network mode, where VMs use the machine's network directly.
+    pub fn machine_address(&self) -> Option<std::net::Ipv4Addr> {
+        if !matches!(self.cloud.net.mode(), NetworkMode::Isolated) {
+            return None;
+        }
+        self.cloud.store.read(|db| {
+            let ext = db.bootstrap.as_ref()?.ext_net_id.clone();
+            db.subnets
+                .values()
+                .filter(|s| s.network_id == ext)
+                .find_map(|s| s.gateway_ip.as_deref()?.parse().ok())
+        })
+    }
+
     pub fn network_mode(&self) -> &NetworkMode {
         self.cloud.net.mode()
     }

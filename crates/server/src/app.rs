@@ -33,6 +33,8 @@ pub struct ConfigService {
     changed: tokio::sync::watch::Sender<u64>,
     pub health_timeout: Duration,
     pub heartbeat: Duration,
+    /// The URL agents use to reach this service when it differs from the engine's.
+    agent_url: std::sync::OnceLock<String>,
 }
 
 /// What a stored result holds beyond its plain columns (sealed: outputs may hold secrets).
@@ -95,7 +97,13 @@ impl ConfigService {
             changed,
             health_timeout,
             heartbeat,
+            agent_url: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Sets the URL agents use when it is not the engine's (once, at start-up).
+    pub fn set_agent_url(&self, url: String) {
+        let _ = self.agent_url.set(url);
     }
 
     fn notify(&self) {
@@ -148,6 +156,7 @@ impl ConfigService {
             deployment: *d,
             host: h.clone(),
             token: Secret::new(token),
+            agent_url: self.agent_url.get().cloned(),
         })
     }
 

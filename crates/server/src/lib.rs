@@ -150,13 +150,44 @@ impl Server {
         } else {
             None
         };
+        // The built-in cloud's VMs have networks of their own and reach the machine at its
+        // address on `ext-net` (through their router): serve the same routes there too, and tell
+        // agents to use it.
+        let vm_listener = match cloud.as_ref().and_then(|c| c.machine_address()) {
+            Some(ip) => match bind_for_vms(ip, addr.port()) {
+                Ok(l) => {
+                    if let Ok(a) = l.local_addr() {
+                        service.set_agent_url(format!("http://{a}"));
+                    }
+                    Some(l)
+                }
+                Err(e) => {
+                    tracing::warn!(%ip, error = %e, "VMs cannot reach the config service: cannot listen on the machine's ext-net address");
+                    None
+                }
+            },
+            None => None,
+        };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (vm_tx, vm_rx) = tokio::sync::oneshot::channel::<()>();
+        if let Some(l) = vm_listener {
+            let r = router.clone();
+            tokio::spawn(async move {
+                let _ = axum::serve(l, r)
+                    .with_graceful_shutdown(async {
+                        let _ = vm_rx.await;
+                    })
+                    .await;
+            });
+        }
         let task = tokio::spawn(async move {
-            axum::serve(listener, router)
+            let r = axum::serve(listener, router)
                 .with_graceful_shutdown(async {
                     let _ = rx.await;
                 })
-                .await
+                .await;
+            let _ = vm_tx.send(());
+            r
         });
         tracing::info!(%addr, "vitrina server listening");
         Ok(Server {
@@ -191,6 +222,23 @@ impl Server {
             let _ = cloud.shutdown();
         }
     }
+}
+
+/// Binds `ip:port` (the port the server has on loopback), or any port of `ip` when that one is
+/// taken there. The address may not exist yet: the data plane adds it to the machine when the
+/// first router reaches ext-net, so the socket is bound with `IP_FREEBIND`.
+fn bind_for_vms(ip: std::net::Ipv4Addr, port: u16) -> std::io::Result<tokio::net::TcpListener> {
+    fn bind(ip: std::net::Ipv4Addr, port: u16) -> std::io::Result<tokio::net::TcpListener> {
+        use socket2::{Domain, Protocol, Socket, Type};
+        let s = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+        s.set_reuse_address(true)?;
+        s.set_freebind_v4(true)?;
+        s.set_nonblocking(true)?;
+        s.bind(&SocketAddr::from((ip, port)).into())?;
+        s.listen(1024)?;
+        tokio::net::TcpListener::from_std(s.into())
+    }
+    bind(ip, port).or_else(|_| bind(ip, 0))
 }
 
 /// Reads `DATA/config-token` or creates it; its hash is kept in the store.

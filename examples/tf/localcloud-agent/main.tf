@@ -31,6 +31,22 @@ resource "vkcs_networking_subnet" "sub" {
   cidr       = "192.168.77.0/24"
 }
 
+# The VM reaches the config service on the machine through a router to the external network,
+# as a VM of a real cloud reaches a public URL.
+data "vkcs_networking_network" "extnet" {
+  name = "ext-net"
+}
+
+resource "vkcs_networking_router" "router" {
+  name                = "agent-demo-router"
+  external_network_id = data.vkcs_networking_network.extnet.id
+}
+
+resource "vkcs_networking_router_interface" "sub" {
+  router_id = vkcs_networking_router.router.id
+  subnet_id = vkcs_networking_subnet.sub.id
+}
+
 resource "ivkcs_ssh_keypair" "kp" {}
 
 resource "ivkcs_user_data" "init" {
@@ -49,7 +65,7 @@ resource "vkcs_compute_instance" "vm" {
   network {
     uuid = vkcs_networking_network.net.id
   }
-  depends_on = [vkcs_networking_subnet.sub]
+  depends_on = [vkcs_networking_router_interface.sub]
 }
 
 resource "ivkcs_agent_exec" "bootstrap" {

@@ -279,7 +279,7 @@ pub(super) async fn create_user_data(p: &Ivkcs, v: &Value) -> Result<Value, Prov
             parts.push(Part {
                 content_type: "text/x-shellscript-per-boot".into(),
                 body: agent_script(
-                    client.base_url(),
+                    creds.agent_url.as_deref().unwrap_or(client.base_url()),
                     creds.token.expose(),
                     memory,
                     s(v, "token_file_path").as_deref(),
@@ -325,7 +325,7 @@ pub(super) async fn create_agent_init(p: &Ivkcs, v: &Value) -> Result<Value, Pro
         agent.insert(
             h.to_string(),
             vs(agent_script(
-                client.base_url(),
+                creds.agent_url.as_deref().unwrap_or(client.base_url()),
                 creds.token.expose(),
                 memory,
                 None,
