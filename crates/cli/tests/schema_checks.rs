@@ -223,3 +223,22 @@ fn references_answer_the_same_in_package_and_tf_validate() {
         }
     }
 }
+
+/// VK's own manifests (`fixtures/vk-docs/deployment/`) pass the schema checks: no false error
+/// from a schema that lacks what VK documents.
+#[test]
+fn vk_reference_manifests_pass_the_schema_checks() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/vk-docs/deployment");
+    for name in ["grafana.deploy.tf", "legacy-redis.deploy.tf"] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        std::fs::copy(fixtures.join(name), tmp.path().join("main.tf")).expect("copy");
+        let json = vitrina(&[
+            "tf",
+            "validate",
+            tmp.path().to_str().expect("utf-8"),
+            "--format",
+            "json",
+        ]);
+        assert_eq!(errors(&json), Vec::<Value>::new(), "{name}: {json:#}");
+    }
+}

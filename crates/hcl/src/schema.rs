@@ -745,4 +745,109 @@ mod tests {
         );
         assert_eq!(did_you_mean("zzz", ["flavor_id"]), None);
     }
+
+    fn schemas() -> ProviderSchemas {
+        let mut s = ProviderSchemas::builtin();
+        let mut p = ProviderSpec::default();
+        p.resources.insert(
+            "vkcs_blockstorage_volume".into(),
+            BodySpec::new()
+                .attr("id", AttrSpec::computed(Type::String))
+                .attr("size", AttrSpec::required(Type::Number))
+                .attr("name", AttrSpec::optional(Type::String))
+                .block(
+                    "timeouts",
+                    Nesting::Single,
+                    BodySpec::new().attr("create", AttrSpec::optional(Type::String)),
+                ),
+        );
+        s.insert("vkcs", p);
+        s
+    }
+
+    fn findings(text: &str) -> Vec<(FindingKind, String, Option<String>)> {
+        let m = crate::parse("main.tf", text).expect("parses");
+        let s = schemas();
+        let mut out = Vec::new();
+        let mut decls = Declarations::new();
+        decls.add_module(&m);
+        for r in &m.resources {
+            for f in check_resource(r, &s) {
+                out.push((f.kind, text[f.span.clone()].to_owned(), f.replacement));
+            }
+        }
+        for b in &m.blocks {
+            for r in crate::refs::block_references(b) {
+                if let Some(f) = decls.check(&r, Some(&s)) {
+                    out.push((f.kind, text[f.span.clone()].to_owned(), f.replacement));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn one_finding_per_mistake_with_its_span_and_replacement() {
+        use FindingKind as K;
+        let ok = "resource \"vkcs_blockstorage_volume\" \"v\" {\n  size = 10\n  name = \"x\"\n}\noutput \"id\" {\n  value = vkcs_blockstorage_volume.v.id\n}\n";
+        assert_eq!(findings(ok), vec![]);
+        let typo = ok.replace(
+            "\"vkcs_blockstorage_volume\" \"v\"",
+            "\"vkcs_blockstorage_volum\" \"v\"",
+        );
+        assert_eq!(
+            findings(&typo),
+            vec![(
+                K::UnknownType,
+                "\"vkcs_blockstorage_volum\"".to_owned(),
+                Some("\"vkcs_blockstorage_volume\"".to_owned())
+            )],
+            "the output's reference follows the typo and is not reported again"
+        );
+        let arg = ok.replace("  name = ", "  nmae = ");
+        assert_eq!(
+            findings(&arg),
+            vec![(
+                K::UnknownArgument,
+                "nmae".to_owned(),
+                Some("name".to_owned())
+            )]
+        );
+        let missing = ok.replace("  size = 10\n", "");
+        assert_eq!(findings(&missing)[0].0, K::MissingArgument);
+        let wrong = ok.replace("size = 10", "size = \"ten\"");
+        assert_eq!(
+            findings(&wrong),
+            vec![(K::WrongType, "\"ten\"".to_owned(), None)]
+        );
+        // A string that converts to a number is fine, as in Terraform; a function is not run.
+        assert_eq!(findings(&ok.replace("size = 10", "size = \"10\"")), vec![]);
+        assert_eq!(
+            findings(&ok.replace("size = 10", "size = length(\"ten\")")),
+            vec![]
+        );
+        let attr = ok.replace("v.id", "v.sise");
+        assert_eq!(
+            findings(&attr),
+            vec![(
+                K::UnknownAttribute,
+                "sise".to_owned(),
+                Some("size".to_owned())
+            )]
+        );
+        let undeclared = ok.replace("v.id", "w.id");
+        assert_eq!(findings(&undeclared)[0].0, K::Undeclared);
+        let computed = ok.replace("  name = ", "  id = ");
+        assert_eq!(findings(&computed)[0].0, K::UnknownArgument);
+    }
+
+    #[test]
+    fn only_written_out_constants_are_evaluated() {
+        let e = |t: &str| crate::parse_expression("x.tf", t).expect("parses");
+        assert!(is_constant(&e("[1, \"a\", {b = true}, -2, (3)]")));
+        assert!(!is_constant(&e("[for i in [1, 2]: i]")));
+        assert!(!is_constant(&e("length([1])")));
+        assert!(!is_constant(&e("\"a-${1}\"")));
+        assert!(!is_constant(&e("var.x")));
+    }
 }

@@ -358,15 +358,41 @@ fn enum_default<T: Clone>(
         return values.first().cloned();
     };
     if !contains(&v) {
-        ctx.error(
-            codes::OPTION_DEFAULT_NOT_IN_ENUM,
-            d.span.clone(),
-            format!(
-                "`default` {} is not one of `enum`",
-                d.scalar_text().unwrap_or_default()
-            ),
-            "pick a default from the `enum` list",
+        let msg = format!(
+            "`default` {} is not one of `enum`",
+            d.scalar_text().unwrap_or_default()
         );
+        let first = schema
+            .get("enum")
+            .and_then(Node::as_seq)
+            .and_then(<[Node]>::first)
+            .and_then(Node::as_scalar)
+            .filter(|s| s.plain)
+            .map(|s| s.text.clone());
+        match first {
+            // Unsafe: the first value is a guess at what the author meant.
+            Some(first) => {
+                let fix = ctx.fix(
+                    Applicability::Unsafe,
+                    format!("use the first `enum` value `{first}`"),
+                    d.span.clone(),
+                    first,
+                );
+                ctx.error_fix(
+                    codes::OPTION_DEFAULT_NOT_IN_ENUM,
+                    d.span.clone(),
+                    msg,
+                    "pick a default from the `enum` list",
+                    fix,
+                );
+            }
+            None => ctx.error(
+                codes::OPTION_DEFAULT_NOT_IN_ENUM,
+                d.span.clone(),
+                msg,
+                "pick a default from the `enum` list",
+            ),
+        }
     }
     Some(v)
 }

@@ -447,12 +447,29 @@ impl Validator<'_> {
                     if !list.is_null() {
                         for (node, name) in ctx.name_list(list) {
                             if !self.model.options.contains_key(name) {
-                                ctx.error(
-                                    codes::SERVICE_UNKNOWN_PREVIEW_OPTION,
-                                    node.span.clone(),
-                                    format!("preview option `{name}` has no file `parameters/{name}.yaml`"),
-                                    format!("add `parameters/{name}.yaml` or correct the name"),
+                                let names: Vec<&str> =
+                                    self.model.options.keys().map(String::as_str).collect();
+                                let msg = format!(
+                                    "preview option `{name}` has no file `parameters/{name}.yaml`"
                                 );
+                                match did_you_mean(name, &names) {
+                                    Some(m) => {
+                                        let fix = ctx.rename(node.span.clone(), m);
+                                        ctx.error_fix(
+                                            codes::SERVICE_UNKNOWN_PREVIEW_OPTION,
+                                            node.span.clone(),
+                                            msg,
+                                            format!("did you mean `{m}`?"),
+                                            fix,
+                                        );
+                                    }
+                                    None => ctx.error(
+                                        codes::SERVICE_UNKNOWN_PREVIEW_OPTION,
+                                        node.span.clone(),
+                                        msg,
+                                        format!("add `parameters/{name}.yaml` or correct the name"),
+                                    ),
+                                }
                             }
                         }
                     }
@@ -770,7 +787,10 @@ impl Validator<'_> {
                                 "make it 0 or more",
                             );
                         } else if free == Some(true) && c != 0.0 {
-                            ctx.error(
+                            // Unsafe: the plan may be meant to be paid (`free: false`).
+                            let fix =
+                                ctx.fix(Applicability::Unsafe, "write `0`", n.span.clone(), "0");
+                            ctx.error_fix(
                                 codes::PLAN_FREE_WITH_COST,
                                 n.span.clone(),
                                 format!(
@@ -778,6 +798,7 @@ impl Validator<'_> {
                                     n.scalar_text().unwrap_or_default()
                                 ),
                                 "set `cost: 0`, or `free: false`",
+                                fix,
                             );
                         }
                     }
