@@ -51,7 +51,43 @@ pub(crate) enum Target {
     Resource(ResourceAddr),
     /// `count`, `each`, `path`, `terraform`, `self`: supplied per evaluation.
     Builtin,
+    /// `module.NAME`: the outputs of a module call's instances (its path in the caller).
+    Module(String),
     Undeclared,
+}
+
+/// The key of a local value in the flattened configuration: `name` in the root module,
+/// `SCOPE.local.name` in module instance `SCOPE`.
+pub(crate) fn local_key(scope: &str, name: &str) -> String {
+    if scope.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{scope}.local.{name}")
+    }
+}
+
+/// What a reference made in module instance `scope` names. In a module, `var.x` is the local
+/// `SCOPE.var.x` (the module input), and resources are the module instance's.
+pub(crate) fn classify_in(scope: &str, r: &hcl::Reference) -> Target {
+    match r.root.as_str() {
+        "var" if !scope.is_empty() => r.attr(0).map_or(Target::Undeclared, |n| {
+            Target::Local(format!("{scope}.var.{n}"))
+        }),
+        "local" => r
+            .attr(0)
+            .map_or(Target::Undeclared, |n| Target::Local(local_key(scope, n))),
+        "module" => r.attr(0).map_or(Target::Undeclared, |n| {
+            Target::Module(if scope.is_empty() {
+                format!("module.{n}")
+            } else {
+                format!("{scope}.module.{n}")
+            })
+        }),
+        _ => match classify(r) {
+            Target::Resource(a) if !scope.is_empty() => Target::Resource(a.in_module(scope)),
+            t => t,
+        },
+    }
 }
 
 pub(crate) fn classify(r: &hcl::Reference) -> Target {
@@ -96,6 +132,7 @@ impl ConfigGraph {
         let mut resource_deps: BTreeMap<ResourceAddr, BTreeSet<ResourceAddr>> = BTreeMap::new();
 
         let link = |from: NodeId,
+                    scope: &str,
                     file: &str,
                     refs: &[hcl::Reference],
                     graph: &mut Graph,
@@ -103,7 +140,7 @@ impl ConfigGraph {
          -> BTreeSet<ResourceAddr> {
             let mut deps = BTreeSet::new();
             for r in refs {
-                let target = match classify(r) {
+                let target = match classify_in(scope, r) {
                     Target::Var(name) => {
                         if !config.variables.contains_key(&name) {
                             diags.push(undeclared(
@@ -146,6 +183,27 @@ impl ConfigGraph {
                         }
                     },
                     Target::Builtin => continue,
+                    Target::Module(path) => {
+                        match config.module_instances.get(&path) {
+                            Some(mi) => {
+                                for (_, prefix) in &mi.instances {
+                                    for o in &mi.outputs {
+                                        let k = NodeKind::Local(format!("{prefix}.output.{o}"));
+                                        if let Some(&n) = index.get(&k) {
+                                            graph.add_edge(from, n);
+                                        }
+                                    }
+                                }
+                            }
+                            None => diags.push(undeclared(
+                                file,
+                                r,
+                                &format!("`{path}` is not declared"),
+                                "declare the module with a `module` block",
+                            )),
+                        }
+                        continue;
+                    }
                     Target::Undeclared => {
                         diags.push(undeclared(
                             file,
@@ -163,11 +221,25 @@ impl ConfigGraph {
 
         for (name, l) in &config.locals {
             let from = index[&NodeKind::Local(name.clone())];
-            link(from, &l.span.file, &l.references, &mut graph, diags);
+            link(
+                from,
+                &l.scope,
+                &l.span.file,
+                &l.references,
+                &mut graph,
+                diags,
+            );
         }
         for (addr, rc) in &config.resources {
             let from = index[&NodeKind::Resource(addr.clone())];
-            let mut deps = link(from, &rc.file, &rc.references, &mut graph, diags);
+            let mut deps = link(
+                from,
+                &rc.addr.module,
+                &rc.file,
+                &rc.references,
+                &mut graph,
+                diags,
+            );
             for d in &rc.depends_on {
                 if let DependsOn::Resource(a) = d {
                     if let Some(&n) = index.get(&NodeKind::Resource(a.clone())) {
@@ -184,7 +256,7 @@ impl ConfigGraph {
         }
         for (name, o) in &config.outputs {
             let from = index[&NodeKind::Output(name.clone())];
-            link(from, &o.span.file, &o.references, &mut graph, diags);
+            link(from, "", &o.span.file, &o.references, &mut graph, diags);
             for d in &o.depends_on {
                 if let DependsOn::Resource(a) = d {
                     if let Some(&n) = index.get(&NodeKind::Resource(a.clone())) {
@@ -195,11 +267,11 @@ impl ConfigGraph {
         }
         for (name, c) in &config.checks {
             let from = index[&NodeKind::Check(name.clone())];
-            link(from, &c.span.file, &c.references, &mut graph, diags);
+            link(from, "", &c.span.file, &c.references, &mut graph, diags);
         }
         for (addr, p) in &config.providers {
             let from = index[&NodeKind::Provider(addr.clone())];
-            link(from, &p.span.file, &p.references, &mut graph, diags);
+            link(from, "", &p.span.file, &p.references, &mut graph, diags);
         }
         for cycle in graph.cycles() {
             let names: Vec<String> = cycle.iter().map(|&n| nodes[n].to_string()).collect();

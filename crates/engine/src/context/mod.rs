@@ -8,6 +8,7 @@ mod bridge;
 mod conditions;
 mod eval;
 mod graph;
+mod modules;
 mod moves;
 mod plan;
 mod strict;
@@ -113,6 +114,24 @@ impl Engine {
     /// without evaluating anything.
     pub fn validate(&self, config: &Config) -> Diagnostics {
         let mut diags = Diagnostics::new();
+        // Modules expand with the variables' defaults (unknown without one).
+        let defaults: BTreeMap<String, hcl::Value> = config
+            .variables
+            .iter()
+            .map(|(n, v)| {
+                let val = v
+                    .default
+                    .as_ref()
+                    .and_then(|d| hcl::eval::evaluate_constant(&d.expr).ok())
+                    .unwrap_or_else(hcl::Value::unknown);
+                (n.clone(), val)
+            })
+            .collect();
+        let flat = match modules::expand(config, &defaults, true) {
+            Ok(f) => f,
+            Err(d) => return d,
+        };
+        let config: &Config = &flat;
         let _ = graph::ConfigGraph::build(config, &mut diags);
         strict::check(config, &mut diags);
         let schemas = self.schemas(config, &mut diags);
