@@ -814,3 +814,103 @@ async fn two_levels_of_local_modules_with_for_each() {
     assert!(actions(&planned).iter().all(|(_, a)| a == "delete"));
     assert_eq!(case.state().managed_count(), 0);
 }
+
+/// Providers passed with `providers = {…}`, a module's `depends_on`, and `moved` into a module
+/// and across module renames
+/// (<https://developer.hashicorp.com/terraform/language/modules/develop/providers>,
+/// <https://developer.hashicorp.com/terraform/language/modules/develop/refactoring>).
+#[tokio::test]
+async fn module_providers_depends_on_and_moves_across_modules() {
+    let before = r#"
+resource "null_resource" "first" {}
+resource "null_resource" "a" {
+  triggers = { k = "v" }
+}
+"#;
+    let case = Case::new(before);
+    std::fs::create_dir_all(case.path().join("m")).expect("dir");
+    std::fs::write(
+        case.path().join("m/main.tf"),
+        "resource \"null_resource\" \"a\" {\n  triggers = { k = \"v\" }\n}\noutput \"id\" {\n  value = null_resource.a.id\n}\n",
+    )
+    .expect("write");
+    case.apply(PlanMode::Normal).await;
+    let id = attr(&case.state(), "null_resource.a", "id");
+
+    let into_module = r#"
+provider "null" {
+  alias = "other"
+}
+resource "null_resource" "first" {}
+module "m" {
+  source     = "./m"
+  providers  = { null = null.other }
+  depends_on = [null_resource.first]
+}
+moved {
+  from = null_resource.a
+  to   = module.m.null_resource.a
+}
+output "id" {
+  value = module.m.id
+}
+"#;
+    case.write(into_module);
+    let planned = case.plan(PlanMode::Normal).await.expect("plan");
+    assert_eq!(
+        planned.plan.moved,
+        vec![(
+            "null_resource.a".to_owned(),
+            "module.m.null_resource.a".to_owned()
+        )]
+    );
+    // The provider configuration changes (`null.other`): no change is planned for that alone.
+    assert_eq!(actions(&planned), Vec::<(String, String)>::new());
+    assert!(case.apply_planned(&planned).await.is_success());
+    let s = case.state();
+    assert_eq!(attr(&s, "module.m.null_resource.a", "id"), id);
+    assert_eq!(
+        s.outputs["id"].value,
+        serde_json::json!(id.as_str().unwrap_or_default())
+    );
+
+    // A fresh module resource uses the passed provider and depends on `null_resource.first`.
+    std::fs::write(
+        case.path().join("m/main.tf"),
+        "resource \"null_resource\" \"a\" {\n  triggers = { k = \"v\" }\n}\nresource \"null_resource\" \"b\" {}\noutput \"id\" {\n  value = null_resource.a.id\n}\n",
+    )
+    .expect("write");
+    case.apply(PlanMode::Normal).await;
+    let s = case.state();
+    let b = s
+        .resources
+        .iter()
+        .find(|(a, _)| a.to_string() == "module.m.null_resource.b")
+        .map(|(_, r)| r)
+        .expect("module.m.null_resource.b");
+    assert_eq!(b.provider, "null.other");
+    let deps: Vec<String> = b
+        .instances
+        .values()
+        .filter_map(|i| i.current.as_ref())
+        .flat_map(|o| o.dependencies.iter().map(ToString::to_string))
+        .collect();
+    assert_eq!(deps, vec!["null_resource.first"]);
+
+    // Renaming the module call moves everything in it.
+    case.write(
+        &into_module
+            .replace("module \"m\"", "module \"n\"")
+            .replace(
+                "moved {\n  from = null_resource.a\n  to   = module.m.null_resource.a\n}",
+                "moved {\n  from = module.m\n  to   = module.n\n}",
+            )
+            .replace("module.m.id", "module.n.id"),
+    );
+    let planned = case.plan(PlanMode::Normal).await.expect("plan");
+    assert_eq!(actions(&planned), Vec::<(String, String)>::new());
+    assert_eq!(planned.plan.moved.len(), 2, "{:?}", planned.plan.moved);
+    assert!(case.apply_planned(&planned).await.is_success());
+    assert_eq!(attr(&case.state(), "module.n.null_resource.a", "id"), id);
+    case.assert_no_changes().await;
+}

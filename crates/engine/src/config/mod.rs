@@ -88,6 +88,8 @@ pub struct ModuleCallConfig {
     /// `providers = { child = parent }`: the child's provider configuration addresses mapped
     /// to the caller's.
     pub providers: BTreeMap<String, String>,
+    /// `depends_on` of the call: every resource of the module depends on these.
+    pub depends_on: Vec<DependsOn>,
     /// The child's folder relative to the root folder (`modules/net`).
     pub dir: String,
     pub config: Config,
@@ -154,7 +156,9 @@ pub struct MovedConfig {
     pub to: MoveEndpoint,
 }
 
-/// One side of a `moved` block: a resource, or one instance of it.
+/// One side of a `moved` block: a resource, or one instance of it, in any module instance; or
+/// a whole module instance (then `resource.type_name` is empty and `resource.module` is the
+/// module path).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MoveEndpoint {
     pub resource: ResourceAddr,
@@ -162,8 +166,18 @@ pub struct MoveEndpoint {
     pub key: Option<crate::addr::InstanceKey>,
 }
 
+impl MoveEndpoint {
+    /// A whole module instance rather than a resource.
+    pub fn is_module(&self) -> bool {
+        self.resource.type_name.is_empty()
+    }
+}
+
 impl std::fmt::Display for MoveEndpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_module() {
+            return f.write_str(&self.resource.module);
+        }
         match &self.key {
             None => write!(f, "{}", self.resource),
             Some(k) => write!(f, "{}", self.resource.instance(k.clone())),
@@ -699,9 +713,9 @@ fn moved(b: &hcl::Block, file: &str, diags: &mut Diagnostics) -> Option<MovedCon
                 Diagnostic::error(
                     codes::BAD_BLOCK,
                     Span::new(file, a.expr_span.clone()),
-                    format!("`{}` must be a resource address such as `null_resource.a` or `null_resource.a[0]`", a.name),
+                    format!("`{}` must be an address such as `null_resource.a`, `null_resource.a[0]` or `module.a`", a.name),
                 )
-                .with_help("module addresses in `moved` are not supported yet"),
+                .with_help("`moved` takes resources, resource instances and module instances (`module.a[\"x\"]`)"),
             );
         }
         e
@@ -709,6 +723,14 @@ fn moved(b: &hcl::Block, file: &str, diags: &mut Diagnostics) -> Option<MovedCon
     let from_e = endpoint(from, diags);
     let to_e = endpoint(to, diags);
     let (from_e, to_e) = (from_e?, to_e?);
+    if from_e.is_module() != to_e.is_module() {
+        diags.push(Diagnostic::error(
+            codes::BAD_BLOCK,
+            Span::new(file, to.expr_span.clone()),
+            "`from` and `to` must both be module instances or both be resources",
+        ));
+        return None;
+    }
     if from_e.resource.type_name != to_e.resource.type_name
         || from_e.resource.mode != to_e.resource.mode
     {
@@ -753,25 +775,87 @@ fn move_endpoint(e: &hcl::Expression) -> Option<MoveEndpoint> {
     if r.span != expr_span(e) {
         return None;
     }
-    let resource = reference_to_resource(r)?;
-    let n = if resource.mode == ResourceMode::Data {
-        2
-    } else {
-        1
-    };
-    let mut rest = r.steps.iter().skip(n);
-    let key = match rest.next() {
-        None => None,
-        Some(hcl::Step::Index { index, .. }) => {
-            Some(crate::addr::InstanceKey::Int(i64::try_from(*index).ok()?))
+    // The root and the steps as one list: `module.a["x"].null_resource.b[0]`.
+    enum Tok<'a> {
+        Name(&'a str),
+        Key(crate::addr::InstanceKey),
+    }
+    let mut toks = vec![Tok::Name(r.root.as_str())];
+    for s in &r.steps {
+        toks.push(match s {
+            hcl::Step::Attr { name, .. } => Tok::Name(name),
+            hcl::Step::Index { index, .. } => {
+                Tok::Key(crate::addr::InstanceKey::Int(i64::try_from(*index).ok()?))
+            }
+            hcl::Step::Key { key, .. } => Tok::Key(crate::addr::InstanceKey::Str(key.clone())),
+        });
+    }
+    let mut i = 0;
+    let mut module = String::new();
+    while matches!(toks.get(i), Some(Tok::Name("module"))) {
+        let Some(Tok::Name(name)) = toks.get(i + 1) else {
+            return None;
+        };
+        if !module.is_empty() {
+            module.push('.');
         }
-        Some(hcl::Step::Key { key, .. }) => Some(crate::addr::InstanceKey::Str(key.clone())),
-        Some(hcl::Step::Attr { .. }) => return None,
+        module.push_str("module.");
+        module.push_str(name);
+        i += 2;
+        if let Some(Tok::Key(k)) = toks.get(i) {
+            module.push_str(&k.to_string());
+            i += 1;
+        }
+    }
+    if i == toks.len() {
+        // A whole module instance (or call): `module.a`, `module.a["x"]`.
+        return (!module.is_empty()).then(|| MoveEndpoint {
+            resource: ResourceAddr::managed("", "").in_module(module),
+            key: None,
+        });
+    }
+    let (resource, next) = match (toks.get(i), toks.get(i + 1), toks.get(i + 2)) {
+        (Some(Tok::Name("data")), Some(Tok::Name(t)), Some(Tok::Name(n))) => {
+            (ResourceAddr::data(*t, *n), i + 3)
+        }
+        (Some(Tok::Name(t)), Some(Tok::Name(n)), _) => (ResourceAddr::managed(*t, *n), i + 2),
+        _ => return None,
     };
-    if rest.next().is_some() {
+    let key = match toks.get(next) {
+        None => None,
+        Some(Tok::Key(k)) => Some(k.clone()),
+        Some(Tok::Name(_)) => return None,
+    };
+    if toks.len() > next + usize::from(key.is_some()) {
         return None;
     }
-    Some(MoveEndpoint { resource, key })
+    Some(MoveEndpoint {
+        resource: resource.in_module(module),
+        key,
+    })
+}
+
+/// A provider configuration address written as an expression: `vkcs`, `vkcs.second`, and
+/// `null` / `null.other` (which the parser reads as the null literal).
+fn provider_ref(e: &hcl::Expression) -> Option<String> {
+    match e {
+        hcl::Expression::Variable(v) => Some(v.value().to_string()),
+        hcl::Expression::Null(_) => Some("null".to_owned()),
+        hcl::Expression::Traversal(t) => {
+            let mut out = provider_ref(&t.expr)?;
+            for op in t.operators.iter() {
+                match op.value() {
+                    hcl_edit::expr::TraversalOperator::GetAttr(name) => {
+                        out.push('.');
+                        out.push_str(name.value());
+                    }
+                    _ => return None,
+                }
+            }
+            Some(out)
+        }
+        _ => None,
+    }
 }
 
 /// A `module` block: local sources (`./…`, `../…`) are read by [`Config::load_dir`]; remote
@@ -823,11 +907,9 @@ fn module_call(b: &hcl::Block, file: &str, diags: &mut Diagnostics) -> Option<Mo
                 for (k, v) in o.iter() {
                     let key = match k {
                         hcl_edit::expr::ObjectKey::Ident(i) => Some(i.value().to_string()),
-                        hcl_edit::expr::ObjectKey::Expression(e) => {
-                            hcl::references(e).first().map(ToString::to_string)
-                        }
+                        hcl_edit::expr::ObjectKey::Expression(e) => provider_ref(e),
                     };
-                    let value = hcl::references(v.expr()).first().map(ToString::to_string);
+                    let value = provider_ref(v.expr());
                     match (key, value) {
                         (Some(k), Some(v)) => {
                             providers.insert(k, v);
@@ -853,6 +935,7 @@ fn module_call(b: &hcl::Block, file: &str, diags: &mut Diagnostics) -> Option<Mo
         block: b.clone(),
         count,
         for_each,
+        depends_on: depends_on(b, file, diags),
         providers,
         dir: String::new(),
         config: Config::default(),
@@ -1136,20 +1219,17 @@ fn resource_config(
     }
     let provider = match b.attribute("provider") {
         None => addr.implied_provider().to_owned(),
-        Some(a) => {
-            let refs = hcl::references(&a.expr);
-            match refs.first() {
-                Some(r) if refs.len() == 1 => r.to_string(),
-                _ => {
-                    diags.push(Diagnostic::error(
+        Some(a) => match provider_ref(&a.expr) {
+            Some(p) => p,
+            None => {
+                diags.push(Diagnostic::error(
                         codes::BAD_BLOCK,
                         Span::new(file, a.expr_span.clone()),
                         "`provider` must name a provider configuration, such as `vkcs` or `vkcs.second`",
                     ));
-                    addr.implied_provider().to_owned()
-                }
+                addr.implied_provider().to_owned()
             }
-        }
+        },
     };
     let mut lifecycle = Lifecycle::default();
     for lc in b.blocks_of("lifecycle") {

@@ -52,7 +52,7 @@ pub(crate) fn expand<'c>(
         lenient,
         root: config,
     };
-    x.calls(config, "", vars, &BTreeMap::new());
+    x.calls(config, "", vars, &BTreeMap::new(), &[]);
     if diags.has_errors() {
         return Err(diags);
     }
@@ -116,6 +116,7 @@ impl Expander<'_> {
         scope: &str,
         vars: &BTreeMap<String, hcl::Value>,
         pmap: &BTreeMap<String, String>,
+        deps: &[DependsOn],
     ) {
         let var_obj = hcl::Value::Object(vars.clone());
         let locals = static_locals(parent, &var_obj, &self.root.dir);
@@ -140,7 +141,13 @@ impl Expander<'_> {
             for (key, bind) in keys {
                 let prefix = format!("{path}{key}");
                 mi.instances.push((key.clone(), prefix.clone()));
-                self.instance(call, scope, &prefix, &bind, &ctx, pmap);
+                // The call's `depends_on` names the caller's resources.
+                let mut call_deps = deps.to_vec();
+                call_deps.extend(call.depends_on.iter().map(|d| match d {
+                    DependsOn::Resource(a) => DependsOn::Resource(a.clone().in_module(scope)),
+                    other => other.clone(),
+                }));
+                self.instance(call, scope, &prefix, &bind, &ctx, pmap, &call_deps);
             }
             self.flat.module_instances.insert(path, mi);
         }
@@ -250,6 +257,7 @@ impl Expander<'_> {
     }
 
     /// Adds one module instance's items to the flat configuration.
+    #[allow(clippy::too_many_arguments)]
     fn instance(
         &mut self,
         call: &ModuleCallConfig,
@@ -258,6 +266,7 @@ impl Expander<'_> {
         bind: &Option<Bind>,
         ctx: &EvalContext,
         pmap: &BTreeMap<String, String>,
+        deps: &[DependsOn],
     ) {
         let child = &call.config;
         let file = call.span.file.clone();
@@ -387,6 +396,7 @@ impl Expander<'_> {
                     *a = a.clone().in_module(prefix);
                 }
             }
+            rc.depends_on.extend(deps.iter().cloned());
             self.flat.resources.insert(rc.addr.clone(), rc);
         }
         for p in child.providers.values() {
@@ -403,6 +413,6 @@ impl Expander<'_> {
         }
         let mut inherited = pmap.clone();
         inherited.extend(child_pmap);
-        self.calls(child, prefix, &child_vars, &inherited);
+        self.calls(child, prefix, &child_vars, &inherited, deps);
     }
 }
