@@ -914,3 +914,70 @@ output "id" {
     assert_eq!(attr(&case.state(), "module.n.null_resource.a", "id"), id);
     case.assert_no_changes().await;
 }
+
+/// A module's `variable` blocks apply to its inputs: type conversion, `nullable = false` with
+/// a default, `validation`, and `sensitive`
+/// (<https://developer.hashicorp.com/terraform/language/values/variables>).
+#[tokio::test]
+async fn module_inputs_follow_the_childs_variable_blocks() {
+    let child = r#"
+variable "port" {
+  type = number
+  validation {
+    condition     = var.port > 1024
+    error_message = "port must be above 1024"
+  }
+}
+variable "name" {
+  type     = string
+  default  = "fallback"
+  nullable = false
+}
+variable "secret" {
+  type      = string
+  default   = "s"
+  sensitive = true
+}
+output "summary" {
+  value = "${var.name}:${var.port + 1}"
+}
+output "secret" {
+  value     = var.secret
+  sensitive = true
+}
+"#;
+    let root = |port: &str| {
+        format!(
+            "module \"c\" {{\n  source = \"./c\"\n  port   = \"{port}\"\n  name   = null\n}}\noutput \"s\" {{\n  value = module.c.summary\n}}\noutput \"leak\" {{\n  value = module.c.secret\n}}\n"
+        )
+    };
+    let case = Case::new(&root("8080"));
+    std::fs::create_dir_all(case.path().join("c")).expect("dir");
+    std::fs::write(case.path().join("c/main.tf"), child).expect("write");
+    let err = case
+        .plan(PlanMode::Normal)
+        .await
+        .expect_err("sensitive output");
+    assert!(
+        messages(&err)
+            .iter()
+            .any(|m| m.contains("output `leak` holds sensitive values")),
+        "{:?}",
+        messages(&err)
+    );
+    case.write(&root("8080").replace("module.c.secret", "\"public\""));
+    let planned = case.plan(PlanMode::Normal).await.expect("plan");
+    assert_eq!(
+        planned.plan.outputs["s"].value,
+        Value::string("fallback:8081")
+    );
+    case.write(&root("80").replace("module.c.secret", "\"public\""));
+    let err = case.plan(PlanMode::Normal).await.expect_err("validation");
+    assert!(
+        messages(&err)
+            .iter()
+            .any(|m| m.contains("invalid value for module input `port`: port must be above 1024")),
+        "{:?}",
+        messages(&err)
+    );
+}

@@ -68,6 +68,8 @@ pub struct LocalConfig {
     pub bind: Option<Bind>,
     /// The type a module input converts to (the child's `variable` type).
     pub ty: Option<hcl::Type>,
+    /// For a module input: the child's `variable` block (`nullable`, `sensitive`, `validation`).
+    pub input_of: Option<Box<VariableConfig>>,
 }
 
 /// The `count.index` or `each` of one module instance.
@@ -494,6 +496,7 @@ impl Config {
                 scope: String::new(),
                 bind: None,
                 ty: None,
+                input_of: None,
             };
             if let Some(prev) = self.locals.get(&l.name) {
                 diags.push(duplicate(

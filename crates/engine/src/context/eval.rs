@@ -226,8 +226,26 @@ pub(crate) fn eval_local(
         ),
         None => {}
     }
-    let v = eval_expr(&l.expr, &ctx, &l.span.file)?;
-    match &l.ty {
+    let mut v = eval_expr(&l.expr, &ctx, &l.span.file)?;
+    if let Some(var) = &l.input_of {
+        // `nullable = false`: null takes the default, else it is an error.
+        if v.is_null() && !var.nullable {
+            v = match &var.default {
+                Some(d) => eval_expr(&d.expr, &EvalContext::new(), &var.file)?,
+                None => {
+                    return Err(Diagnostic::error(
+                        run_codes::VARIABLE,
+                        l.span.clone(),
+                        format!(
+                            "module input `{}` cannot be null (`nullable = false`)",
+                            var.name
+                        ),
+                    ))
+                }
+            };
+        }
+    }
+    let v = match &l.ty {
         Some(t) if !v.is_null() => hcl::convert(&v, t).map_err(|e| {
             Diagnostic::error(
                 run_codes::VARIABLE,
@@ -235,9 +253,39 @@ pub(crate) fn eval_local(
                 format!("invalid value for module input `{}`: {e}", l.name),
             )
             .with_help(format!("it takes a {}", t.friendly_name()))
-        }),
-        _ => Ok(v),
+        })?,
+        _ => v,
+    };
+    let Some(var) = &l.input_of else {
+        return Ok(v);
+    };
+    let v = if var.sensitive { v.mark_sensitive() } else { v };
+    // The child's `validation` blocks see only this variable.
+    for val in &var.validations {
+        let (Some(cond), Some(msg)) = (&val.condition, &val.error_message) else {
+            continue;
+        };
+        let mut vctx = EvalContext::new();
+        vctx.set_variable("var", hcl::Value::object([(var.name.clone(), v.clone())]));
+        if let Ok((hcl::Value::Bool(false), _)) =
+            eval_expr(&cond.expr, &vctx, &var.file).map(hcl::Value::unmark_deep)
+        {
+            let text = eval_expr(&msg.expr, &vctx, &var.file)
+                .ok()
+                .and_then(|m| m.unmarked().as_str().map(str::to_owned))
+                .unwrap_or_else(|| "the value is not valid".to_owned());
+            return Err(Diagnostic::error(
+                run_codes::VARIABLE,
+                l.span.clone(),
+                format!("invalid value for module input `{}`: {text}", var.name),
+            )
+            .with_label(
+                Span::new(var.file.clone(), cond.expr_span.clone()),
+                "the validation",
+            ));
+        }
     }
+    Ok(v)
 }
 
 /// Evaluates an expression, turning an error into a diagnostic at the expression.

@@ -349,6 +349,7 @@ impl Expander<'_> {
                     scope: in_scope,
                     bind: bound,
                     ty: v.ty.clone(),
+                    input_of: Some(Box::new(v.clone())),
                 },
             );
         }
@@ -372,6 +373,7 @@ impl Expander<'_> {
                     scope: prefix.to_owned(),
                     bind: None,
                     ty: None,
+                    input_of: None,
                 },
             );
         }
