@@ -750,6 +750,28 @@ async fn two_levels_of_local_modules_with_for_each() {
         std::fs::create_dir_all(case.path().join(dir)).expect("dir");
         std::fs::write(case.path().join(dir).join("main.tf"), text).expect("write");
     }
+    // `validate` checks the modules too, even when the keys are not known yet.
+    case.write(&MODULES_ROOT.replace("  default = { a = \"1\", b = \"2\" }\n", ""));
+    let diags = case.engine.validate(&case.config());
+    assert!(diags.is_empty(), "{:?}", messages(&diags));
+    std::fs::write(
+        case.path().join("modules/svc/main.tf"),
+        MODULE_SVC.replace("input =", "inputs ="),
+    )
+    .expect("write");
+    let diags = case.engine.validate(&case.config());
+    assert_eq!(
+        messages(&diags)
+            .iter()
+            .filter(|m| m.contains("unsupported argument `inputs`"))
+            .count(),
+        1,
+        "{:?}",
+        messages(&diags)
+    );
+    std::fs::write(case.path().join("modules/svc/main.tf"), MODULE_SVC).expect("write");
+    case.write(MODULES_ROOT);
+
     let planned = case.apply(PlanMode::Normal).await;
     let mut created: Vec<String> = actions(&planned).into_iter().map(|(a, _)| a).collect();
     created.sort();

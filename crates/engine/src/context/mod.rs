@@ -141,7 +141,7 @@ impl Engine {
             };
             check_block(&rc.block, schema, &rc.file, true, &mut diags);
         }
-        diags
+        dedup(diags)
     }
 
     /// Provider schemas for every provider the configuration uses, with a diagnostic for each
@@ -214,6 +214,26 @@ impl Engine {
     ) -> ApplyReport {
         apply::apply(self, config, planned, state).await
     }
+}
+
+/// Each diagnostic once: the instances of a module share its blocks, so a problem in one block
+/// is found once per instance.
+pub(crate) fn dedup(diags: Diagnostics) -> Diagnostics {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Diagnostics::new();
+    for d in diags.iter() {
+        let key = (
+            d.code,
+            d.span.file.clone(),
+            d.span.range.start,
+            d.span.range.end,
+            d.message.clone(),
+        );
+        if seen.insert(key) {
+            out.push(d.clone());
+        }
+    }
+    out
 }
 
 /// `vkcs.second` → `vkcs`.

@@ -161,7 +161,15 @@ impl Expander<'_> {
         ctx: &EvalContext,
     ) -> Option<(Option<bool>, Vec<(InstanceKey, Option<Bind>)>)> {
         let file = call.span.file.clone();
-        let unknown_one = |keyed| Some((Some(keyed), vec![(InstanceKey::None, None)]));
+        // `validate` without known keys: one instance with an unknown `each` / `count`.
+        let unknown_one = |keyed: bool| {
+            let bind = if keyed {
+                Bind::Each(String::new(), hcl::Value::unknown())
+            } else {
+                Bind::Count(0)
+            };
+            Some((Some(keyed), vec![(InstanceKey::None, Some(bind))]))
+        };
         if let Some(c) = &call.count {
             let at = Span::new(file.clone(), c.expr_span.clone());
             let v = match eval_expr(&c.expr, ctx, &file) {

@@ -70,7 +70,7 @@ pub(crate) async fn plan(
         }
     }
     if diags.has_errors() {
-        return Err(diags);
+        return Err(super::dedup(diags));
     }
     let moved = moves::apply_moves(config, &mut state, &mut warnings);
     let vars = match early_vars {
@@ -156,7 +156,7 @@ pub(crate) async fn plan(
         }
     }
     if p.diags.has_errors() {
-        return Err(p.diags);
+        return Err(super::dedup(p.diags));
     }
     warnings.extend(p.diags.iter().cloned());
     let mut changes = p.changes;
