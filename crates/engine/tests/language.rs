@@ -967,6 +967,10 @@ output "secret" {
   value     = var.secret
   sensitive = true
 }
+output "marked" {
+  value     = "not secret in itself"
+  sensitive = true
+}
 "#;
     let root = |port: &str| {
         format!(
@@ -987,6 +991,15 @@ output "secret" {
         "{:?}",
         messages(&err)
     );
+    // A child output with `sensitive = true` is sensitive in the caller.
+    case.write(&root("8080").replace("module.c.secret", "module.c.marked"));
+    let err = case
+        .plan(PlanMode::Normal)
+        .await
+        .expect_err("sensitive output");
+    assert!(messages(&err)
+        .iter()
+        .any(|m| m.contains("output `leak` holds sensitive values")));
     case.write(&root("8080").replace("module.c.secret", "\"public\""));
     let planned = case.plan(PlanMode::Normal).await.expect("plan");
     assert_eq!(
@@ -1001,5 +1014,35 @@ output "secret" {
             .any(|m| m.contains("invalid value for module input `port`: port must be above 1024")),
         "{:?}",
         messages(&err)
+    );
+}
+
+/// Differences of local modules that remain (engine README): a module's `for_each` must be known
+/// from variables and locals before the run, and `provider` blocks inside a module are errors.
+#[tokio::test]
+async fn module_for_each_from_resources_and_provider_blocks_in_modules_are_refused() {
+    let case = Case::new(
+        "resource \"null_resource\" \"k\" {}\nmodule \"m\" {\n  source   = \"./m\"\n  for_each = toset([null_resource.k.id])\n}\n",
+    );
+    std::fs::create_dir_all(case.path().join("m")).expect("dir");
+    std::fs::write(
+        case.path().join("m/main.tf"),
+        "provider \"null\" {}\nresource \"null_resource\" \"x\" {}\n",
+    )
+    .expect("write");
+    let err = case.plan(PlanMode::Normal).await.expect_err("refused");
+    let got = messages(&err);
+    assert!(
+        got.iter()
+            .any(|m| m.contains("`for_each` must be known before apply")),
+        "{got:?}"
+    );
+    case.write("module \"m\" {\n  source = \"./m\"\n}\n");
+    let err = case.plan(PlanMode::Normal).await.expect_err("refused");
+    let got = messages(&err);
+    assert!(
+        got.iter()
+            .any(|m| m.contains("`provider` blocks inside modules are not supported")),
+        "{got:?}"
     );
 }

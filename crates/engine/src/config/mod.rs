@@ -70,6 +70,8 @@ pub struct LocalConfig {
     pub ty: Option<hcl::Type>,
     /// For a module input: the child's `variable` block (`nullable`, `sensitive`, `validation`).
     pub input_of: Option<Box<VariableConfig>>,
+    /// For a module output with `sensitive = true`: its value is marked sensitive.
+    pub sensitive: bool,
 }
 
 /// The `count.index` or `each` of one module instance.
@@ -497,6 +499,7 @@ impl Config {
                 bind: None,
                 ty: None,
                 input_of: None,
+                sensitive: false,
             };
             if let Some(prev) = self.locals.get(&l.name) {
                 diags.push(duplicate(

@@ -257,7 +257,7 @@ pub(crate) fn eval_local(
         _ => v,
     };
     let Some(var) = &l.input_of else {
-        return Ok(v);
+        return Ok(if l.sensitive { v.mark_sensitive() } else { v });
     };
     let v = if var.sensitive { v.mark_sensitive() } else { v };
     // The child's `validation` blocks see only this variable.

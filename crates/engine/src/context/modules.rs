@@ -358,6 +358,7 @@ impl Expander<'_> {
                     bind: bound,
                     ty: v.ty.clone(),
                     input_of: Some(Box::new(v.clone())),
+                    sensitive: false,
                 },
             );
         }
@@ -382,6 +383,7 @@ impl Expander<'_> {
                     bind: None,
                     ty: None,
                     input_of: None,
+                    sensitive: o.sensitive,
                 },
             );
         }
