@@ -174,10 +174,7 @@ impl Expander<'_> {
             let at = Span::new(file.clone(), c.expr_span.clone());
             let v = match eval_expr(&c.expr, ctx, &file) {
                 Ok(v) => v.unmark_deep().0,
-                Err(d) if self.lenient => {
-                    let _ = d;
-                    return unknown_one(false);
-                }
+                Err(_) if self.lenient => return unknown_one(false),
                 Err(d) => {
                     self.diags.push(self.not_known(d, "count"));
                     return None;
