@@ -157,3 +157,96 @@ fn exit_codes_and_diagnostics() {
     let usage = vitrina().args(["tf", "apply"]).output().expect("run");
     assert_eq!(usage.status.code(), Some(2));
 }
+
+/// Local modules through the CLI: `plan --json`, the state and `output --json` use Terraform's
+/// addresses (`module.app["a"].module.db.null_resource.x`), and destroy removes everything.
+#[test]
+fn local_modules_addresses_in_plan_state_and_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path();
+    std::fs::create_dir_all(p.join("modules/app")).expect("dir");
+    std::fs::create_dir_all(p.join("modules/db")).expect("dir");
+    std::fs::write(
+        p.join("main.tf"),
+        "module \"app\" {\n  source   = \"./modules/app\"\n  for_each = toset([\"a\", \"b\"])\n  name     = each.key\n}\noutput \"names\" {\n  value = [for k, m in module.app : m.name]\n}\n",
+    )
+    .expect("root");
+    std::fs::write(
+        p.join("modules/app/main.tf"),
+        "variable \"name\" {\n  type = string\n}\nmodule \"db\" {\n  source = \"../db\"\n  name   = \"${var.name}-db\"\n}\noutput \"name\" {\n  value = module.db.name\n}\n",
+    )
+    .expect("app");
+    std::fs::write(
+        p.join("modules/db/main.tf"),
+        "variable \"name\" {\n  type = string\n}\nresource \"null_resource\" \"x\" {\n  triggers = { name = var.name }\n}\noutput \"name\" {\n  value = null_resource.x.triggers.name\n}\n",
+    )
+    .expect("db");
+    let plan = vitrina()
+        .args(["tf", "plan"])
+        .arg(p)
+        .arg("--json")
+        .output()
+        .expect("run");
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&plan.stdout).expect("plan JSON");
+    let addrs: Vec<&str> = json["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| c["address"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        addrs,
+        vec![
+            "module.app[\"a\"].module.db.null_resource.x",
+            "module.app[\"b\"].module.db.null_resource.x"
+        ]
+    );
+    let apply = vitrina()
+        .args(["tf", "apply"])
+        .arg(p)
+        .arg("--auto-approve")
+        .output()
+        .expect("run");
+    assert_eq!(
+        apply.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&apply.stderr)
+    );
+    let out = vitrina()
+        .args(["tf", "output"])
+        .arg(p)
+        .arg("--json")
+        .output()
+        .expect("run");
+    let out: serde_json::Value = serde_json::from_slice(&out.stdout).expect("output JSON");
+    assert_eq!(out["names"]["value"], serde_json::json!(["a-db", "b-db"]));
+    let state = std::fs::read_to_string(p.join("vitrina.tfstate")).expect("state");
+    assert!(
+        state.contains(r#""module": "module.app[\"b\"].module.db""#),
+        "{state}"
+    );
+    let destroy = vitrina()
+        .args(["tf", "destroy"])
+        .arg(p)
+        .arg("--auto-approve")
+        .output()
+        .expect("run");
+    assert_eq!(
+        destroy.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&destroy.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&destroy.stderr).contains("2 destroyed"),
+        "{}",
+        String::from_utf8_lossy(&destroy.stderr)
+    );
+}

@@ -14,9 +14,11 @@ pub enum ResourceMode {
     Data,
 }
 
-/// A resource block's address: mode, type and name.
+/// A resource block's address: the module instance it is in, mode, type and name.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ResourceAddr {
+    /// The module instance path (`module.net["a"].module.sub`), empty in the root module.
+    pub module: String,
     pub mode: ResourceMode,
     pub type_name: String,
     pub name: String,
@@ -25,6 +27,7 @@ pub struct ResourceAddr {
 impl ResourceAddr {
     pub fn managed(type_name: impl Into<String>, name: impl Into<String>) -> Self {
         ResourceAddr {
+            module: String::new(),
             mode: ResourceMode::Managed,
             type_name: type_name.into(),
             name: name.into(),
@@ -33,6 +36,7 @@ impl ResourceAddr {
 
     pub fn data(type_name: impl Into<String>, name: impl Into<String>) -> Self {
         ResourceAddr {
+            module: String::new(),
             mode: ResourceMode::Data,
             type_name: type_name.into(),
             name: name.into(),
@@ -53,19 +57,66 @@ impl ResourceAddr {
             .map_or(self.type_name.as_str(), |(p, _)| p)
     }
 
-    /// Parses `type.name` or `data.type.name`.
-    pub fn parse(s: &str) -> Option<ResourceAddr> {
-        let parts: Vec<&str> = s.split('.').collect();
-        match parts.as_slice() {
-            ["data", t, n] => Some(ResourceAddr::data(*t, *n)),
-            [t, n] => Some(ResourceAddr::managed(*t, *n)),
-            _ => None,
-        }
+    /// The same resource in module instance `module`.
+    #[must_use]
+    pub fn in_module(mut self, module: impl Into<String>) -> Self {
+        self.module = module.into();
+        self
     }
+
+    /// Parses `type.name` or `data.type.name`, optionally after a module instance path
+    /// (`module.a["k"].module.b[0].type.name`).
+    pub fn parse(s: &str) -> Option<ResourceAddr> {
+        let (module, rest) = split_module_path(s)?;
+        let parts: Vec<&str> = rest.split('.').collect();
+        let addr = match parts.as_slice() {
+            ["data", t, n] => ResourceAddr::data(*t, *n),
+            [t, n] => ResourceAddr::managed(*t, *n),
+            _ => return None,
+        };
+        Some(addr.in_module(module))
+    }
+}
+
+/// Splits a leading module instance path (`module.a["x.y"].module.b.`) off `s`.
+fn split_module_path(s: &str) -> Option<(&str, &str)> {
+    let mut pos = 0;
+    while s[pos..].starts_with("module.") {
+        let mut i = pos + "module.".len();
+        let bytes = s.as_bytes();
+        while i < bytes.len() && bytes[i] != b'.' && bytes[i] != b'[' {
+            i += 1;
+        }
+        if bytes.get(i) == Some(&b'[') {
+            // A key: a number or a JSON string (which may hold `.` and `]`).
+            let rest = &s[i + 1..];
+            let len = if rest.starts_with('"') {
+                let mut de = serde_json::Deserializer::from_str(rest).into_iter::<String>();
+                de.next()?.ok()?;
+                de.byte_offset()
+            } else {
+                rest.find(']')?
+            };
+            i += 1 + len;
+            if bytes.get(i) != Some(&b']') {
+                return None;
+            }
+            i += 1;
+        }
+        if bytes.get(i) != Some(&b'.') {
+            return None;
+        }
+        pos = i + 1;
+    }
+    let module = if pos == 0 { "" } else { &s[..pos - 1] };
+    Some((module, &s[pos..]))
 }
 
 impl fmt::Display for ResourceAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.module.is_empty() {
+            write!(f, "{}.", self.module)?;
+        }
         if self.mode == ResourceMode::Data {
             f.write_str("data.")?;
         }
@@ -149,5 +200,19 @@ mod tests {
             Some(d.clone()).map(|_| ResourceAddr::data("a_b", "c"))
         );
         assert_eq!(r.implied_provider(), "vkcs");
+    }
+
+    #[test]
+    fn module_paths_render_and_parse_back() {
+        let r =
+            ResourceAddr::managed("null_resource", "y").in_module("module.a[\"x.y]\"].module.b[0]");
+        let text = r.instance(InstanceKey::Int(1)).to_string();
+        assert_eq!(text, "module.a[\"x.y]\"].module.b[0].null_resource.y[1]");
+        assert_eq!(ResourceAddr::parse(&r.to_string()), Some(r));
+        assert_eq!(
+            ResourceAddr::parse("module.a.data.t_x.n").map(|a| a.mode),
+            Some(ResourceMode::Data)
+        );
+        assert_eq!(ResourceAddr::parse("module.a["), None);
     }
 }

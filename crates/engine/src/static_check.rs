@@ -21,6 +21,17 @@ pub fn declarations(config: &Config) -> Declarations {
     let mut d = Declarations::new();
     d.variables.extend(config.variables.keys().cloned());
     d.locals.extend(config.locals.keys().cloned());
+    // `module.NAME` of the root module's calls (instances of a flattened configuration are keyed
+    // by their path, `module.NAME` at the root).
+    d.module_calls.extend(config.module_calls.keys().cloned());
+    d.module_calls.extend(
+        config
+            .module_instances
+            .keys()
+            .filter_map(|p| p.strip_prefix("module."))
+            .filter(|n| !n.contains('.'))
+            .map(str::to_owned),
+    );
     for (addr, rc) in &config.resources {
         d.add_resource(
             hcl_mode(addr.mode),

@@ -67,6 +67,52 @@ pub struct LocalConfig {
     pub span: Span,
     pub expr: hcl::Expression,
     pub references: Vec<hcl::Reference>,
+    /// The module instance whose names the expression reads (empty: the root module).
+    pub scope: String,
+    /// `count.index` / `each` for a module input evaluated for one module instance.
+    pub bind: Option<Bind>,
+    /// The type a module input converts to (the child's `variable` type).
+    pub ty: Option<hcl::Type>,
+    /// For a module input: the child's `variable` block (`nullable`, `sensitive`, `validation`).
+    pub input_of: Option<Box<VariableConfig>>,
+    /// For a module output with `sensitive = true`: its value is marked sensitive.
+    pub sensitive: bool,
+}
+
+/// The `count.index` or `each` of one module instance.
+#[derive(Debug, Clone)]
+pub enum Bind {
+    Count(i64),
+    Each(String, hcl::Value),
+}
+
+/// A `module` block with a local `source`, and the child module's configuration.
+#[derive(Debug, Clone)]
+pub struct ModuleCallConfig {
+    pub name: String,
+    pub span: Span,
+    pub block: hcl::Block,
+    pub count: Option<hcl::Attribute>,
+    pub for_each: Option<hcl::Attribute>,
+    /// `providers = { child = parent }`: the child's provider configuration addresses mapped
+    /// to the caller's.
+    pub providers: BTreeMap<String, String>,
+    /// `depends_on` of the call: every resource of the module depends on these.
+    pub depends_on: Vec<DependsOn>,
+    /// The child's folder relative to the root folder (`modules/net`).
+    pub dir: String,
+    pub config: Config,
+}
+
+/// The instances of one module call, after expansion (see `context::modules`).
+#[derive(Debug, Clone, Default)]
+pub struct ModuleInstances {
+    /// How the call expands: `None` for one instance, else `count` or `for_each` keys.
+    pub keyed: Option<bool>,
+    /// Each instance's key and module path (`module.a["x"]`).
+    pub instances: Vec<(crate::addr::InstanceKey, String)>,
+    /// The child's output names.
+    pub outputs: Vec<String>,
 }
 
 /// `ignore_changes`.
@@ -119,7 +165,9 @@ pub struct MovedConfig {
     pub to: MoveEndpoint,
 }
 
-/// One side of a `moved` block: a resource, or one instance of it.
+/// One side of a `moved` block: a resource, or one instance of it, in any module instance; or
+/// a whole module instance (then `resource.type_name` is empty and `resource.module` is the
+/// module path).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MoveEndpoint {
     pub resource: ResourceAddr,
@@ -127,8 +175,18 @@ pub struct MoveEndpoint {
     pub key: Option<crate::addr::InstanceKey>,
 }
 
+impl MoveEndpoint {
+    /// A whole module instance rather than a resource.
+    pub fn is_module(&self) -> bool {
+        self.resource.type_name.is_empty()
+    }
+}
+
 impl std::fmt::Display for MoveEndpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_module() {
+            return f.write_str(&self.resource.module);
+        }
         match &self.key {
             None => write!(f, "{}", self.resource),
             Some(k) => write!(f, "{}", self.resource.instance(k.clone())),
@@ -214,6 +272,13 @@ pub struct Config {
     pub checks: BTreeMap<String, CheckConfig>,
     /// `moved` blocks, in source order.
     pub moved: Vec<MovedConfig>,
+    /// `module` blocks with a local source.
+    pub module_calls: BTreeMap<String, ModuleCallConfig>,
+    /// After expansion: the instances of every module call by its path in the caller
+    /// (`module.a`, `module.a["x"].module.b`).
+    pub module_instances: BTreeMap<String, ModuleInstances>,
+    /// After expansion: each module instance's folder relative to the root (`path.module`).
+    pub module_dirs: BTreeMap<String, String>,
 }
 
 /// Names of meta-arguments and engine-handled blocks in resource bodies.
@@ -273,9 +338,109 @@ impl Config {
                 .with_help("point the command at the folder of the manifest"),
             );
         }
-        let (config, more) = Config::from_sources(dir, files);
+        let (mut config, more) = Config::from_sources(dir, files);
         diags.extend(more.iter().cloned());
+        let mut sources = std::mem::take(&mut config.sources);
+        config.load_children(dir, "", 0, &mut diags, &mut sources);
+        config.sources = sources;
         (config, diags)
+    }
+
+    /// Reads the folders of local `module` calls (recursively, at most 8 deep, never outside
+    /// the root folder). Their files are named relative to the root (`modules/net/main.tf`).
+    fn load_children(
+        &mut self,
+        root: &Path,
+        rel: &str,
+        depth: usize,
+        diags: &mut Diagnostics,
+        sources: &mut SourceMap,
+    ) {
+        let names: Vec<String> = self.module_calls.keys().cloned().collect();
+        for name in names {
+            let Some(call) = self.module_calls.get_mut(&name) else {
+                continue;
+            };
+            if depth >= 8 {
+                diags.push(Diagnostic::error(
+                    codes::BAD_BLOCK,
+                    call.span.clone(),
+                    "modules are nested more than 8 deep (a module may be calling itself)",
+                ));
+                continue;
+            }
+            let source = call
+                .block
+                .attribute("source")
+                .and_then(|a| literal_string(&a.expr))
+                .unwrap_or_default();
+            let joined = Path::new(rel).join(&source);
+            let mut parts: Vec<String> = Vec::new();
+            let mut outside = false;
+            for c in joined.components() {
+                match c {
+                    std::path::Component::ParentDir => outside |= parts.pop().is_none(),
+                    std::path::Component::Normal(n) => parts.push(n.to_string_lossy().into_owned()),
+                    _ => {}
+                }
+            }
+            if outside || parts.is_empty() {
+                diags.push(
+                    Diagnostic::error(
+                        codes::BAD_BLOCK,
+                        call.span.clone(),
+                        format!("module source {source:?} leads outside the manifest folder"),
+                    )
+                    .with_help("keep local modules in folders inside the manifest folder"),
+                );
+                continue;
+            }
+            let child_rel = parts.join("/");
+            let child_dir = root.join(&child_rel);
+            let mut files = Vec::new();
+            match fs_err::read_dir(&child_dir) {
+                Ok(entries) => {
+                    let mut paths: Vec<PathBuf> = entries
+                        .filter_map(Result::ok)
+                        .map(|e| e.path())
+                        .filter(|p| p.extension().is_some_and(|e| e == "tf") && p.is_file())
+                        .collect();
+                    paths.sort();
+                    for p in paths {
+                        let file = format!(
+                            "{child_rel}/{}",
+                            p.file_name()
+                                .map(|n| n.to_string_lossy())
+                                .unwrap_or_default()
+                        );
+                        match fs_err::read_to_string(&p) {
+                            Ok(text) => files.push((file, text)),
+                            Err(e) => diags.push(Diagnostic::error(
+                                codes::READ,
+                                Span::file_start(file),
+                                e.to_string(),
+                            )),
+                        }
+                    }
+                }
+                Err(e) => {
+                    diags.push(Diagnostic::error(
+                        codes::READ,
+                        call.span.clone(),
+                        format!("cannot read the module folder `{child_rel}`: {e}"),
+                    ));
+                    continue;
+                }
+            }
+            for (file, text) in &files {
+                sources.add(file.clone(), text.clone());
+            }
+            let (mut child, more) = Config::from_sources(&child_dir, files);
+            diags.extend(more.iter().cloned());
+            child.load_children(root, &child_rel, depth + 1, diags, sources);
+            call.dir = child_rel;
+            call.config = child;
+        }
     }
 
     /// Builds a configuration from `(file name, text)` pairs.
@@ -335,6 +500,11 @@ impl Config {
                 span: span(l.name_span.clone()),
                 references: hcl::references(&l.expr),
                 expr: l.expr.clone(),
+                scope: String::new(),
+                bind: None,
+                ty: None,
+                input_of: None,
+                sensitive: false,
             };
             if let Some(prev) = self.locals.get(&l.name) {
                 diags.push(duplicate(
@@ -349,6 +519,7 @@ impl Config {
         }
         for r in &m.resources {
             let addr = ResourceAddr {
+                module: String::new(),
                 mode: match r.mode {
                     hcl::ResourceMode::Managed => ResourceMode::Managed,
                     hcl::ResourceMode::Data => ResourceMode::Data,
@@ -454,7 +625,18 @@ impl Config {
             }
         }
         for b in &m.module_calls {
-            diags.push(module_call(b, &file));
+            if let Some(call) = module_call(b, &file, diags) {
+                if let Some(prev) = self.module_calls.get(&call.name) {
+                    diags.push(duplicate(
+                        "module",
+                        &call.name,
+                        call.span.clone(),
+                        prev.span.clone(),
+                    ));
+                } else {
+                    self.module_calls.insert(call.name.clone(), call);
+                }
+            }
         }
     }
 }
@@ -542,9 +724,9 @@ fn moved(b: &hcl::Block, file: &str, diags: &mut Diagnostics) -> Option<MovedCon
                 Diagnostic::error(
                     codes::BAD_BLOCK,
                     Span::new(file, a.expr_span.clone()),
-                    format!("`{}` must be a resource address such as `null_resource.a` or `null_resource.a[0]`", a.name),
+                    format!("`{}` must be an address such as `null_resource.a`, `null_resource.a[0]` or `module.a`", a.name),
                 )
-                .with_help("module addresses in `moved` are not supported yet"),
+                .with_help("`moved` takes resources, resource instances and module instances (`module.a[\"x\"]`)"),
             );
         }
         e
@@ -552,6 +734,14 @@ fn moved(b: &hcl::Block, file: &str, diags: &mut Diagnostics) -> Option<MovedCon
     let from_e = endpoint(from, diags);
     let to_e = endpoint(to, diags);
     let (from_e, to_e) = (from_e?, to_e?);
+    if from_e.is_module() != to_e.is_module() {
+        diags.push(Diagnostic::error(
+            codes::BAD_BLOCK,
+            Span::new(file, to.expr_span.clone()),
+            "`from` and `to` must both be module instances or both be resources",
+        ));
+        return None;
+    }
     if from_e.resource.type_name != to_e.resource.type_name
         || from_e.resource.mode != to_e.resource.mode
     {
@@ -596,47 +786,171 @@ fn move_endpoint(e: &hcl::Expression) -> Option<MoveEndpoint> {
     if r.span != expr_span(e) {
         return None;
     }
-    let resource = reference_to_resource(r)?;
-    let n = if resource.mode == ResourceMode::Data {
-        2
-    } else {
-        1
-    };
-    let mut rest = r.steps.iter().skip(n);
-    let key = match rest.next() {
-        None => None,
-        Some(hcl::Step::Index { index, .. }) => {
-            Some(crate::addr::InstanceKey::Int(i64::try_from(*index).ok()?))
+    // The root and the steps as one list: `module.a["x"].null_resource.b[0]`.
+    enum Tok<'a> {
+        Name(&'a str),
+        Key(crate::addr::InstanceKey),
+    }
+    let mut toks = vec![Tok::Name(r.root.as_str())];
+    for s in &r.steps {
+        toks.push(match s {
+            hcl::Step::Attr { name, .. } => Tok::Name(name),
+            hcl::Step::Index { index, .. } => {
+                Tok::Key(crate::addr::InstanceKey::Int(i64::try_from(*index).ok()?))
+            }
+            hcl::Step::Key { key, .. } => Tok::Key(crate::addr::InstanceKey::Str(key.clone())),
+        });
+    }
+    let mut i = 0;
+    let mut module = String::new();
+    while matches!(toks.get(i), Some(Tok::Name("module"))) {
+        let Some(Tok::Name(name)) = toks.get(i + 1) else {
+            return None;
+        };
+        if !module.is_empty() {
+            module.push('.');
         }
-        Some(hcl::Step::Key { key, .. }) => Some(crate::addr::InstanceKey::Str(key.clone())),
-        Some(hcl::Step::Attr { .. }) => return None,
+        module.push_str("module.");
+        module.push_str(name);
+        i += 2;
+        if let Some(Tok::Key(k)) = toks.get(i) {
+            module.push_str(&k.to_string());
+            i += 1;
+        }
+    }
+    if i == toks.len() {
+        // A whole module instance (or call): `module.a`, `module.a["x"]`.
+        return (!module.is_empty()).then(|| MoveEndpoint {
+            resource: ResourceAddr::managed("", "").in_module(module),
+            key: None,
+        });
+    }
+    let (resource, next) = match (toks.get(i), toks.get(i + 1), toks.get(i + 2)) {
+        (Some(Tok::Name("data")), Some(Tok::Name(t)), Some(Tok::Name(n))) => {
+            (ResourceAddr::data(*t, *n), i + 3)
+        }
+        (Some(Tok::Name(t)), Some(Tok::Name(n)), _) => (ResourceAddr::managed(*t, *n), i + 2),
+        _ => return None,
     };
-    if rest.next().is_some() {
+    let key = match toks.get(next) {
+        None => None,
+        Some(Tok::Key(k)) => Some(k.clone()),
+        Some(Tok::Name(_)) => return None,
+    };
+    if toks.len() > next + usize::from(key.is_some()) {
         return None;
     }
-    Some(MoveEndpoint { resource, key })
+    Some(MoveEndpoint {
+        resource: resource.in_module(module),
+        key,
+    })
 }
 
-/// `module` blocks: remote sources are refused (a run never downloads anything); local ones
-/// are not supported yet.
-fn module_call(b: &hcl::Block, file: &str) -> Diagnostic {
-    let source = b.attribute("source");
-    let text = source.and_then(|a| literal_string(&a.expr));
-    let at = source.map_or_else(|| b.name_span(), |a| a.expr_span.clone());
-    match text {
-        Some(src) if !(src.starts_with("./") || src.starts_with("../")) => Diagnostic::error(
-            codes::UNSUPPORTED,
-            Span::new(file, at),
-            format!("module source {src:?} is not a local folder; vitrina does not download modules (no network during a run)"),
-        )
-        .with_help("copy the module into a folder beside the manifest; local `module` blocks are not supported yet either, so inline its resources"),
-        _ => Diagnostic::error(
-            codes::UNSUPPORTED,
-            Span::new(file, b.name_span()),
-            "local `module` blocks are not supported yet",
-        )
-        .with_help("inline the module's resources into this folder"),
+/// A provider configuration address written as an expression: `vkcs`, `vkcs.second`, and
+/// `null` / `null.other` (which the parser reads as the null literal).
+fn provider_ref(e: &hcl::Expression) -> Option<String> {
+    match e {
+        hcl::Expression::Variable(v) => Some(v.value().to_string()),
+        hcl::Expression::Null(_) => Some("null".to_owned()),
+        hcl::Expression::Traversal(t) => {
+            let mut out = provider_ref(&t.expr)?;
+            for op in t.operators.iter() {
+                match op.value() {
+                    hcl_edit::expr::TraversalOperator::GetAttr(name) => {
+                        out.push('.');
+                        out.push_str(name.value());
+                    }
+                    _ => return None,
+                }
+            }
+            Some(out)
+        }
+        _ => None,
     }
+}
+
+/// A `module` block: local sources (`./…`, `../…`) are read by [`Config::load_dir`]; remote
+/// sources are refused (a run never downloads anything).
+fn module_call(b: &hcl::Block, file: &str, diags: &mut Diagnostics) -> Option<ModuleCallConfig> {
+    let Some(name) = b.labels.first().map(|l| l.value.clone()) else {
+        diags.push(Diagnostic::error(
+            codes::BAD_BLOCK,
+            Span::new(file, b.kind_span.clone()),
+            "a `module` block needs its name as a label",
+        ));
+        return None;
+    };
+    let span = Span::new(file, b.name_span());
+    let source = b.attribute("source");
+    let Some(src) = source.and_then(|a| literal_string(&a.expr)) else {
+        diags.push(Diagnostic::error(
+            codes::BAD_BLOCK,
+            span,
+            format!("module `{name}` needs a literal `source`"),
+        ));
+        return None;
+    };
+    if !(src.starts_with("./") || src.starts_with("../")) {
+        let at = source.map_or_else(|| b.name_span(), |a| a.expr_span.clone());
+        diags.push(
+            Diagnostic::error(
+                codes::UNSUPPORTED,
+                Span::new(file, at),
+                format!("module source {src:?} is not a local folder; vitrina does not download modules (no network during a run)"),
+            )
+            .with_help("copy the module into a folder inside the manifest folder and use `source = \"./modules/NAME\"`"),
+        );
+        return None;
+    }
+    let count = b.attribute("count").cloned();
+    let for_each = b.attribute("for_each").cloned();
+    if count.is_some() && for_each.is_some() {
+        diags.push(Diagnostic::error(
+            codes::BAD_BLOCK,
+            span.clone(),
+            format!("module `{name}` sets both `count` and `for_each`"),
+        ));
+    }
+    let mut providers = BTreeMap::new();
+    if let Some(a) = b.attribute("providers") {
+        match &a.expr {
+            hcl::Expression::Object(o) => {
+                for (k, v) in o.iter() {
+                    let key = match k {
+                        hcl_edit::expr::ObjectKey::Ident(i) => Some(i.value().to_string()),
+                        hcl_edit::expr::ObjectKey::Expression(e) => provider_ref(e),
+                    };
+                    let value = provider_ref(v.expr());
+                    match (key, value) {
+                        (Some(k), Some(v)) => {
+                            providers.insert(k, v);
+                        }
+                        _ => diags.push(Diagnostic::error(
+                            codes::BAD_BLOCK,
+                            Span::new(file, a.expr_span.clone()),
+                            "`providers` maps provider configurations: `{ null = null.other }`",
+                        )),
+                    }
+                }
+            }
+            _ => diags.push(Diagnostic::error(
+                codes::BAD_BLOCK,
+                Span::new(file, a.expr_span.clone()),
+                "`providers` must be an object such as `{ null = null.other }`",
+            )),
+        }
+    }
+    Some(ModuleCallConfig {
+        name,
+        span,
+        block: b.clone(),
+        count,
+        for_each,
+        depends_on: depends_on(b, file, diags),
+        providers,
+        dir: String::new(),
+        config: Config::default(),
+    })
 }
 
 fn duplicate(what: &str, name: &str, here: Span, first: Span) -> Diagnostic {
@@ -916,20 +1230,17 @@ fn resource_config(
     }
     let provider = match b.attribute("provider") {
         None => addr.implied_provider().to_owned(),
-        Some(a) => {
-            let refs = hcl::references(&a.expr);
-            match refs.first() {
-                Some(r) if refs.len() == 1 => r.to_string(),
-                _ => {
-                    diags.push(Diagnostic::error(
+        Some(a) => match provider_ref(&a.expr) {
+            Some(p) => p,
+            None => {
+                diags.push(Diagnostic::error(
                         codes::BAD_BLOCK,
                         Span::new(file, a.expr_span.clone()),
                         "`provider` must name a provider configuration, such as `vkcs` or `vkcs.second`",
                     ));
-                    addr.implied_provider().to_owned()
-                }
+                addr.implied_provider().to_owned()
             }
-        }
+        },
     };
     let mut lifecycle = Lifecycle::default();
     for lc in b.blocks_of("lifecycle") {

@@ -76,6 +76,14 @@ pub(crate) async fn apply(
 ) -> ApplyReport {
     let mut report = ApplyReport::default();
     let mut diags = Diagnostics::new();
+    let flat = match super::modules::expand(config, &planned.vars, false) {
+        Ok(f) => f,
+        Err(d) => {
+            report.diagnostics = d;
+            return report;
+        }
+    };
+    let config: &Config = &flat;
     let cg = ConfigGraph::build(config, &mut diags);
     let schemas = engine.schemas(config, &mut diags);
     if diags.has_errors() {
@@ -168,6 +176,7 @@ pub(crate) async fn apply(
     }
 
     let mut values = Values::new(&config.dir, &engine.workspace, planned.vars.clone());
+    values.modules = Arc::new(super::eval::ModuleIndex::of(config));
     if planned.plan.mode == PlanMode::Destroy {
         for rc in config.resources.values() {
             if let Some(schema) = schemas.resource_in(&rc.provider, &rc.addr) {
@@ -346,8 +355,8 @@ impl Shared {
             }
             NodeKind::Local(name) => {
                 let l = &self.config.locals[name];
-                let ctx = self.read_values().context(&l.references, &self.config.dir);
-                let v = eval_expr(&l.expr, &ctx, &l.span.file).map_err(|d| vec![d])?;
+                let v = super::eval::eval_local(&self.read_values(), l, &self.config.dir)
+                    .map_err(|d| vec![d])?;
                 self.write_values().locals.insert(name.clone(), v);
                 Ok(())
             }
@@ -441,7 +450,9 @@ impl Shared {
             )]
         })?;
         let provider = self.provider(&rc.provider).await.map_err(|d| vec![d])?;
-        let mut ctx = self.read_values().context(&rc.references, &self.config.dir);
+        let mut ctx =
+            self.read_values()
+                .context_in(&rc.addr.module, &rc.references, &self.config.dir);
         let expansion = expand(rc, &ctx).map_err(|d| vec![d])?;
         let deps: Vec<ResourceAddr> = self
             .cg

@@ -10,7 +10,7 @@ use vitrina_hcl as hcl;
 use vitrina_hcl::eval::{evaluate, EvalContext};
 
 use super::bridge::{from_hcl, hcl_type};
-use super::graph::{classify, Target};
+use super::graph::{classify_in, Target};
 use super::run_codes;
 use crate::addr::{InstanceKey, ResourceAddr, ResourceMode};
 use crate::config::ResourceConfig;
@@ -26,6 +26,25 @@ pub(crate) struct Values {
     pub resources: BTreeMap<ResourceAddr, hcl::Value>,
     pub path: hcl::Value,
     pub terraform: hcl::Value,
+    /// Module call instances and folders (from the expanded configuration).
+    pub modules: std::sync::Arc<ModuleIndex>,
+}
+
+/// What expressions need to know about modules: the instances of each call and each
+/// instance's folder.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ModuleIndex {
+    pub instances: BTreeMap<String, crate::config::ModuleInstances>,
+    pub dirs: BTreeMap<String, String>,
+}
+
+impl ModuleIndex {
+    pub fn of(config: &crate::config::Config) -> Self {
+        ModuleIndex {
+            instances: config.module_instances.clone(),
+            dirs: config.module_dirs.clone(),
+        }
+    }
 }
 
 impl Values {
@@ -47,24 +66,47 @@ impl Values {
                 ("cwd", hcl::Value::string(cwd)),
             ]),
             terraform: hcl::Value::object([("workspace", hcl::Value::string(workspace))]),
+            modules: std::sync::Arc::default(),
         }
     }
 
     /// A context holding what `refs` read (and nothing else, so building it stays cheap).
     pub fn context(&self, refs: &[hcl::Reference], dir: &Path) -> EvalContext {
+        self.context_in("", refs, dir)
+    }
+
+    /// [`Self::context`] for an expression in module instance `scope` (empty: the root).
+    pub fn context_in(&self, scope: &str, refs: &[hcl::Reference], dir: &Path) -> EvalContext {
         let mut ctx = EvalContext::new();
         ctx.set_base_dir(dir);
         let mut locals = BTreeMap::new();
+        let mut module_vars = BTreeMap::new();
+        let mut modules: BTreeMap<String, hcl::Value> = BTreeMap::new();
         let mut managed: BTreeMap<String, BTreeMap<String, hcl::Value>> = BTreeMap::new();
         let mut data: BTreeMap<String, BTreeMap<String, hcl::Value>> = BTreeMap::new();
         let mut vars = false;
         for r in refs {
-            match classify(r) {
-                Target::Var => vars = true,
-                Target::Local(name) => {
-                    if let Some(v) = self.locals.get(&name) {
-                        locals.entry(name).or_insert_with(|| v.clone());
-                    }
+            match classify_in(scope, r) {
+                Target::Var(_) => vars = true,
+                Target::Local(key) => {
+                    let (Some(v), Some(name)) = (self.locals.get(&key), r.attr(0)) else {
+                        continue;
+                    };
+                    let into = if r.root == "var" {
+                        &mut module_vars
+                    } else {
+                        &mut locals
+                    };
+                    into.entry(name.to_owned()).or_insert_with(|| v.clone());
+                }
+                Target::Module(path) => {
+                    let (Some(mi), Some(name)) = (self.modules.instances.get(&path), r.attr(0))
+                    else {
+                        continue;
+                    };
+                    modules
+                        .entry(name.to_owned())
+                        .or_insert_with(|| self.module_value(mi));
                 }
                 Target::Resource(addr) => {
                     let Some(v) = self.resources.get(&addr) else {
@@ -79,6 +121,15 @@ impl Values {
                         .or_insert_with(|| v.clone());
                 }
                 Target::Builtin => match r.root.as_str() {
+                    "path" if !scope.is_empty() => {
+                        let mut p = self.path.clone();
+                        if let (hcl::Value::Object(m), Some(d)) =
+                            (&mut p, self.modules.dirs.get(scope))
+                        {
+                            m.insert("module".to_owned(), hcl::Value::string(d.clone()));
+                        }
+                        ctx.set_variable("path", p);
+                    }
                     "path" => ctx.set_variable("path", self.path.clone()),
                     "terraform" => ctx.set_variable("terraform", self.terraform.clone()),
                     _ => {}
@@ -86,8 +137,13 @@ impl Values {
                 Target::Undeclared => {}
             }
         }
-        if vars {
+        if !scope.is_empty() {
+            ctx.set_variable("var", hcl::Value::Object(module_vars));
+        } else if vars {
             ctx.set_variable("var", hcl::Value::Object(self.vars.clone()));
+        }
+        if !modules.is_empty() {
+            ctx.set_variable("module", hcl::Value::Object(modules));
         }
         ctx.set_variable("local", hcl::Value::Object(locals));
         for (t, names) in managed {
@@ -105,6 +161,131 @@ impl Values {
         }
         ctx
     }
+}
+
+impl Values {
+    /// The value of `module.NAME`: an object of outputs per instance, as a single object, a
+    /// tuple (`count`) or an object by key (`for_each`).
+    fn module_value(&self, mi: &crate::config::ModuleInstances) -> hcl::Value {
+        let instance = |prefix: &str| {
+            hcl::Value::Object(
+                mi.outputs
+                    .iter()
+                    .map(|o| {
+                        let v = self
+                            .locals
+                            .get(&format!("{prefix}.output.{o}"))
+                            .cloned()
+                            .unwrap_or_else(hcl::Value::unknown);
+                        (o.clone(), v)
+                    })
+                    .collect(),
+            )
+        };
+        match mi.keyed {
+            None => mi
+                .instances
+                .first()
+                .map_or(hcl::Value::Null, |(_, p)| instance(p)),
+            Some(false) => {
+                hcl::Value::Tuple(mi.instances.iter().map(|(_, p)| instance(p)).collect())
+            }
+            Some(true) => hcl::Value::Object(
+                mi.instances
+                    .iter()
+                    .filter_map(|(k, p)| match k {
+                        InstanceKey::Str(s) => Some((s.clone(), instance(p))),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Evaluates a local value (or a module input or output) in its module instance, with the
+/// instance's `count`/`each` for inputs, converted to the input's type.
+pub(crate) fn eval_local(
+    values: &Values,
+    l: &crate::config::LocalConfig,
+    dir: &Path,
+) -> Result<hcl::Value, Diagnostic> {
+    let mut ctx = values.context_in(&l.scope, &l.references, dir);
+    match &l.bind {
+        Some(crate::config::Bind::Count(i)) => {
+            #[allow(clippy::cast_precision_loss)]
+            let idx = *i as f64;
+            ctx.set_variable(
+                "count",
+                hcl::Value::object([("index", hcl::Value::Number(idx))]),
+            );
+        }
+        Some(crate::config::Bind::Each(k, v)) => ctx.set_variable(
+            "each",
+            hcl::Value::object([("key", hcl::Value::string(k.clone())), ("value", v.clone())]),
+        ),
+        None => {}
+    }
+    let mut v = eval_expr(&l.expr, &ctx, &l.span.file)?;
+    if let Some(var) = &l.input_of {
+        // `nullable = false`: null takes the default, else it is an error.
+        if v.is_null() && !var.nullable {
+            v = match &var.default {
+                Some(d) => eval_expr(&d.expr, &EvalContext::new(), &var.file)?,
+                None => {
+                    return Err(Diagnostic::error(
+                        run_codes::VARIABLE,
+                        l.span.clone(),
+                        format!(
+                            "module input `{}` cannot be null (`nullable = false`)",
+                            var.name
+                        ),
+                    ))
+                }
+            };
+        }
+    }
+    let v = match &l.ty {
+        Some(t) if !v.is_null() => hcl::convert(&v, t).map_err(|e| {
+            Diagnostic::error(
+                run_codes::VARIABLE,
+                l.span.clone(),
+                format!("invalid value for module input `{}`: {e}", l.name),
+            )
+            .with_help(format!("it takes a {}", t.friendly_name()))
+        })?,
+        _ => v,
+    };
+    let Some(var) = &l.input_of else {
+        return Ok(if l.sensitive { v.mark_sensitive() } else { v });
+    };
+    let v = if var.sensitive { v.mark_sensitive() } else { v };
+    // The child's `validation` blocks see only this variable.
+    for val in &var.validations {
+        let (Some(cond), Some(msg)) = (&val.condition, &val.error_message) else {
+            continue;
+        };
+        let mut vctx = EvalContext::new();
+        vctx.set_variable("var", hcl::Value::object([(var.name.clone(), v.clone())]));
+        if let Ok((hcl::Value::Bool(false), _)) =
+            eval_expr(&cond.expr, &vctx, &var.file).map(hcl::Value::unmark_deep)
+        {
+            let text = eval_expr(&msg.expr, &vctx, &var.file)
+                .ok()
+                .and_then(|m| m.unmarked().as_str().map(str::to_owned))
+                .unwrap_or_else(|| "the value is not valid".to_owned());
+            return Err(Diagnostic::error(
+                run_codes::VARIABLE,
+                l.span.clone(),
+                format!("invalid value for module input `{}`: {text}", var.name),
+            )
+            .with_label(
+                Span::new(var.file.clone(), cond.expr_span.clone()),
+                "the validation",
+            ));
+        }
+    }
+    Ok(v)
 }
 
 /// Evaluates an expression, turning an error into a diagnostic at the expression.

@@ -46,17 +46,55 @@ pub(crate) struct ConfigGraph {
 
 /// What a reference's root names.
 pub(crate) enum Target {
-    Var,
+    Var(String),
     Local(String),
     Resource(ResourceAddr),
     /// `count`, `each`, `path`, `terraform`, `self`: supplied per evaluation.
     Builtin,
+    /// `module.NAME`: the outputs of a module call's instances (its path in the caller).
+    Module(String),
     Undeclared,
+}
+
+/// The key of a local value in the flattened configuration: `name` in the root module,
+/// `SCOPE.local.name` in module instance `SCOPE`.
+pub(crate) fn local_key(scope: &str, name: &str) -> String {
+    if scope.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{scope}.local.{name}")
+    }
+}
+
+/// What a reference made in module instance `scope` names. In a module, `var.x` is the local
+/// `SCOPE.var.x` (the module input), and resources are the module instance's.
+pub(crate) fn classify_in(scope: &str, r: &hcl::Reference) -> Target {
+    match r.root.as_str() {
+        "var" if !scope.is_empty() => r.attr(0).map_or(Target::Undeclared, |n| {
+            Target::Local(format!("{scope}.var.{n}"))
+        }),
+        "local" => r
+            .attr(0)
+            .map_or(Target::Undeclared, |n| Target::Local(local_key(scope, n))),
+        "module" => r.attr(0).map_or(Target::Undeclared, |n| {
+            Target::Module(if scope.is_empty() {
+                format!("module.{n}")
+            } else {
+                format!("{scope}.module.{n}")
+            })
+        }),
+        _ => match classify(r) {
+            Target::Resource(a) if !scope.is_empty() => Target::Resource(a.in_module(scope)),
+            t => t,
+        },
+    }
 }
 
 pub(crate) fn classify(r: &hcl::Reference) -> Target {
     match r.root.as_str() {
-        "var" => r.attr(0).map_or(Target::Undeclared, |_| Target::Var),
+        "var" => r
+            .attr(0)
+            .map_or(Target::Undeclared, |n| Target::Var(n.to_owned())),
         "local" => r
             .attr(0)
             .map_or(Target::Undeclared, |n| Target::Local(n.to_owned())),
@@ -96,30 +134,100 @@ impl ConfigGraph {
         let decls = crate::static_check::declarations(config);
 
         let link = |from: NodeId,
+                    scope: &str,
                     file: &str,
                     refs: &[hcl::Reference],
                     graph: &mut Graph,
                     diags: &mut Diagnostics|
          -> BTreeSet<ResourceAddr> {
             let mut deps = BTreeSet::new();
+            // In the root module, undeclared names are found by the one reference check shared
+            // with the `package` room; inside module instances, by the scoped lookups below.
+            let in_module = !scope.is_empty();
             for r in refs {
-                if let Some(f) = decls.check(r, None) {
-                    diags.push(crate::static_check::diagnostic(file, f));
-                    continue;
+                if !in_module {
+                    if let Some(f) = decls.check(r, None) {
+                        diags.push(crate::static_check::diagnostic(file, f));
+                        continue;
+                    }
                 }
-                let target = match classify(r) {
-                    Target::Var | Target::Builtin | Target::Undeclared => continue,
-                    Target::Local(name) => match index.get(&NodeKind::Local(name)) {
-                        Some(&n) => n,
-                        None => continue,
-                    },
+                let target = match classify_in(scope, r) {
+                    Target::Var(name) => {
+                        if in_module && !config.variables.contains_key(&name) {
+                            diags.push(undeclared(
+                                file,
+                                r,
+                                &format!("variable `{name}` is not declared"),
+                                "declare it with a `variable` block",
+                            ));
+                        }
+                        continue;
+                    }
+                    Target::Local(name) => {
+                        let k = NodeKind::Local(name.clone());
+                        match index.get(&k) {
+                            Some(&n) => n,
+                            None if !in_module => continue,
+                            None => {
+                                diags.push(undeclared(
+                                    file,
+                                    r,
+                                    &format!("local value `{name}` is not declared"),
+                                    "add it to a `locals` block",
+                                ));
+                                continue;
+                            }
+                        }
+                    }
                     Target::Resource(addr) => match index.get(&NodeKind::Resource(addr.clone())) {
                         Some(&n) => {
                             deps.insert(addr);
                             n
                         }
-                        None => continue,
+                        None if !in_module => continue,
+                        None => {
+                            diags.push(undeclared(
+                                file,
+                                r,
+                                &format!("`{addr}` is not declared"),
+                                "declare the resource, or check the name",
+                            ));
+                            continue;
+                        }
                     },
+                    Target::Builtin => continue,
+                    Target::Module(path) => {
+                        match config.module_instances.get(&path) {
+                            Some(mi) => {
+                                for (_, prefix) in &mi.instances {
+                                    for o in &mi.outputs {
+                                        let k = NodeKind::Local(format!("{prefix}.output.{o}"));
+                                        if let Some(&n) = index.get(&k) {
+                                            graph.add_edge(from, n);
+                                        }
+                                    }
+                                }
+                            }
+                            None if !in_module => {}
+                            None => diags.push(undeclared(
+                                file,
+                                r,
+                                &format!("`{path}` is not declared"),
+                                "declare the module with a `module` block",
+                            )),
+                        }
+                        continue;
+                    }
+                    Target::Undeclared if !in_module => continue,
+                    Target::Undeclared => {
+                        diags.push(undeclared(
+                            file,
+                            r,
+                            &format!("unknown name `{}`", r.root),
+                            "references start with `var.`, `local.`, `data.`, a resource type, `count.`, `each.` or `path.`",
+                        ));
+                        continue;
+                    }
                 };
                 graph.add_edge(from, target);
             }
@@ -128,11 +236,25 @@ impl ConfigGraph {
 
         for (name, l) in &config.locals {
             let from = index[&NodeKind::Local(name.clone())];
-            link(from, &l.span.file, &l.references, &mut graph, diags);
+            link(
+                from,
+                &l.scope,
+                &l.span.file,
+                &l.references,
+                &mut graph,
+                diags,
+            );
         }
         for (addr, rc) in &config.resources {
             let from = index[&NodeKind::Resource(addr.clone())];
-            let mut deps = link(from, &rc.file, &rc.references, &mut graph, diags);
+            let mut deps = link(
+                from,
+                &rc.addr.module,
+                &rc.file,
+                &rc.references,
+                &mut graph,
+                diags,
+            );
             for d in &rc.depends_on {
                 if let DependsOn::Resource(a) = d {
                     if let Some(&n) = index.get(&NodeKind::Resource(a.clone())) {
@@ -149,7 +271,7 @@ impl ConfigGraph {
         }
         for (name, o) in &config.outputs {
             let from = index[&NodeKind::Output(name.clone())];
-            link(from, &o.span.file, &o.references, &mut graph, diags);
+            link(from, "", &o.span.file, &o.references, &mut graph, diags);
             for d in &o.depends_on {
                 if let DependsOn::Resource(a) = d {
                     if let Some(&n) = index.get(&NodeKind::Resource(a.clone())) {
@@ -160,11 +282,11 @@ impl ConfigGraph {
         }
         for (name, c) in &config.checks {
             let from = index[&NodeKind::Check(name.clone())];
-            link(from, &c.span.file, &c.references, &mut graph, diags);
+            link(from, "", &c.span.file, &c.references, &mut graph, diags);
         }
         for (addr, p) in &config.providers {
             let from = index[&NodeKind::Provider(addr.clone())];
-            link(from, &p.span.file, &p.references, &mut graph, diags);
+            link(from, "", &p.span.file, &p.references, &mut graph, diags);
         }
         for cycle in graph.cycles() {
             let names: Vec<String> = cycle.iter().map(|&n| nodes[n].to_string()).collect();
@@ -208,4 +330,8 @@ fn node_span(config: &Config, n: &NodeKind) -> Span {
         NodeKind::Check(c) => config.checks.get(c).map(|x| x.span.clone()),
     };
     span.unwrap_or_else(|| Span::file_start(""))
+}
+
+fn undeclared(file: &str, r: &hcl::Reference, message: &str, help: &str) -> Diagnostic {
+    Diagnostic::error(codes::UNDECLARED, Span::new(file, r.span.clone()), message).with_help(help)
 }

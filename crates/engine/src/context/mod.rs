@@ -8,6 +8,7 @@ mod bridge;
 mod conditions;
 mod eval;
 mod graph;
+mod modules;
 mod moves;
 mod plan;
 mod strict;
@@ -123,10 +124,28 @@ impl Engine {
         schemas: &vitrina_hcl::schema::ProviderSchemas,
     ) -> Diagnostics {
         let mut diags = Diagnostics::new();
+        // Modules expand with the variables' defaults (unknown without one).
+        let defaults: BTreeMap<String, hcl::Value> = config
+            .variables
+            .iter()
+            .map(|(n, v)| {
+                let val = v
+                    .default
+                    .as_ref()
+                    .and_then(|d| hcl::eval::evaluate_constant(&d.expr).ok())
+                    .unwrap_or_else(hcl::Value::unknown);
+                (n.clone(), val)
+            })
+            .collect();
+        let flat = match modules::expand(config, &defaults, true) {
+            Ok(f) => f,
+            Err(d) => return d,
+        };
+        let config: &Config = &flat;
         let _ = graph::ConfigGraph::build(config, &mut diags);
         strict::check(config, &mut diags);
         crate::static_check::check(config, schemas, &mut diags);
-        diags
+        dedup(diags)
     }
 
     /// Provider schemas for every provider the configuration uses, with a diagnostic for each
@@ -199,6 +218,26 @@ impl Engine {
     ) -> ApplyReport {
         apply::apply(self, config, planned, state).await
     }
+}
+
+/// Each diagnostic once: the instances of a module share its blocks, so a problem in one block
+/// is found once per instance.
+pub(crate) fn dedup(diags: Diagnostics) -> Diagnostics {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Diagnostics::new();
+    for d in diags.iter() {
+        let key = (
+            d.code,
+            d.span.file.clone(),
+            d.span.range.start,
+            d.span.range.end,
+            d.message.clone(),
+        );
+        if seen.insert(key) {
+            out.push(d.clone());
+        }
+    }
+    out
 }
 
 /// `vkcs.second` → `vkcs`.

@@ -30,6 +30,10 @@ pub(crate) fn apply_moves(
 ) -> Vec<Moved> {
     let mut done = Vec::new();
     for m in &config.moved {
+        if m.from.is_module() {
+            move_module(m, state, warnings, &mut done);
+            continue;
+        }
         match (&m.from.key, &m.to.key) {
             (None, None) => move_resource(m, state, warnings, &mut done),
             _ => move_instance(m, state, warnings, &mut done),
@@ -57,6 +61,68 @@ pub(crate) fn apply_moves(
         }
     }
     done
+}
+
+/// The module path `module` after moving module instance `from` to `to`, if it is inside
+/// `from` (`module.a` holds `module.a`, `module.a["x"]` and `module.a.module.b`).
+fn moved_module_path(module: &str, from: &str, to: &str) -> Option<String> {
+    let rest = module.strip_prefix(from)?;
+    let inside =
+        rest.is_empty() || rest.starts_with('.') || (rest.starts_with('[') && !to.ends_with(']'));
+    inside.then(|| format!("{to}{rest}"))
+}
+
+/// A whole module instance (or call) moves: every resource in it, and in its children.
+fn move_module(
+    m: &MovedConfig,
+    state: &mut State,
+    warnings: &mut Diagnostics,
+    done: &mut Vec<Moved>,
+) {
+    let (from, to) = (&m.from.resource.module, &m.to.resource.module);
+    let moving: Vec<(crate::addr::ResourceAddr, crate::addr::ResourceAddr)> = state
+        .resources
+        .keys()
+        .filter_map(|a| {
+            let module = moved_module_path(&a.module, from, to)?;
+            Some((a.clone(), a.clone().in_module(module)))
+        })
+        .collect();
+    if moving.is_empty() {
+        return;
+    }
+    let taken = moving.iter().any(|(_, new)| {
+        state
+            .resources
+            .get(new)
+            .is_some_and(|r| !r.instances.values().all(InstanceState::is_empty))
+    });
+    if taken {
+        occupied(m, warnings);
+        return;
+    }
+    for (old, new) in &moving {
+        if let Some(rs) = state.resources.remove(old) {
+            for key in rs.instances.keys() {
+                done.push(Moved {
+                    from: old.instance(key.clone()).to_string(),
+                    to: new.instance(key.clone()).to_string(),
+                });
+            }
+            state.resources.insert(new.clone(), rs);
+        }
+    }
+    for r in state.resources.values_mut() {
+        for inst in r.instances.values_mut() {
+            for o in inst.current.iter_mut().chain(inst.deposed.iter_mut()) {
+                for d in &mut o.dependencies {
+                    if let Some((_, new)) = moving.iter().find(|(old, _)| old == d) {
+                        *d = new.clone();
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn occupied(m: &MovedConfig, warnings: &mut Diagnostics) {

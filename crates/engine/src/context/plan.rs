@@ -43,6 +43,24 @@ pub(crate) async fn plan(
     mode: PlanMode,
 ) -> Result<PlannedRun, Diagnostics> {
     let mut diags = Diagnostics::new();
+    let mut warnings = Diagnostics::new();
+    let mut generated = state.generated.clone();
+    // With modules, variables are resolved first: module `count`/`for_each` read them.
+    let early_vars = if config.module_calls.is_empty() {
+        None
+    } else {
+        Some(vars::resolve(
+            config,
+            inputs,
+            &mut generated,
+            &mut warnings,
+        )?)
+    };
+    let flat = match &early_vars {
+        Some(v) => super::modules::expand(config, v, false)?,
+        None => std::borrow::Cow::Borrowed(config),
+    };
+    let config: &Config = &flat;
     let cg = ConfigGraph::build(config, &mut diags);
     super::strict::check(config, &mut diags);
     let schemas = engine.schemas(config, &mut diags);
@@ -50,12 +68,13 @@ pub(crate) async fn plan(
     let data = crate::schema_data::of_registry(&engine.registry);
     crate::static_check::check_bodies(config, &data, false, &mut diags);
     if diags.has_errors() {
-        return Err(diags);
+        return Err(super::dedup(diags));
     }
-    let mut warnings = Diagnostics::new();
     let moved = moves::apply_moves(config, &mut state, &mut warnings);
-    let mut generated = state.generated.clone();
-    let vars = vars::resolve(config, inputs, &mut generated, &mut warnings)?;
+    let vars = match early_vars {
+        Some(v) => v,
+        None => vars::resolve(config, inputs, &mut generated, &mut warnings)?,
+    };
     state.generated = generated;
     let order = cg.graph.topological_order().map_err(|_| diags.clone())?;
 
@@ -63,7 +82,11 @@ pub(crate) async fn plan(
         engine,
         config,
         schemas,
-        values: Values::new(&config.dir, &engine.workspace, vars.clone()),
+        values: {
+            let mut v = Values::new(&config.dir, &engine.workspace, vars.clone());
+            v.modules = Arc::new(super::eval::ModuleIndex::of(config));
+            v
+        },
         prior_values: BTreeMap::new(),
         providers: BTreeMap::new(),
         changes: Vec::new(),
@@ -83,8 +106,7 @@ pub(crate) async fn plan(
             }
             NodeKind::Local(name) => {
                 let l = &config.locals[name];
-                let ctx = p.values.context(&l.references, &config.dir);
-                match eval_expr(&l.expr, &ctx, &l.span.file) {
+                match super::eval::eval_local(&p.values, l, &config.dir) {
                     Ok(v) => {
                         p.values.locals.insert(name.clone(), v);
                     }
@@ -132,7 +154,7 @@ pub(crate) async fn plan(
         }
     }
     if p.diags.has_errors() {
-        return Err(p.diags);
+        return Err(super::dedup(p.diags));
     }
     warnings.extend(p.diags.iter().cloned());
     let mut changes = p.changes;
@@ -479,7 +501,9 @@ impl Planner<'_> {
                 self.prior_values.insert(addr.clone(), v);
             }
         }
-        let mut ctx = self.values.context(&rc.references, &self.config.dir);
+        let mut ctx = self
+            .values
+            .context_in(&rc.addr.module, &rc.references, &self.config.dir);
         let expansion = expand(rc, &ctx)?;
         let keys = expansion.keys();
         let needs_prior_ctx = !rc.lifecycle.replace_triggered_by.is_empty();
@@ -488,7 +512,7 @@ impl Planner<'_> {
             for (a, v) in &self.prior_values {
                 pv.resources.insert(a.clone(), v.clone());
             }
-            Some(pv.context(&rc.references, &self.config.dir))
+            Some(pv.context_in(&rc.addr.module, &rc.references, &self.config.dir))
         } else {
             None
         };

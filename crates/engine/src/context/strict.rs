@@ -28,6 +28,7 @@ pub(crate) fn check(config: &Config, diags: &mut Diagnostics) {
     let others = config
         .locals
         .values()
+        .filter(|l| l.bind.is_none())
         .map(|l| (&l.span.file, &l.references))
         .chain(
             config

@@ -232,6 +232,9 @@ struct FileV1 {
 
 #[derive(Serialize, Deserialize)]
 struct ResourceV1 {
+    /// The module instance path, as in Terraform's state (`module.a["x"]`); absent in the root.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    module: String,
     mode: ResourceMode,
     #[serde(rename = "type")]
     type_name: String,
@@ -266,6 +269,7 @@ impl State {
             .resources
             .iter()
             .map(|(addr, rs)| ResourceV1 {
+                module: addr.module.clone(),
                 mode: addr.mode,
                 type_name: addr.type_name.clone(),
                 name: addr.name.clone(),
@@ -337,6 +341,7 @@ impl State {
         };
         for r in file.resources {
             let addr = ResourceAddr {
+                module: r.module,
                 mode: r.mode,
                 type_name: r.type_name,
                 name: r.name,
