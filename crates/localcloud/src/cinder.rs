@@ -660,6 +660,13 @@ async fn delete_volume(
     let flag = |k: &str| q(&query, k).and_then(|f| body::bool_like(&Value::String(f.to_owned())));
     let force = flag("force") == Some(true);
     let cascade = flag("cascade") == Some(true);
+    // L2: as in Cinder, `force` is an admin action (policy `volume:force_delete`).
+    if force && !ctx.is_admin() {
+        return Err(ApiError::forbidden(
+            S,
+            "Policy doesn't allow volume:force_delete to be performed.",
+        ));
+    }
     c.store.write(|db| {
         let v = db.volumes.mine(&ctx, &id).ok_or_else(|| not_found(&id))?;
         let snapshots: Vec<&Snapshot> = db.snapshots.values().filter(|s| s.volume_id == id).collect();
@@ -675,6 +682,10 @@ async fn delete_volume(
         }
         db.snapshots.retain(|_, s| s.volume_id != id);
         db.volumes.remove(&id);
+        // A forced delete of an attached volume leaves no attachment behind on its server.
+        for server in db.servers.values_mut() {
+            server.volumes.retain(|sv| sv.volume_id != id);
+        }
         Ok(())
     })?;
     Ok(with_version(StatusCode::ACCEPTED.into_response()))
