@@ -200,6 +200,34 @@ fn own_image(c: &Cloud, ctx: &Ctx, id: &str) -> ApiResult<Image> {
     Ok(i)
 }
 
+/// The marker error of an upload over the size cap.
+const TOO_LARGE: &str = "the image is larger than the size cap";
+
+/// Glance's defaults for custom properties and tags per image (`image_property_quota`,
+/// `image_tag_quota`), and a property value's longest length (M2).
+const MAX_PROPERTIES: usize = 128;
+const MAX_TAGS: usize = 128;
+const MAX_PROPERTY_LEN: usize = 65535;
+
+fn too_many(what: &str, max: usize) -> ApiError {
+    ApiError::new(
+        S,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("Attempted to add more {what} than allowed: an image has at most {max}."),
+    )
+}
+
+/// Glance's per-image limits on custom properties and tags (413 beyond them, as Glance).
+fn check_quotas(img: &Image) -> ApiResult<()> {
+    if img.properties.len() > MAX_PROPERTIES {
+        return Err(too_many("properties", MAX_PROPERTIES));
+    }
+    if img.tags.len() > MAX_TAGS {
+        return Err(too_many("tags", MAX_TAGS));
+    }
+    Ok(())
+}
+
 /// A Glance boolean: JSON `true`/`false`, or the strings `true`/`false` in any case
 /// (openstacksdk sends Python's `True`/`False`).
 fn glance_bool(v: &Value) -> Option<bool> {
@@ -289,6 +317,9 @@ fn check_attr(key: &str, v: &Value) -> ApiResult<()> {
             }
             if !v.is_string() {
                 return Err(bad("string"));
+            }
+            if v.as_str().is_some_and(|x| x.len() > MAX_PROPERTY_LEN) {
+                return Err(ApiError::bad_request(S, format!("Provided object does not match schema 'image': the value of '{k}' is longer than {MAX_PROPERTY_LEN} characters")));
             }
         }
     }
@@ -387,6 +418,7 @@ async fn create_image(
             img.properties.insert(k, v);
         }
     }
+    check_quotas(&img)?;
     let view = c.store.write(|db| {
         if db.images.contains_key(&id) {
             return Err(ApiError::conflict(
@@ -601,6 +633,7 @@ async fn patch_image(
         }
     }
     img.updated_at = now();
+    check_quotas(&img)?;
     let v = image_view(&img);
     c.store.write(|db| db.images.insert(id, img));
     Ok(Json(v))
@@ -678,6 +711,20 @@ async fn upload(
             }
         })
     };
+    // M2: an upload larger than the cap is refused (413), up front when it says its size.
+    let cap = c.cfg.image_size_cap;
+    let declared_len = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared_len.is_some_and(|n| n > cap) {
+        back_to_queued(&c);
+        return Err(ApiError::new(
+            S,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Image exceeds the storage quota: the image size cap is {cap} bytes."),
+        ));
+    }
     let tmp = data_path(&c, &format!(".{id}.upload"));
     let result: Result<(u64, String, String, Vec<u8>), String> = async {
         let mut f = tokio::fs::File::create(&tmp)
@@ -690,6 +737,9 @@ async fn upload(
         let mut stream = body.into_data_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| format!("reading the request body: {e}"))?;
+            if size + chunk.len() as u64 > cap {
+                return Err(TOO_LARGE.to_owned());
+            }
             if head.len() < 0x8010 {
                 let take = (0x8010 - head.len()).min(chunk.len());
                 head.extend_from_slice(&chunk[..take]);
@@ -713,6 +763,13 @@ async fn upload(
         Err(e) => {
             let _ = tokio::fs::remove_file(&tmp).await;
             back_to_queued(&c);
+            if e == TOO_LARGE {
+                return Err(ApiError::new(
+                    S,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("Image exceeds the storage quota: the image size cap is {cap} bytes."),
+                ));
+            }
             return Err(ApiError::bad_request(
                 S,
                 format!("Error in store configuration or while reading the image data: {e}"),
@@ -739,10 +796,25 @@ async fn upload(
     } else {
         size
     };
-    if let Err(e) = tokio::fs::rename(&tmp, data_path(&c, &id)).await {
-        back_to_queued(&c);
-        return Err(ApiError::internal(S, format!("storing image data: {e}")));
-    }
+    // L1: the data is stored only while the image still exists and waits for it, checked and
+    // renamed under the state lock, so a delete during the upload leaves no orphan file.
+    let dest = data_path(&c, &id);
+    c.store.write(|db| {
+        let Some(i) = db.images.get_mut(&id).filter(|i| i.status == ImageStatus::Saving) else {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(ApiError::new(
+                S,
+                StatusCode::GONE,
+                format!("Image {id} could not be found after upload. The image may have been deleted during the upload."),
+            ));
+        };
+        if let Err(e) = std::fs::rename(&tmp, &dest) {
+            let _ = std::fs::remove_file(&tmp);
+            i.status = ImageStatus::Queued;
+            return Err(ApiError::internal(S, format!("storing image data: {e}")));
+        }
+        Ok(())
+    })?;
     c.store.write(|db| {
         if let Some(i) = db.images.get_mut(&id) {
             i.status = ImageStatus::Active;
@@ -975,10 +1047,14 @@ async fn add_tag(
     c.store.write(|db| {
         if let Some(i) = db.images.get_mut(&id) {
             if !i.tags.contains(&tag) {
+                if i.tags.len() >= MAX_TAGS {
+                    return Err(too_many("tags", MAX_TAGS));
+                }
                 i.tags.push(tag);
             }
         }
-    });
+        Ok(())
+    })?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -25,6 +25,7 @@ pub mod cloudinit;
 pub mod error;
 pub mod hypervisor;
 mod model;
+mod server;
 mod store;
 
 mod cinder;
@@ -45,6 +46,7 @@ use serde::Serialize;
 
 pub use error::{ApiError, Service};
 pub use hypervisor::{kill_instances, Hypervisor, ProcessHypervisor};
+pub use server::{serve, Limits};
 use store::Store;
 
 /// How localcloud is set up.
@@ -59,6 +61,8 @@ pub struct Config {
     pub region: String,
     /// Name of the clouds in clouds.yaml (`localcloud` and `<name>-admin`).
     pub cloud_name: String,
+    /// The largest image upload in bytes (Glance's `image_size_cap`, default 1 TiB).
+    pub image_size_cap: u64,
 }
 
 impl Config {
@@ -72,6 +76,7 @@ impl Config {
             base_url,
             region: "RegionOne".to_owned(),
             cloud_name: "localcloud".to_owned(),
+            image_size_cap: 1 << 40,
         }
     }
 }
