@@ -481,6 +481,10 @@ fn openstack_cli_admin_makes_a_second_tenant() {
         )
         .status
         .success());
+    // An admin's `--project` on create makes the network in that project.
+    admin(&["network", "create", "--project", "tenant2", "given-net"]);
+    let nets = names(&alice(&["network", "list"]));
+    assert!(nets.contains(&"given-net".to_owned()), "{nets:?}");
     let own = alice(&["network", "create", "alice-net"]);
     assert_eq!(own["name"], "alice-net");
     let demo_nets = names(&os.json(&["network", "list"]));
