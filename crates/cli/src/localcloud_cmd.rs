@@ -125,9 +125,14 @@ async fn serve(listen: SocketAddr, data: PathBuf, public_url: Option<String>) ->
             let _ = ctrl_c.await;
         }
     };
-    let result = axum::serve(listener, cloud.router())
-        .with_graceful_shutdown(shutdown)
-        .await;
+    // Connection limit and header, idle and body timeouts (see `Limits`).
+    let result = vitrina_localcloud::serve(
+        listener,
+        cloud.router(),
+        vitrina_localcloud::Limits::default(),
+        shutdown,
+    )
+    .await;
     if let Err(e) = cloud.shutdown() {
         print_error(&e);
     }

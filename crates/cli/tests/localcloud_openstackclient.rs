@@ -485,6 +485,10 @@ fn openstack_cli_admin_makes_a_second_tenant() {
         )
         .status
         .success());
+    // An admin's `--project` on create makes the network in that project.
+    admin(&["network", "create", "--project", "tenant2", "given-net"]);
+    let nets = names(&alice(&["network", "list"]));
+    assert!(nets.contains(&"given-net".to_owned()), "{nets:?}");
     let own = alice(&["network", "create", "alice-net"]);
     assert_eq!(own["name"], "alice-net");
     let demo_nets = names(&os.json(&["network", "list"]));
@@ -492,4 +496,63 @@ fn openstack_cli_admin_makes_a_second_tenant() {
         !demo_nets.contains(&"alice-net".to_owned()),
         "{demo_nets:?}"
     );
+
+    // Quotas: `quota set --cores` binds the next server create with Nova's message; `quota
+    // show --usage` and `limits show --absolute` report the use.
+    admin(&["quota", "set", "--cores", "1", "tenant2"]);
+    let boot = |name: &str| {
+        os.run_as_user(
+            "alice",
+            "s3cret-alice",
+            "tenant2",
+            &[
+                "server",
+                "create",
+                "--flavor",
+                "Basic-1-2-20",
+                "--image",
+                "vitrina-process-base",
+                "--nic",
+                "none",
+                name,
+            ],
+        )
+    };
+    let first = boot("q1");
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let second = boot("q2");
+    assert!(!second.status.success());
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        err.contains("Quota exceeded for cores: Requested 1, but already used 1 of 1 cores"),
+        "{err}"
+    );
+    let usage: Value = serde_json::from_str(&admin(&[
+        "quota", "show", "--usage", "tenant2", "-f", "json",
+    ]))
+    .expect("JSON");
+    let cores = usage
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["Resource"] == "cores")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (cores["Limit"].clone(), cores["In Use"].clone()),
+        (serde_json::json!(1), serde_json::json!(1)),
+        "{usage}"
+    );
+    let limits = alice(&["limits", "show", "--absolute"]);
+    let used = limits
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["Name"] == "total_cores_used")
+        .map(|r| r["Value"].clone());
+    assert_eq!(used, Some(serde_json::json!(1)), "{limits}");
 }

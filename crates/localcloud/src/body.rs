@@ -140,7 +140,7 @@ pub fn parse_json(service: Service, bytes: &[u8]) -> ApiResult<Value> {
             },
         ));
     }
-    serde_json::from_slice(bytes).map_err(|e| {
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| {
         let msg = match service {
             Service::Network => "Malformed request body".to_owned(),
             Service::Identity => format!("Expecting to find valid JSON in request body: {e}"),
@@ -148,7 +148,35 @@ pub fn parse_json(service: Service, bytes: &[u8]) -> ApiResult<Value> {
             _ => format!("Malformed request body: {e}"),
         };
         ApiError::bad_request(service, msg)
-    })
+    })?;
+    // I5: no service stores a NUL character in a name, description or key; refuse it here
+    // instead of failing later (a server name with NUL went to ERROR).
+    if has_nul(&v) {
+        return Err(ApiError::bad_request(
+            service,
+            "Invalid input: strings may not contain the NUL character (\\u0000).",
+        ));
+    }
+    Ok(v)
+}
+
+/// Whether any string or key of a JSON value holds a NUL character.
+fn has_nul(v: &Value) -> bool {
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::String(s) if s.contains('\0') => return true,
+            Value::Array(a) => stack.extend(a),
+            Value::Object(m) => {
+                if m.keys().any(|k| k.contains('\0')) {
+                    return true;
+                }
+                stack.extend(m.values());
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Checks `value` against `schema` and returns the object inside the wrapper.

@@ -73,6 +73,11 @@ pub fn routes() -> Router<AppState> {
         .route("/volume/v3/{project}/types", get(list_types))
         .route("/volume/v3/{project}/types/{id}", get(show_type))
         .route("/volume/v3/{project}/os-availability-zone", get(zones))
+        .route("/volume/v3/{project}/limits", get(limits))
+        .route(
+            "/volume/v3/{project}/os-quota-sets/{target}",
+            get(show_quotas),
+        )
 }
 
 pub fn type_id(name: &str) -> String {
@@ -660,6 +665,13 @@ async fn delete_volume(
     let flag = |k: &str| q(&query, k).and_then(|f| body::bool_like(&Value::String(f.to_owned())));
     let force = flag("force") == Some(true);
     let cascade = flag("cascade") == Some(true);
+    // L2: as in Cinder, `force` is an admin action (policy `volume:force_delete`).
+    if force && !ctx.is_admin() {
+        return Err(ApiError::forbidden(
+            S,
+            "Policy doesn't allow volume:force_delete to be performed.",
+        ));
+    }
     c.store.write(|db| {
         let v = db.volumes.mine(&ctx, &id).ok_or_else(|| not_found(&id))?;
         let snapshots: Vec<&Snapshot> = db.snapshots.values().filter(|s| s.volume_id == id).collect();
@@ -675,6 +687,10 @@ async fn delete_volume(
         }
         db.snapshots.retain(|_, s| s.volume_id != id);
         db.volumes.remove(&id);
+        // A forced delete of an attached volume leaves no attachment behind on its server.
+        for server in db.servers.values_mut() {
+            server.volumes.retain(|sv| sv.volume_id != id);
+        }
         Ok(())
     })?;
     Ok(with_version(StatusCode::ACCEPTED.into_response()))
@@ -1210,4 +1226,75 @@ async fn delete_snapshot(
     })?;
     snapshot_gone(&c, &id);
     Ok(with_version(StatusCode::ACCEPTED.into_response()))
+}
+
+/// What a project's volumes and snapshots use: (volumes, GiB, snapshots).
+fn volume_usage(db: &Db, project: &str) -> (i64, i64, i64) {
+    let vols = db.volumes.values().filter(|v| v.project_id == project);
+    let (n, gb) = vols.fold((0i64, 0i64), |(n, g), v| (n + 1, g.saturating_add(v.size)));
+    let snaps = db
+        .snapshots
+        .values()
+        .filter(|s| s.project_id == project)
+        .count();
+    (n, gb, i64::try_from(snaps).unwrap_or(i64::MAX))
+}
+
+/// `GET /limits`: Cinder's absolute limits with the project's use. localcloud enforces no
+/// Cinder quota yet, so every maximum is -1 (unlimited) rather than a value it would not hold.
+async fn limits(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+) -> ApiResult<Response> {
+    let ctx = ctx(&c, &headers, &project)?;
+    let (n, gb, snaps) = c.store.read(|db| volume_usage(db, &ctx.project_id));
+    Ok(with_version(
+        Json(json!({"limits": {"rate": [], "absolute": {
+            "maxTotalVolumes": -1, "maxTotalVolumeGigabytes": -1, "maxTotalSnapshots": -1,
+            "maxTotalBackups": -1, "maxTotalBackupGigabytes": -1,
+            "totalVolumesUsed": n, "totalGigabytesUsed": gb, "totalSnapshotsUsed": snaps,
+            "totalBackupsUsed": 0, "totalBackupGigabytesUsed": 0}}}))
+        .into_response(),
+    ))
+}
+
+/// `GET /os-quota-sets/{target}[?usage=True]`: the project's own (or any, for an admin);
+/// unlimited (-1) as in [`limits`].
+async fn show_quotas(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path((project, target)): Path<(String, String)>,
+    Query(query): Query<util::Query>,
+) -> ApiResult<Response> {
+    let ctx = ctx(&c, &headers, &project)?;
+    if target != ctx.project_id && !ctx.is_admin() {
+        return Err(ApiError::forbidden(
+            S,
+            "Policy doesn't allow volume_extension:quotas:show to be performed.",
+        ));
+    }
+    let usage = q(&query, "usage").is_some_and(|u| u.eq_ignore_ascii_case("true"));
+    let (n, gb, snaps) = c.store.read(|db| volume_usage(db, &target));
+    let mut set = serde_json::Map::new();
+    set.insert("id".into(), json!(target));
+    for (name, used) in [
+        ("volumes", n),
+        ("gigabytes", gb),
+        ("snapshots", snaps),
+        ("backups", 0),
+        ("backup_gigabytes", 0),
+        ("groups", 0),
+        ("per_volume_gigabytes", 0),
+    ] {
+        let v = if usage {
+            json!({"limit": -1, "in_use": used, "reserved": 0, "allocated": 0})
+        } else {
+            json!(-1)
+        };
+        set.insert(name.into(), v);
+    }
+    Ok(with_version(
+        Json(json!({"quota_set": set})).into_response(),
+    ))
 }

@@ -200,6 +200,45 @@ fn own_image(c: &Cloud, ctx: &Ctx, id: &str) -> ApiResult<Image> {
     Ok(i)
 }
 
+/// The marker error of an upload over the size cap.
+const TOO_LARGE: &str = "the image is larger than the size cap";
+
+/// Glance's defaults for custom properties and tags per image (`image_property_quota`,
+/// `image_tag_quota`), and a property value's longest length (M2).
+const MAX_PROPERTIES: usize = 128;
+const MAX_TAGS: usize = 128;
+const MAX_PROPERTY_LEN: usize = 65535;
+
+fn too_many(what: &str, max: usize) -> ApiError {
+    ApiError::new(
+        S,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("Attempted to add more {what} than allowed: an image has at most {max}."),
+    )
+}
+
+/// Glance's per-image limits on custom properties and tags (413 beyond them, as Glance).
+fn check_quotas(img: &Image) -> ApiResult<()> {
+    if img.properties.len() > MAX_PROPERTIES {
+        return Err(too_many("properties", MAX_PROPERTIES));
+    }
+    if img.tags.len() > MAX_TAGS {
+        return Err(too_many("tags", MAX_TAGS));
+    }
+    Ok(())
+}
+
+/// A Glance boolean: JSON `true`/`false`, or the strings `true`/`false` in any case
+/// (openstacksdk sends Python's `True`/`False`).
+fn glance_bool(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
 fn check_attr(key: &str, v: &Value) -> ApiResult<()> {
     let bad = |t: &str| {
         ApiError::bad_request(S, format!("Provided object does not match schema 'image': {v} is not of type '{t}'\n\nFailed validating 'type' in schema['properties']['{key}']"))
@@ -209,6 +248,12 @@ fn check_attr(key: &str, v: &Value) -> ApiResult<()> {
             if !(v.is_string() || v.is_null()) {
                 return Err(bad("string"));
             }
+            if v.as_str().is_some_and(|n| n.chars().count() > 255) {
+                return Err(ApiError::bad_request(
+                    S,
+                    format!("Provided object does not match schema 'image': {v} is too long"),
+                ));
+            }
         }
         "min_disk" | "min_ram" => {
             if v.as_i64().is_none_or(|n| n < 0) {
@@ -216,7 +261,7 @@ fn check_attr(key: &str, v: &Value) -> ApiResult<()> {
             }
         }
         "protected" | "os_hidden" => {
-            if !v.is_boolean() {
+            if glance_bool(v).is_none() {
                 return Err(bad("boolean"));
             }
         }
@@ -273,6 +318,9 @@ fn check_attr(key: &str, v: &Value) -> ApiResult<()> {
             if !v.is_string() {
                 return Err(bad("string"));
             }
+            if v.as_str().is_some_and(|x| x.len() > MAX_PROPERTY_LEN) {
+                return Err(ApiError::bad_request(S, format!("Provided object does not match schema 'image': the value of '{k}' is longer than {MAX_PROPERTY_LEN} characters")));
+            }
         }
     }
     Ok(())
@@ -305,10 +353,11 @@ async fn create_image(
             "You are not authorized to complete publicize_image action.",
         ));
     }
+    // One spelling per UUID (I3): the id is stored in its canonical lower-case form.
     let id = m
         .get("id")
         .and_then(Value::as_str)
-        .map(str::to_owned)
+        .map(str::to_ascii_lowercase)
         .unwrap_or_else(new_id);
     let t = now();
     let mut img = Image {
@@ -336,8 +385,8 @@ async fn create_image(
         checksum: None,
         os_hash_algo: None,
         os_hash_value: None,
-        protected: m.get("protected").and_then(Value::as_bool).unwrap_or(false),
-        os_hidden: m.get("os_hidden").and_then(Value::as_bool).unwrap_or(false),
+        protected: m.get("protected").and_then(glance_bool).unwrap_or(false),
+        os_hidden: m.get("os_hidden").and_then(glance_bool).unwrap_or(false),
         tags: m
             .get("tags")
             .and_then(Value::as_array)
@@ -369,6 +418,7 @@ async fn create_image(
             img.properties.insert(k, v);
         }
     }
+    check_quotas(&img)?;
     let view = c.store.write(|db| {
         if db.images.contains_key(&id) {
             return Err(ApiError::conflict(
@@ -413,10 +463,12 @@ async fn list_images(
         let s = parse_in(s);
         items.retain(|i| s.iter().any(|x| x == i.status.as_str()));
     }
-    if let Some(v) = f("visibility") {
-        if v != "all" {
-            items.retain(|i| i.visibility == v);
-        }
+    match f("visibility") {
+        // M3: as in Glance, another project's community images are listed only when asked
+        // for, so they never shadow public or own images in a name lookup.
+        None => items.retain(|i| i.visibility != "community" || ctx.owns(i)),
+        Some(v) if v == "all" => {}
+        Some(v) => items.retain(|i| i.visibility == v),
     }
     if let Some(o) = f("owner") {
         items.retain(|i| i.owner == o);
@@ -435,9 +487,13 @@ async fn list_images(
     if let Some(n) = f("size_max").and_then(|s| s.parse::<u64>().ok()) {
         items.retain(|i| i.size.is_some_and(|x| x <= n));
     }
-    match f("os_hidden").as_deref() {
-        Some("true") => items.retain(|i| i.os_hidden),
+    let query_bool = |k: &str| f(k).and_then(|v| glance_bool(&Value::String(v)));
+    match query_bool("os_hidden") {
+        Some(true) => items.retain(|i| i.os_hidden),
         _ => items.retain(|i| !i.os_hidden),
+    }
+    if let Some(p) = query_bool("protected") {
+        items.retain(|i| i.protected == p);
     }
     for tag in query
         .iter()
@@ -545,8 +601,8 @@ async fn patch_image(
                     "name" => img.name = v.as_str().map(str::to_owned),
                     "min_disk" => img.min_disk = v.as_i64().unwrap_or(0),
                     "min_ram" => img.min_ram = v.as_i64().unwrap_or(0),
-                    "protected" => img.protected = v.as_bool().unwrap_or(false),
-                    "os_hidden" => img.os_hidden = v.as_bool().unwrap_or(false),
+                    "protected" => img.protected = glance_bool(v).unwrap_or(false),
+                    "os_hidden" => img.os_hidden = glance_bool(v).unwrap_or(false),
                     "visibility" => {
                         if v.as_str() == Some("public") && !ctx.is_admin() {
                             return Err(ApiError::forbidden(S, "You are not authorized to complete publicize_image action."));
@@ -577,6 +633,7 @@ async fn patch_image(
         }
     }
     img.updated_at = now();
+    check_quotas(&img)?;
     let v = image_view(&img);
     c.store.write(|db| db.images.insert(id, img));
     Ok(Json(v))
@@ -654,6 +711,20 @@ async fn upload(
             }
         })
     };
+    // M2: an upload larger than the cap is refused (413), up front when it says its size.
+    let cap = c.cfg.image_size_cap;
+    let declared_len = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared_len.is_some_and(|n| n > cap) {
+        back_to_queued(&c);
+        return Err(ApiError::new(
+            S,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Image exceeds the storage quota: the image size cap is {cap} bytes."),
+        ));
+    }
     let tmp = data_path(&c, &format!(".{id}.upload"));
     let result: Result<(u64, String, String, Vec<u8>), String> = async {
         let mut f = tokio::fs::File::create(&tmp)
@@ -666,6 +737,9 @@ async fn upload(
         let mut stream = body.into_data_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| format!("reading the request body: {e}"))?;
+            if size + chunk.len() as u64 > cap {
+                return Err(TOO_LARGE.to_owned());
+            }
             if head.len() < 0x8010 {
                 let take = (0x8010 - head.len()).min(chunk.len());
                 head.extend_from_slice(&chunk[..take]);
@@ -689,6 +763,13 @@ async fn upload(
         Err(e) => {
             let _ = tokio::fs::remove_file(&tmp).await;
             back_to_queued(&c);
+            if e == TOO_LARGE {
+                return Err(ApiError::new(
+                    S,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("Image exceeds the storage quota: the image size cap is {cap} bytes."),
+                ));
+            }
             return Err(ApiError::bad_request(
                 S,
                 format!("Error in store configuration or while reading the image data: {e}"),
@@ -715,10 +796,25 @@ async fn upload(
     } else {
         size
     };
-    if let Err(e) = tokio::fs::rename(&tmp, data_path(&c, &id)).await {
-        back_to_queued(&c);
-        return Err(ApiError::internal(S, format!("storing image data: {e}")));
-    }
+    // L1: the data is stored only while the image still exists and waits for it, checked and
+    // renamed under the state lock, so a delete during the upload leaves no orphan file.
+    let dest = data_path(&c, &id);
+    c.store.write(|db| {
+        let Some(i) = db.images.get_mut(&id).filter(|i| i.status == ImageStatus::Saving) else {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(ApiError::new(
+                S,
+                StatusCode::GONE,
+                format!("Image {id} could not be found after upload. The image may have been deleted during the upload."),
+            ));
+        };
+        if let Err(e) = std::fs::rename(&tmp, &dest) {
+            let _ = std::fs::remove_file(&tmp);
+            i.status = ImageStatus::Queued;
+            return Err(ApiError::internal(S, format!("storing image data: {e}")));
+        }
+        Ok(())
+    })?;
     c.store.write(|db| {
         if let Some(i) = db.images.get_mut(&id) {
             i.status = ImageStatus::Active;
@@ -739,29 +835,64 @@ async fn upload(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// Parses `bytes=a-b`, `bytes=a-`, `bytes=-n` into an inclusive range within `size`.
-fn parse_range(h: &str, size: u64) -> Option<(u64, u64)> {
-    let spec = h.trim().strip_prefix("bytes=")?;
-    if spec.contains(',') {
+/// What a `Range` header asks of a body of `size` bytes.
+#[derive(Debug, PartialEq, Eq)]
+enum RangeAsk {
+    /// Not one `bytes` range this server reads (another unit, several ranges, bad syntax):
+    /// ignored, as RFC 9110 says, so the whole body is sent.
+    Ignore,
+    /// A byte range, inclusive.
+    Bytes(u64, u64),
+    /// A byte range that misses the body: 416.
+    Unsatisfiable,
+}
+
+/// A decimal position; one too large for `u64` reads as `u64::MAX` (it is past any body).
+fn position(digits: &str) -> Option<u64> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let (a, b) = spec.split_once('-')?;
-    let (start, end) = if a.is_empty() {
-        let n: u64 = b.parse().ok()?;
-        if n == 0 {
-            return None;
-        }
-        (size.saturating_sub(n), size.checked_sub(1)?)
-    } else {
-        let start: u64 = a.parse().ok()?;
-        let end: u64 = if b.is_empty() {
-            size.checked_sub(1)?
-        } else {
-            b.parse::<u64>().ok()?.min(size.checked_sub(1)?)
-        };
-        (start, end)
+    Some(digits.parse().unwrap_or(u64::MAX))
+}
+
+fn parse_range(h: &str, size: u64) -> RangeAsk {
+    let Some(spec) = h.strip_prefix("bytes=") else {
+        return RangeAsk::Ignore;
     };
-    (start <= end && end < size).then_some((start, end))
+    if spec.contains(',') {
+        return RangeAsk::Ignore;
+    }
+    let Some((a, b)) = spec.split_once('-') else {
+        return RangeAsk::Ignore;
+    };
+    let last = size.checked_sub(1);
+    if a.is_empty() {
+        let Some(n) = position(b) else {
+            return RangeAsk::Ignore;
+        };
+        return match last {
+            Some(last) if n > 0 => RangeAsk::Bytes(size.saturating_sub(n), last),
+            _ => RangeAsk::Unsatisfiable,
+        };
+    }
+    let Some(start) = position(a) else {
+        return RangeAsk::Ignore;
+    };
+    let end = if b.is_empty() {
+        u64::MAX
+    } else {
+        match position(b) {
+            Some(e) => e,
+            None => return RangeAsk::Ignore,
+        }
+    };
+    if end < start {
+        return RangeAsk::Ignore;
+    }
+    match last {
+        Some(last) if start <= last => RangeAsk::Bytes(start, end.min(last)),
+        _ => RangeAsk::Unsatisfiable,
+    }
 }
 
 async fn download(
@@ -788,29 +919,36 @@ async fn download(
         ApiError::internal(S, format!("opening image data {}: {e}", path.display()))
     })?;
     let size = file.metadata().await.map(|m| m.len()).unwrap_or(0);
-    let (status, start, len, range) = match headers.get(header::RANGE).and_then(|v| v.to_str().ok())
-    {
-        Some(r) => match parse_range(r, size) {
-            Some((s, e)) => (
-                StatusCode::PARTIAL_CONTENT,
-                s,
-                e - s + 1,
-                Some(format!("bytes {s}-{e}/{size}")),
-            ),
-            None => {
-                let mut resp = ApiError::new(
-                    S,
-                    StatusCode::RANGE_NOT_SATISFIABLE,
-                    "Requested range not satisfiable",
-                )
-                .into_response();
-                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
-                    resp.headers_mut().insert(header::CONTENT_RANGE, v);
-                }
-                return Ok(resp);
+    // Several Range headers are ignored like any range this server does not read (I4).
+    let ranges: Vec<&str> = headers
+        .get_all(header::RANGE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let ask = match ranges.as_slice() {
+        [one] => parse_range(one, size),
+        _ => RangeAsk::Ignore,
+    };
+    let (status, start, len, range) = match ask {
+        RangeAsk::Ignore => (StatusCode::OK, 0, size, None),
+        RangeAsk::Bytes(s, e) => (
+            StatusCode::PARTIAL_CONTENT,
+            s,
+            e - s + 1,
+            Some(format!("bytes {s}-{e}/{size}")),
+        ),
+        RangeAsk::Unsatisfiable => {
+            let mut resp = ApiError::new(
+                S,
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "Requested range not satisfiable",
+            )
+            .into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                resp.headers_mut().insert(header::CONTENT_RANGE, v);
             }
-        },
-        None => (StatusCode::OK, 0, size, None),
+            return Ok(resp);
+        }
     };
     file.seek(SeekFrom::Start(start))
         .await
@@ -909,10 +1047,14 @@ async fn add_tag(
     c.store.write(|db| {
         if let Some(i) = db.images.get_mut(&id) {
             if !i.tags.contains(&tag) {
+                if i.tags.len() >= MAX_TAGS {
+                    return Err(too_many("tags", MAX_TAGS));
+                }
                 i.tags.push(tag);
             }
         }
-    });
+        Ok(())
+    })?;
     Ok(StatusCode::NO_CONTENT)
 }
 

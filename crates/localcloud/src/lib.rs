@@ -26,6 +26,7 @@ pub mod dataplane;
 pub mod error;
 pub mod hypervisor;
 mod model;
+mod server;
 mod store;
 
 mod cinder;
@@ -47,6 +48,7 @@ use serde::Serialize;
 pub use dataplane::{NetworkMode, NetworkSetting};
 pub use error::{ApiError, Service};
 pub use hypervisor::{kill_instances, Hypervisor, ProcessHypervisor};
+pub use server::{serve, Limits};
 use store::Store;
 
 /// How localcloud is set up.
@@ -66,6 +68,8 @@ pub struct Config {
     /// The range of `ext-net` (floating IPs, the machine's external gateway address), set when
     /// the network is first created. Default: a /24 of 198.18.0.0/15 chosen by the data folder.
     pub external_cidr: Option<String>,
+    /// The largest image upload in bytes (Glance's `image_size_cap`, default 1 TiB).
+    pub image_size_cap: u64,
 }
 
 impl Config {
@@ -81,6 +85,7 @@ impl Config {
             cloud_name: "localcloud".to_owned(),
             network: NetworkSetting::Auto,
             external_cidr: None,
+            image_size_cap: 1 << 40,
         }
     }
 }
@@ -160,6 +165,16 @@ impl LocalCloud {
             let p = data.join(sub);
             fs_err::create_dir_all(&p).map_err(|source| OpenError::DataDir { path: p, source })?;
         }
+        // The data folder holds state.json and the credentials: its owner's only (L5).
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            fs_err::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).map_err(
+                |source| OpenError::DataDir {
+                    path: data.clone(),
+                    source,
+                },
+            )?;
+        }
         let (store, _fresh) = Store::open(&data)?;
         let hv: Arc<dyn Hypervisor> = Arc::new(ProcessHypervisor::new(data.join("instances")));
         let net = Arc::new(dataplane::DataPlane::start(
@@ -199,6 +214,7 @@ impl LocalCloud {
             .merge(cinder::routes())
             .merge(glance::routes())
             .fallback(not_found)
+            .layer(axum::middleware::from_fn(service_errors))
             .layer(axum::middleware::from_fn_with_state(
                 self.cloud.clone(),
                 keystone::enforce_access_rules,
@@ -362,13 +378,62 @@ async fn healthz(State(c): State<AppState>) -> impl IntoResponse {
     axum::Json(body)
 }
 
-async fn not_found(uri: axum::http::Uri) -> ApiError {
-    let service = match uri.path().split('/').nth(1) {
+/// The service a request path below the base URL goes to.
+fn service_of_path(path: &str) -> Service {
+    match path.split('/').nth(1) {
         Some("identity") => Service::Identity,
         Some("networking") => Service::Network,
         Some("volume") => Service::Volume,
         Some("image") => Service::Image,
         _ => Service::Compute,
+    }
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(
+        service_of_path(uri.path()),
+        "The resource could not be found.",
+    )
+}
+
+/// Middleware: errors the framework answers itself (a body over the size limit: 413; a query or
+/// path it cannot read: 400; a method a route lacks: 405) come in plain text; they are rewritten
+/// in the body format of the service the request went to, as every other error is.
+async fn service_errors(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let service = service_of_path(req.uri().path());
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let plain = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|t| t.starts_with("text/plain"));
+    if !plain {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("Request failed")
+            .to_owned()
+    } else {
+        text
     };
-    ApiError::not_found(service, "The resource could not be found.")
+    let mut out = ApiError::new(service, status, message).into_response();
+    if let Some(allow) = parts.headers.get(axum::http::header::ALLOW) {
+        out.headers_mut()
+            .insert(axum::http::header::ALLOW, allow.clone());
+    }
+    out
 }

@@ -504,6 +504,9 @@ pub struct State {
     pub roles: Map<Role>,
     #[serde(default)]
     pub groups: Map<Group>,
+    /// project id → Nova quota name → limit, where an admin set one.
+    #[serde(default)]
+    pub compute_quotas: Map<BTreeMap<String, i64>>,
     pub images: Map<Image>,
     pub networks: Map<Network>,
     pub subnets: Map<Subnet>,

@@ -208,7 +208,8 @@ struct StateFileRef<'a> {
 }
 
 /// Writes `bytes` to `path` atomically: a temp file in the same folder, fsync, rename, fsync of
-/// the folder.
+/// the folder. The file is `0600` (L5: it holds passwords, tokens and secrets), and the temp file
+/// is created new, never through a link left in its place.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
@@ -218,7 +219,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         uuid::Uuid::new_v4().simple()
     ));
     {
-        let mut f = fs_err::File::create(&tmp)?;
+        use fs_err::os::unix::fs::OpenOptionsExt as _;
+        let mut f = fs_err::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
     }

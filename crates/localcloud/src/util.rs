@@ -218,8 +218,11 @@ pub fn get_str_map(
 }
 
 /// Whether a string is a UUID.
+///
+/// Only the hyphenated 36-character form, as OpenStack's schemas write it (I3): braces, `urn:`
+/// and the simple form are other spellings of one UUID and are refused.
 pub fn is_uuid(s: &str) -> bool {
-    uuid::Uuid::parse_str(s).is_ok()
+    s.len() == 36 && uuid::Uuid::try_parse(s).is_ok()
 }
 
 /// The microversion a request asks for (`OpenStack-API-Version: compute 2.79`, or the legacy

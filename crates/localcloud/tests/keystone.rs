@@ -157,6 +157,34 @@ async fn admin_api_makes_a_second_tenant_that_sees_nothing_of_the_first() {
     assert_eq!(n["network"]["project_id"], pid.as_str());
     let demo_nets = tc.get("/networking/v2.0/networks?name=t2-net").await;
     assert_eq!(demo_nets["networks"], json!([]));
+    // An admin's `--project` on create is honoured; a member naming another project gets 403.
+    let (s, n) = post_as(
+        &tc,
+        &admin,
+        "/networking/v2.0/networks",
+        json!({"network": {"name": "for-t2", "project_id": pid}}),
+    )
+    .await;
+    assert_eq!(s, 201, "{n}");
+    assert_eq!(n["network"]["project_id"], pid.as_str());
+    let mine = tc
+        .call_as(
+            &t2,
+            Method::GET,
+            "/networking/v2.0/networks?name=for-t2",
+            None,
+        )
+        .await
+        .1;
+    assert_eq!(mine["networks"].as_array().map(Vec::len), Some(1), "{mine}");
+    let (s, v) = tc
+        .post(
+            "/networking/v2.0/networks",
+            json!({"network": {"name": "x", "tenant_id": pid}}),
+        )
+        .await;
+    assert_eq!(s, 403, "{v}");
+    assert_eq!(v["NeutronError"]["type"], "PolicyNotAuthorized");
 
     // The assignment shows in role_assignments, with names.
     let ra = tc

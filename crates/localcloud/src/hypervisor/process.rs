@@ -420,8 +420,8 @@ impl Hypervisor for ProcessHypervisor {
 
     fn console_output(&self, id: &str, lines: Option<usize>) -> Result<String, HvError> {
         let path = self.dir(id).join("var/log/console.log");
-        let text = match fs_err::read(&path) {
-            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        let text = match read_tail(&path, MAX_CONSOLE_BYTES) {
+            Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(_) => return Err(HvError::NotFound(id.to_owned())),
         };
@@ -430,7 +430,7 @@ impl Hypervisor for ProcessHypervisor {
             Some(n) => {
                 let all: Vec<&str> = text.lines().collect();
                 let start = all.len().saturating_sub(n);
-                let mut out = all[start..].join("\n");
+                let mut out = all.get(start..).unwrap_or_default().join("\n");
                 if !out.is_empty() {
                     out.push('\n');
                 }
@@ -477,4 +477,39 @@ pub fn kill_instances(instances_root: &Path) -> usize {
         crate::dataplane::purge(data);
     }
     killed
+}
+
+/// How much of a console log `os-getConsoleOutput` reads: its last 100 KiB, as Nova's libvirt
+/// driver does (L6: never the whole file).
+const MAX_CONSOLE_BYTES: u64 = 100 * 1024;
+
+/// The last `max` bytes of a regular file, from the first whole line in them; a symlink or
+/// anything but a regular file is refused (the VM owns its folder).
+fn read_tail(path: &Path, max: u64) -> std::io::Result<String> {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits() | nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(
+            "the console log is not a regular file",
+        ));
+    }
+    let len = meta.len();
+    let start = len.saturating_sub(max);
+    f.seek(SeekFrom::Start(start))?;
+    let mut buf = Vec::new();
+    f.take(max).read_to_end(&mut buf)?;
+    let mut text = String::from_utf8_lossy(&buf).into_owned();
+    if start > 0 {
+        // Drop the partial first line.
+        text = text
+            .split_once('\n')
+            .map(|(_, rest)| rest.to_owned())
+            .unwrap_or_default();
+    }
+    Ok(text)
 }

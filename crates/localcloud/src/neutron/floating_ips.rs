@@ -70,6 +70,7 @@ pub(super) async fn create_fip(
 ) -> ApiResult<Response> {
     let ctx = c.auth(&headers, S)?;
     let m = body::check(&FIP_SCHEMA, body::parse_json(S, &bytes)?)?;
+    let ctx = on_behalf(ctx, &m)?;
     let net = get_str(&m, "floating_network_id").unwrap_or_default();
     let tags = parse_tags(m.get("tags"))?;
     let v = c.store.write(|db| {

@@ -128,5 +128,9 @@ pub fn routes() -> Router<AppState> {
             get(show_fip).put(update_fip).delete(delete_fip),
         )
         .route("/networking/v2.0/quotas/{project}", get(quotas))
+        .route(
+            "/networking/v2.0/quotas/{project}/details",
+            get(quota_details),
+        )
         .merge(tags::routes(Router::new()))
 }

@@ -69,6 +69,7 @@ pub(super) async fn create_network(
 ) -> ApiResult<Response> {
     let ctx = c.auth(&headers, S)?;
     let m = body::check(&NET_SCHEMA, body::parse_json(S, &bytes)?)?;
+    let ctx = on_behalf(ctx, &m)?;
     if (get_bool(&m, "router:external") == Some(true) || get_bool(&m, "shared") == Some(true))
         && !ctx.is_admin()
     {

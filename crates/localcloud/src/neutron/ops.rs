@@ -535,3 +535,27 @@ pub fn release_fip(db: &mut Db, id: &str) {
     db.ports
         .retain(|_, p| !(p.device_id == id && p.device_owner == "network:floatingip"));
 }
+
+/// The context a create acts in: the caller's project, or the `project_id` (`tenant_id`) of the
+/// body when an admin names another project (`openstack … create --project`); anyone else naming
+/// another project gets Neutron's 403 (I2) instead of having the field ignored.
+pub(super) fn on_behalf(ctx: Ctx, m: &Map<String, Value>) -> ApiResult<Ctx> {
+    let asked = get_str(m, "project_id").or_else(|| get_str(m, "tenant_id"));
+    match asked {
+        Some(p) if p != ctx.project_id => {
+            if ctx.is_admin() {
+                Ok(Ctx {
+                    project_id: p,
+                    ..ctx
+                })
+            } else {
+                Err(ApiError::forbidden(
+                    S,
+                    "Specifying 'project_id' or 'tenant_id' other than the authenticated project in request requires admin privileges",
+                )
+                .kind("PolicyNotAuthorized"))
+            }
+        }
+        _ => Ok(ctx),
+    }
+}

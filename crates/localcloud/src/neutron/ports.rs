@@ -158,6 +158,7 @@ pub(super) async fn create_port(
 ) -> ApiResult<Response> {
     let ctx = c.auth(&headers, S)?;
     let m = body::check(&PORT_SCHEMA, body::parse_json(S, &bytes)?)?;
+    let ctx = on_behalf(ctx, &m)?;
     let fixed = parse_fixed_ips(m.get("fixed_ips"))?;
     let sgs = check_sg_list(&m)?;
     let network_id = get_str(&m, "network_id").unwrap_or_default();

@@ -58,6 +58,7 @@ pub(super) async fn create_router(
 ) -> ApiResult<Response> {
     let ctx = c.auth(&headers, S)?;
     let m = body::check(&ROUTER_SCHEMA, body::parse_json(S, &bytes)?)?;
+    let ctx = on_behalf(ctx, &m)?;
     let t = now();
     let r = crate::model::Router {
         id: new_id(),

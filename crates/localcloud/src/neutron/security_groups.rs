@@ -63,6 +63,7 @@ pub(super) async fn create_sg(
 ) -> ApiResult<Response> {
     let ctx = c.auth(&headers, S)?;
     let m = body::check(&SG_SCHEMA, body::parse_json(S, &bytes)?)?;
+    let ctx = on_behalf(ctx, &m)?;
     let name = get_str(&m, "name").unwrap_or_default();
     if name == "default" {
         return Err(
@@ -221,6 +222,7 @@ pub(super) async fn create_rule(
 ) -> ApiResult<Response> {
     let ctx = c.auth(&headers, S)?;
     let m = body::check(&RULE_SCHEMA, body::parse_json(S, &bytes)?)?;
+    let ctx = on_behalf(ctx, &m)?;
     let direction = get_str(&m, "direction").unwrap_or_default();
     if direction != "ingress" && direction != "egress" {
         return Err(ApiError::bad_request(S, format!("Invalid input for direction. Reason: {direction} is not in valid_values ['ingress', 'egress'].")));

@@ -126,6 +126,7 @@ pub(super) async fn create_subnet(
 ) -> ApiResult<Response> {
     let ctx = c.auth(&headers, S)?;
     let m = body::check(&SUBNET_SCHEMA, body::parse_json(S, &bytes)?)?;
+    let ctx = on_behalf(ctx, &m)?;
     if get_int(&m, "ip_version") != Some(4) {
         return Err(ApiError::bad_request(S, "Invalid input for ip_version. Reason: localcloud supports IPv4 subnets only (ip_version 4)."));
     }

@@ -212,6 +212,8 @@ pub(super) async fn create_server(
     };
 
     let created = c.store.write(|db| -> ApiResult<Server> {
+        // Nova's quotas on instances, cores and RAM, under the same lock as the insert.
+        check_server(db, &ctx.project_id, flavor)?;
         // Key pair.
         let mut public_keys = vec![];
         if let Some(k) = &key_name {

@@ -234,13 +234,22 @@ pub(super) async fn zones(State(c): State<AppState>, headers: HeaderMap) -> ApiR
 
 pub(super) async fn limits(State(c): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     let r = req_ctx(&c, &headers)?;
-    let used = c.store.read(|db| db.servers.all_mine(&r.ctx).count());
+    let p = r.ctx.project_id.clone();
+    let (used, max) = c.store.read(|db| {
+        let u = usage(db, &p);
+        let m = [
+            limit(db, &p, "instances"),
+            limit(db, &p, "cores"),
+            limit(db, &p, "ram"),
+        ];
+        (u, m)
+    });
     Ok(versioned(
         &r,
         Json(json!({"limits": {"rate": [], "absolute": {
-        "maxTotalInstances": 5000, "maxTotalCores": 20000, "maxTotalRAMSize": 51200000, "maxTotalKeypairs": 100,
+        "maxTotalInstances": max[0], "maxTotalCores": max[1], "maxTotalRAMSize": max[2], "maxTotalKeypairs": 100,
         "maxServerMeta": 128, "maxImageMeta": 128, "maxPersonality": 5, "maxPersonalitySize": 10240,
-        "maxServerGroups": 10, "maxServerGroupMembers": 10, "totalInstancesUsed": used, "totalCoresUsed": 0, "totalRAMUsed": 0,
+        "maxServerGroups": 10, "maxServerGroupMembers": 10, "totalInstancesUsed": used[0].1, "totalCoresUsed": used[1].1, "totalRAMUsed": used[2].1,
         "totalServerGroupsUsed": 0, "maxTotalFloatingIps": -1, "maxSecurityGroups": -1, "maxSecurityGroupRules": -1,
         "totalFloatingIpsUsed": 0, "totalSecurityGroupsUsed": 0}}})),
     ))

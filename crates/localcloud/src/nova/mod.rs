@@ -37,6 +37,7 @@ mod flavors;
 mod keypairs;
 mod metadata;
 mod ops;
+mod quotas;
 mod servers;
 mod views;
 
@@ -48,6 +49,7 @@ use self::keypairs::*;
 use self::metadata::*;
 pub(crate) use self::ops::resume;
 use self::ops::*;
+use self::quotas::*;
 use self::servers::*;
 use self::views::*;
 
@@ -68,6 +70,18 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/compute/v2.1/flavors/{id}/os-extra_specs",
             get(flavor_extra_specs),
+        )
+        .route(
+            "/compute/v2.1/os-quota-sets/{project}",
+            get(show_quotas).put(update_quotas),
+        )
+        .route(
+            "/compute/v2.1/os-quota-sets/{project}/detail",
+            get(show_quotas_detail),
+        )
+        .route(
+            "/compute/v2.1/os-quota-sets/{project}/defaults",
+            get(show_default_quotas),
         )
         .route("/compute/v2.1/os-availability-zone", get(zones))
         .route("/compute/v2.1/os-availability-zone/detail", get(zones))
