@@ -425,13 +425,34 @@ fn openstack_security_group_rules_open_and_close_ports() {
     let opened = t.elapsed();
     assert_eq!(curl(Some(&ns_a), &b_url).as_deref(), Some("b"));
     os.ok(&["security", "group", "rule", "delete", &rule_id]);
+    // Timed on b's ruleset (a request to a closed port only fails at its timeout), then shown.
     let t = Instant::now();
     wait(
-        "8080 closed after the delete",
+        "the rule gone from b's ruleset",
         Duration::from_secs(10),
-        || curl(Some(&ns_a), &b_url).is_none(),
+        || {
+            let out = Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    &ns_b,
+                    "nft",
+                    "list",
+                    "table",
+                    "inet",
+                    "localcloud",
+                ])
+                .output()
+                .expect("nft list table");
+            out.status.success() && !String::from_utf8_lossy(&out.stdout).contains("th dport 8080")
+        },
     );
     let closed = t.elapsed();
+    assert_eq!(
+        curl(Some(&ns_a), &b_url),
+        None,
+        "8080 closed after the delete"
+    );
     eprintln!("rule create → open in {opened:?}; rule delete → closed in {closed:?} (openstack CLI exit to effect)");
     // remote_group_id admits members only.
     let c_url = format!("http://{ip_c}:8080/");
