@@ -23,7 +23,10 @@ fn ctx() -> &'static Ctx {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         let dir = tempfile::tempdir().expect("temp dir");
         let (router, token, project) = rt.block_on(async {
-            let cloud = vitrina_localcloud::LocalCloud::open(vitrina_localcloud::Config::new(dir.path(), "http://127.0.0.1:1")).await.expect("open");
+            // The shared network: fuzzing must not leave namespaces behind on the machine.
+            let mut config = vitrina_localcloud::Config::new(dir.path(), "http://127.0.0.1:1");
+            config.network = vitrina_localcloud::NetworkSetting::Shared;
+            let cloud = vitrina_localcloud::LocalCloud::open(config).await.expect("open");
             let creds = cloud.credentials();
             let demo = creds.projects["demo"].clone();
             let router = cloud.router();

@@ -157,8 +157,17 @@ fn exec(data: &std::path::Path, server: &str, command: &[String]) -> ExitStatus 
         eprintln!("error: no command given after `--`");
         return ExitStatus::Usage;
     };
-    let mut cmd = match &place.netns {
-        Some(ns) => {
+    let init = place.netns.as_ref().and_then(|_| vm_init(&place.dir));
+    let nsenter = vitrina_localcloud::dataplane::find_tool("nsenter");
+    let mut cmd = match (&place.netns, init, nsenter) {
+        // The server's own network, hostname, process tree and /proc.
+        (Some(_), Some(pid), Some(nsenter)) => {
+            let mut c = std::process::Command::new(nsenter);
+            c.args(["-t", &pid.to_string(), "-n", "-u", "-p", "-m", "--"])
+                .arg(program);
+            c
+        }
+        (Some(ns), _, _) => {
             let Some(ip) = vitrina_localcloud::dataplane::find_tool("ip") else {
                 eprintln!("error: `ip` is missing (install the Debian package iproute2)");
                 return ExitStatus::Usage;
@@ -167,7 +176,7 @@ fn exec(data: &std::path::Path, server: &str, command: &[String]) -> ExitStatus 
             c.args(["netns", "exec", ns]).arg(program);
             c
         }
-        None => std::process::Command::new(program),
+        (None, _, _) => std::process::Command::new(program),
     };
     cmd.args(args)
         .current_dir(&place.dir)
@@ -190,4 +199,17 @@ fn exec(data: &std::path::Path, server: &str, command: &[String]) -> ExitStatus 
             ExitStatus::Usage
         }
     }
+}
+
+/// The first process inside a server's own PID namespace: the child of the process recorded in
+/// `var/lib/cloud/pid` (util-linux's `unshare`).
+fn vm_init(dir: &std::path::Path) -> Option<u32> {
+    let leader: u32 = std::fs::read_to_string(dir.join("var/lib/cloud/pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let children =
+        std::fs::read_to_string(format!("/proc/{leader}/task/{leader}/children")).ok()?;
+    children.split_whitespace().next()?.parse().ok()
 }

@@ -354,6 +354,7 @@ fn fixed_ip(os: &Serve, server: &str) -> String {
 #[test]
 fn openstack_security_group_rules_open_and_close_ports() {
     require_root();
+    let machine_hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
     let os = Serve::start(&[]);
     let names = vitrina_localcloud::dataplane::names_for(&os.data());
     os.json(&["network", "create", "sg-net"]);
@@ -424,13 +425,34 @@ fn openstack_security_group_rules_open_and_close_ports() {
     let opened = t.elapsed();
     assert_eq!(curl(Some(&ns_a), &b_url).as_deref(), Some("b"));
     os.ok(&["security", "group", "rule", "delete", &rule_id]);
+    // Timed on b's ruleset (a request to a closed port only fails at its timeout), then shown.
     let t = Instant::now();
     wait(
-        "8080 closed after the delete",
+        "the rule gone from b's ruleset",
         Duration::from_secs(10),
-        || curl(Some(&ns_a), &b_url).is_none(),
+        || {
+            let out = Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    &ns_b,
+                    "nft",
+                    "list",
+                    "table",
+                    "inet",
+                    "localcloud",
+                ])
+                .output()
+                .expect("nft list table");
+            out.status.success() && !String::from_utf8_lossy(&out.stdout).contains("th dport 8080")
+        },
     );
     let closed = t.elapsed();
+    assert_eq!(
+        curl(Some(&ns_a), &b_url),
+        None,
+        "8080 closed after the delete"
+    );
     eprintln!("rule create → open in {opened:?}; rule delete → closed in {closed:?} (openstack CLI exit to effect)");
     // remote_group_id admits members only.
     let c_url = format!("http://{ip_c}:8080/");
@@ -450,7 +472,7 @@ fn openstack_security_group_rules_open_and_close_ports() {
             "--",
             "sh",
             "-c",
-            "ip -4 -o addr show; cat index.html; exit 3",
+            "ip -4 -o addr show; cat index.html; hostname; ls /proc | grep -c '^[0-9]'; exit 3",
         ])
         .output()
         .expect("vitrina localcloud exec");
@@ -460,6 +482,21 @@ fn openstack_security_group_rules_open_and_close_ports() {
     assert!(!stdout.contains(&ip_c), "{stdout}");
     assert!(stdout.lines().any(|l| l == "a"), "{stdout}");
     assert!(stderr.contains("exited with code 3"), "{stderr}");
+    // Its own hostname (the server's name) and process tree (a handful, not the machine's).
+    let lines: Vec<&str> = stdout.lines().collect();
+    let n = lines.len();
+    assert!(n >= 2, "{stdout}");
+    assert_eq!(lines[n - 2], "a", "{stdout}");
+    let procs: usize = lines[n - 1].parse().expect("process count");
+    assert!(
+        procs < 10,
+        "{procs} processes seen inside the server: {stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname"),
+        machine_hostname,
+        "the machine's hostname is untouched"
+    );
     assert_eq!(out.status.code(), Some(1));
 }
 

@@ -5,6 +5,9 @@
 //!   isolated networking (a namespace, veth and nftables rules each; needs root, `ip`, `nft`,
 //!   `curl`) against the shared-network mode (no plumbing) in the same run.
 //!
+//! - TCP throughput between two servers on one network, and from the machine to a floating IP,
+//!   as a ratio of loopback throughput in the same run (isolated networking only).
+//!
 //! The first two run in the shared-network mode. Times are reported next to a baseline measured
 //! in the same run (`GET /healthz`, or the boot without networking), as ratios.
 
@@ -239,6 +242,175 @@ async fn boot_answering(
     (active, took)
 }
 
+/// Runs `f` on a thread that entered the network namespace `ns` (sockets made there stay there).
+fn in_ns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let path = std::path::Path::new("/run/netns").join(ns);
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&path).expect("namespace");
+        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        f()
+    })
+    .join()
+    .expect("namespace thread")
+}
+
+/// Sends 1 GiB from `client` to the one connection `listener` accepts; returns bytes per second.
+fn throughput(listener: std::net::TcpListener, client: std::net::TcpStream) -> f64 {
+    use std::io::{Read as _, Write as _};
+    const TOTAL: usize = 1 << 30;
+    let rx = std::thread::spawn(move || {
+        let (mut c, _) = listener.accept().expect("accept");
+        let mut buf = vec![0u8; 1 << 18];
+        let mut got = 0usize;
+        let start = Instant::now();
+        loop {
+            let n = c.read(&mut buf).expect("read");
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        (got, start.elapsed())
+    });
+    let mut client = client;
+    let chunk = vec![7u8; 1 << 18];
+    let mut sent = 0;
+    while sent < TOTAL {
+        client.write_all(&chunk).expect("write");
+        sent += chunk.len();
+    }
+    drop(client);
+    let (got, took) = rx.join().expect("receiver");
+    assert_eq!(got, TOTAL);
+    got as f64 / took.as_secs_f64()
+}
+
+/// Loopback, server to server on one network, machine to a floating IP: bytes per second each.
+async fn throughputs() -> (f64, f64, f64) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (cloud, b) = open(dir.path(), vitrina_localcloud::NetworkSetting::Auto).await;
+    let net = b
+        .post(
+            "/networking/v2.0/networks",
+            json!({"network": {"name": "tp"}}),
+        )
+        .await["network"]["id"]
+        .as_str()
+        .expect("net")
+        .to_owned();
+    let sub = b
+        .post(
+            "/networking/v2.0/subnets",
+            json!({"subnet": {"network_id": net, "cidr": "10.9.0.0/24", "ip_version": 4}}),
+        )
+        .await["subnet"]["id"]
+        .as_str()
+        .expect("subnet")
+        .to_owned();
+    let ext = b.get("/networking/v2.0/networks?name=ext-net").await["networks"][0]["id"]
+        .as_str()
+        .expect("ext-net")
+        .to_owned();
+    let router = b
+        .post(
+            "/networking/v2.0/routers",
+            json!({"router": {"name": "r", "external_gateway_info": {"network_id": ext}}}),
+        )
+        .await["router"]["id"]
+        .as_str()
+        .expect("router")
+        .to_owned();
+    let r = b
+        .http
+        .put(format!(
+            "{}/networking/v2.0/routers/{router}/add_router_interface",
+            b.base
+        ))
+        .header("x-auth-token", &b.token)
+        .json(&json!({"subnet_id": sub}))
+        .send()
+        .await
+        .expect("add interface");
+    assert!(r.status().is_success());
+    let sg = b.get("/networking/v2.0/security-groups?name=default").await["security_groups"][0]
+        ["id"]
+        .as_str()
+        .expect("default sg")
+        .to_owned();
+    b.post("/networking/v2.0/security-group-rules", json!({"security_group_rule": {"security_group_id": sg, "direction": "ingress", "protocol": "tcp", "port_range_min": 5001, "port_range_max": 5002, "remote_ip_prefix": "0.0.0.0/0"}})).await;
+    let image = b.get("/image/v2/images?name=vitrina-process-base").await["images"][0]["id"]
+        .as_str()
+        .expect("image")
+        .to_owned();
+    let flavor = b.get("/compute/v2.1/flavors").await["flavors"][0]["id"]
+        .as_str()
+        .expect("flavor")
+        .to_owned();
+    let mut ids = Vec::new();
+    for name in ["tp-a", "tp-b"] {
+        let v = b.post("/compute/v2.1/servers", json!({"server": {"name": name, "flavorRef": flavor, "imageRef": image, "networks": [{"uuid": net}]}})).await;
+        ids.push(v["server"]["id"].as_str().expect("id").to_owned());
+    }
+    while b.active().await < 2 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let fip = b
+        .post(
+            "/networking/v2.0/floatingips",
+            json!({"floatingip": {"floating_network_id": ext}}),
+        )
+        .await["floatingip"]["floating_ip_address"]
+        .as_str()
+        .expect("fip")
+        .to_owned();
+    b.post(
+        &format!("/compute/v2.1/servers/{}/action", ids[1]),
+        json!({"addFloatingIp": {"address": fip}}),
+    )
+    .await;
+    cloud.sync_network().await;
+    let detail = b.get(&format!("/compute/v2.1/servers/{}", ids[1])).await;
+    let ip_b = detail["server"]["addresses"]["tp"][0]["addr"]
+        .as_str()
+        .expect("fixed ip")
+        .to_owned();
+    let ns_a = cloud.server_netns(&ids[0]).expect("netns");
+    let ns_b = cloud.server_netns(&ids[1]).expect("netns");
+
+    let lo = tokio::task::spawn_blocking(|| {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let c = std::net::TcpStream::connect(l.local_addr().expect("addr")).expect("connect");
+        throughput(l, c)
+    })
+    .await
+    .expect("loopback");
+    let vm = {
+        let l = in_ns(&ns_b, || {
+            std::net::TcpListener::bind("0.0.0.0:5001").expect("bind in b")
+        });
+        let target = format!("{ip_b}:5001");
+        let c = in_ns(&ns_a, move || {
+            std::net::TcpStream::connect(target).expect("connect from a")
+        });
+        tokio::task::spawn_blocking(move || throughput(l, c))
+            .await
+            .expect("vm to vm")
+    };
+    let to_fip = {
+        let l = in_ns(&ns_b, || {
+            std::net::TcpListener::bind("0.0.0.0:5002").expect("bind in b")
+        });
+        let c = std::net::TcpStream::connect(format!("{fip}:5002")).expect("connect to the FIP");
+        tokio::task::spawn_blocking(move || throughput(l, c))
+            .await
+            .expect("machine to FIP")
+    };
+    cloud.stop_all_servers().await;
+    let _ = cloud.shutdown();
+    vitrina_localcloud::kill_instances(&dir.path().join("instances"));
+    (lo, vm, to_fip)
+}
+
 #[tokio::main]
 async fn main() {
     let plain = boot_answering(vitrina_localcloud::NetworkSetting::Shared, 100).await;
@@ -255,6 +427,10 @@ async fn main() {
         vitrina_localcloud::NetworkMode::Isolated => {
             Some(boot_answering(vitrina_localcloud::NetworkSetting::Auto, 100).await)
         }
+        vitrina_localcloud::NetworkMode::Shared { .. } => None,
+    };
+    let tput = match &isolated_cloud {
+        vitrina_localcloud::NetworkMode::Isolated => Some(throughputs().await),
         vitrina_localcloud::NetworkMode::Shared { .. } => None,
     };
 
@@ -354,6 +530,20 @@ async fn main() {
         None => println!(
             "  isolated networking not measured: {isolated_cloud:?} (run as root with iproute2 and nftables)"
         ),
+    }
+    if let Some((lo, vm, fip)) = tput {
+        let gbit = |b: f64| b * 8.0 / 1e9;
+        println!("  TCP throughput, 1 GiB: loopback {:.1} Gbit/s", gbit(lo));
+        println!(
+            "    server to server on one network (veth, bridge, veth, nftables): {:.1} Gbit/s = {:.2}x loopback",
+            gbit(vm),
+            vm / lo
+        );
+        println!(
+            "    machine to a floating IP (veth, bridge, router DNAT, bridge, veth): {:.1} Gbit/s = {:.2}x loopback",
+            gbit(fip),
+            fip / lo
+        );
     }
 
     let _ = cloud.shutdown();

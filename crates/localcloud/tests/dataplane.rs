@@ -87,6 +87,24 @@ where
     }
 }
 
+/// localcloud's nftables ruleset in a namespace.
+fn ruleset(ns: &str) -> String {
+    let out = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            ns,
+            "nft",
+            "list",
+            "table",
+            "inet",
+            "localcloud",
+        ])
+        .output()
+        .expect("nft list table");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// User data of a VM serving its name on port 8080.
 fn web(name: &str) -> String {
     format!("#!/bin/sh\necho {name} > index.html\nnohup python3 -m http.server 8080 >/dev/null 2>&1 &\n")
@@ -354,7 +372,7 @@ async fn security_groups_are_enforced_and_follow_rule_changes() {
     let port_c = p.port(&net, "10.44.0.12", Some(vec![&ssh, &members])).await;
     let port_d = p.port(&net, "10.44.0.13", Some(vec![&members])).await;
     let (_, ns_a) = p.web_vm("a", &port_a, "10.44.0.10").await;
-    let (_, _ns_b) = p.web_vm("b", &port_b, "10.44.0.11").await;
+    let (_, ns_b) = p.web_vm("b", &port_b, "10.44.0.11").await;
     let (_, ns_c) = p.web_vm("c", &port_c, "10.44.0.12").await;
     let (_, ns_d) = p.web_vm("d", &port_d, "10.44.0.13").await;
     let b_url = "http://10.44.0.11:8080/";
@@ -363,12 +381,19 @@ async fn security_groups_are_enforced_and_follow_rule_changes() {
     let rule = p
         .rule(json!({"security_group_id": ssh, "direction": "ingress", "protocol": "tcp", "port_range_min": 8000, "port_range_max": 8100, "remote_ip_prefix": "10.44.0.0/24"}))
         .await;
+    // The effect is timed on b's ruleset (a dropped SYN is retried only after 1 s, which would
+    // hide it), then shown with a request.
     let t = Instant::now();
+    poll("the rule in b's ruleset", Duration::from_secs(10), || {
+        let has = ruleset(&ns_b).contains("8000-8100");
+        async move { has.then_some(()) }
+    })
+    .await;
+    let opened = t.elapsed();
     poll("8080 open after the rule", Duration::from_secs(10), || {
         curl_in(&ns_a, b_url)
     })
     .await;
-    let opened = t.elapsed();
     let (s, _) = p
         .call(
             Method::DELETE,
@@ -379,13 +404,25 @@ async fn security_groups_are_enforced_and_follow_rule_changes() {
     assert_eq!(s, 204);
     let t = Instant::now();
     poll(
-        "8080 closed after the delete",
+        "the rule gone from b's ruleset",
         Duration::from_secs(10),
-        || async { curl_in(&ns_a, b_url).await.is_none().then_some(()) },
+        || {
+            let gone = !ruleset(&ns_b).contains("8000-8100");
+            async move { gone.then_some(()) }
+        },
     )
     .await;
     let closed = t.elapsed();
-    println!("rule added → open in {opened:?}; rule deleted → closed in {closed:?}");
+    assert_eq!(
+        curl_in(&ns_a, b_url).await,
+        None,
+        "8080 closed after the delete"
+    );
+    println!("rule added → in force after {opened:?}; rule deleted → gone after {closed:?} (from the API's answer)");
+    assert!(
+        opened < Duration::from_secs(5) && closed < Duration::from_secs(5),
+        "rule changes take effect promptly: {opened:?}, {closed:?}"
+    );
     // remote_group_id admits members only: d (member) reaches c on 8080, a (not) does not.
     let c_url = "http://10.44.0.12:8080/";
     assert_eq!(curl_in(&ns_d, c_url).await.as_deref(), Some("c"));

@@ -400,17 +400,50 @@ pub fn pass(tools: &Tools, names: &Names, plan: &Plan, applied: &mut Applied) ->
             applied.namespaces.remove(&seg);
         }
     }
-    for (n, script) in &plan.nft {
-        if report.errors.contains_key(n) || applied.nft.get(n) == Some(script) {
+    // Rulesets are independent: apply them from a few threads (each is one `nft` process).
+    let jobs: Vec<(&String, &String, bool)> = plan
+        .nft
+        .iter()
+        .filter(|(n, script)| {
+            !report.errors.contains_key(*n) && applied.nft.get(*n) != Some(*script)
+        })
+        .map(|(n, script)| {
+            let forward = plan.namespaces.get(n).is_some_and(|s| s.forward);
+            (n, script, forward)
+        })
+        .collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<(usize, Result<(), KernelError>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..jobs.len().clamp(1, 4))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let Some((n, script, forward)) = jobs.get(i) else {
+                            break;
+                        };
+                        done.push((i, tools.nft(n, script, *forward)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    for (i, r) in results {
+        let Some((n, script, _)) = jobs.get(i) else {
             continue;
-        }
-        let forward = plan.namespaces.get(n).is_some_and(|s| s.forward);
-        match tools.nft(n, script, forward) {
+        };
+        match r {
             Ok(()) => {
-                applied.nft.insert(n.clone(), script.clone());
+                applied.nft.insert((*n).clone(), (*script).clone());
             }
             Err(e) => {
-                report.errors.insert(n.clone(), e.to_string());
+                report.errors.insert((*n).clone(), e.to_string());
             }
         }
     }

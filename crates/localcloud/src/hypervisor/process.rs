@@ -199,7 +199,22 @@ impl ProcessHypervisor {
         let mut cmd = match (&spec.netns, crate::dataplane::find_tool("ip")) {
             (Some(ns), Some(ip)) => {
                 let mut c = tokio::process::Command::new(ip);
-                c.args(["netns", "exec", ns, "/bin/sh"]);
+                c.args(["netns", "exec", ns]);
+                // Its own hostname (UTS) and process tree (PID, with its own /proc), when
+                // util-linux's unshare is there; the tree dies with its leader.
+                if let Some(unshare) = crate::dataplane::find_tool("unshare") {
+                    c.arg(unshare).args([
+                        "--uts",
+                        "--pid",
+                        "--mount-proc",
+                        "--kill-child",
+                        "/bin/sh",
+                        "-c",
+                        "hostname \"$VITRINA_HOSTNAME\" 2>/dev/null; exec /bin/sh \"$0\"",
+                    ]);
+                } else {
+                    c.arg("/bin/sh");
+                }
                 c
             }
             (Some(_), None) => {
