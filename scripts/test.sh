@@ -14,6 +14,8 @@ command -v cc >/dev/null || need_apt+=(gcc)             # the linker, and mimall
 command -v python3 >/dev/null || need_apt+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 command -v ssh-keygen >/dev/null || need_apt+=(openssh-client)   # localcloud generates keypairs
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)  # the store on PostgreSQL
+command -v curl >/dev/null || need_apt+=(curl)           # ivkcs user data downloads the agent
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing Debian packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo

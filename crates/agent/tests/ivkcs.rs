@@ -399,3 +399,65 @@ output "public_key" {{
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_in_the_environment_reaches_no_log_no_error_and_no_plain_column() {
+    let h = Harness::start().await;
+    let agent = h.agent("n1").await;
+    let marker = "hunter2-S3CRET-4711";
+    let dir = tempfile::tempdir().expect("tf dir");
+    std::fs::write(
+        dir.path().join("main.tf"),
+        format!(
+            r#"
+variable "password" {{
+  type      = string
+  default   = "{marker}"
+  sensitive = true
+}}
+
+resource "ivkcs_agent_exec" "leaky" {{
+  uuid  = "{d}"
+  name  = "leaky"
+  hosts = ["n1"]
+  step {{
+    index   = 1
+    type    = "bash"
+    content = "echo \"password is $PASSWORD\"; echo \"$PASSWORD\" >&2; exit 4"
+    options {{
+      environment_variables = ["PASSWORD=${{var.password}}"]
+      attempts              = 1
+    }}
+  }}
+}}
+"#,
+            d = h.d
+        ),
+    )
+    .expect("main.tf");
+    let err = apply(&engine(&h), dir.path())
+        .await
+        .expect_err("the step fails");
+    assert!(err.contains("password is <redacted>"), "{err}");
+    assert!(!err.contains(marker), "the error shows the secret: {err}");
+    assert!(
+        !agent.log_text().contains(marker),
+        "the agent log shows the secret"
+    );
+    let server_dir = h.dir.path().join("server");
+    let mut h = h;
+    if let Some(server) = h.server.take() {
+        server.stop().await;
+    }
+    for entry in std::fs::read_dir(&server_dir).expect("server dir") {
+        let path = entry.expect("entry").path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).expect("read");
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(marker),
+                "{} holds the secret in plain text",
+                path.display()
+            );
+        }
+    }
+}

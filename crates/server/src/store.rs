@@ -748,6 +748,47 @@ impl Store {
             .map_err(query_err("decode check result"))
     }
 
+    /// Every `(table, column)` of the schema, sorted: the same on SQLite and PostgreSQL.
+    pub async fn schema_columns(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut out = Vec::new();
+        match self.backend {
+            Backend::Sqlite => {
+                let tables = sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(query_err("list tables"))?;
+                for t in tables {
+                    let name: String = t.try_get("name").map_err(query_err("list tables"))?;
+                    let cols =
+                        sqlx::query(&format!("SELECT name FROM pragma_table_info('{name}')"))
+                            .fetch_all(&self.pool)
+                            .await
+                            .map_err(query_err("list columns"))?;
+                    for c in cols {
+                        out.push((
+                            name.clone(),
+                            c.try_get("name").map_err(query_err("list columns"))?,
+                        ));
+                    }
+                }
+            }
+            Backend::Postgres => {
+                let rows = sqlx::query("SELECT table_name::text AS t, column_name::text AS c FROM information_schema.columns WHERE table_schema = current_schema()")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(query_err("list columns"))?;
+                for r in rows {
+                    out.push((
+                        r.try_get("t").map_err(query_err("list columns"))?,
+                        r.try_get("c").map_err(query_err("list columns"))?,
+                    ));
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }

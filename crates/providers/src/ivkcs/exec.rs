@@ -132,6 +132,23 @@ fn combined_hash(hashes: impl IntoIterator<Item = String>) -> String {
     hex::encode(h.finalize())
 }
 
+/// Values of the steps' `environment_variables` (often secrets): hidden in error messages.
+fn secret_values(spec: &ExecGroupSpec) -> Vec<String> {
+    spec.steps
+        .iter()
+        .flat_map(|s| s.options.environment_variables.iter())
+        .filter_map(|kv| kv.expose().split_once('=').map(|(_, v)| v.to_owned()))
+        .filter(|v| v.len() >= 4)
+        .collect()
+}
+
+fn redact(mut text: String, secrets: &[String]) -> String {
+    for s in secrets {
+        text = text.replace(s.as_str(), "<redacted>");
+    }
+    text
+}
+
 fn failure_message(host: &HostName, r: &StepResultView) -> String {
     let mut m = format!(
         "step {} of `{}` failed on host `{host}`: {}",
@@ -169,6 +186,7 @@ pub(super) async fn apply_exec(
     out.set("hash", vs(combined_hash(view.hashes.values().cloned())));
     out.set("id", vs(format!("{d}/{name}")));
     let timeout = timeout.unwrap_or(DEFAULT_EXEC_TIMEOUT);
+    let secrets = secret_values(&spec);
     let waited = poll_until(timeout, Duration::from_millis(250), || async {
         let r = client
             .group_results(&d, &name)
@@ -176,7 +194,10 @@ pub(super) async fn apply_exec(
             .map_err(|e| client_err("cannot read the results", e))?;
         for h in &r.hosts {
             if let Some(failed) = h.steps.iter().find(|s| s.status == Status::Failed) {
-                return Err(ProviderError::new(failure_message(&h.host, failed)));
+                return Err(ProviderError::new(redact(
+                    failure_message(&h.host, failed),
+                    &secrets,
+                )));
             }
         }
         Ok(r.hosts.iter().all(|h| h.status == Status::Ok).then_some(()))
