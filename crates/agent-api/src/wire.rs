@@ -258,6 +258,10 @@ pub struct HostView {
     pub last_heartbeat: Option<i64>,
     /// Set when the host counts as failed, with the reason (auto-recovery replaces it).
     pub failed: Option<String>,
+    /// How many times the host has been found failed; grows by one per failure, so a
+    /// replacement triggered by it happens once.
+    #[serde(default)]
+    pub failure_epoch: i64,
 }
 
 /// One health check.

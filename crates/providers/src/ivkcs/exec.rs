@@ -441,15 +441,17 @@ pub(super) async fn read_status(p: &Ivkcs, v: &Value) -> Result<Value, ProviderE
     let host: HostName = host_text
         .parse()
         .map_err(|e: vitrina_common::IdError| ProviderError::new(format!("`host`: {e}")))?;
-    let status = match client.host(&d, &host).await {
-        Ok(h) if h.failed.is_some() => Status::Failed,
-        Ok(h) => h.status.unwrap_or(Status::Running),
-        Err(e) if e.status().map(|s| s.as_u16()) == Some(404) => Status::Running,
+    let (status, epoch) = match client.host(&d, &host).await {
+        Ok(h) if h.failed.is_some() => (Status::Failed, h.failure_epoch),
+        Ok(h) => (h.status.unwrap_or(Status::Running), h.failure_epoch),
+        Err(e) if e.status().map(|s| s.as_u16()) == Some(404) => (Status::Running, 0),
         Err(e) => return Err(client_err("cannot read the agent's status", e)),
     };
     let mut out = v.clone();
     out.set("status", status_str(status));
-    out.set("id", vs(format!("{d}/{host}")));
+    // The id changes with each new failure of the host (and only then): passed through
+    // `null_resource.triggers` into `replace_triggered_by`, it replaces the host's VM once.
+    out.set("id", vs(format!("{d}/{host}/{epoch}")));
     Ok(out)
 }
 
