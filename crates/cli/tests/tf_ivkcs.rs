@@ -8,6 +8,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const EXAMPLE: &str = include_str!("../../../examples/tf/localcloud-agent/main.tf");
+const HELLO_WEB: &str =
+    include_str!("../../../examples/packages/hello_web/plans/free/deployment/deploy.tf");
 
 /// `vitrina serve` and the VMs it started; both stopped when dropped, even after a failure.
 struct Serve {
@@ -82,13 +84,11 @@ fn must(env: &[(String, String)], args: &[&str]) -> String {
     stdout
 }
 
-#[test]
-fn apply_on_localcloud_installs_the_agent_and_runs_the_steps() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
+/// Starts `vitrina serve --demo` in `data` and returns it with the `demo.env` variables.
+fn serve(data: &Path) -> (Serve, Vec<(String, String)>) {
     let child = Command::new(env!("CARGO_BIN_EXE_vitrina"))
         .args(["serve", "--listen", "127.0.0.1:0", "--demo", "--data"])
-        .arg(&data)
+        .arg(data)
         .env("VITRINA_AGENT_BINARY", agent_binary())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -97,14 +97,22 @@ fn apply_on_localcloud_installs_the_agent_and_runs_the_steps() {
         .expect("vitrina serve starts");
     let serve = Serve {
         child,
-        data: data.clone(),
+        data: data.to_path_buf(),
     };
     let deadline = Instant::now() + Duration::from_secs(120);
     while !data.join("demo.env").is_file() {
         assert!(Instant::now() < deadline, "vitrina serve wrote no demo.env");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let env = demo_env(&data);
+    let env = demo_env(data);
+    (serve, env)
+}
+
+#[test]
+fn apply_on_localcloud_installs_the_agent_and_runs_the_steps() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (serve, env) = serve(&data);
     let tf = dir.path().join("tf");
     std::fs::create_dir_all(&tf).expect("tf dir");
     std::fs::write(tf.join("main.tf"), EXAMPLE).expect("main.tf");
@@ -142,5 +150,174 @@ fn apply_on_localcloud_installs_the_agent_and_runs_the_steps() {
     assert!(changes.is_empty(), "{changes:#?}");
 
     must(&env, &["tf", "destroy", tf_s, "--auto-approve"]);
+    drop(serve);
+}
+
+/// The page server `hello_web` starts with `setsid` (outside the VM's process group, which is
+/// all a process VM is today): stopped when dropped.
+struct PageServer(Option<i32>);
+
+impl Drop for PageServer {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+    }
+}
+
+/// One HTTP/1.0 GET; returns the status line and the body.
+fn http_get(url: &str, basic: Option<&str>) -> (String, String) {
+    use std::io::{Read as _, Write as _};
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (addr, path) = rest
+        .split_once('/')
+        .map(|(a, p)| (a, format!("/{p}")))
+        .unwrap_or((rest, "/".into()));
+    let mut s =
+        std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let auth = basic
+        .map(|b| {
+            use base64::Engine as _;
+            format!(
+                "Authorization: Basic {}\r\n",
+                base64::engine::general_purpose::STANDARD.encode(b)
+            )
+        })
+        .unwrap_or_default();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}\r\n").expect("request");
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    let (head, body) = buf.split_once("\r\n\r\n").unwrap_or((&buf, ""));
+    (
+        head.lines().next().unwrap_or_default().to_owned(),
+        body.to_owned(),
+    )
+}
+
+#[test]
+fn hello_web_deploys_on_localcloud_and_answers_at_its_url() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (serve, env) = serve(&data);
+    // A project network on a loopback range: in localcloud's shared-network mode a VM's address
+    // must be one this machine has (the data plane gives VMs their own network later).
+    let third = std::process::id() % 200 + 20;
+    let net = dir.path().join("net");
+    std::fs::create_dir_all(&net).expect("net dir");
+    std::fs::write(
+        net.join("main.tf"),
+        format!(
+            r#"
+resource "vkcs_networking_network" "net" {{
+  name = "hello-net"
+}}
+
+resource "vkcs_networking_subnet" "sub" {{
+  name       = "hello-subnet"
+  network_id = vkcs_networking_network.net.id
+  cidr       = "127.77.{third}.0/24"
+}}
+
+output "subnet" {{
+  value = vkcs_networking_subnet.sub.id
+}}
+"#
+        ),
+    )
+    .expect("net main.tf");
+    let net_s = net.to_str().expect("utf-8");
+    must(&env, &["tf", "apply", net_s, "--auto-approve"]);
+    let outputs: serde_json::Value =
+        serde_json::from_str(&must(&env, &["tf", "output", net_s, "--json"])).expect("outputs");
+    let subnet = outputs["subnet"]["value"]
+        .as_str()
+        .expect("subnet")
+        .to_owned();
+
+    let tf = dir.path().join("hello_web");
+    std::fs::create_dir_all(&tf).expect("tf dir");
+    std::fs::write(tf.join("deploy.tf"), HELLO_WEB).expect("deploy.tf");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let vars = [
+        "--var".to_owned(),
+        "flavor=Basic-1-2-20".to_owned(),
+        "--var".to_owned(),
+        "az=GZ1".to_owned(),
+        "--var".to_owned(),
+        format!("subnet={subnet}"),
+        "--var".to_owned(),
+        "data_type=ceph-ssd".to_owned(),
+        "--var".to_owned(),
+        "data_size=1".to_owned(),
+        "--var".to_owned(),
+        "page_title=\"Hello from vitrina\"".to_owned(),
+        "--var".to_owned(),
+        format!("http_port={port}"),
+    ];
+    let tf_s = tf.to_str().expect("utf-8");
+    let with = |cmd: &[&str]| -> Vec<String> {
+        cmd.iter()
+            .map(|s| s.to_string())
+            .chain(vars.iter().cloned())
+            .collect()
+    };
+    let started = Instant::now();
+    let apply = with(&["tf", "apply", tf_s, "--auto-approve"]);
+    let out = vitrina(&env, &apply.iter().map(String::as_str).collect::<Vec<_>>());
+    let page_server = PageServer(
+        std::fs::read_dir(data.join("cloud/instances"))
+            .ok()
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find_map(|e| {
+                let apps = std::fs::read_dir(e.path().join("srv/hello_web")).ok()?;
+                apps.flatten()
+                    .find_map(|a| std::fs::read_to_string(a.path().join("server.pid")).ok())
+                    .and_then(|p| p.trim().parse().ok())
+            }),
+    );
+    assert!(
+        out.status.success(),
+        "apply failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("hello_web apply to healthy: {:?}", started.elapsed());
+    let outputs: serde_json::Value =
+        serde_json::from_str(&must(&env, &["tf", "output", tf_s, "--json"])).expect("outputs");
+    let url = outputs["url"]["value"].as_str().expect("url").to_owned();
+    let password = outputs["admin_password"]["value"]
+        .as_str()
+        .expect("password")
+        .to_owned();
+    let (status, body) = http_get(&url, None);
+    assert!(status.contains("200"), "{status}");
+    assert!(body.contains("<h1>Hello from vitrina</h1>"), "{body}");
+    let (status, _) = http_get(&format!("{url}admin"), None);
+    assert!(status.contains("401"), "{status}");
+    let (status, body) = http_get(&format!("{url}admin"), Some(&format!("admin:{password}")));
+    assert!(
+        status.contains("200") && body.contains("uptime_seconds"),
+        "{status} {body}"
+    );
+
+    let destroy = with(&["tf", "destroy", tf_s, "--auto-approve"]);
+    let out = vitrina(
+        &env,
+        &destroy.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert!(
+        out.status.success(),
+        "destroy failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(page_server);
+    must(&env, &["tf", "destroy", net_s, "--auto-approve"]);
     drop(serve);
 }
