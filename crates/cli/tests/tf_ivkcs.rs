@@ -8,6 +8,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const EXAMPLE: &str = include_str!("../../../examples/tf/localcloud-agent/main.tf");
+const KV_CLUSTER: &str =
+    include_str!("../../../examples/packages/kv_cluster/plans/standard/deployment/deploy.tf");
 const HELLO_WEB: &str =
     include_str!("../../../examples/packages/hello_web/plans/free/deployment/deploy.tf");
 
@@ -153,15 +155,42 @@ fn apply_on_localcloud_installs_the_agent_and_runs_the_steps() {
     drop(serve);
 }
 
-/// The page server `hello_web` starts with `setsid` (outside the VM's process group, which is
-/// all a process VM is today): stopped when dropped.
-struct PageServer(Option<i32>);
+/// Servers the example packages start with `setsid` (outside the VM's process group, which is
+/// all a process VM is today): every `server.pid` under the VMs' roots is stopped when dropped.
+struct AppServers(PathBuf);
 
-impl Drop for PageServer {
-    fn drop(&mut self) {
-        if let Some(pid) = self.0 {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
+fn pid_files(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.file_name().is_some_and(|n| n == "server.pid") {
+            out.push(p);
+        } else if depth > 0 && e.file_type().is_ok_and(|t| t.is_dir()) {
+            pid_files(&p, depth - 1, out);
         }
+    }
+}
+
+impl AppServers {
+    fn stop(&self) {
+        let mut files = Vec::new();
+        pid_files(&self.0.join("cloud/instances"), 8, &mut files);
+        for f in files {
+            if let Ok(pid) = std::fs::read_to_string(&f) {
+                let _ = Command::new("kill")
+                    .arg(pid.trim())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+    }
+}
+
+impl Drop for AppServers {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -269,19 +298,7 @@ output "subnet" {{
     let started = Instant::now();
     let apply = with(&["tf", "apply", tf_s, "--auto-approve"]);
     let out = vitrina(&env, &apply.iter().map(String::as_str).collect::<Vec<_>>());
-    let page_server = PageServer(
-        std::fs::read_dir(data.join("cloud/instances"))
-            .ok()
-            .into_iter()
-            .flatten()
-            .flatten()
-            .find_map(|e| {
-                let apps = std::fs::read_dir(e.path().join("srv/hello_web")).ok()?;
-                apps.flatten()
-                    .find_map(|a| std::fs::read_to_string(a.path().join("server.pid")).ok())
-                    .and_then(|p| p.trim().parse().ok())
-            }),
-    );
+    let app_servers = AppServers(data.clone());
     assert!(
         out.status.success(),
         "apply failed:\n{}\n{}",
@@ -307,6 +324,8 @@ output "subnet" {{
         "{status} {body}"
     );
 
+    // The page server runs outside the VM's process group: stop it while its pid file exists.
+    app_servers.stop();
     let destroy = with(&["tf", "destroy", tf_s, "--auto-approve"]);
     let out = vitrina(
         &env,
@@ -317,7 +336,137 @@ output "subnet" {{
         "destroy failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    drop(page_server);
+    must(&env, &["tf", "destroy", net_s, "--auto-approve"]);
+    drop(serve);
+}
+
+#[test]
+fn kv_cluster_of_five_nodes_deploys_on_localcloud() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (serve, env) = serve(&data);
+    let third = std::process::id() % 200 + 21;
+    let net = dir.path().join("net");
+    std::fs::create_dir_all(&net).expect("net dir");
+    std::fs::write(
+        net.join("main.tf"),
+        format!(
+            r#"
+resource "vkcs_networking_network" "net" {{
+  name = "kv-net"
+}}
+
+resource "vkcs_networking_subnet" "sub" {{
+  name       = "kv-subnet"
+  network_id = vkcs_networking_network.net.id
+  cidr       = "127.78.{third}.0/24"
+}}
+
+output "subnet" {{
+  value = vkcs_networking_subnet.sub.id
+}}
+"#
+        ),
+    )
+    .expect("net main.tf");
+    let net_s = net.to_str().expect("utf-8");
+    must(&env, &["tf", "apply", net_s, "--auto-approve"]);
+    let outputs: serde_json::Value =
+        serde_json::from_str(&must(&env, &["tf", "output", net_s, "--json"])).expect("outputs");
+    let subnet = outputs["subnet"]["value"]
+        .as_str()
+        .expect("subnet")
+        .to_owned();
+
+    let tf = dir.path().join("kv_cluster");
+    std::fs::create_dir_all(&tf).expect("tf dir");
+    std::fs::write(tf.join("deploy.tf"), KV_CLUSTER).expect("deploy.tf");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let vars: Vec<String> = [
+        "nodes=5".to_owned(),
+        "flavor=Basic-1-2-20".to_owned(),
+        "az=GZ1".to_owned(),
+        format!("subnet={subnet}"),
+        "data_type=ceph-ssd".to_owned(),
+        "data_size=1".to_owned(),
+        "public_reads=true".to_owned(),
+        format!("kv_port={port}"),
+    ]
+    .into_iter()
+    .flat_map(|v| ["--var".to_owned(), v])
+    .collect();
+    let tf_s = tf.to_str().expect("utf-8");
+    let with = |cmd: &[&str]| -> Vec<String> {
+        cmd.iter()
+            .map(|s| s.to_string())
+            .chain(vars.iter().cloned())
+            .collect()
+    };
+    let app_servers = AppServers(data.clone());
+    let started = Instant::now();
+    let apply = with(&["tf", "apply", tf_s, "--auto-approve", "--parallelism", "10"]);
+    let out = vitrina(&env, &apply.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        out.status.success(),
+        "apply failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!(
+        "kv_cluster (5 nodes) apply to healthy: {:?}",
+        started.elapsed()
+    );
+    let outputs: serde_json::Value =
+        serde_json::from_str(&must(&env, &["tf", "output", tf_s, "--json"])).expect("outputs");
+    let addresses: Vec<String> = outputs["addresses"]["value"]
+        .as_array()
+        .expect("addresses")
+        .iter()
+        .filter_map(|a| a.as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(addresses.len(), 5, "{outputs}");
+    let cluster_id = outputs["cluster_id"]["value"]
+        .as_str()
+        .expect("cluster_id")
+        .to_owned();
+    // Every node listens on the same port at its own address and knows the cluster.
+    let mut nodes = Vec::new();
+    for a in &addresses {
+        let (status, body) = http_get(&format!("http://{a}:{port}/health"), None);
+        assert!(status.contains("200"), "node {a}: {status}");
+        let health: serde_json::Value = serde_json::from_str(&body).expect("health JSON");
+        // The first step's structured result (the cluster id) reached every node.
+        assert_eq!(
+            health["cluster_id"].as_str(),
+            Some(cluster_id.as_str()),
+            "{a}: {health}"
+        );
+        nodes.push(health["node"].as_str().unwrap_or_default().to_owned());
+    }
+    nodes.sort();
+    nodes.dedup();
+    assert_eq!(nodes.len(), 5, "five distinct nodes: {nodes:?}");
+    let endpoints = outputs["endpoints"]["value"].as_array().expect("endpoints");
+    assert!(endpoints
+        .iter()
+        .all(|e| e.as_str().is_some_and(|e| e.ends_with(&format!(":{port}")))));
+    assert!(!cluster_id.is_empty());
+
+    app_servers.stop();
+    let destroy = with(&["tf", "destroy", tf_s, "--auto-approve"]);
+    let out = vitrina(
+        &env,
+        &destroy.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert!(
+        out.status.success(),
+        "destroy failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     must(&env, &["tf", "destroy", net_s, "--auto-approve"]);
     drop(serve);
 }
