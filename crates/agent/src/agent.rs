@@ -190,6 +190,8 @@ impl Agent {
                 }
             };
             known = work.revision;
+            // Results a restarting server did not take yet go again before anything new runs.
+            self.resend().await;
             self.update_checks(&work, &mut checks);
             self.run_groups(&work).await;
         }
