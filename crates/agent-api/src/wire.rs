@@ -435,7 +435,8 @@ pub struct WorkStep {
     pub step: Step,
     pub hash: String,
     /// The config service already holds a result that makes this step done (`ok` with this
-    /// hash, or any `ok` for a `once` step).
+    /// hash, or any `ok` for a `once` step). The agent trusts its own journal for ordinary
+    /// steps (a replaced host runs them again) and this flag for `once` steps.
     pub done: bool,
 }
 

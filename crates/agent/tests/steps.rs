@@ -405,3 +405,31 @@ async fn a_server_restart_mid_step_loses_no_result_and_repeats_no_step() {
     );
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_host_runs_its_steps_again_except_once_steps() {
+    let h = Harness::start().await;
+    let w = h.work_dir();
+    let mut agent = h.agent("n1").await;
+    let (setup, init) = (w.join("setup"), w.join("init"));
+    let mut once = step(1, &format!("echo x >> {}", init.display()));
+    once.options.once = true;
+    let every = step(2, &format!("echo x >> {}", setup.display()));
+    h.put("g", &["n1"], vec![once, every]).await;
+    assert_eq!(h.settle("g", &agent).await.hosts[0].status, Status::Ok);
+    // The VM is replaced: a new machine, the same host name and token, an empty state folder.
+    agent.kill();
+    let base = agent.state.parent().expect("agent folder").to_owned();
+    std::fs::remove_dir_all(&agent.state).expect("wipe state");
+    let _agent = h.spawn_agent(&base);
+    wait_for("the new machine to run the ordinary step", || {
+        lines(&setup).len() == 2
+    })
+    .await;
+    assert_eq!(
+        lines(&init).len(),
+        1,
+        "the once step ran on the new machine"
+    );
+    h.stop().await;
+}
