@@ -88,8 +88,21 @@ fn must(env: &[(String, String)], args: &[&str]) -> String {
 
 /// Starts `vitrina serve --demo` in `data` and returns it with the `demo.env` variables.
 fn serve(data: &Path) -> (Serve, Vec<(String, String)>) {
+    serve_with(data, "5m")
+}
+
+/// The same with `--health-timeout`.
+fn serve_with(data: &Path, health_timeout: &str) -> (Serve, Vec<(String, String)>) {
     let child = Command::new(env!("CARGO_BIN_EXE_vitrina"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--demo", "--data"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--demo",
+            "--health-timeout",
+            health_timeout,
+            "--data",
+        ])
         .arg(data)
         .env("VITRINA_AGENT_BINARY", agent_binary())
         .stdin(Stdio::null())
@@ -114,7 +127,7 @@ fn serve(data: &Path) -> (Serve, Vec<(String, String)>) {
 fn apply_on_localcloud_installs_the_agent_and_runs_the_steps() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let (serve, env) = serve(&data);
+    let (serve, env) = serve_with(&data, "3s");
     let tf = dir.path().join("tf");
     std::fs::create_dir_all(&tf).expect("tf dir");
     std::fs::write(tf.join("main.tf"), EXAMPLE).expect("main.tf");
@@ -150,6 +163,72 @@ fn apply_on_localcloud_installs_the_agent_and_runs_the_steps() {
         .filter(|c| c["action"] != "no-op" && c["action"] != "read")
         .collect();
     assert!(changes.is_empty(), "{changes:#?}");
+
+    // The VM dies (its whole process tree): the config service finds the host failed, and the
+    // next plan replaces the VM, and only what hangs on it.
+    let vm_dirs = |data: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(data.join("cloud/instances"))
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+    let old_vm = vm_dirs(&data).pop().expect("one VM");
+    let pgid = std::fs::read_to_string(old_vm.join("var/lib/cloud/pid")).expect("VM pid");
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", pgid.trim())])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let replaced = loop {
+        let plan: serde_json::Value =
+            serde_json::from_str(&must(&env, &["tf", "plan", tf_s, "--json"])).expect("plan json");
+        let replaced: Vec<String> = plan["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .filter(|c| c["action"] == "replace")
+            .filter_map(|c| c["address"].as_str().map(str::to_owned))
+            .collect();
+        if replaced.iter().any(|a| a == "vkcs_compute_instance.vm") {
+            break replaced;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the dead VM was never planned for replacement"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(
+        replaced
+            .iter()
+            .all(|a| a == "vkcs_compute_instance.vm" || a == "null_resource.replacement_trigger"),
+        "only the VM and its trigger are replaced: {replaced:?}"
+    );
+    must(&env, &["tf", "apply", tf_s, "--auto-approve"]);
+    // The new VM's agent registers and runs the ordinary steps on its fresh root.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let fresh: Vec<PathBuf> = vm_dirs(&data)
+            .into_iter()
+            .filter(|d| *d != old_vm)
+            .collect();
+        if fresh.iter().any(|d| d.join("srv/demo/cluster").is_file()) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the replacement VM never ran the steps"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Healthy again: nothing more to replace.
+    let plan: serde_json::Value =
+        serde_json::from_str(&must(&env, &["tf", "plan", tf_s, "--json"])).expect("plan json");
+    let again: Vec<&serde_json::Value> = plan["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter(|c| c["action"] == "replace")
+        .collect();
+    assert!(again.is_empty(), "{again:#?}");
 
     must(&env, &["tf", "destroy", tf_s, "--auto-approve"]);
     drop(serve);

@@ -34,7 +34,7 @@ pub struct ServerConfig {
     pub database_url: Option<String>,
     /// A host without heartbeat or healthy check for this long is failed.
     pub health_timeout: Duration,
-    /// How often agents send heartbeats.
+    /// How often agents send heartbeats (at most a third of `health_timeout`).
     pub heartbeat: Duration,
     /// The `vitrina-agent` binary handed to VMs.
     pub agent_binary: Option<PathBuf>,
@@ -128,7 +128,12 @@ impl Server {
             source,
         })?;
         let base = format!("http://{addr}");
-        let service = ConfigService::new(store, sealer, cfg.health_timeout, cfg.heartbeat);
+        // A host must be able to miss two heartbeats before it counts as silent.
+        let heartbeat = cfg
+            .heartbeat
+            .min(cfg.health_timeout / 3)
+            .max(Duration::from_millis(100));
+        let service = ConfigService::new(store, sealer, cfg.health_timeout, heartbeat);
         let mut router = Router::new()
             .route(
                 "/healthz",
