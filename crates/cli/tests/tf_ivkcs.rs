@@ -176,6 +176,51 @@ fn apply_on_localcloud_installs_the_agent_and_runs_the_steps() {
     let _ = Command::new("kill")
         .args(["-KILL", "--", &format!("-{}", pgid.trim())])
         .status();
+    // The config service says why, for that host only.
+    let service = env
+        .iter()
+        .find(|(k, _)| k == "VITRINA_CONFIG_SERVICE")
+        .map(|(_, v)| v.clone())
+        .expect("VITRINA_CONFIG_SERVICE");
+    let token = env
+        .iter()
+        .find(|(k, _)| k == "VITRINA_CONFIG_TOKEN")
+        .map(|(_, v)| v.clone())
+        .expect("VITRINA_CONFIG_TOKEN");
+    let uuid = outputs["instance_uuid"]["value"]
+        .as_str()
+        .expect("uuid")
+        .to_owned();
+    let host = outputs["host"]["value"].as_str().expect("host").to_owned();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let reason = loop {
+        let view: serde_json::Value = rt.block_on(async {
+            reqwest::Client::new()
+                .get(format!(
+                    "{service}/config/v1/deployments/{uuid}/hosts/{host}"
+                ))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .expect("host view")
+                .json()
+                .await
+                .expect("json")
+        });
+        if let Some(reason) = view["failed"].as_str() {
+            break reason.to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the host was never marked failed: {view}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(reason.contains("heartbeat"), "{reason}");
     let deadline = Instant::now() + Duration::from_secs(120);
     let replaced = loop {
         let plan: serde_json::Value =

@@ -142,6 +142,10 @@ output "host" {
   value = local.host
 }
 
+output "instance_uuid" {
+  value = var.instance_uuid
+}
+
 output "vm_ip" {
   value = vkcs_compute_instance.vm.access_ip_v4
 }
