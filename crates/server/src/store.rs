@@ -787,6 +787,44 @@ impl Store {
             .map_err(query_err("decode check result"))
     }
 
+    /// Counts for `/metrics`: agents, registered agents, exec groups, check sets, and step
+    /// results by status.
+    pub async fn counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut out = Vec::new();
+        for (name, q) in [
+            ("agents", "SELECT COUNT(*) AS n FROM agents"),
+            (
+                "agents_registered",
+                "SELECT COUNT(*) AS n FROM agents WHERE registered_at IS NOT NULL",
+            ),
+            ("exec_groups", "SELECT COUNT(*) AS n FROM exec_groups"),
+            ("check_sets", "SELECT COUNT(*) AS n FROM check_sets"),
+        ] {
+            let row = sqlx::query(q)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(query_err("count"))?;
+            out.push((
+                name.to_owned(),
+                row.try_get("n").map_err(query_err("count"))?,
+            ));
+        }
+        let rows = sqlx::query(
+            "SELECT status, COUNT(*) AS n FROM step_results GROUP BY status ORDER BY status",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_err("count results"))?;
+        for r in rows {
+            let status: String = r.try_get("status").map_err(query_err("count results"))?;
+            out.push((
+                format!("step_results_{status}"),
+                r.try_get("n").map_err(query_err("count results"))?,
+            ));
+        }
+        Ok(out)
+    }
+
     /// Every `(table, column)` of the schema, sorted: the same on SQLite and PostgreSQL.
     pub async fn schema_columns(&self) -> Result<Vec<(String, String)>, StoreError> {
         let mut out = Vec::new();

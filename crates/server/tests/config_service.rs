@@ -67,6 +67,14 @@ async fn healthz_answers_ok() {
         .await
         .expect("json");
     assert_eq!(body, serde_json::json!({"status": "ok"}));
+    let metrics = reqwest::get(format!("{}/metrics", server.url))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(metrics.contains("vitrina_up 1"), "{metrics}");
+    assert!(metrics.contains("vitrina_config_agents 0"), "{metrics}");
     server.stop().await;
 }
 
