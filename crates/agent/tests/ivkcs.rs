@@ -487,7 +487,7 @@ async fn plan_actions(engine: &Engine, dir: &Path) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_agent_fails_only_its_host_and_the_next_plan_replaces_only_it() {
-    let h = Harness::start_with(Duration::from_secs(2)).await;
+    let h = Harness::start_with(Duration::from_secs(4)).await;
     let mut a = h.agent("node-a").await;
     let _b = h.agent("node-b").await;
     for host_name in ["node-a", "node-b"] {

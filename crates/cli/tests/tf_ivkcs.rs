@@ -127,7 +127,7 @@ fn serve_with(data: &Path, health_timeout: &str) -> (Serve, Vec<(String, String)
 fn apply_on_localcloud_installs_the_agent_and_runs_the_steps() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let (serve, env) = serve_with(&data, "3s");
+    let (serve, env) = serve_with(&data, "6s");
     let tf = dir.path().join("tf");
     std::fs::create_dir_all(&tf).expect("tf dir");
     std::fs::write(tf.join("main.tf"), EXAMPLE).expect("main.tf");

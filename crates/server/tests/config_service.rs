@@ -340,7 +340,7 @@ async fn secrets_are_sealed_at_rest_and_results_survive_a_restart() {
 #[tokio::test]
 async fn a_host_is_failed_by_status_by_silence_and_by_checks() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(dir.path(), Duration::from_secs(2)).await;
+    let server = start(dir.path(), Duration::from_secs(4)).await;
     let engine = EngineClient::new(&server.url, server.engine_token.clone()).expect("engine");
     let d = DeploymentId::new_v4();
     let quiet = agent_for(&engine, &server.url, &d, "quiet").await;
