@@ -594,3 +594,87 @@ output "subnet" {{
     must(&env, &["tf", "destroy", net_s, "--auto-approve"]);
     drop(serve);
 }
+
+#[test]
+fn a_reboot_during_apply_brings_the_agent_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (serve, env) = serve(&data);
+    let tf = dir.path().join("tf");
+    std::fs::create_dir_all(&tf).expect("tf dir");
+    std::fs::write(
+        tf.join("main.tf"),
+        r#"
+variable "instance_uuid" {
+  type = string
+}
+
+resource "vkcs_networking_network" "net" {
+  name = "reboot-net"
+}
+
+resource "vkcs_networking_subnet" "sub" {
+  name       = "reboot-subnet"
+  network_id = vkcs_networking_network.net.id
+  cidr       = "192.168.78.0/24"
+}
+
+resource "ivkcs_user_data" "init" {
+  uuid      = var.instance_uuid
+  hosts     = ["rebooted"]
+  target_os = "debian114"
+}
+
+resource "vkcs_compute_instance" "vm" {
+  name       = "rebooted"
+  flavor_id  = "Basic-1-2-20"
+  image_name = "vitrina-process-base"
+  user_data  = ivkcs_user_data.init.user_data[0]
+  network {
+    uuid = vkcs_networking_network.net.id
+  }
+  depends_on = [vkcs_networking_subnet.sub]
+}
+
+resource "ivkcs_compute_instance_reboot" "vm" {
+  instance = vkcs_compute_instance.vm.id
+}
+
+resource "ivkcs_agent_exec" "after" {
+  uuid  = var.instance_uuid
+  name  = "after reboot"
+  hosts = ["rebooted"]
+  step {
+    index   = 1
+    type    = "bash"
+    content = "date > \"$VITRINA_ROOT/after-reboot\""
+  }
+  timeouts {
+    create = "3m"
+  }
+  depends_on = [ivkcs_compute_instance_reboot.vm]
+}
+"#,
+    )
+    .expect("main.tf");
+    let tf_s = tf.to_str().expect("utf-8");
+    must(&env, &["tf", "apply", tf_s, "--auto-approve"]);
+    let vm = std::fs::read_dir(data.join("cloud/instances"))
+        .expect("instances")
+        .flatten()
+        .map(|e| e.path())
+        .next()
+        .expect("one VM");
+    let console = std::fs::read_to_string(vm.join("var/log/console.log")).expect("console");
+    assert_eq!(
+        console.matches("localcloud: booting").count(),
+        2,
+        "one boot and one reboot:\n{console}"
+    );
+    assert!(
+        vm.join("after-reboot").is_file(),
+        "the step after the reboot did not run"
+    );
+    must(&env, &["tf", "destroy", tf_s, "--auto-approve"]);
+    drop(serve);
+}
