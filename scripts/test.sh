@@ -19,6 +19,7 @@ command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || need_apt+=
 command -v nft >/dev/null || [ -x /usr/sbin/nft ] || need_apt+=(nftables)
 command -v curl >/dev/null || need_apt+=(curl)          # the data plane tests fetch from inside VMs
 command -v capsh >/dev/null || [ -x /usr/sbin/capsh ] || [ -x /sbin/capsh ] || need_apt+=(libcap2-bin)  # drops CAP_NET_ADMIN
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)  # the store on PostgreSQL
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing Debian packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo

@@ -262,6 +262,10 @@ pub struct HostView {
     pub last_heartbeat: Option<i64>,
     /// Set when the host counts as failed, with the reason (auto-recovery replaces it).
     pub failed: Option<String>,
+    /// How many times the host has been found failed; grows by one per failure, so a
+    /// replacement triggered by it happens once.
+    #[serde(default)]
+    pub failure_epoch: i64,
 }
 
 /// One health check.
@@ -435,7 +439,8 @@ pub struct WorkStep {
     pub step: Step,
     pub hash: String,
     /// The config service already holds a result that makes this step done (`ok` with this
-    /// hash, or any `ok` for a `once` step).
+    /// hash, or any `ok` for a `once` step). The agent trusts its own journal for ordinary
+    /// steps (a replaced host runs them again) and this flag for `once` steps.
     pub done: bool,
 }
 

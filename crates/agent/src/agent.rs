@@ -190,6 +190,8 @@ impl Agent {
                 }
             };
             known = work.revision;
+            // Results a restarting server did not take yet go again before anything new runs.
+            self.resend().await;
             self.update_checks(&work, &mut checks);
             self.run_groups(&work).await;
         }
@@ -258,7 +260,10 @@ impl Agent {
     async fn run_group(&self, group: &WorkGroup) -> Result<(), String> {
         for ws in &group.steps {
             let (step, hash) = (&ws.step, ws.hash.as_str());
-            if ws.done || (step.options.once && self.journal.once_done(&group.name, step.index)) {
+            // What ran is what this machine's journal says (VK: the agent reports the hashes of
+            // the scripts it executed), so a replaced host runs the steps again; only `once`
+            // steps also count a success the config service saw on an earlier machine.
+            if step.options.once && (ws.done || self.journal.once_done(&group.name, step.index)) {
                 continue;
             }
             match self.journal.get(&group.name, step.index, hash) {

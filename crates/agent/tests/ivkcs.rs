@@ -399,3 +399,197 @@ output "public_key" {{
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_in_the_environment_reaches_no_log_no_error_and_no_plain_column() {
+    let h = Harness::start().await;
+    let agent = h.agent("n1").await;
+    let marker = "hunter2-S3CRET-4711";
+    let dir = tempfile::tempdir().expect("tf dir");
+    std::fs::write(
+        dir.path().join("main.tf"),
+        format!(
+            r#"
+variable "password" {{
+  type      = string
+  default   = "{marker}"
+  sensitive = true
+}}
+
+resource "ivkcs_agent_exec" "leaky" {{
+  uuid  = "{d}"
+  name  = "leaky"
+  hosts = ["n1"]
+  step {{
+    index   = 1
+    type    = "bash"
+    content = "echo \"password is $PASSWORD\"; echo \"$PASSWORD\" >&2; exit 4"
+    options {{
+      environment_variables = ["PASSWORD=${{var.password}}"]
+      attempts              = 1
+    }}
+  }}
+}}
+"#,
+            d = h.d
+        ),
+    )
+    .expect("main.tf");
+    let err = apply(&engine(&h), dir.path())
+        .await
+        .expect_err("the step fails");
+    assert!(err.contains("password is <redacted>"), "{err}");
+    assert!(!err.contains(marker), "the error shows the secret: {err}");
+    assert!(
+        !agent.log_text().contains(marker),
+        "the agent log shows the secret"
+    );
+    let server_dir = h.dir.path().join("server");
+    let mut h = h;
+    if let Some(server) = h.server.take() {
+        server.stop().await;
+    }
+    for entry in std::fs::read_dir(&server_dir).expect("server dir") {
+        let path = entry.expect("entry").path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).expect("read");
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(marker),
+                "{} holds the secret in plain text",
+                path.display()
+            );
+        }
+    }
+}
+
+/// `address → action` of every change a plan of `dir` proposes.
+async fn plan_actions(engine: &Engine, dir: &Path) -> Vec<(String, String)> {
+    let (config, diags) = Config::load_dir(dir);
+    assert!(!diags.has_errors(), "{diags:?}");
+    let prior = read_state(&dir.join("vitrina.tfstate")).expect("state");
+    let planned = engine
+        .plan(&config, &VarInputs::default(), prior, PlanMode::Normal)
+        .await
+        .unwrap_or_else(|d| panic!("plan: {d:?}"));
+    planned
+        .plan
+        .changes
+        .iter()
+        .filter(|c| {
+            !matches!(
+                c.action,
+                vitrina_engine::Action::NoOp | vitrina_engine::Action::Read
+            )
+        })
+        .map(|c| (c.addr.to_string(), c.action.as_str().to_owned()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_agent_fails_only_its_host_and_the_next_plan_replaces_only_it() {
+    let h = Harness::start_with(Duration::from_secs(4)).await;
+    let mut a = h.agent("node-a").await;
+    let _b = h.agent("node-b").await;
+    for host_name in ["node-a", "node-b"] {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !h
+            .engine
+            .host(&h.d, &host(host_name))
+            .await
+            .map(|v| v.registered)
+            .unwrap_or(false)
+        {
+            assert!(Instant::now() < deadline, "{host_name} did not register");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let dir = tempfile::tempdir().expect("tf dir");
+    // The seed's chain: ivkcs_agent_status → null_resource → replace_triggered_by.
+    std::fs::write(
+        dir.path().join("main.tf"),
+        format!(
+            r#"
+locals {{
+  hosts = ["node-a", "node-b"]
+}}
+
+resource "ivkcs_agent_status" "status_host" {{
+  count = length(local.hosts)
+  uuid  = "{d}"
+  host  = local.hosts[count.index]
+}}
+
+resource "null_resource" "replacement_trigger" {{
+  count = length(local.hosts)
+  triggers = {{
+    status = ivkcs_agent_status.status_host[count.index].id
+  }}
+}}
+
+resource "null_resource" "vm" {{
+  count = length(local.hosts)
+  lifecycle {{
+    replace_triggered_by = [null_resource.replacement_trigger[count.index]]
+  }}
+}}
+"#,
+            d = h.d
+        ),
+    )
+    .expect("main.tf");
+    let engine = engine(&h);
+    apply(&engine, dir.path()).await.expect("first apply");
+    assert!(
+        plan_actions(&engine, dir.path()).await.is_empty(),
+        "a healthy deployment plans nothing"
+    );
+
+    // Only node-a's agent dies; node-b keeps beating.
+    a.kill();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let reason = loop {
+        let va = h.engine.host(&h.d, &host("node-a")).await.expect("node-a");
+        let vb = h.engine.host(&h.d, &host("node-b")).await.expect("node-b");
+        assert!(vb.failed.is_none(), "node-b was marked failed: {vb:?}");
+        if let Some(reason) = va.failed {
+            break reason;
+        }
+        assert!(Instant::now() < deadline, "node-a was never marked failed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(reason.contains("heartbeat"), "{reason}");
+    let actions = plan_actions(&engine, dir.path()).await;
+    let replaced: Vec<&str> = actions
+        .iter()
+        .filter(|(_, action)| action == "replace")
+        .map(|(addr, _)| addr.as_str())
+        .collect();
+    assert!(replaced.contains(&"null_resource.vm[0]"), "{actions:?}");
+    assert!(
+        !replaced.iter().any(|a| a.ends_with("[1]")),
+        "node-b must stay: {actions:?}"
+    );
+    apply(&engine, dir.path()).await.expect("replacing apply");
+
+    // The replacement host's agent comes up: no further replacement.
+    let base = a.state.parent().expect("agent folder").to_owned();
+    let _a2 = h.spawn_agent(&base);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while h
+        .engine
+        .host(&h.d, &host("node-a"))
+        .await
+        .expect("node-a")
+        .failed
+        .is_some()
+    {
+        assert!(Instant::now() < deadline, "node-a never recovered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let actions = plan_actions(&engine, dir.path()).await;
+    assert!(
+        !actions.iter().any(|(_, action)| action == "replace"),
+        "a recovered host is not replaced again: {actions:?}"
+    );
+    h.stop().await;
+}

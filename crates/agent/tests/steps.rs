@@ -352,3 +352,84 @@ async fn a_registered_step_starts_within_a_second() {
     assert!(latency < Duration::from_secs(5), "{latency:?}");
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_restart_mid_step_loses_no_result_and_repeats_no_step() {
+    let mut h = Harness::start().await;
+    let w = h.work_dir();
+    let agent = h.agent("n1").await;
+    let (one, two, release) = (w.join("one"), w.join("two"), w.join("release"));
+    let s1 = step(1, &format!("echo done >> {}", one.display()));
+    let s2 = step(
+        2,
+        &format!(
+            "echo start >> {two}\nwhile [ ! -f {release} ]; do sleep 0.1; done\necho finished >> {two}\n",
+            two = two.display(),
+            release = release.display()
+        ),
+    );
+    h.put("g", &["n1"], vec![s1, s2]).await;
+    wait_for("step 2 to start", || lines(&two).len() == 1).await;
+    // Stop the server while step 2 runs; it finishes while nobody listens.
+    let server = h.server.take().expect("server");
+    let addr = server.addr;
+    server.stop().await;
+    std::fs::write(&release, b"go").expect("release");
+    wait_for("step 2 to finish", || lines(&two).len() == 2).await;
+    // The same server again: same data folder, same address.
+    let mut cfg = vitrina_server::ServerConfig::new(addr, h.dir.path().join("server"));
+    cfg.heartbeat = Duration::from_millis(500);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let server = loop {
+        match vitrina_server::Server::start(cfg.clone()).await {
+            Ok(s) => break s,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "cannot restart the server: {e}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    h.server = Some(server);
+    let r = h.settle("g", &agent).await;
+    assert_eq!(
+        r.hosts[0].status,
+        Status::Ok,
+        "{r:#?}\n{}",
+        agent.log_text()
+    );
+    assert_eq!(lines(&one), vec!["done".to_owned()], "step 1 ran twice");
+    assert_eq!(
+        lines(&two),
+        vec!["start".to_owned(), "finished".to_owned()],
+        "step 2 ran twice"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_host_runs_its_steps_again_except_once_steps() {
+    let h = Harness::start().await;
+    let w = h.work_dir();
+    let mut agent = h.agent("n1").await;
+    let (setup, init) = (w.join("setup"), w.join("init"));
+    let mut once = step(1, &format!("echo x >> {}", init.display()));
+    once.options.once = true;
+    let every = step(2, &format!("echo x >> {}", setup.display()));
+    h.put("g", &["n1"], vec![once, every]).await;
+    assert_eq!(h.settle("g", &agent).await.hosts[0].status, Status::Ok);
+    // The VM is replaced: a new machine, the same host name and token, an empty state folder.
+    agent.kill();
+    let base = agent.state.parent().expect("agent folder").to_owned();
+    std::fs::remove_dir_all(&agent.state).expect("wipe state");
+    let _agent = h.spawn_agent(&base);
+    wait_for("the new machine to run the ordinary step", || {
+        lines(&setup).len() == 2
+    })
+    .await;
+    assert_eq!(
+        lines(&init).len(),
+        1,
+        "the once step ran on the new machine"
+    );
+    h.stop().await;
+}

@@ -8,6 +8,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const EXAMPLE: &str = include_str!("../../../examples/tf/localcloud-agent/main.tf");
+const KV_CLUSTER: &str =
+    include_str!("../../../examples/packages/kv_cluster/plans/standard/deployment/deploy.tf");
+const HELLO_WEB: &str =
+    include_str!("../../../examples/packages/hello_web/plans/free/deployment/deploy.tf");
 
 /// `vitrina serve` and the VMs it started; both stopped when dropped, even after a failure.
 struct Serve {
@@ -82,13 +86,24 @@ fn must(env: &[(String, String)], args: &[&str]) -> String {
     stdout
 }
 
-#[test]
-fn apply_on_localcloud_installs_the_agent_and_runs_the_steps() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
+/// Starts `vitrina serve --demo` in `data` and returns it with the `demo.env` variables.
+fn serve(data: &Path) -> (Serve, Vec<(String, String)>) {
+    serve_with(data, "5m")
+}
+
+/// The same with `--health-timeout`.
+fn serve_with(data: &Path, health_timeout: &str) -> (Serve, Vec<(String, String)>) {
     let child = Command::new(env!("CARGO_BIN_EXE_vitrina"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--demo", "--data"])
-        .arg(&data)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--demo",
+            "--health-timeout",
+            health_timeout,
+            "--data",
+        ])
+        .arg(data)
         .env("VITRINA_AGENT_BINARY", agent_binary())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -97,14 +112,22 @@ fn apply_on_localcloud_installs_the_agent_and_runs_the_steps() {
         .expect("vitrina serve starts");
     let serve = Serve {
         child,
-        data: data.clone(),
+        data: data.to_path_buf(),
     };
     let deadline = Instant::now() + Duration::from_secs(120);
     while !data.join("demo.env").is_file() {
         assert!(Instant::now() < deadline, "vitrina serve wrote no demo.env");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let env = demo_env(&data);
+    let env = demo_env(data);
+    (serve, env)
+}
+
+#[test]
+fn apply_on_localcloud_installs_the_agent_and_runs_the_steps() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (serve, env) = serve_with(&data, "6s");
     let tf = dir.path().join("tf");
     std::fs::create_dir_all(&tf).expect("tf dir");
     std::fs::write(tf.join("main.tf"), EXAMPLE).expect("main.tf");
@@ -141,6 +164,517 @@ fn apply_on_localcloud_installs_the_agent_and_runs_the_steps() {
         .collect();
     assert!(changes.is_empty(), "{changes:#?}");
 
+    // The VM dies (its whole process tree): the config service finds the host failed, and the
+    // next plan replaces the VM, and only what hangs on it.
+    let vm_dirs = |data: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(data.join("cloud/instances"))
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+    let old_vm = vm_dirs(&data).pop().expect("one VM");
+    let pgid = std::fs::read_to_string(old_vm.join("var/lib/cloud/pid")).expect("VM pid");
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", pgid.trim())])
+        .status();
+    // The config service says why, for that host only.
+    let service = env
+        .iter()
+        .find(|(k, _)| k == "VITRINA_CONFIG_SERVICE")
+        .map(|(_, v)| v.clone())
+        .expect("VITRINA_CONFIG_SERVICE");
+    let token = env
+        .iter()
+        .find(|(k, _)| k == "VITRINA_CONFIG_TOKEN")
+        .map(|(_, v)| v.clone())
+        .expect("VITRINA_CONFIG_TOKEN");
+    let uuid = outputs["instance_uuid"]["value"]
+        .as_str()
+        .expect("uuid")
+        .to_owned();
+    let host = outputs["host"]["value"].as_str().expect("host").to_owned();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let reason = loop {
+        let view: serde_json::Value = rt.block_on(async {
+            reqwest::Client::new()
+                .get(format!(
+                    "{service}/config/v1/deployments/{uuid}/hosts/{host}"
+                ))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .expect("host view")
+                .json()
+                .await
+                .expect("json")
+        });
+        if let Some(reason) = view["failed"].as_str() {
+            break reason.to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the host was never marked failed: {view}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(reason.contains("heartbeat"), "{reason}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let replaced = loop {
+        let plan: serde_json::Value =
+            serde_json::from_str(&must(&env, &["tf", "plan", tf_s, "--json"])).expect("plan json");
+        let replaced: Vec<String> = plan["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .filter(|c| c["action"] == "replace")
+            .filter_map(|c| c["address"].as_str().map(str::to_owned))
+            .collect();
+        if replaced.iter().any(|a| a == "vkcs_compute_instance.vm") {
+            break replaced;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the dead VM was never planned for replacement"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(
+        replaced
+            .iter()
+            .all(|a| a == "vkcs_compute_instance.vm" || a == "null_resource.replacement_trigger"),
+        "only the VM and its trigger are replaced: {replaced:?}"
+    );
+    must(&env, &["tf", "apply", tf_s, "--auto-approve"]);
+    // The new VM's agent registers and runs the ordinary steps on its fresh root.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let fresh: Vec<PathBuf> = vm_dirs(&data)
+            .into_iter()
+            .filter(|d| *d != old_vm)
+            .collect();
+        if fresh.iter().any(|d| d.join("srv/demo/cluster").is_file()) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the replacement VM never ran the steps"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Healthy again: nothing more to replace.
+    let plan: serde_json::Value =
+        serde_json::from_str(&must(&env, &["tf", "plan", tf_s, "--json"])).expect("plan json");
+    let again: Vec<&serde_json::Value> = plan["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter(|c| c["action"] == "replace")
+        .collect();
+    assert!(again.is_empty(), "{again:#?}");
+
+    must(&env, &["tf", "destroy", tf_s, "--auto-approve"]);
+    drop(serve);
+}
+
+/// Servers the example packages start with `setsid` (outside the VM's process group, which is
+/// all a process VM is today): every `server.pid` under the VMs' roots is stopped when dropped.
+struct AppServers(PathBuf);
+
+fn pid_files(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.file_name().is_some_and(|n| n == "server.pid") {
+            out.push(p);
+        } else if depth > 0 && e.file_type().is_ok_and(|t| t.is_dir()) {
+            pid_files(&p, depth - 1, out);
+        }
+    }
+}
+
+impl AppServers {
+    fn stop(&self) {
+        let mut files = Vec::new();
+        pid_files(&self.0.join("cloud/instances"), 8, &mut files);
+        for f in files {
+            if let Ok(pid) = std::fs::read_to_string(&f) {
+                let _ = Command::new("kill")
+                    .arg(pid.trim())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+    }
+}
+
+impl Drop for AppServers {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// One HTTP/1.0 GET; returns the status line and the body.
+fn http_get(url: &str, basic: Option<&str>) -> (String, String) {
+    use std::io::{Read as _, Write as _};
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (addr, path) = rest
+        .split_once('/')
+        .map(|(a, p)| (a, format!("/{p}")))
+        .unwrap_or((rest, "/".into()));
+    let mut s =
+        std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let auth = basic
+        .map(|b| {
+            use base64::Engine as _;
+            format!(
+                "Authorization: Basic {}\r\n",
+                base64::engine::general_purpose::STANDARD.encode(b)
+            )
+        })
+        .unwrap_or_default();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}\r\n").expect("request");
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    let (head, body) = buf.split_once("\r\n\r\n").unwrap_or((&buf, ""));
+    (
+        head.lines().next().unwrap_or_default().to_owned(),
+        body.to_owned(),
+    )
+}
+
+#[test]
+fn hello_web_deploys_on_localcloud_and_answers_at_its_url() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (serve, env) = serve(&data);
+    // A project network on a loopback range: in localcloud's shared-network mode a VM's address
+    // must be one this machine has (the data plane gives VMs their own network later).
+    let third = std::process::id() % 200 + 20;
+    let net = dir.path().join("net");
+    std::fs::create_dir_all(&net).expect("net dir");
+    std::fs::write(
+        net.join("main.tf"),
+        format!(
+            r#"
+resource "vkcs_networking_network" "net" {{
+  name = "hello-net"
+}}
+
+resource "vkcs_networking_subnet" "sub" {{
+  name       = "hello-subnet"
+  network_id = vkcs_networking_network.net.id
+  cidr       = "127.77.{third}.0/24"
+}}
+
+output "subnet" {{
+  value = vkcs_networking_subnet.sub.id
+}}
+"#
+        ),
+    )
+    .expect("net main.tf");
+    let net_s = net.to_str().expect("utf-8");
+    must(&env, &["tf", "apply", net_s, "--auto-approve"]);
+    let outputs: serde_json::Value =
+        serde_json::from_str(&must(&env, &["tf", "output", net_s, "--json"])).expect("outputs");
+    let subnet = outputs["subnet"]["value"]
+        .as_str()
+        .expect("subnet")
+        .to_owned();
+
+    let tf = dir.path().join("hello_web");
+    std::fs::create_dir_all(&tf).expect("tf dir");
+    std::fs::write(tf.join("deploy.tf"), HELLO_WEB).expect("deploy.tf");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let vars = [
+        "--var".to_owned(),
+        "flavor=Basic-1-2-20".to_owned(),
+        "--var".to_owned(),
+        "az=GZ1".to_owned(),
+        "--var".to_owned(),
+        format!("subnet={subnet}"),
+        "--var".to_owned(),
+        "data_type=ceph-ssd".to_owned(),
+        "--var".to_owned(),
+        "data_size=1".to_owned(),
+        "--var".to_owned(),
+        "page_title=\"Hello from vitrina\"".to_owned(),
+        "--var".to_owned(),
+        format!("http_port={port}"),
+    ];
+    let tf_s = tf.to_str().expect("utf-8");
+    let with = |cmd: &[&str]| -> Vec<String> {
+        cmd.iter()
+            .map(|s| s.to_string())
+            .chain(vars.iter().cloned())
+            .collect()
+    };
+    let started = Instant::now();
+    let apply = with(&["tf", "apply", tf_s, "--auto-approve"]);
+    let out = vitrina(&env, &apply.iter().map(String::as_str).collect::<Vec<_>>());
+    let app_servers = AppServers(data.clone());
+    assert!(
+        out.status.success(),
+        "apply failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("hello_web apply to healthy: {:?}", started.elapsed());
+    let outputs: serde_json::Value =
+        serde_json::from_str(&must(&env, &["tf", "output", tf_s, "--json"])).expect("outputs");
+    let url = outputs["url"]["value"].as_str().expect("url").to_owned();
+    let password = outputs["admin_password"]["value"]
+        .as_str()
+        .expect("password")
+        .to_owned();
+    let (status, body) = http_get(&url, None);
+    assert!(status.contains("200"), "{status}");
+    assert!(body.contains("<h1>Hello from vitrina</h1>"), "{body}");
+    let (status, _) = http_get(&format!("{url}admin"), None);
+    assert!(status.contains("401"), "{status}");
+    let (status, body) = http_get(&format!("{url}admin"), Some(&format!("admin:{password}")));
+    assert!(
+        status.contains("200") && body.contains("uptime_seconds"),
+        "{status} {body}"
+    );
+
+    // The page server runs outside the VM's process group: stop it while its pid file exists.
+    app_servers.stop();
+    let destroy = with(&["tf", "destroy", tf_s, "--auto-approve"]);
+    let out = vitrina(
+        &env,
+        &destroy.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert!(
+        out.status.success(),
+        "destroy failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    must(&env, &["tf", "destroy", net_s, "--auto-approve"]);
+    drop(serve);
+}
+
+#[test]
+fn kv_cluster_of_five_nodes_deploys_on_localcloud() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (serve, env) = serve(&data);
+    let third = std::process::id() % 200 + 21;
+    let net = dir.path().join("net");
+    std::fs::create_dir_all(&net).expect("net dir");
+    std::fs::write(
+        net.join("main.tf"),
+        format!(
+            r#"
+resource "vkcs_networking_network" "net" {{
+  name = "kv-net"
+}}
+
+resource "vkcs_networking_subnet" "sub" {{
+  name       = "kv-subnet"
+  network_id = vkcs_networking_network.net.id
+  cidr       = "127.78.{third}.0/24"
+}}
+
+output "subnet" {{
+  value = vkcs_networking_subnet.sub.id
+}}
+"#
+        ),
+    )
+    .expect("net main.tf");
+    let net_s = net.to_str().expect("utf-8");
+    must(&env, &["tf", "apply", net_s, "--auto-approve"]);
+    let outputs: serde_json::Value =
+        serde_json::from_str(&must(&env, &["tf", "output", net_s, "--json"])).expect("outputs");
+    let subnet = outputs["subnet"]["value"]
+        .as_str()
+        .expect("subnet")
+        .to_owned();
+
+    let tf = dir.path().join("kv_cluster");
+    std::fs::create_dir_all(&tf).expect("tf dir");
+    std::fs::write(tf.join("deploy.tf"), KV_CLUSTER).expect("deploy.tf");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let vars: Vec<String> = [
+        "nodes=5".to_owned(),
+        "flavor=Basic-1-2-20".to_owned(),
+        "az=GZ1".to_owned(),
+        format!("subnet={subnet}"),
+        "data_type=ceph-ssd".to_owned(),
+        "data_size=1".to_owned(),
+        "public_reads=true".to_owned(),
+        format!("kv_port={port}"),
+    ]
+    .into_iter()
+    .flat_map(|v| ["--var".to_owned(), v])
+    .collect();
+    let tf_s = tf.to_str().expect("utf-8");
+    let with = |cmd: &[&str]| -> Vec<String> {
+        cmd.iter()
+            .map(|s| s.to_string())
+            .chain(vars.iter().cloned())
+            .collect()
+    };
+    let app_servers = AppServers(data.clone());
+    let started = Instant::now();
+    let apply = with(&["tf", "apply", tf_s, "--auto-approve", "--parallelism", "10"]);
+    let out = vitrina(&env, &apply.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        out.status.success(),
+        "apply failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!(
+        "kv_cluster (5 nodes) apply to healthy: {:?}",
+        started.elapsed()
+    );
+    let outputs: serde_json::Value =
+        serde_json::from_str(&must(&env, &["tf", "output", tf_s, "--json"])).expect("outputs");
+    let addresses: Vec<String> = outputs["addresses"]["value"]
+        .as_array()
+        .expect("addresses")
+        .iter()
+        .filter_map(|a| a.as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(addresses.len(), 5, "{outputs}");
+    let cluster_id = outputs["cluster_id"]["value"]
+        .as_str()
+        .expect("cluster_id")
+        .to_owned();
+    // Every node listens on the same port at its own address and knows the cluster.
+    let mut nodes = Vec::new();
+    for a in &addresses {
+        let (status, body) = http_get(&format!("http://{a}:{port}/health"), None);
+        assert!(status.contains("200"), "node {a}: {status}");
+        let health: serde_json::Value = serde_json::from_str(&body).expect("health JSON");
+        // The first step's structured result (the cluster id) reached every node.
+        assert_eq!(
+            health["cluster_id"].as_str(),
+            Some(cluster_id.as_str()),
+            "{a}: {health}"
+        );
+        nodes.push(health["node"].as_str().unwrap_or_default().to_owned());
+    }
+    nodes.sort();
+    nodes.dedup();
+    assert_eq!(nodes.len(), 5, "five distinct nodes: {nodes:?}");
+    let endpoints = outputs["endpoints"]["value"].as_array().expect("endpoints");
+    assert!(endpoints
+        .iter()
+        .all(|e| e.as_str().is_some_and(|e| e.ends_with(&format!(":{port}")))));
+    assert!(!cluster_id.is_empty());
+
+    app_servers.stop();
+    let destroy = with(&["tf", "destroy", tf_s, "--auto-approve"]);
+    let out = vitrina(
+        &env,
+        &destroy.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert!(
+        out.status.success(),
+        "destroy failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    must(&env, &["tf", "destroy", net_s, "--auto-approve"]);
+    drop(serve);
+}
+
+#[test]
+fn a_reboot_during_apply_brings_the_agent_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (serve, env) = serve(&data);
+    let tf = dir.path().join("tf");
+    std::fs::create_dir_all(&tf).expect("tf dir");
+    std::fs::write(
+        tf.join("main.tf"),
+        r#"
+variable "instance_uuid" {
+  type = string
+}
+
+resource "vkcs_networking_network" "net" {
+  name = "reboot-net"
+}
+
+resource "vkcs_networking_subnet" "sub" {
+  name       = "reboot-subnet"
+  network_id = vkcs_networking_network.net.id
+  cidr       = "192.168.78.0/24"
+}
+
+resource "ivkcs_user_data" "init" {
+  uuid      = var.instance_uuid
+  hosts     = ["rebooted"]
+  target_os = "debian114"
+}
+
+resource "vkcs_compute_instance" "vm" {
+  name       = "rebooted"
+  flavor_id  = "Basic-1-2-20"
+  image_name = "vitrina-process-base"
+  user_data  = ivkcs_user_data.init.user_data[0]
+  network {
+    uuid = vkcs_networking_network.net.id
+  }
+  depends_on = [vkcs_networking_subnet.sub]
+}
+
+resource "ivkcs_compute_instance_reboot" "vm" {
+  instance = vkcs_compute_instance.vm.id
+}
+
+resource "ivkcs_agent_exec" "after" {
+  uuid  = var.instance_uuid
+  name  = "after reboot"
+  hosts = ["rebooted"]
+  step {
+    index   = 1
+    type    = "bash"
+    content = "date > \"$VITRINA_ROOT/after-reboot\""
+  }
+  timeouts {
+    create = "3m"
+  }
+  depends_on = [ivkcs_compute_instance_reboot.vm]
+}
+"#,
+    )
+    .expect("main.tf");
+    let tf_s = tf.to_str().expect("utf-8");
+    must(&env, &["tf", "apply", tf_s, "--auto-approve"]);
+    let vm = std::fs::read_dir(data.join("cloud/instances"))
+        .expect("instances")
+        .flatten()
+        .map(|e| e.path())
+        .next()
+        .expect("one VM");
+    let console = std::fs::read_to_string(vm.join("var/log/console.log")).expect("console");
+    assert_eq!(
+        console.matches("localcloud: booting").count(),
+        2,
+        "one boot and one reboot:\n{console}"
+    );
+    assert!(
+        vm.join("after-reboot").is_file(),
+        "the step after the reboot did not run"
+    );
     must(&env, &["tf", "destroy", tf_s, "--auto-approve"]);
     drop(serve);
 }

@@ -211,7 +211,18 @@ impl ConfigService {
         };
         let reason = self.reason(&ds, &agent)?;
         let failed = self.failure(d, h, &agent, reason.as_deref()).await?;
+        let mut failure_epoch = agent.failure_epoch;
+        match (&failed, agent.failed_since) {
+            (Some(why), None) => {
+                self.store.agent_mark_failed(&ds, h.as_str()).await?;
+                failure_epoch += 1;
+                tracing::warn!(deployment = %d, host = %h, reason = %why, "host failed");
+            }
+            (None, Some(_)) => self.store.agent_clear_failed(&ds, h.as_str()).await?,
+            _ => {}
+        }
         Ok(HostView {
+            failure_epoch,
             host: h.clone(),
             registered: agent.registered_at.is_some(),
             status: agent.status.as_deref().and_then(Status::parse),

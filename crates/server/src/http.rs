@@ -25,40 +25,50 @@ pub struct HttpState {
     pub agent_binary: Option<std::path::PathBuf>,
 }
 
-/// The caller, authenticated from `Authorization: Bearer …`.
-struct Caller(Actor);
+async fn authenticate(parts: &Parts, state: &HttpState) -> Result<Actor, ServerError> {
+    let token = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(ServerError::Unauthenticated)?;
+    state.service.authenticate(token).await
+}
 
-impl FromRequestParts<HttpState> for Caller {
+/// The engine, authenticated from `Authorization: Bearer …` before any body is read.
+struct EngineCaller;
+
+impl FromRequestParts<HttpState> for EngineCaller {
     type Rejection = ServerError;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &HttpState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(ServerError::Unauthenticated)?;
-        state.service.authenticate(token).await.map(Caller)
+        match authenticate(parts, state).await? {
+            Actor::Engine => Ok(EngineCaller),
+            // A valid agent token names no deployment the engine's API would serve.
+            Actor::Agent { .. } => Err(ServerError::Unauthenticated),
+        }
     }
 }
 
-fn engine(c: &Caller) -> Result<(), ServerError> {
-    match c.0 {
-        Actor::Engine => Ok(()),
-        // An agent token is valid but names no deployment the engine API would serve.
-        Actor::Agent { .. } => Err(ServerError::Unauthenticated),
-    }
-}
+/// An agent: its token decides the deployment and the host.
+struct AgentCaller(DeploymentId, HostName);
 
-fn agent(c: &Caller) -> Result<(DeploymentId, HostName), ServerError> {
-    match &c.0 {
-        Actor::Agent { deployment, host } => Ok((*deployment, host.clone())),
-        Actor::Engine => Err(ServerError::Unauthenticated),
+impl FromRequestParts<HttpState> for AgentCaller {
+    type Rejection = ServerError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &HttpState,
+    ) -> Result<Self, Self::Rejection> {
+        match authenticate(parts, state).await? {
+            Actor::Agent { deployment, host } => Ok(AgentCaller(deployment, host)),
+            Actor::Engine => Err(ServerError::Unauthenticated),
+        }
     }
 }
 
@@ -108,10 +118,9 @@ pub fn routes(state: HttpState) -> Router {
 
 async fn put_agent(
     State(s): State<HttpState>,
-    c: Caller,
+    _c: EngineCaller,
     Path((d, h)): Path<(String, String)>,
 ) -> Result<Json<AgentCredentials>, ServerError> {
-    engine(&c)?;
     Ok(Json(
         s.service
             .agent_credentials(&deployment(&d)?, &host(&h)?)
@@ -121,10 +130,9 @@ async fn put_agent(
 
 async fn get_host(
     State(s): State<HttpState>,
-    c: Caller,
+    _c: EngineCaller,
     Path((d, h)): Path<(String, String)>,
 ) -> Result<Json<HostView>, ServerError> {
-    engine(&c)?;
     Ok(Json(
         s.service.host_view(&deployment(&d)?, &host(&h)?).await?,
     ))
@@ -132,11 +140,10 @@ async fn get_host(
 
 async fn put_group(
     State(s): State<HttpState>,
-    c: Caller,
+    _c: EngineCaller,
     Path((d, name)): Path<(String, String)>,
     Json(spec): Json<ExecGroupSpec>,
 ) -> Result<Json<ExecGroupView>, ServerError> {
-    engine(&c)?;
     Ok(Json(
         s.service.put_group(&deployment(&d)?, &name, &spec).await?,
     ))
@@ -144,20 +151,18 @@ async fn put_group(
 
 async fn delete_group(
     State(s): State<HttpState>,
-    c: Caller,
+    _c: EngineCaller,
     Path((d, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ServerError> {
-    engine(&c)?;
     s.service.delete_group(&deployment(&d)?, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn group_results(
     State(s): State<HttpState>,
-    c: Caller,
+    _c: EngineCaller,
     Path((d, name)): Path<(String, String)>,
 ) -> Result<Json<GroupResultsView>, ServerError> {
-    engine(&c)?;
     Ok(Json(
         s.service.group_results(&deployment(&d)?, &name).await?,
     ))
@@ -165,10 +170,9 @@ async fn group_results(
 
 async fn step_result(
     State(s): State<HttpState>,
-    c: Caller,
+    _c: EngineCaller,
     Path((d, h, name, index)): Path<(String, String, String, i64)>,
 ) -> Result<Json<StepResultView>, ServerError> {
-    engine(&c)?;
     Ok(Json(
         s.service
             .step_result(&deployment(&d)?, &host(&h)?, &name, index)
@@ -178,11 +182,10 @@ async fn step_result(
 
 async fn put_checks(
     State(s): State<HttpState>,
-    c: Caller,
+    _c: EngineCaller,
     Path((d, name)): Path<(String, String)>,
     Json(spec): Json<CheckSetSpec>,
 ) -> Result<Json<CheckSetView>, ServerError> {
-    engine(&c)?;
     Ok(Json(
         s.service.put_checks(&deployment(&d)?, &name, &spec).await?,
     ))
@@ -190,20 +193,18 @@ async fn put_checks(
 
 async fn delete_checks(
     State(s): State<HttpState>,
-    c: Caller,
+    _c: EngineCaller,
     Path((d, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ServerError> {
-    engine(&c)?;
     s.service.delete_checks(&deployment(&d)?, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn check_results(
     State(s): State<HttpState>,
-    c: Caller,
+    _c: EngineCaller,
     Path((d, name)): Path<(String, String)>,
 ) -> Result<Json<CheckResultsView>, ServerError> {
-    engine(&c)?;
     Ok(Json(
         s.service.check_results(&deployment(&d)?, &name).await?,
     ))
@@ -211,19 +212,17 @@ async fn check_results(
 
 async fn register(
     State(s): State<HttpState>,
-    c: Caller,
+    AgentCaller(d, h): AgentCaller,
     Json(req): Json<RegisterRequest>,
 ) -> Result<Json<RegisterResponse>, ServerError> {
-    let (d, h) = agent(&c)?;
     Ok(Json(s.service.register(&d, &h, &req).await?))
 }
 
 async fn heartbeat(
     State(s): State<HttpState>,
-    c: Caller,
+    AgentCaller(d, h): AgentCaller,
     Json(hb): Json<Heartbeat>,
 ) -> Result<StatusCode, ServerError> {
-    let (d, h) = agent(&c)?;
     s.service.heartbeat(&d, &h, &hb).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -238,37 +237,33 @@ struct WorkQuery {
 
 async fn work(
     State(s): State<HttpState>,
-    c: Caller,
+    AgentCaller(d, h): AgentCaller,
     Query(q): Query<WorkQuery>,
 ) -> Result<Json<Work>, ServerError> {
-    let (d, h) = agent(&c)?;
     let wait = Duration::from_millis(q.wait_ms.min(MAX_WAIT_MS));
     Ok(Json(s.service.work(&d, &h, q.known, wait).await?))
 }
 
 async fn report_step(
     State(s): State<HttpState>,
-    c: Caller,
+    AgentCaller(d, h): AgentCaller,
     Json(r): Json<StepReport>,
 ) -> Result<StatusCode, ServerError> {
-    let (d, h) = agent(&c)?;
     s.service.report_step(&d, &h, &r).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn report_check(
     State(s): State<HttpState>,
-    c: Caller,
+    AgentCaller(d, h): AgentCaller,
     Json(r): Json<CheckReport>,
 ) -> Result<StatusCode, ServerError> {
-    let (d, h) = agent(&c)?;
     s.service.report_check(&d, &h, &r).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The `vitrina-agent` binary, for the install script in a VM's user_data.
-async fn download(State(s): State<HttpState>, c: Caller) -> Result<Response, ServerError> {
-    agent(&c)?;
+async fn download(State(s): State<HttpState>, _c: AgentCaller) -> Result<Response, ServerError> {
     let Some(path) = &s.agent_binary else {
         return Err(ServerError::NotFound(format!(
             "this server has no agent binary: start it with `{}` set to a vitrina-agent build",

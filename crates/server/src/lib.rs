@@ -34,7 +34,7 @@ pub struct ServerConfig {
     pub database_url: Option<String>,
     /// A host without heartbeat or healthy check for this long is failed.
     pub health_timeout: Duration,
-    /// How often agents send heartbeats.
+    /// How often agents send heartbeats (at most a third of `health_timeout`).
     pub heartbeat: Duration,
     /// The `vitrina-agent` binary handed to VMs.
     pub agent_binary: Option<PathBuf>,
@@ -128,11 +128,24 @@ impl Server {
             source,
         })?;
         let base = format!("http://{addr}");
-        let service = ConfigService::new(store, sealer, cfg.health_timeout, cfg.heartbeat);
+        // A host must be able to miss two heartbeats before it counts as silent.
+        let heartbeat = cfg
+            .heartbeat
+            .min(cfg.health_timeout / 3)
+            .max(Duration::from_millis(100));
+        let service = ConfigService::new(store, sealer, cfg.health_timeout, heartbeat);
+        let metrics_service = service.clone();
         let mut router = Router::new()
             .route(
                 "/healthz",
                 get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+            )
+            .route(
+                "/metrics",
+                get(move || {
+                    let service = metrics_service.clone();
+                    async move { metrics(&service).await }
+                }),
             )
             .merge(http::routes(http::HttpState {
                 service: service.clone(),
@@ -258,4 +271,28 @@ async fn engine_token(cfg: &ServerConfig, store: &Store) -> Result<Secret, Start
     };
     store.add_engine_token(&crypto::token_hash(&token)).await?;
     Ok(Secret::new(token))
+}
+
+/// `GET /metrics`: Prometheus text.
+async fn metrics(service: &ConfigService) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match service.store.counts().await {
+        Ok(counts) => {
+            let mut out = String::from("# TYPE vitrina_up gauge\nvitrina_up 1\n");
+            for (name, n) in counts {
+                out.push_str(&format!(
+                    "# TYPE vitrina_config_{name} gauge\nvitrina_config_{name} {n}\n"
+                ));
+            }
+            (
+                [(
+                    axum::http::header::CONTENT_TYPE,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                )],
+                out,
+            )
+                .into_response()
+        }
+        Err(e) => ServerError::from(e).into_response(),
+    }
 }

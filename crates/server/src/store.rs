@@ -11,18 +11,19 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Row};
 
 /// Numbered migrations. A step is never edited once released; new ones are appended.
-pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[(
-    1,
-    "config service",
-    &[
-        "CREATE TABLE IF NOT EXISTS engine_tokens (
+pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
+    (
+        1,
+        "config service",
+        &[
+            "CREATE TABLE IF NOT EXISTS engine_tokens (
             token_hash TEXT PRIMARY KEY,
             created_at BIGINT NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS deployments (
+            "CREATE TABLE IF NOT EXISTS deployments (
             deployment TEXT PRIMARY KEY,
             revision BIGINT NOT NULL,
             seq BIGINT NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS agents (
+            "CREATE TABLE IF NOT EXISTS agents (
             deployment TEXT NOT NULL,
             host TEXT NOT NULL,
             token_hash TEXT NOT NULL UNIQUE,
@@ -34,7 +35,7 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[(
             reason_sealed TEXT,
             last_heartbeat BIGINT,
             PRIMARY KEY (deployment, host))",
-        "CREATE TABLE IF NOT EXISTS exec_groups (
+            "CREATE TABLE IF NOT EXISTS exec_groups (
             deployment TEXT NOT NULL,
             name TEXT NOT NULL,
             seq BIGINT NOT NULL,
@@ -44,7 +45,7 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[(
             spec_sealed TEXT NOT NULL,
             updated_at BIGINT NOT NULL,
             PRIMARY KEY (deployment, name))",
-        "CREATE TABLE IF NOT EXISTS step_results (
+            "CREATE TABLE IF NOT EXISTS step_results (
             deployment TEXT NOT NULL,
             host TEXT NOT NULL,
             grp TEXT NOT NULL,
@@ -57,7 +58,7 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[(
             payload_sealed TEXT NOT NULL,
             updated_at BIGINT NOT NULL,
             PRIMARY KEY (deployment, host, grp, idx, hash))",
-        "CREATE TABLE IF NOT EXISTS check_sets (
+            "CREATE TABLE IF NOT EXISTS check_sets (
             deployment TEXT NOT NULL,
             name TEXT NOT NULL,
             seq BIGINT NOT NULL,
@@ -66,7 +67,7 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[(
             spec_sealed TEXT NOT NULL,
             created_at BIGINT NOT NULL,
             PRIMARY KEY (deployment, name))",
-        "CREATE TABLE IF NOT EXISTS check_results (
+            "CREATE TABLE IF NOT EXISTS check_results (
             deployment TEXT NOT NULL,
             host TEXT NOT NULL,
             set_name TEXT NOT NULL,
@@ -77,8 +78,19 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[(
             updated_at BIGINT NOT NULL,
             last_healthy_at BIGINT,
             PRIMARY KEY (deployment, host, set_name, idx))",
-    ],
-)];
+        ],
+    ),
+    (
+        2,
+        "failure epochs",
+        &[
+            // When the host was found failed (cleared once it is healthy again), and how many
+            // times that happened: `ivkcs_agent_status` changes its id with each new failure.
+            "ALTER TABLE agents ADD COLUMN failed_since BIGINT",
+            "ALTER TABLE agents ADD COLUMN failure_epoch BIGINT NOT NULL DEFAULT 0",
+        ],
+    ),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -145,6 +157,8 @@ pub struct AgentRow {
     pub status: Option<String>,
     pub reason_sealed: Option<String>,
     pub last_heartbeat: Option<i64>,
+    pub failed_since: Option<i64>,
+    pub failure_epoch: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -328,10 +342,35 @@ impl Store {
             status: r.try_get("status")?,
             reason_sealed: r.try_get("reason_sealed")?,
             last_heartbeat: r.try_get("last_heartbeat")?,
+            failed_since: r.try_get("failed_since")?,
+            failure_epoch: r.try_get("failure_epoch")?,
         })
     }
 
-    const AGENT_COLS: &'static str = "deployment, host, token_sealed, created_at, registered_at, status, reason_sealed, last_heartbeat";
+    const AGENT_COLS: &'static str = "deployment, host, token_sealed, created_at, registered_at, status, reason_sealed, last_heartbeat, failed_since, failure_epoch";
+
+    /// Records that the host is failed (once per failure); returns the failure epoch.
+    pub async fn agent_mark_failed(&self, deployment: &str, host: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE agents SET failed_since = $1, failure_epoch = failure_epoch + 1 WHERE deployment = $2 AND host = $3 AND failed_since IS NULL")
+            .bind(now_ms())
+            .bind(deployment)
+            .bind(host)
+            .execute(&self.pool)
+            .await
+            .map_err(query_err("mark host failed"))?;
+        Ok(())
+    }
+
+    /// The host is healthy again.
+    pub async fn agent_clear_failed(&self, deployment: &str, host: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE agents SET failed_since = NULL WHERE deployment = $1 AND host = $2")
+            .bind(deployment)
+            .bind(host)
+            .execute(&self.pool)
+            .await
+            .map_err(query_err("clear host failure"))?;
+        Ok(())
+    }
 
     pub async fn agent(
         &self,
@@ -746,6 +785,85 @@ impl Store {
             .map(Self::check_result_row)
             .collect::<Result<_, _>>()
             .map_err(query_err("decode check result"))
+    }
+
+    /// Counts for `/metrics`: agents, registered agents, exec groups, check sets, and step
+    /// results by status.
+    pub async fn counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut out = Vec::new();
+        for (name, q) in [
+            ("agents", "SELECT COUNT(*) AS n FROM agents"),
+            (
+                "agents_registered",
+                "SELECT COUNT(*) AS n FROM agents WHERE registered_at IS NOT NULL",
+            ),
+            ("exec_groups", "SELECT COUNT(*) AS n FROM exec_groups"),
+            ("check_sets", "SELECT COUNT(*) AS n FROM check_sets"),
+        ] {
+            let row = sqlx::query(q)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(query_err("count"))?;
+            out.push((
+                name.to_owned(),
+                row.try_get("n").map_err(query_err("count"))?,
+            ));
+        }
+        let rows = sqlx::query(
+            "SELECT status, COUNT(*) AS n FROM step_results GROUP BY status ORDER BY status",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_err("count results"))?;
+        for r in rows {
+            let status: String = r.try_get("status").map_err(query_err("count results"))?;
+            out.push((
+                format!("step_results_{status}"),
+                r.try_get("n").map_err(query_err("count results"))?,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Every `(table, column)` of the schema, sorted: the same on SQLite and PostgreSQL.
+    pub async fn schema_columns(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut out = Vec::new();
+        match self.backend {
+            Backend::Sqlite => {
+                let tables = sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(query_err("list tables"))?;
+                for t in tables {
+                    let name: String = t.try_get("name").map_err(query_err("list tables"))?;
+                    let cols =
+                        sqlx::query(&format!("SELECT name FROM pragma_table_info('{name}')"))
+                            .fetch_all(&self.pool)
+                            .await
+                            .map_err(query_err("list columns"))?;
+                    for c in cols {
+                        out.push((
+                            name.clone(),
+                            c.try_get("name").map_err(query_err("list columns"))?,
+                        ));
+                    }
+                }
+            }
+            Backend::Postgres => {
+                let rows = sqlx::query("SELECT table_name::text AS t, column_name::text AS c FROM information_schema.columns WHERE table_schema = current_schema()")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(query_err("list columns"))?;
+                for r in rows {
+                    out.push((
+                        r.try_get("t").map_err(query_err("list columns"))?,
+                        r.try_get("c").map_err(query_err("list columns"))?,
+                    ));
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
     }
 
     pub async fn close(&self) {

@@ -67,6 +67,14 @@ async fn healthz_answers_ok() {
         .await
         .expect("json");
     assert_eq!(body, serde_json::json!({"status": "ok"}));
+    let metrics = reqwest::get(format!("{}/metrics", server.url))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(metrics.contains("vitrina_up 1"), "{metrics}");
+    assert!(metrics.contains("vitrina_config_agents 0"), "{metrics}");
     server.stop().await;
 }
 
@@ -332,7 +340,7 @@ async fn secrets_are_sealed_at_rest_and_results_survive_a_restart() {
 #[tokio::test]
 async fn a_host_is_failed_by_status_by_silence_and_by_checks() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(dir.path(), Duration::from_secs(2)).await;
+    let server = start(dir.path(), Duration::from_secs(4)).await;
     let engine = EngineClient::new(&server.url, server.engine_token.clone()).expect("engine");
     let d = DeploymentId::new_v4();
     let quiet = agent_for(&engine, &server.url, &d, "quiet").await;
@@ -459,5 +467,75 @@ async fn bad_bodies_are_refused() {
         .await
         .expect("send");
     assert_eq!(r.status(), 400);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn every_endpoint_refuses_callers_without_the_right_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(dir.path(), Duration::from_secs(300)).await;
+    let engine = EngineClient::new(&server.url, server.engine_token.clone()).expect("engine");
+    let d = DeploymentId::new_v4();
+    let agent_token = engine
+        .agent_credentials(&d, &host("n1"))
+        .await
+        .expect("creds")
+        .token;
+    let base = format!("/config/v1/deployments/{d}");
+    let engine_paths = [
+        ("PUT", format!("{base}/hosts/n1/agent")),
+        ("GET", format!("{base}/hosts/n1")),
+        ("PUT", format!("{base}/groups/g")),
+        ("DELETE", format!("{base}/groups/g")),
+        ("GET", format!("{base}/groups/g/results")),
+        ("GET", format!("{base}/hosts/n1/groups/g/steps/1")),
+        ("PUT", format!("{base}/checks/c")),
+        ("DELETE", format!("{base}/checks/c")),
+        ("GET", format!("{base}/checks/c/results")),
+    ];
+    let agent_paths = [
+        ("POST", "/agent/v1/register".to_owned()),
+        ("POST", "/agent/v1/heartbeat".to_owned()),
+        ("GET", "/agent/v1/work".to_owned()),
+        ("POST", "/agent/v1/results".to_owned()),
+        ("POST", "/agent/v1/checks".to_owned()),
+        ("GET", "/agent/v1/download".to_owned()),
+    ];
+    let http = reqwest::Client::new();
+    let call = |method: &str, path: &str, token: Option<&str>| {
+        let mut req = http
+            .request(
+                method.parse().expect("method"),
+                format!("{}{path}", server.url),
+            )
+            .header("content-type", "application/json")
+            .body("{}");
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    let mut checked = 0;
+    for (method, path) in engine_paths.iter().chain(agent_paths.iter()) {
+        for token in [None, Some("vte_not-a-token"), Some("vta_not-a-token")] {
+            let r = call(method, path, token).await.expect("send");
+            assert_eq!(r.status(), 401, "{method} {path} with {token:?}");
+            checked += 1;
+        }
+    }
+    // The other side's valid token is refused too.
+    for (method, path) in &engine_paths {
+        let r = call(method, path, Some(agent_token.expose()))
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 401, "{method} {path} with an agent token");
+    }
+    for (method, path) in &agent_paths {
+        let r = call(method, path, Some(server.engine_token.expose()))
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 401, "{method} {path} with the engine token");
+    }
+    assert_eq!(checked, 45);
     server.stop().await;
 }

@@ -4,7 +4,10 @@
 #
 #   . vitrina-data/demo.env && vitrina tf apply examples/tf/localcloud-agent --auto-approve
 #
-# crates/cli/tests/tf_ivkcs.rs applies and destroys it as it is.
+# The seed's auto-recovery chain replaces the VM when the config service finds its host failed
+# (`ivkcs_agent_status` → `null_resource` → `replace_triggered_by`).
+#
+# crates/cli/tests/tf_ivkcs.rs applies, breaks, recovers and destroys it as it is.
 variable "instance_uuid" {
   type = string
 }
@@ -56,6 +59,18 @@ resource "ivkcs_user_data" "init" {
   ssh_authorized_keys = [ivkcs_ssh_keypair.kp.public_key]
 }
 
+resource "ivkcs_agent_status" "vm" {
+  uuid       = var.instance_uuid
+  host       = local.host
+  depends_on = [ivkcs_user_data.init]
+}
+
+resource "null_resource" "replacement_trigger" {
+  triggers = {
+    status = ivkcs_agent_status.vm.id
+  }
+}
+
 resource "vkcs_compute_instance" "vm" {
   name              = local.host
   flavor_id         = data.vkcs_compute_flavor.basic.id
@@ -66,6 +81,9 @@ resource "vkcs_compute_instance" "vm" {
     uuid = vkcs_networking_network.net.id
   }
   depends_on = [vkcs_networking_router_interface.sub]
+  lifecycle {
+    replace_triggered_by = [null_resource.replacement_trigger]
+  }
 }
 
 resource "ivkcs_agent_exec" "bootstrap" {
@@ -138,6 +156,10 @@ output "cluster_id" {
 
 output "host" {
   value = local.host
+}
+
+output "instance_uuid" {
+  value = var.instance_uuid
 }
 
 output "vm_ip" {

@@ -59,12 +59,18 @@ pub fn step(index: i64, content: &str) -> Step {
 
 impl Harness {
     pub async fn start() -> Harness {
+        Harness::start_with(Duration::from_secs(300)).await
+    }
+
+    /// With `health_timeout` (how long until a silent host counts as failed).
+    pub async fn start_with(health_timeout: Duration) -> Harness {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut cfg = ServerConfig::new(
             "127.0.0.1:0".parse().expect("addr"),
             dir.path().join("server"),
         );
         cfg.heartbeat = Duration::from_millis(500);
+        cfg.health_timeout = health_timeout;
         let server = Server::start(cfg).await.expect("server starts");
         let engine =
             EngineClient::new(&server.url, server.engine_token.clone()).expect("engine client");

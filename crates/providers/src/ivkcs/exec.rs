@@ -132,6 +132,23 @@ fn combined_hash(hashes: impl IntoIterator<Item = String>) -> String {
     hex::encode(h.finalize())
 }
 
+/// Values of the steps' `environment_variables` (often secrets): hidden in error messages.
+fn secret_values(spec: &ExecGroupSpec) -> Vec<String> {
+    spec.steps
+        .iter()
+        .flat_map(|s| s.options.environment_variables.iter())
+        .filter_map(|kv| kv.expose().split_once('=').map(|(_, v)| v.to_owned()))
+        .filter(|v| v.len() >= 4)
+        .collect()
+}
+
+fn redact(mut text: String, secrets: &[String]) -> String {
+    for s in secrets {
+        text = text.replace(s.as_str(), "<redacted>");
+    }
+    text
+}
+
 fn failure_message(host: &HostName, r: &StepResultView) -> String {
     let mut m = format!(
         "step {} of `{}` failed on host `{host}`: {}",
@@ -169,6 +186,7 @@ pub(super) async fn apply_exec(
     out.set("hash", vs(combined_hash(view.hashes.values().cloned())));
     out.set("id", vs(format!("{d}/{name}")));
     let timeout = timeout.unwrap_or(DEFAULT_EXEC_TIMEOUT);
+    let secrets = secret_values(&spec);
     let waited = poll_until(timeout, Duration::from_millis(250), || async {
         let r = client
             .group_results(&d, &name)
@@ -176,7 +194,10 @@ pub(super) async fn apply_exec(
             .map_err(|e| client_err("cannot read the results", e))?;
         for h in &r.hosts {
             if let Some(failed) = h.steps.iter().find(|s| s.status == Status::Failed) {
-                return Err(ProviderError::new(failure_message(&h.host, failed)));
+                return Err(ProviderError::new(redact(
+                    failure_message(&h.host, failed),
+                    &secrets,
+                )));
             }
         }
         Ok(r.hosts.iter().all(|h| h.status == Status::Ok).then_some(()))
@@ -420,15 +441,17 @@ pub(super) async fn read_status(p: &Ivkcs, v: &Value) -> Result<Value, ProviderE
     let host: HostName = host_text
         .parse()
         .map_err(|e: vitrina_common::IdError| ProviderError::new(format!("`host`: {e}")))?;
-    let status = match client.host(&d, &host).await {
-        Ok(h) if h.failed.is_some() => Status::Failed,
-        Ok(h) => h.status.unwrap_or(Status::Running),
-        Err(e) if e.status().map(|s| s.as_u16()) == Some(404) => Status::Running,
+    let (status, epoch) = match client.host(&d, &host).await {
+        Ok(h) if h.failed.is_some() => (Status::Failed, h.failure_epoch),
+        Ok(h) => (h.status.unwrap_or(Status::Running), h.failure_epoch),
+        Err(e) if e.status().map(|s| s.as_u16()) == Some(404) => (Status::Running, 0),
         Err(e) => return Err(client_err("cannot read the agent's status", e)),
     };
     let mut out = v.clone();
     out.set("status", status_str(status));
-    out.set("id", vs(format!("{d}/{host}")));
+    // The id changes with each new failure of the host (and only then): passed through
+    // `null_resource.triggers` into `replace_triggered_by`, it replaces the host's VM once.
+    out.set("id", vs(format!("{d}/{host}/{epoch}")));
     Ok(out)
 }
 

@@ -9,6 +9,7 @@
 //! | `ivkcs_agent_exec` | registers an exec group; apply waits for every host's result |
 //! | `ivkcs_agent_check` | registers health checks; apply waits for the first healthy report |
 //! | `ivkcs_agent_status` (removed by VK, accepted) | the agent's status on one host |
+//! | `ivkcs_compute_instance_reboot` | reboots an instance (through the OpenStack cloud) and waits for `ACTIVE` |
 //! | data `ivkcs_agent_script_result` | a step's `result` and `structured_result` |
 //!
 //! It talks HTTP to the config service (`vitrina-agent-api`'s [`EngineClient`]) even when the
@@ -17,6 +18,7 @@
 
 mod exec;
 mod keys;
+mod reboot;
 mod user_data;
 
 use std::sync::{Arc, OnceLock};
@@ -75,6 +77,7 @@ pub fn provider_schema() -> &'static ProviderSchema {
         keys::schemas(&mut p);
         user_data::schemas(&mut p);
         exec::schemas(&mut p);
+        reboot::schemas(&mut p);
         p
     })
 }
@@ -282,6 +285,9 @@ impl ConfiguredProvider for Ivkcs {
                 "ivkcs_agent_status" => exec::read_status(self, &req.config)
                     .await
                     .map_err(ApplyError::from),
+                "ivkcs_compute_instance_reboot" => reboot::reboot(&req.config, req.timeout)
+                    .await
+                    .map_err(ApplyError::from),
                 t => Err(unknown_type("resource", t).into()),
             }
         })
@@ -311,6 +317,10 @@ impl ConfiguredProvider for Ivkcs {
                     .await
                     .map_err(ApplyError::from),
                 "ivkcs_agent_status" => exec::read_status(self, &req.config)
+                    .await
+                    .map_err(ApplyError::from),
+                // `instance` changed: reboot the new one.
+                "ivkcs_compute_instance_reboot" => reboot::reboot(&req.config, req.timeout)
                     .await
                     .map_err(ApplyError::from),
                 _ => {

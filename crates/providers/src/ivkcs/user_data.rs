@@ -134,7 +134,10 @@ UNIT
 else
   # No systemd (a localcloud process VM): a supervisor loop restarts the agent whenever it
   # dies. It stays in the VM's process group, so stopping the VM stops it.
-  if [ -f "$STATE/supervisor.pid" ] && kill -0 "$(cat "$STATE/supervisor.pid")" 2>/dev/null; then
+  # Running, not a zombie left from before a reboot (`kill -0` succeeds on zombies).
+  OLD="$(cat "$STATE/supervisor.pid" 2>/dev/null || true)"
+  if [ -n "$OLD" ] && [ -r "/proc/$OLD/stat" ] && ! grep -q ') Z ' "/proc/$OLD/stat" \
+     && grep -q 'vitrina-agent' "/proc/$OLD/cmdline" 2>/dev/null; then
     exit 0
   fi
   nohup bash -c 'while true; do "$0" --server "$1" --token-file "$2" --state-dir "$3" >>"$3/agent.log" 2>&1; sleep 2; done' \
