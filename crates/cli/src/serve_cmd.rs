@@ -28,6 +28,17 @@ pub struct ServeArgs {
     /// Write DATA/clouds.yaml, DATA/demo.env and DATA/demo-credentials.json before answering
     #[arg(long)]
     demo: bool,
+    /// The built-in cloud's network: `auto` gives every VM a network of its own when vitrina may
+    /// (root, `ip`, `nft`); `shared` runs VMs on this machine's network, each at its own 127.x
+    /// address, with security groups not enforced
+    #[arg(long, value_enum, default_value_t = CloudNetwork::Auto)]
+    cloud_network: CloudNetwork,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum CloudNetwork {
+    Auto,
+    Shared,
 }
 
 pub fn run(args: ServeArgs) -> ExitStatus {
@@ -57,6 +68,10 @@ async fn serve(args: ServeArgs, health_timeout: std::time::Duration) -> ExitStat
     cfg.database_url = args.database;
     cfg.health_timeout = health_timeout;
     cfg.cloud = true;
+    cfg.cloud_network = match args.cloud_network {
+        CloudNetwork::Auto => vitrina_localcloud::NetworkSetting::Auto,
+        CloudNetwork::Shared => vitrina_localcloud::NetworkSetting::Shared,
+    };
     cfg.agent_binary = args.agent_binary.or_else(|| {
         let exe = std::env::current_exe().ok()?;
         let p = exe.parent()?.join("vitrina-agent");

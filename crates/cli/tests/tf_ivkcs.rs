@@ -23,6 +23,8 @@ impl Drop for Serve {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // VMs, their namespaces and links, even after a failure.
+        vitrina_localcloud::kill_instances(&self.data.join("cloud/instances"));
         // VM process groups left behind by a failed test.
         if let Ok(rd) = std::fs::read_dir(self.data.join("cloud/instances")) {
             for e in rd.flatten() {
@@ -86,13 +88,20 @@ fn must(env: &[(String, String)], args: &[&str]) -> String {
     stdout
 }
 
-/// Starts `vitrina serve --demo` in `data` and returns it with the `demo.env` variables.
+/// Starts `vitrina serve --demo --cloud-network shared` in `data` and returns it with the
+/// `demo.env` variables. These tests read the VMs' services at their fixed addresses from the
+/// machine, which only the shared network allows; the isolated network (a router to ext-net, the
+/// config service reached through it) is `apply_on_localcloud_installs_the_agent_and_runs_the_steps`.
 fn serve(data: &Path) -> (Serve, Vec<(String, String)>) {
-    serve_with(data, "5m")
+    serve_with(data, "5m", "shared")
 }
 
 /// The same with `--health-timeout`.
-fn serve_with(data: &Path, health_timeout: &str) -> (Serve, Vec<(String, String)>) {
+fn serve_with(
+    data: &Path,
+    health_timeout: &str,
+    cloud_network: &str,
+) -> (Serve, Vec<(String, String)>) {
     let child = Command::new(env!("CARGO_BIN_EXE_vitrina"))
         .args([
             "serve",
@@ -101,6 +110,8 @@ fn serve_with(data: &Path, health_timeout: &str) -> (Serve, Vec<(String, String)
             "--demo",
             "--health-timeout",
             health_timeout,
+            "--cloud-network",
+            cloud_network,
             "--data",
         ])
         .arg(data)
@@ -127,7 +138,7 @@ fn serve_with(data: &Path, health_timeout: &str) -> (Serve, Vec<(String, String)
 fn apply_on_localcloud_installs_the_agent_and_runs_the_steps() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let (serve, env) = serve_with(&data, "6s");
+    let (serve, env) = serve_with(&data, "6s", "auto");
     let tf = dir.path().join("tf");
     std::fs::create_dir_all(&tf).expect("tf dir");
     std::fs::write(tf.join("main.tf"), EXAMPLE).expect("main.tf");

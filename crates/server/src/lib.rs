@@ -40,6 +40,8 @@ pub struct ServerConfig {
     pub agent_binary: Option<PathBuf>,
     /// Serve `localcloud` under `/cloud`.
     pub cloud: bool,
+    /// The built-in cloud's network mode: isolated when privileged (the default), or shared.
+    pub cloud_network: vitrina_localcloud::NetworkSetting,
 }
 
 impl ServerConfig {
@@ -52,6 +54,7 @@ impl ServerConfig {
             heartbeat: Duration::from_secs(10),
             agent_binary: None,
             cloud: false,
+            cloud_network: vitrina_localcloud::NetworkSetting::Auto,
         }
     }
 }
@@ -152,12 +155,14 @@ impl Server {
                 agent_binary: cfg.agent_binary.clone(),
             }));
         let cloud = if cfg.cloud {
-            let cloud = vitrina_localcloud::LocalCloud::open(vitrina_localcloud::Config::new(
+            let mut lc = vitrina_localcloud::Config::new(
                 cfg.data_dir.join("cloud"),
                 format!("{base}/cloud"),
-            ))
-            .await
-            .map_err(StartError::Cloud)?;
+            );
+            lc.network = cfg.cloud_network;
+            let cloud = vitrina_localcloud::LocalCloud::open(lc)
+                .await
+                .map_err(StartError::Cloud)?;
             router = router.nest("/cloud", cloud.router());
             Some(cloud)
         } else {
