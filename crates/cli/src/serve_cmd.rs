@@ -97,8 +97,8 @@ async fn serve(args: ServeArgs, health_timeout: std::time::Duration) -> ExitStat
         );
     }
     eprintln!(
-        "vitrina: serving {} (cloud at {}/cloud)",
-        server.url, server.url
+        "vitrina: serving {} (cloud at {}/cloud); open {} in a browser",
+        server.url, server.url, server.url
     );
     let stop = async {
         let ctrl_c = tokio::signal::ctrl_c();

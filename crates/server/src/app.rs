@@ -101,6 +101,11 @@ impl ConfigService {
         })
     }
 
+    /// The URL agents use when it is not the engine's.
+    pub fn agent_url(&self) -> Option<String> {
+        self.agent_url.get().cloned()
+    }
+
     /// Sets the URL agents use when it is not the engine's (once, at start-up).
     pub fn set_agent_url(&self, url: String) {
         let _ = self.agent_url.set(url);

@@ -9,6 +9,7 @@ pub mod app;
 pub mod crypto;
 pub mod demo;
 pub mod error;
+pub mod home;
 pub mod http;
 pub mod store;
 
@@ -186,6 +187,18 @@ impl Server {
             },
             None => None,
         };
+        let home = home::HomeInfo {
+            url: base.clone(),
+            cloud_network: cloud.as_ref().map(|c| c.network_mode().name().to_owned()),
+            agent_url: service.agent_url(),
+        };
+        router = router.route(
+            "/",
+            axum::routing::get(move || {
+                let home = home.clone();
+                async move { home::render(&home) }
+            }),
+        );
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let (vm_tx, vm_rx) = tokio::sync::oneshot::channel::<()>();
         if let Some(l) = vm_listener {
