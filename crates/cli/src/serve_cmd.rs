@@ -77,6 +77,12 @@ async fn serve(args: ServeArgs, health_timeout: std::time::Duration) -> ExitStat
         let p = exe.parent()?.join("vitrina-agent");
         p.is_file().then_some(p)
     });
+    if cfg.agent_binary.is_none() {
+        eprintln!(
+            "warning: no `vitrina-agent` next to this binary, so VMs cannot install the agent; \
+             build it with `cargo build --release -p vitrina-agent` or point `--agent-binary` at one"
+        );
+    }
     let mut server = match vitrina_server::Server::start(cfg).await {
         Ok(s) => s,
         Err(e) => {
