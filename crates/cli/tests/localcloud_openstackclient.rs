@@ -556,3 +556,88 @@ fn openstack_cli_admin_makes_a_second_tenant() {
         .map(|r| r["Value"].clone());
     assert_eq!(used, Some(serde_json::json!(1)), "{limits}");
 }
+
+/// A row of `quota show --usage -f json` as (limit, in use).
+fn quota_row(usage: &Value, resource: &str) -> (Value, Value) {
+    let row = usage
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["Resource"] == resource)
+        .cloned()
+        .unwrap_or_default();
+    (row["Limit"].clone(), row["In Use"].clone())
+}
+
+/// Cinder's and Neutron's quotas through the real CLI: `quota set --volumes 1 --ports N`, the
+/// next create fails with the service's error, and `quota show --usage` reports use and limits.
+#[test]
+fn openstack_cli_volume_and_port_quotas() {
+    let os = Serve::start();
+    let admin = |args: &[&str]| {
+        let mut a = vec!["--os-cloud", "localcloud-admin"];
+        a.extend_from_slice(args);
+        os.ok(&a)
+    };
+    let project = os.json(&["token", "issue"])["project_id"]
+        .as_str()
+        .expect("project_id")
+        .to_owned();
+    os.ok(&["network", "create", "qnet"]);
+    os.ok(&[
+        "subnet",
+        "create",
+        "--network",
+        "qnet",
+        "--subnet-range",
+        "10.78.0.0/24",
+        "qsub",
+    ]);
+    let usage = |who: &dyn Fn(&[&str]) -> String| -> Value {
+        serde_json::from_str(&who(&["quota", "show", "--usage", &project, "-f", "json"]))
+            .expect("JSON")
+    };
+    let (_, ports_used) = quota_row(&usage(&admin), "ports");
+    let ports = ports_used.as_i64().expect("ports in use") + 1;
+    admin(&[
+        "quota",
+        "set",
+        "--volumes",
+        "1",
+        "--ports",
+        &ports.to_string(),
+        &project,
+    ]);
+
+    os.ok(&["volume", "create", "--size", "1", "qv1"]);
+    let out = os.run(&["volume", "create", "--size", "1", "qv2"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Maximum number of volumes allowed (1) exceeded for quota 'volumes'."),
+        "{err}"
+    );
+    assert!(err.contains("413"), "{err}");
+
+    os.ok(&["port", "create", "--network", "qnet", "qp1"]);
+    let out = os.run(&["port", "create", "--network", "qnet", "qp2"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Quota exceeded for resources: ['port']."),
+        "{err}"
+    );
+
+    let u = usage(&admin);
+    assert_eq!(
+        quota_row(&u, "volumes"),
+        (serde_json::json!(1), serde_json::json!(1)),
+        "{u}"
+    );
+    assert_eq!(
+        quota_row(&u, "ports"),
+        (serde_json::json!(ports), serde_json::json!(ports)),
+        "{u}"
+    );
+    assert_eq!(quota_row(&u, "gigabytes").0, serde_json::json!(1000), "{u}");
+}

@@ -76,7 +76,11 @@ pub fn routes() -> Router<AppState> {
         .route("/volume/v3/{project}/limits", get(limits))
         .route(
             "/volume/v3/{project}/os-quota-sets/{target}",
-            get(show_quotas),
+            get(show_quotas).put(update_quotas),
+        )
+        .route(
+            "/volume/v3/{project}/os-quota-sets/{target}/defaults",
+            get(default_quotas),
         )
 }
 
@@ -354,6 +358,8 @@ pub fn new_volume(
         bootable = true;
         image_metadata = Some(image_meta(img));
     }
+    // Cinder's quotas, under the caller's store write together with the insert below.
+    crate::cinder_quotas::check(db, service, &ctx.project_id, 1, 0, size)?;
     let v = Volume {
         id: new_id(),
         project_id: ctx.project_id.clone(),
@@ -731,11 +737,13 @@ async fn volume_action(
                 VolumeStatus::Available
             };
             c.store.write(|db| {
+                crate::cinder_quotas::check(db, S, &vol.project_id, 0, 0, new_size - vol.size)?;
                 if let Some(v) = db.volumes.get_mut(&id) {
                     v.status = VolumeStatus::Extending;
                     v.size = new_size;
                 }
-            });
+                Ok::<_, ApiError>(())
+            })?;
             transition(&c, &id, &[], end);
             Ok(StatusCode::ACCEPTED.into_response())
         }
@@ -1044,6 +1052,7 @@ async fn create_snapshot(
                 ),
             ));
         }
+        crate::cinder_quotas::check(db, S, &ctx.project_id, 0, 1, vol.size)?;
         let s = Snapshot {
             id: new_id(),
             project_id: ctx.project_id.clone(),
@@ -1228,39 +1237,58 @@ async fn delete_snapshot(
     Ok(with_version(StatusCode::ACCEPTED.into_response()))
 }
 
-/// What a project's volumes and snapshots use: (volumes, GiB, snapshots).
-fn volume_usage(db: &Db, project: &str) -> (i64, i64, i64) {
-    let vols = db.volumes.values().filter(|v| v.project_id == project);
-    let (n, gb) = vols.fold((0i64, 0i64), |(n, g), v| (n + 1, g.saturating_add(v.size)));
-    let snaps = db
-        .snapshots
-        .values()
-        .filter(|s| s.project_id == project)
-        .count();
-    (n, gb, i64::try_from(snaps).unwrap_or(i64::MAX))
-}
-
-/// `GET /limits`: Cinder's absolute limits with the project's use. localcloud enforces no
-/// Cinder quota yet, so every maximum is -1 (unlimited) rather than a value it would not hold.
+/// `GET /limits`: Cinder's absolute limits with the project's use.
 async fn limits(
     State(c): State<AppState>,
     headers: HeaderMap,
     Path(project): Path<String>,
 ) -> ApiResult<Response> {
     let ctx = ctx(&c, &headers, &project)?;
-    let (n, gb, snaps) = c.store.read(|db| volume_usage(db, &ctx.project_id));
+    let p = ctx.project_id.clone();
+    let (used, lim) = c.store.read(|db| {
+        let l = |n| crate::cinder_quotas::limit(db, &p, n);
+        (
+            crate::cinder_quotas::usage(db, &p),
+            [l("volumes"), l("gigabytes"), l("snapshots")],
+        )
+    });
+    let [(_, n), (_, gb), (_, snaps)] = used;
+    let [max_n, max_gb, max_snaps] = lim;
     Ok(with_version(
         Json(json!({"limits": {"rate": [], "absolute": {
-            "maxTotalVolumes": -1, "maxTotalVolumeGigabytes": -1, "maxTotalSnapshots": -1,
-            "maxTotalBackups": -1, "maxTotalBackupGigabytes": -1,
+            "maxTotalVolumes": max_n, "maxTotalVolumeGigabytes": max_gb, "maxTotalSnapshots": max_snaps,
+            "maxTotalBackups": 10, "maxTotalBackupGigabytes": 1000,
             "totalVolumesUsed": n, "totalGigabytesUsed": gb, "totalSnapshotsUsed": snaps,
             "totalBackupsUsed": 0, "totalBackupGigabytesUsed": 0}}}))
         .into_response(),
     ))
 }
 
-/// `GET /os-quota-sets/{target}[?usage=True]`: the project's own (or any, for an admin);
-/// unlimited (-1) as in [`limits`].
+/// A project's quota set; with `usage`, each quota as `{limit, in_use, reserved, allocated}`.
+fn quota_set(db: &Db, target: &str, usage: bool) -> Value {
+    use crate::cinder_quotas as cq;
+    let used = cq::usage(db, target);
+    let mut set = serde_json::Map::new();
+    set.insert("id".into(), json!(target));
+    for (name, fixed) in cq::ENFORCED.iter().chain(cq::SHOWN) {
+        let enforced = cq::ENFORCED.iter().any(|(n, _)| n == name);
+        let l = if enforced {
+            cq::limit(db, target, name)
+        } else {
+            *fixed
+        };
+        let in_use = used.iter().find(|(n, _)| n == name).map_or(0, |(_, u)| *u);
+        let v = if usage {
+            json!({"limit": l, "in_use": in_use, "reserved": 0, "allocated": 0})
+        } else {
+            json!(l)
+        };
+        set.insert((*name).into(), v);
+    }
+    json!({"quota_set": set})
+}
+
+/// `GET /os-quota-sets/{target}[?usage=True]`: the project's own (or any, for an admin).
 async fn show_quotas(
     State(c): State<AppState>,
     headers: HeaderMap,
@@ -1275,26 +1303,84 @@ async fn show_quotas(
         ));
     }
     let usage = q(&query, "usage").is_some_and(|u| u.eq_ignore_ascii_case("true"));
-    let (n, gb, snaps) = c.store.read(|db| volume_usage(db, &target));
+    let v = c.store.read(|db| quota_set(db, &target, usage));
+    Ok(with_version(Json(v).into_response()))
+}
+
+/// `GET /os-quota-sets/{target}/defaults`.
+async fn default_quotas(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path((project, target)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    ctx(&c, &headers, &project)?;
     let mut set = serde_json::Map::new();
     set.insert("id".into(), json!(target));
-    for (name, used) in [
-        ("volumes", n),
-        ("gigabytes", gb),
-        ("snapshots", snaps),
-        ("backups", 0),
-        ("backup_gigabytes", 0),
-        ("groups", 0),
-        ("per_volume_gigabytes", 0),
-    ] {
-        let v = if usage {
-            json!({"limit": -1, "in_use": used, "reserved": 0, "allocated": 0})
-        } else {
-            json!(-1)
-        };
-        set.insert(name.into(), v);
+    for (name, v) in crate::cinder_quotas::ENFORCED
+        .iter()
+        .chain(crate::cinder_quotas::SHOWN)
+    {
+        set.insert((*name).into(), json!(v));
     }
     Ok(with_version(
         Json(json!({"quota_set": set})).into_response(),
     ))
+}
+
+/// `PUT /os-quota-sets/{target}` (admin): sets the limits of volumes, gigabytes and snapshots;
+/// the other quotas Cinder knows are accepted and kept at their fixed values.
+async fn update_quotas(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path((project, target)): Path<(String, String)>,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    use crate::cinder_quotas as cq;
+    let ctx = ctx(&c, &headers, &project)?;
+    if !ctx.is_admin() {
+        return Err(ApiError::forbidden(
+            S,
+            "Policy doesn't allow volume_extension:quotas:update to be performed.",
+        ));
+    }
+    let v = body::parse_json(S, &bytes)?;
+    let set = v
+        .get("quota_set")
+        .and_then(Value::as_object)
+        .ok_or_else(|| {
+            ApiError::bad_request(S, "Missing required element 'quota_set' in request body.")
+        })?;
+    let mut changes = Vec::new();
+    for (k, val) in set {
+        if k == "tenant_id" || k == "id" {
+            continue;
+        }
+        let known = cq::ENFORCED.iter().chain(cq::SHOWN).any(|(n, _)| n == k)
+            || k.starts_with("volumes_")
+            || k.starts_with("gigabytes_")
+            || k.starts_with("snapshots_");
+        if !known {
+            return Err(ApiError::bad_request(
+                S,
+                format!("Invalid input received: Bad key(s) in quota set: {k}"),
+            ));
+        }
+        let n = body::int_like(val).filter(|n| *n >= -1).ok_or_else(|| {
+            ApiError::bad_request(
+                S,
+                format!("Invalid input received: Quota limit {val} for {k} must be -1 or greater."),
+            )
+        })?;
+        if cq::ENFORCED.iter().any(|(e, _)| e == k) {
+            changes.push((k.clone(), n));
+        }
+    }
+    let out = c.store.write(|db| {
+        let q = db.volume_quotas.entry(target.clone()).or_default();
+        for (k, n) in changes {
+            q.insert(k, n);
+        }
+        quota_set(db, &target, false)
+    });
+    Ok(with_version(Json(out).into_response()))
 }

@@ -507,6 +507,12 @@ pub struct State {
     /// project id → Nova quota name → limit, where an admin set one.
     #[serde(default)]
     pub compute_quotas: Map<BTreeMap<String, i64>>,
+    /// project id → Cinder quota name → limit, where an admin set one.
+    #[serde(default)]
+    pub volume_quotas: Map<BTreeMap<String, i64>>,
+    /// project id → Neutron quota resource → limit, where an admin set one.
+    #[serde(default)]
+    pub network_quotas: Map<BTreeMap<String, i64>>,
     pub images: Map<Image>,
     pub networks: Map<Network>,
     pub subnets: Map<Subnet>,

@@ -1,4 +1,4 @@
-//! Versions, extensions, `available-sdn` and quotas.
+//! Versions, extensions and `available-sdn`.
 
 use super::*;
 
@@ -66,99 +66,6 @@ pub(super) async fn available_sdn(
 ) -> ApiResult<Json<w::AvailableSdn>> {
     c.auth(&headers, S)?;
     Ok(Json(vec!["neutron".into(), "sprut".into()]))
-}
-
-/// What a project uses of each Neutron quota resource.
-fn neutron_usage(db: &Db, project: &str) -> [(&'static str, usize); 7] {
-    let mine = |p: &str| p == project;
-    [
-        (
-            "network",
-            db.networks.values().filter(|x| mine(&x.project_id)).count(),
-        ),
-        (
-            "subnet",
-            db.subnets.values().filter(|x| mine(&x.project_id)).count(),
-        ),
-        (
-            "port",
-            db.ports.values().filter(|x| mine(&x.project_id)).count(),
-        ),
-        (
-            "router",
-            db.routers.values().filter(|x| mine(&x.project_id)).count(),
-        ),
-        (
-            "floatingip",
-            db.floating_ips
-                .values()
-                .filter(|x| mine(&x.project_id))
-                .count(),
-        ),
-        (
-            "security_group",
-            db.security_groups
-                .values()
-                .filter(|x| mine(&x.project_id))
-                .count(),
-        ),
-        (
-            "security_group_rule",
-            db.sg_rules.values().filter(|x| mine(&x.project_id)).count(),
-        ),
-    ]
-}
-
-/// The project whose quotas the caller may read: its own, or any for an admin.
-fn quota_project(ctx: &Ctx, p: &str) -> ApiResult<()> {
-    if p == ctx.project_id || ctx.is_admin() {
-        Ok(())
-    } else {
-        Err(
-            ApiError::forbidden(S, "(rule:get_quota) is disallowed by policy")
-                .kind("PolicyNotAuthorized"),
-        )
-    }
-}
-
-/// `GET /quotas/{project}`: localcloud enforces no Neutron quota yet, so every limit is -1
-/// (unlimited) rather than a value it would not hold.
-pub(super) async fn quotas(
-    State(c): State<AppState>,
-    headers: HeaderMap,
-    Path(p): Path<String>,
-) -> ApiResult<Json<Value>> {
-    let ctx = c.auth(&headers, S)?;
-    quota_project(&ctx, &p)?;
-    let q: Map<String, Value> = c
-        .store
-        .read(|db| neutron_usage(db, &p))
-        .iter()
-        .map(|(k, _)| ((*k).to_owned(), json!(-1)))
-        .collect();
-    Ok(Json(json!({"quota": q})))
-}
-
-/// `GET /quotas/{project}/details`: limits with use.
-pub(super) async fn quota_details(
-    State(c): State<AppState>,
-    headers: HeaderMap,
-    Path(p): Path<String>,
-) -> ApiResult<Json<Value>> {
-    let ctx = c.auth(&headers, S)?;
-    quota_project(&ctx, &p)?;
-    let q: Map<String, Value> = c
-        .store
-        .read(|db| neutron_usage(db, &p))
-        .iter()
-        .map(|(k, used)| {
-            (
-                (*k).to_owned(),
-                json!({"limit": -1, "used": used, "reserved": 0}),
-            )
-        })
-        .collect();
-    Ok(Json(json!({"quota": q})))
 }
 
 // --- networks

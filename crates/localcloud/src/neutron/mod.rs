@@ -31,6 +31,7 @@ mod ipam;
 mod networks;
 mod ops;
 mod ports;
+mod quotas;
 mod routers;
 mod security_groups;
 mod subnets;
@@ -47,6 +48,7 @@ pub(crate) use self::ops::{
     associate, bootstrap, disassociate, ensure_default_sg, new_port, remove_port,
 };
 use self::ports::*;
+use self::quotas::*;
 use self::routers::*;
 use self::security_groups::*;
 use self::subnets::*;
@@ -127,7 +129,14 @@ pub fn routes() -> Router<AppState> {
             "/networking/v2.0/floatingips/{id}",
             get(show_fip).put(update_fip).delete(delete_fip),
         )
-        .route("/networking/v2.0/quotas/{project}", get(quotas))
+        .route(
+            "/networking/v2.0/quotas/{project}",
+            get(quotas).put(update_quotas).delete(delete_quotas),
+        )
+        .route(
+            "/networking/v2.0/quotas/{project}/default",
+            get(quota_defaults),
+        )
         .route(
             "/networking/v2.0/quotas/{project}/details",
             get(quota_details),

@@ -103,10 +103,11 @@ pub(super) async fn create_network(
         updated_at: t,
     };
     let v = c.store.write(|db| {
+        check_quota(db, &ctx.project_id, "network", 1)?;
         ensure_default_sg(db, &ctx.project_id);
         db.networks.insert(n.id.clone(), n.clone());
-        net_view(db, &n)
-    });
+        Ok::<_, ApiError>(net_view(db, &n))
+    })?;
     Ok(created("network", v))
 }
 

@@ -172,6 +172,10 @@ pub fn new_port(
         .get(network_id)
         .cloned()
         .ok_or_else(|| net_not_found(network_id))?;
+    // A temporary port (address re-allocation of an existing port) is not a new one.
+    if device_owner != "network:tmp" {
+        check_quota(db, project_id, "port", 1)?;
+    }
     let subnets: Vec<Subnet> = db
         .subnets
         .values()
@@ -487,6 +491,7 @@ pub fn allocate_fip(
         )
         .kind("BadRequest"));
     }
+    check_quota(db, project_id, "floatingip", 1)?;
     let fixed = address.map(|a| vec![(None, Some(a.to_owned()))]);
     let fip_id = new_id();
     let port = new_port(

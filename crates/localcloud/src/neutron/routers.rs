@@ -72,6 +72,7 @@ pub(super) async fn create_router(
         updated_at: t,
     };
     let v = c.store.write(|db| {
+        check_quota(db, &r.project_id, "router", 1)?;
         db.routers.insert(r.id.clone(), r.clone());
         if let Some(info) = m.get("external_gateway_info") {
             if let Err(e) = set_gateway(db, &r.id, info) {

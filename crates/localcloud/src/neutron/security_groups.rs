@@ -83,11 +83,13 @@ pub(super) async fn create_sg(
     };
     let v = c.store.write(|db| {
         ensure_default_sg(db, &ctx.project_id);
+        check_quota(db, &ctx.project_id, "security_group", 1)?;
+        check_quota(db, &ctx.project_id, "security_group_rule", 2)?;
         db.security_groups.insert(g.id.clone(), g.clone());
         add_rule(db, &ctx.project_id, &g.id, "egress", "IPv4", None);
         add_rule(db, &ctx.project_id, &g.id, "egress", "IPv6", None);
-        sg_view(db, &g)
-    });
+        Ok::<_, ApiError>(sg_view(db, &g))
+    })?;
     Ok(created("security_group", v))
 }
 
@@ -306,6 +308,7 @@ pub(super) async fn create_rule(
         updated_at: t,
     };
     let v = c.store.write(|db| {
+        check_quota(db, &r.project_id, "security_group_rule", 1)?;
         db.security_groups
             .mine(&ctx, &sg_id)
             .ok_or_else(|| sg_not_found(&sg_id))?;

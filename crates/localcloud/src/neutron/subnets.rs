@@ -244,6 +244,7 @@ pub(super) async fn create_subnet(
     let v = c.store.write(|db| {
         let net = db.networks.get(&network_id).filter(|n| ctx.owns(*n) || n.shared).ok_or_else(|| net_not_found(&network_id))?;
         let _ = net;
+        check_quota(db, &sub.project_id, "subnet", 1)?;
         for other in db.subnets.values().filter(|s| s.network_id == network_id) {
             if Cidr::parse(&other.cidr).is_some_and(|o| o.overlaps(&cidr)) {
                 return Err(ApiError::bad_request(S, format!("Invalid input for operation: Requested subnet with cidr: {cidr} for network: {network_id} overlaps with another subnet.")).kind("InvalidInput"));

@@ -324,7 +324,14 @@ pub(super) async fn create_server(
                     let fixed = fixed.map(|f| vec![(None, Some(f))]);
                     neutron::new_port(db, &ctx.project_id, &nid, fixed, &server_id, &format!("compute:{az}"), Some(sg_ids.clone()), "")
                         .map(|p| created_ports.push(p.id))
-                        .map_err(|e| ApiError { service: S, ..e })
+                        .map_err(|e| {
+                            // Nova's answer when Neutron's port quota refuses the port.
+                            if e.kind == "OverQuota" {
+                                ApiError::forbidden(S, "Maximum number of ports exceeded")
+                            } else {
+                                ApiError { service: S, ..e }
+                            }
+                        })
                 }
             };
             if let Err(e) = result {
