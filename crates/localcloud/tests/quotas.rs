@@ -1,6 +1,9 @@
-//! Nova's compute quotas over real HTTP: an admin sets `cores`; the server create past it gets
-//! Nova's 403 "Quota exceeded for cores…"; `limits` and `os-quota-sets/…/detail` show use and
-//! limits; a member cannot change quotas.
+//! Quotas over real HTTP. Nova: an admin sets `cores`; the server create past it gets Nova's 403
+//! "Quota exceeded for cores…"; `limits` and `os-quota-sets/…/detail` show use and limits; a
+//! member cannot change quotas. Cinder: 413 `overLimit` on every create path (blank, image,
+//! snapshot, clone, snapshot, extend, a server's boot volume), the 9-exabyte volume of probe M2.
+//! Neutron: 409 `OverQuota` for each resource, the ports of a server create, floating IPs past
+//! the default 50. Concurrent creates never pass a quota.
 
 mod common;
 
@@ -483,4 +486,32 @@ async fn neutron_quotas_are_enforced_on_every_create_path() {
     let (s, _) = tc.call_as(&admin, Method::DELETE, &qpath, None).await;
     assert_eq!(s, 204);
     assert_eq!(tc.get(&qpath).await["quota"]["port"], 500);
+}
+
+/// Probe M2: floating IPs past Neutron's default quota of 50 get 409 `OverQuota`.
+#[tokio::test]
+async fn floating_ips_stop_at_the_default_quota() {
+    let tc = TestCloud::start().await;
+    let ext = tc.get("/networking/v2.0/networks?name=ext-net").await["networks"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = json!({"floatingip": {"floating_network_id": ext}});
+    for i in 0..50 {
+        let (s, v) = tc.post("/networking/v2.0/floatingips", body.clone()).await;
+        assert_eq!(s, 201, "floating IP {i}: {v}");
+    }
+    let (s, v) = tc.post("/networking/v2.0/floatingips", body).await;
+    assert_eq!(s, 409, "{v}");
+    assert_eq!(v["NeutronError"]["type"], "OverQuota", "{v}");
+    let d = tc
+        .get(&format!(
+            "/networking/v2.0/quotas/{}/details",
+            tc.project_id
+        ))
+        .await;
+    assert_eq!(
+        d["quota"]["floatingip"],
+        json!({"limit": 50, "used": 50, "reserved": 0})
+    );
 }
