@@ -298,7 +298,8 @@ async fn exabyte_volume_is_refused_by_quota() {
 
 /// Quota checks and the creates they guard are one store write: concurrent creates never pass
 /// a quota.
-#[tokio::test]
+/// Runs on several worker threads so the creates really race.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_creates_stay_within_quotas() {
     let tc = TestCloud::start().await;
     let admin = admin_token(&tc).await;
