@@ -30,6 +30,7 @@ mod server;
 mod store;
 
 mod cinder;
+mod disks;
 mod glance;
 mod keystone;
 mod neutron;
