@@ -350,9 +350,11 @@ fn create_image(c: &Cloud, r: &Req, s: &Server, arg: &Value) -> ApiResult<Respon
                 properties.insert(k.clone(), Value::String(v.clone()));
             }
         }
-        Some(v) => return Err(bad(format!(
+        Some(v) => {
+            return Err(bad(format!(
             "Invalid input for field/attribute metadata. Value: {v}. {v} is not of type 'object'"
-        ))),
+        )))
+        }
     }
     if !matches!(s.status, ServerStatus::Active | ServerStatus::Shutoff) || s.task_state.is_some() {
         return Err(conflict_state("createImage", s));
