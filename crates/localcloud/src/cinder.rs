@@ -814,6 +814,7 @@ async fn volume_action(
             Ok(StatusCode::ACCEPTED.into_response())
         }
         "os-update_readonly_flag" => Ok(StatusCode::ACCEPTED.into_response()),
+        "os-volume_upload_image" => upload_image(&c, &ctx, &vol, &arg),
         other => Err(ApiError::bad_request(
             S,
             format!("There is no such action: {other}"),
@@ -1383,4 +1384,84 @@ async fn update_quotas(
         quota_set(db, &target, false)
     });
     Ok(with_version(Json(out).into_response()))
+}
+
+/// `os-volume_upload_image`: a new Glance image whose data is the volume's bytes. The volume is
+/// `uploading` until the copy ends, then back to its status; the image `queued`, then `active`.
+fn upload_image(c: &Cloud, ctx: &Ctx, vol: &Volume, arg: &Value) -> ApiResult<Response> {
+    let bad = |m: String| ApiError::bad_request(S, m);
+    let name = match arg.get("image_name") {
+        Some(Value::String(n)) if !n.is_empty() => n.clone(),
+        _ => return Err(bad(format!("Invalid input for field/attribute image_name. Value: {arg}. 'image_name' is a required property"))),
+    };
+    let force = arg.get("force").and_then(body::bool_like).unwrap_or(false);
+    let back = vol.status;
+    if !(back == VolumeStatus::Available || (force && back == VolumeStatus::InUse)) {
+        return Err(bad(format!(
+            "Invalid volume: Volume {} status must be available{}, but current status is: {}.",
+            vol.id,
+            if force { " or in-use" } else { "" },
+            back.as_str()
+        )));
+    }
+    let text = |k: &str, d: &str| -> ApiResult<String> {
+        match arg.get(k) {
+            None | Some(Value::Null) => Ok(d.to_owned()),
+            Some(Value::String(v)) => Ok(v.clone()),
+            Some(v) => Err(bad(format!(
+                "Invalid input for field/attribute {k}. Value: {v}. {v} is not of type 'string'"
+            ))),
+        }
+    };
+    let disk_format = text("disk_format", "raw")?;
+    let container_format = text("container_format", "bare")?;
+    let visibility = text("visibility", "private")?;
+    if !["raw", "qcow2", "vmdk", "vdi", "vhd", "vhdx", "ploop"].contains(&disk_format.as_str()) {
+        return Err(bad(format!("Invalid input received: Invalid disk-format '{disk_format}' is specified. Allowed disk-formats are raw, qcow2, vmdk, vdi, vhd, vhdx, ploop.")));
+    }
+    if !["private", "public", "shared", "community"].contains(&visibility.as_str()) {
+        return Err(bad(format!(
+            "Invalid input for field/attribute visibility. Value: {visibility}."
+        )));
+    }
+    let protected = arg
+        .get("protected")
+        .and_then(body::bool_like)
+        .unwrap_or(false);
+    let mut img = crate::disks::queued_image(
+        &ctx.project_id,
+        &name,
+        &disk_format,
+        &container_format,
+        &visibility,
+        BTreeMap::new(),
+    );
+    img.protected = protected;
+    img.min_disk = vol.size;
+    let image_id = img.id.clone();
+    let vid = vol.id.clone();
+    let source = c.store.write(|db| {
+        db.images.insert(image_id.clone(), img);
+        if let Some(v) = db.volumes.get_mut(&vid) {
+            v.status = VolumeStatus::Uploading;
+            v.updated_at = Some(now_micro());
+        }
+        crate::disks::volume_source(c, db, &vid)
+    });
+    crate::disks::fill_image(c, &image_id, source, move |db| {
+        if let Some(v) = db.volumes.get_mut(&vid) {
+            if v.status == VolumeStatus::Uploading {
+                v.status = back;
+                v.updated_at = Some(now_micro());
+            }
+        }
+    });
+    let body = json!({"os-volume_upload_image": {
+        "id": vol.id, "updated_at": now_micro(), "status": "uploading",
+        "display_description": vol.description, "size": vol.size,
+        "volume_type": type_json(&vol.volume_type), "image_id": image_id,
+        "container_format": container_format, "disk_format": disk_format,
+        "image_name": name, "protected": protected, "visibility": visibility,
+    }});
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }

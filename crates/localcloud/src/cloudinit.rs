@@ -86,14 +86,107 @@ pub struct BootPlan {
     /// Parts that were not understood, with the reason (printed to the console like cloud-init's
     /// warnings).
     pub warnings: Vec<String>,
+    /// A limit the user data broke; the server fails with it (set once, first wins).
+    refused: Option<UserDataError>,
 }
 
-/// Reads user data (already base64-decoded) into a plan. Never fails: what cannot be understood
-/// becomes a warning, like cloud-init logs and goes on.
-pub fn plan(user_data: &[u8]) -> BootPlan {
+/// User data that cannot be read within the bounds below: the server fails (`ERROR` with this
+/// as its fault), localcloud goes on (probe H2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UserDataError {
+    #[error("cloud-config YAML at {line}:{col}: aliases expand to more than {} KiB (the alias limit)", MAX_EXPANDED_BYTES / 1024)]
+    AliasLimit { line: usize, col: usize },
+    #[error("cloud-config YAML at {line}:{col}: nesting deeper than {MAX_DEPTH} levels (the nesting limit)")]
+    DepthLimit { line: usize, col: usize },
+    #[error("cloud-config YAML could not be read within {} ms (the time limit)", PARSE_TIME_LIMIT.as_millis())]
+    TimeLimit,
+}
+
+/// The most bytes a cloud-config document may expand to once its aliases are copied: each node
+/// costs its text plus [`NODE_COST`]. user_data is at most 64 KiB, so this leaves room for any
+/// honest use of anchors while a 44 KB alias bomb (asking for gigabytes) is refused.
+pub const MAX_EXPANDED_BYTES: usize = 8 * 1024 * 1024;
+/// What one node costs against [`MAX_EXPANDED_BYTES`] besides its text.
+const NODE_COST: usize = 64;
+/// Deeper nesting is refused (cloud-config is shallow; later walks recurse).
+pub const MAX_DEPTH: usize = 64;
+/// The most time reading one cloud-config document may take.
+pub const PARSE_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Reads user data (already base64-decoded) into a plan. What cannot be understood becomes a
+/// warning, like cloud-init logs and goes on.
+///
+/// # Errors
+/// A cloud-config document that breaks the alias, nesting or time limit.
+pub fn plan(user_data: &[u8]) -> Result<BootPlan, UserDataError> {
     let mut plan = BootPlan::default();
     add_part(&mut plan, user_data, None, 0);
-    plan
+    match plan.refused.take() {
+        Some(e) => Err(e),
+        None => Ok(plan),
+    }
+}
+
+/// Walks the YAML events of `text` (without building anything, so memory stays linear in the
+/// input) and measures what the document expands to once aliases are copied, its depth and the
+/// time taken. `Ok(Some(message))` when the YAML is malformed.
+fn check_bounds(text: &str) -> Result<Option<String>, UserDataError> {
+    use saphyr_parser::{Event, Parser};
+    let started = std::time::Instant::now();
+    let mut parser = Parser::new_from_str(text);
+    // Expanded size of each open collection, and of each anchor seen.
+    let mut open: Vec<(usize, usize)> = Vec::new();
+    let mut anchors: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    let mut total = 0usize;
+    let mut events = 0usize;
+    while let Some(ev) = parser.next_event() {
+        events += 1;
+        if events.is_multiple_of(1024) && started.elapsed() > PARSE_TIME_LIMIT {
+            return Err(UserDataError::TimeLimit);
+        }
+        let (ev, span) = match ev {
+            Ok(x) => x,
+            Err(e) => {
+                let m = e.marker();
+                return Ok(Some(format!(
+                    "{} at {}:{}",
+                    e.info(),
+                    m.line(),
+                    m.col() + 1
+                )));
+            }
+        };
+        // Line is 1-based in saphyr's markers, the column 0-based.
+        let (line, col) = (span.start.line(), span.start.col() + 1);
+        let done: Option<(usize, usize)> = match ev {
+            Event::Scalar(value, _, anchor, _) => {
+                Some((NODE_COST.saturating_add(value.len()), anchor))
+            }
+            Event::Alias(id) => Some((anchors.get(&id).copied().unwrap_or(NODE_COST), 0)),
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                if open.len() >= MAX_DEPTH {
+                    return Err(UserDataError::DepthLimit { line, col });
+                }
+                open.push((NODE_COST, anchor));
+                None
+            }
+            Event::SequenceEnd | Event::MappingEnd => open.pop(),
+            _ => None,
+        };
+        if let Some((size, anchor)) = done {
+            total = total.saturating_add(size);
+            if total > MAX_EXPANDED_BYTES || size > MAX_EXPANDED_BYTES {
+                return Err(UserDataError::AliasLimit { line, col });
+            }
+            if anchor != 0 {
+                anchors.insert(anchor, size);
+            }
+            if let Some(parent) = open.last_mut() {
+                parent.0 = parent.0.saturating_add(size);
+            }
+        }
+    }
+    Ok(None)
 }
 
 fn add_part(plan: &mut BootPlan, data: &[u8], content_type: Option<&str>, depth: usize) {
@@ -295,6 +388,18 @@ fn add_multipart(plan: &mut BootPlan, data: &[u8], ct_header: &str, depth: usize
 }
 
 fn add_cloud_config(plan: &mut BootPlan, text: &str) {
+    match check_bounds(text) {
+        Ok(None) => {}
+        Ok(Some(message)) => {
+            plan.warnings
+                .push(format!("invalid cloud-config YAML: {message}"));
+            return;
+        }
+        Err(e) => {
+            plan.refused.get_or_insert(e);
+            return;
+        }
+    }
     let doc: Value = match serde_yaml::from_str(text) {
         Ok(v) => v,
         Err(e) => {
@@ -454,14 +559,14 @@ mod tests {
 
     #[test]
     fn script() {
-        let p = plan(b"#!/bin/sh\necho hi\n");
+        let p = plan(b"#!/bin/sh\necho hi\n").expect("plan");
         assert_eq!(p.scripts.len(), 1);
         assert!(!p.scripts[0].per_boot);
     }
 
     #[test]
     fn cloud_config() {
-        let p = plan(b"#cloud-config\nbootcmd:\n  - echo boot\nwrite_files:\n  - path: /etc/x.conf\n    content: hello\n    permissions: '0600'\nruncmd:\n  - [touch, /tmp/a b]\n  - echo ran > ran.txt\n");
+        let p = plan(b"#cloud-config\nbootcmd:\n  - echo boot\nwrite_files:\n  - path: /etc/x.conf\n    content: hello\n    permissions: '0600'\nruncmd:\n  - [touch, /tmp/a b]\n  - echo ran > ran.txt\n").expect("plan");
         assert_eq!(p.bootcmd, vec![Cmd::Shell("echo boot".into())]);
         assert_eq!(p.write_files[0].path, "etc/x.conf");
         assert_eq!(p.write_files[0].permissions, Some(0o600));
@@ -473,7 +578,7 @@ mod tests {
     #[test]
     fn multipart() {
         let ud = "Content-Type: multipart/mixed; boundary=\"XX\"\nMIME-Version: 1.0\n\n--XX\nContent-Type: text/cloud-config\n\n#cloud-config\nruncmd:\n  - echo one\n--XX\nContent-Type: text/x-shellscript\nContent-Transfer-Encoding: base64\n\nIyEvYmluL3NoCmVjaG8gdHdvCg==\n--XX--\n";
-        let p = plan(ud.as_bytes());
+        let p = plan(ud.as_bytes()).expect("plan");
         assert_eq!(p.runcmd, vec![Cmd::Shell("echo one".into())]);
         assert_eq!(p.scripts.len(), 1);
         assert_eq!(p.scripts[0].content, b"#!/bin/sh\necho two\n");
@@ -487,7 +592,41 @@ mod tests {
 
     #[test]
     fn garbage_is_a_warning() {
-        let p = plan(b"#cloud-config\n: : [");
+        let p = plan(b"#cloud-config\n: : [").expect("plan");
         assert!(!p.warnings.is_empty());
+    }
+
+    /// The probe's H2 bomb: 44 KB asking for about 16 GB once aliases are copied.
+    fn bomb() -> String {
+        let big = "A".repeat(20_000);
+        let a = vec!["*a"; 1000].join(",");
+        let b = vec!["*b"; 7000].join(",");
+        format!("#cloud-config\nx: &a \"{big}\"\ny: &b [{a}]\nz: [{b}]\n")
+    }
+
+    #[test]
+    fn alias_bomb_is_refused_quickly() {
+        let started = std::time::Instant::now();
+        let err = plan(bomb().as_bytes()).expect_err("bomb refused");
+        assert!(
+            matches!(err, UserDataError::AliasLimit { line: 3, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("alias limit"), "{err}");
+        // Generous: the walk stops at the first alias past the budget (milliseconds).
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        // Inside a multipart message too.
+        let mp = format!("Content-Type: multipart/mixed; boundary=\"XX\"\n\n--XX\nContent-Type: text/cloud-config\n\n{}\n--XX--\n", bomb());
+        assert!(plan(mp.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn honest_aliases_and_deep_nesting() {
+        let ok = "#cloud-config\nx: &cmd echo hi\nruncmd:\n  - *cmd\n  - *cmd\n";
+        let p = plan(ok.as_bytes()).expect("plan");
+        assert_eq!(p.runcmd.len(), 2);
+        let deep = format!("#cloud-config\nx: {}{}\n", "[".repeat(200), "]".repeat(200));
+        let err = plan(deep.as_bytes()).expect_err("too deep");
+        assert!(err.to_string().contains("nesting limit"), "{err}");
     }
 }

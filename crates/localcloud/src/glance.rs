@@ -80,7 +80,7 @@ pub fn routes() -> Router<AppState> {
 
 use crate::access::image_visible as visible;
 
-fn data_path(c: &Cloud, id: &str) -> std::path::PathBuf {
+pub(crate) fn data_path(c: &Cloud, id: &str) -> std::path::PathBuf {
     c.cfg.data_dir.join("images").join(id)
 }
 

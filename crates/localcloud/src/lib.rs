@@ -31,6 +31,7 @@ mod store;
 
 mod cinder;
 mod cinder_quotas;
+mod disks;
 mod glance;
 mod keystone;
 mod neutron;

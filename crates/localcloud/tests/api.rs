@@ -388,7 +388,7 @@ async fn ipam_pools_gateway_and_duplicates() {
     assert_eq!(s, 201);
     let net = n["network"]["id"].as_str().unwrap();
     let (s, sub) = tc
-        .post("/networking/v2.0/subnets", json!({"subnet": {"network_id": net, "cidr": "192.168.5.0/29", "ip_version": 4, "allocation_pools": [{"start": "192.168.5.2", "end": "192.168.5.3"}]}}))
+        .post("/networking/v2.0/subnets", json!({"subnet": {"network_id": net, "cidr": "192.168.5.0/29", "ip_version": 4, "enable_dhcp": false, "allocation_pools": [{"start": "192.168.5.2", "end": "192.168.5.3"}]}}))
         .await;
     assert_eq!(s, 201, "{sub}");
     assert_eq!(sub["subnet"]["gateway_ip"], "192.168.5.1");

@@ -42,6 +42,8 @@ pub enum HvError {
         #[source]
         source: std::io::Error,
     },
+    #[error("user_data refused")]
+    UserData(#[from] crate::cloudinit::UserDataError),
     #[error(transparent)]
     Network(#[from] crate::dataplane::NetError),
     #[error("cannot start the processes of instance `{id}`")]

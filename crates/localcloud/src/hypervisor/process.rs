@@ -60,7 +60,7 @@ impl ProcessHypervisor {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn prepare(&self, spec: &BootSpec) -> std::io::Result<PathBuf> {
+    fn prepare(&self, spec: &BootSpec, plan: &cloudinit::BootPlan) -> std::io::Result<PathBuf> {
         let dir = self.dir(&spec.id);
         let cloud = dir.join("var/lib/cloud");
         let inst = cloud.join("instance");
@@ -96,7 +96,7 @@ impl ProcessHypervisor {
         }
         let ud = spec.user_data.clone().unwrap_or_default();
         fs_err::write(inst.join("user-data.txt"), &ud)?;
-        let plan = cloudinit::plan(&ud);
+
         let mut sh = String::from("#!/bin/sh\n# Boot script written by the localcloud process hypervisor.\ncd \"$VITRINA_ROOT\" || exit 1\n");
         sh.push_str("echo \"localcloud: booting $VITRINA_INSTANCE_NAME ($VITRINA_INSTANCE_ID) at $(date -u +%Y-%m-%dT%H:%M:%SZ)\"\n");
         for w in &plan.warnings {
@@ -347,10 +347,14 @@ impl Hypervisor for ProcessHypervisor {
         if self.is_running(&spec.id) {
             return Ok(());
         }
-        let dir = self.prepare(spec).map_err(|source| HvError::Prepare {
-            path: self.dir(&spec.id),
-            source,
-        })?;
+        // Read before anything is written: user data past the limits fails this server only.
+        let plan = cloudinit::plan(spec.user_data.as_deref().unwrap_or_default())?;
+        let dir = self
+            .prepare(spec, &plan)
+            .map_err(|source| HvError::Prepare {
+                path: self.dir(&spec.id),
+                source,
+            })?;
         self.spawn(spec, &dir).map_err(|source| HvError::Spawn {
             id: spec.id.clone(),
             source,

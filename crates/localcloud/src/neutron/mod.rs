@@ -25,6 +25,7 @@ use crate::model::{
 use crate::util::{self, get_bool, get_int, get_str, get_str_list, new_id, now, Ctx};
 use crate::{AppState, Cloud};
 
+mod dhcp;
 mod floating_ips;
 mod info;
 mod ipam;
@@ -38,6 +39,7 @@ mod subnets;
 mod tags;
 mod views;
 
+use self::dhcp::*;
 use self::floating_ips::*;
 use self::info::*;
 pub(crate) use self::ipam::Cidr;

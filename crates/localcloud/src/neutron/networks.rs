@@ -158,6 +158,7 @@ pub(super) async fn delete_network(
         }
         db.subnets.retain(|_, s| s.network_id != id);
         db.networks.remove(&id);
+        sync_dhcp_port(db, &id);
         Ok(StatusCode::NO_CONTENT)
     })
 }

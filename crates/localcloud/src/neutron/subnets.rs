@@ -251,6 +251,7 @@ pub(super) async fn create_subnet(
             }
         }
         db.subnets.insert(sub.id.clone(), sub.clone());
+        sync_dhcp_port(db, &network_id);
         Ok(subnet_view(&sub))
     })?;
     Ok(created("subnet", v))
@@ -292,7 +293,10 @@ pub(super) async fn update_subnet(
             _ => {}
         }
         s.updated_at = now();
-        Ok(Json(json!({"subnet": subnet_view(s)})))
+        let view = subnet_view(s);
+        let net = s.network_id.clone();
+        sync_dhcp_port(db, &net);
+        Ok(Json(json!({"subnet": view})))
     })
 }
 
@@ -303,11 +307,13 @@ pub(super) async fn delete_subnet(
 ) -> ApiResult<StatusCode> {
     let ctx = c.auth(&headers, S)?;
     c.store.write(|db| {
-        db.subnets.mine(&ctx, &id).ok_or_else(|| subnet_not_found(&id))?;
-        if db.ports.values().any(|p| p.fixed_ips.iter().any(|f| f.subnet_id == id)) {
+        let net = db.subnets.mine(&ctx, &id).ok_or_else(|| subnet_not_found(&id))?.network_id.clone();
+        // The DHCP port's address does not keep a subnet (Neutron removes it with the subnet).
+        if db.ports.values().any(|p| p.device_owner != DHCP_OWNER && p.fixed_ips.iter().any(|f| f.subnet_id == id)) {
             return Err(ApiError::conflict(S, format!("Unable to complete operation on subnet {id}: One or more ports have an IP allocation from this subnet.")).kind("SubnetInUse"));
         }
         db.subnets.remove(&id);
+        sync_dhcp_port(db, &net);
         Ok(StatusCode::NO_CONTENT)
     })
 }

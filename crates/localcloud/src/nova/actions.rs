@@ -325,6 +325,93 @@ pub(super) async fn server_action(
             Ok(accepted())
         }
         "lock" | "unlock" => Ok(accepted()),
+        "createImage" => create_image(&c, &r, &s, arg),
         other => Err(bad(format!("There is no such action: {other}"))),
     }
+}
+
+/// `createImage`: a Glance image whose data is the server's root disk (for a process VM, the image
+/// it booted from, which it never writes; for a volume-booted one, its boot volume). The server is
+/// in task state `image_snapshot` until the copy ends; the image goes `queued`, then `active`.
+fn create_image(c: &Cloud, r: &Req, s: &Server, arg: &Value) -> ApiResult<Response> {
+    let o = arg_obj("createImage", arg)?;
+    let name = arg_str("createImage", o, "name")?;
+    if name.trim().is_empty() || name.chars().count() > 255 {
+        return Err(bad(format!("Invalid input for field/attribute name. Value: {name}. '{name}' does not match '^(?! )[a-zA-Z0-9. _-]+(?<! )$'")));
+    }
+    let mut properties: BTreeMap<String, Value> = BTreeMap::new();
+    match o.get("metadata") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(m)) => {
+            for (k, v) in m {
+                let Value::String(v) = v else {
+                    return Err(bad(format!("Invalid input for field/attribute {k}. Value: {v}. {v} is not of type 'string'")));
+                };
+                properties.insert(k.clone(), Value::String(v.clone()));
+            }
+        }
+        Some(v) => {
+            return Err(bad(format!(
+            "Invalid input for field/attribute metadata. Value: {v}. {v} is not of type 'object'"
+        )))
+        }
+    }
+    if !matches!(s.status, ServerStatus::Active | ServerStatus::Shutoff) || s.task_state.is_some() {
+        return Err(conflict_state("createImage", s));
+    }
+    let base = s
+        .image_id
+        .as_deref()
+        .filter(|i| !i.is_empty())
+        .and_then(|i| c.store.read(|db| db.images.get(i).cloned()));
+    properties.insert("image_type".into(), json!("snapshot"));
+    properties.insert("instance_uuid".into(), json!(s.id));
+    properties.insert("user_id".into(), json!(r.ctx.user_id));
+    properties.insert(
+        "base_image_ref".into(),
+        json!(s.image_id.clone().unwrap_or_default()),
+    );
+    let mut img = crate::disks::queued_image(
+        &s.project_id,
+        &name,
+        base.as_ref()
+            .and_then(|b| b.disk_format.as_deref())
+            .unwrap_or("raw"),
+        base.as_ref()
+            .and_then(|b| b.container_format.as_deref())
+            .unwrap_or("bare"),
+        "private",
+        properties,
+    );
+    img.min_disk = base.as_ref().map_or(0, |b| b.min_disk);
+    img.min_ram = base.as_ref().map_or(0, |b| b.min_ram);
+    let image_id = img.id.clone();
+    let sid = s.id.clone();
+    let source = c.store.write(|db| {
+        db.images.insert(image_id.clone(), img);
+        if let Some(s) = db.servers.get_mut(&sid) {
+            s.task_state = Some("image_snapshot".into());
+            s.updated = now();
+        }
+        crate::disks::server_root_source(c, db, &sid)
+    });
+    crate::disks::fill_image(c, &image_id, source, move |db| {
+        if let Some(s) = db.servers.get_mut(&sid) {
+            if s.task_state.as_deref() == Some("image_snapshot") {
+                s.task_state = None;
+                s.updated = now();
+            }
+        }
+    });
+    if r.mv >= (2, 45) {
+        return Ok(versioned(
+            r,
+            (StatusCode::ACCEPTED, Json(json!({"image_id": image_id}))),
+        ));
+    }
+    let mut resp = versioned(r, StatusCode::ACCEPTED);
+    if let Ok(h) = HeaderValue::from_str(&c.url(&format!("/image/v2/images/{image_id}"))) {
+        resp.headers_mut().insert(header::LOCATION, h);
+    }
+    Ok(resp)
 }

@@ -87,7 +87,11 @@ pub(super) async fn attach_volume(
                 v.status
             )));
         }
-        let used: Vec<&str> = s.volumes.iter().map(|v| v.device.as_str()).collect();
+        let mut used: Vec<&str> = s.volumes.iter().map(|v| v.device.as_str()).collect();
+        // An image-booted server's root disk is `/dev/vda`, though no volume holds it.
+        if s.image_id.as_deref().is_some_and(|i| !i.is_empty()) {
+            used.push("/dev/vda");
+        }
         let device = (b'a'..=b'z')
             .map(|l| format!("/dev/vd{}", char::from(l)))
             .find(|d| !used.contains(&d.as_str()))

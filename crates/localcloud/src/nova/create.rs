@@ -342,7 +342,8 @@ pub(super) async fn create_server(
         // Volumes: existing ones attach, image/blank/snapshot ones are created.
         let mut volumes: Vec<ServerVolume> = Vec::new();
         let mut made_volumes: Vec<String> = Vec::new();
-        let mut letter = b'a';
+        // An image-booted server's root disk is `/dev/vda`, though no volume holds it.
+        let mut letter = if image_id.is_some() { b'b' } else { b'a' };
         for b in &bdms {
             if b.destination_type != "volume" {
                 continue;
