@@ -89,4 +89,6 @@ async fn alias_bomb_fails_only_that_server_and_restart_does_not_crash_loop() {
         assert_eq!(s, 200);
         dir = tc.stop();
     }
+    // `stop` leaves the servers running for the next start: end them and their namespaces.
+    vitrina_localcloud::kill_instances(&dir.path().join("instances"));
 }
