@@ -872,14 +872,29 @@ fn check_billing(
         None => return None,
     }
     let cost = match node.get("cost") {
-        Some(n) => ctx.number(n).inspect(|c| {
-            if *c < 0.0 {
-                ctx.error(
-                    codes::OPTION_BILLING,
-                    n.span.clone(),
-                    "`cost` is negative",
-                    "make it 0 or more",
-                );
+        Some(n) => ctx.number(n).and_then(|_| {
+            // Exact: the amount is read from its decimal text, never through a float.
+            let text = n.scalar_text().unwrap_or_default();
+            match text.parse::<vitrina_pricing::Money>() {
+                Ok(c) if c.is_negative() => {
+                    ctx.error(
+                        codes::OPTION_BILLING,
+                        n.span.clone(),
+                        "`cost` is negative",
+                        "make it 0 or more",
+                    );
+                    Some(c)
+                }
+                Ok(c) => Some(c),
+                Err(e) => {
+                    ctx.error(
+                        codes::OPTION_BILLING,
+                        n.span.clone(),
+                        format!("`cost` cannot be used as a price: {e}"),
+                        "write the price with at most 4 decimal places, e.g. `49.90`",
+                    );
+                    None
+                }
             }
         }),
         None => {
@@ -958,7 +973,7 @@ fn check_billing(
     }
     Some(OptionBilling {
         base: base.unwrap_or(0),
-        cost: cost.unwrap_or(0.0),
+        cost: cost.unwrap_or(vitrina_pricing::Money::ZERO),
         unit_size,
         measurement,
     })

@@ -1320,6 +1320,28 @@ fn check_when(
     opts: &BTreeMap<String, (Node, Option<OptionDef>)>,
     params: &mut Vec<(String, Node)>,
 ) {
+    let before = ctx.diags.error_count();
+    check_when_shape(ctx, when, opts, params);
+    // The wizard evaluates `when` with `forms::when`; what passes the checks above must read
+    // there too, so the package and the wizard never disagree on a condition.
+    if ctx.diags.error_count() == before {
+        if let Err(e) = vitrina_forms::when::Condition::from_json(&when.to_json()) {
+            ctx.error(
+                codes::DISPLAY_BAD_WHEN,
+                when.span.clone(),
+                e.to_string(),
+                "write `when: {in: {key: {param: OPTION}, values: [{const: VALUE}]}}` (or `not_in`)",
+            );
+        }
+    }
+}
+
+fn check_when_shape(
+    ctx: &mut Ctx<'_>,
+    when: &Node,
+    opts: &BTreeMap<String, (Node, Option<OptionDef>)>,
+    params: &mut Vec<(String, Node)>,
+) {
     let help = "write `when: {in: {key: {param: OPTION}, values: [{const: VALUE}]}}` (or `not_in`)";
     let Some(map) = when.as_map() else {
         ctx.error(

@@ -5,6 +5,14 @@
 use std::fmt;
 use std::str::FromStr;
 
+mod money;
+mod quote;
+mod tariff;
+
+pub use money::{Currency, Money, MoneyError};
+pub use quote::{OptionCost, Quote, QuoteError};
+pub use tariff::{Disk, Entity, InfraCost, Line, Part, PartKind, PriceError, Tariffs};
+
 /// A billing period: calendar months plus days. `"1 mons 0 days"` (one calendar month) is not
 /// `"30 days"`; the two never compare equal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -71,6 +79,28 @@ impl FromStr for BillingCycle {
     }
 }
 
+impl BillingCycle {
+    /// The cycle in words for people: `monthly`, `every 3 months`, `every 30 days`
+    /// (`lang` `"ru"` gives Russian; anything else English).
+    pub fn in_words(&self, lang: &str) -> String {
+        let ru = lang.starts_with("ru");
+        match (self.months, self.days, ru) {
+            (1, 0, false) => "monthly".into(),
+            (1, 0, true) => "ежемесячно".into(),
+            (12, 0, false) => "yearly".into(),
+            (12, 0, true) => "ежегодно".into(),
+            (m, 0, false) => format!("every {m} months"),
+            (m, 0, true) => format!("раз в {m} мес."),
+            (0, 1, false) => "daily".into(),
+            (0, 1, true) => "ежедневно".into(),
+            (0, d, false) => format!("every {d} days"),
+            (0, d, true) => format!("раз в {d} дн."),
+            (m, d, false) => format!("every {m} months and {d} days"),
+            (m, d, true) => format!("раз в {m} мес. и {d} дн."),
+        }
+    }
+}
+
 impl fmt::Display for BillingCycle {
     /// The canonical form, always with both parts: `1 mons 0 days`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -83,7 +113,8 @@ impl fmt::Display for BillingCycle {
 #[derive(Debug, Clone, PartialEq)]
 pub struct OptionBilling {
     pub base: i64,
-    pub cost: f64,
+    /// The price of one step, exact.
+    pub cost: Money,
     pub unit_size: Option<i64>,
     pub measurement: Option<String>,
 }
@@ -96,9 +127,17 @@ impl OptionBilling {
         self.base.checked_add(steps.checked_mul(size)?)
     }
 
-    /// The cost of `steps` paid steps.
-    pub fn cost_of_steps(&self, steps: u32) -> f64 {
-        self.cost * f64::from(steps)
+    /// The cost of `steps` paid steps; `None` on overflow.
+    pub fn cost_of_steps(&self, steps: u32) -> Option<Money> {
+        self.cost.checked_mul(i64::from(steps))
+    }
+
+    /// How many paid steps `value` is above `base` (a partial step counts as a whole one);
+    /// 0 at or below `base`.
+    pub fn steps_for_value(&self, value: i64) -> u32 {
+        let size = self.unit_size.filter(|s| *s > 0).unwrap_or(1);
+        let above = value.saturating_sub(self.base).clamp(0, i64::MAX - size);
+        u32::try_from((above + size - 1) / size).unwrap_or(u32::MAX)
     }
 }
 
@@ -149,12 +188,29 @@ mod tests {
     fn user_steps() {
         let b = OptionBilling {
             base: 25,
-            cost: 150.0,
+            cost: Money::units(150),
             unit_size: Some(100),
             measurement: None,
         };
         assert_eq!(b.value_of_steps(2), Some(225));
         assert_eq!(b.value_of_steps(i64::MAX), None);
-        assert!((b.cost_of_steps(2) - 300.0).abs() < f64::EPSILON);
+        assert_eq!(b.cost_of_steps(2), Some(Money::units(300)));
+        assert_eq!(b.steps_for_value(225), 2);
+        assert_eq!(b.steps_for_value(226), 3);
+        assert_eq!(b.steps_for_value(10), 0);
+    }
+
+    #[test]
+    fn cycles_in_words() {
+        assert_eq!(BillingCycle::MONTHLY.in_words("en"), "monthly");
+        assert_eq!(BillingCycle::MONTHLY.in_words("ru-RU"), "ежемесячно");
+        assert_eq!(
+            "30 days".parse::<BillingCycle>().unwrap().in_words("en"),
+            "every 30 days"
+        );
+        assert_eq!(
+            "3 mons".parse::<BillingCycle>().unwrap().in_words("en"),
+            "every 3 months"
+        );
     }
 }
