@@ -6,6 +6,7 @@
 use std::fmt;
 
 pub mod when;
+pub mod wizard;
 
 /// When an option is asked: on create, on update, or measured afterwards (postpaid).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -17,6 +17,7 @@ mod option;
 pub mod pack;
 pub mod source;
 pub mod validate;
+pub mod wizard;
 pub mod yaml;
 
 use std::path::Path;
