@@ -52,6 +52,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "vitrina-server",
         &[
+            "vitrina-forms",
+            "vitrina-pricing",
+            "vitrina-package",
             "vitrina-agent-api",
             "vitrina-localcloud",
             "vitrina-openstack",

@@ -12,6 +12,7 @@ pub mod error;
 pub mod home;
 pub mod http;
 pub mod store;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -43,6 +44,8 @@ pub struct ServerConfig {
     pub cloud: bool,
     /// The built-in cloud's network mode: isolated when privileged (the default), or shared.
     pub cloud_network: vitrina_localcloud::NetworkSetting,
+    /// The prices of cloud resources the wizard shows beside a plan's price.
+    pub tariffs: vitrina_pricing::Tariffs,
 }
 
 impl ServerConfig {
@@ -56,6 +59,7 @@ impl ServerConfig {
             agent_binary: None,
             cloud: false,
             cloud_network: vitrina_localcloud::NetworkSetting::Auto,
+            tariffs: vitrina_pricing::Tariffs::default(),
         }
     }
 }
@@ -97,6 +101,8 @@ pub struct Server {
     pub engine_token: Secret,
     pub service: Arc<ConfigService>,
     pub cloud: Option<vitrina_localcloud::LocalCloud>,
+    /// The service revisions the marketplace pages show.
+    pub shelf: std::sync::Arc<web::shelf::Shelf>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -193,12 +199,39 @@ impl Server {
             agent_url: service.agent_url(),
         };
         router = router.route(
-            "/",
+            "/about",
             axum::routing::get(move || {
                 let home = home.clone();
                 async move { home::render(&home) }
             }),
         );
+        // The marketplace pages. Pickers list the built-in cloud's demo project until a
+        // consumer signs in with a project of their own.
+        let shelf = std::sync::Arc::new(web::shelf::Shelf::default());
+        let pick_cloud = cloud.as_ref().and_then(|c| {
+            let creds = c.credentials();
+            let p = creds.projects.get("demo")?;
+            vitrina_openstack::Client::new(vitrina_openstack::CloudConfig {
+                name: None,
+                auth_url: creds.auth_url.clone(),
+                auth: vitrina_openstack::AuthMethod::Password {
+                    user: vitrina_openstack::UserSpec::Name {
+                        name: p.username.clone(),
+                        domain: vitrina_openstack::DomainSpec::Name("Default".into()),
+                    },
+                    password: vitrina_common::Secret::new(p.password.clone()),
+                    scope: vitrina_openstack::ScopeSpec::ProjectId(p.id.clone()),
+                },
+                region_name: Some(creds.region.clone()),
+                interface: "public".into(),
+                verify: true,
+                cacert: None,
+                endpoint_overrides: Default::default(),
+            })
+            .ok()
+        });
+        let web = web::Web::new(shelf.clone(), cfg.tariffs.clone(), pick_cloud);
+        router = router.merge(web::routes(web));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let (vm_tx, vm_rx) = tokio::sync::oneshot::channel::<()>();
         if let Some(l) = vm_listener {
@@ -227,6 +260,7 @@ impl Server {
             engine_token,
             service,
             cloud,
+            shelf,
             shutdown: Some(tx),
             task,
         })

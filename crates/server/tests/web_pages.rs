@@ -1,0 +1,220 @@
+//! The marketplace pages over real HTTP: catalog, service page with its tariff matrix, and the
+//! wizard whose side panel the server recomputes on every change (prices from `pricing`,
+//! conditions and errors from `forms`, flavors listed live from the built-in cloud).
+
+use std::path::PathBuf;
+
+use vitrina_server::web::shelf::{Namespace, ServiceEntry};
+use vitrina_server::{Server, ServerConfig};
+
+fn example(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/packages")
+        .join(name)
+}
+
+async fn start(dir: &std::path::Path) -> Server {
+    let mut cfg = ServerConfig::new("127.0.0.1:0".parse().expect("addr"), dir);
+    cfg.cloud = true;
+    cfg.cloud_network = vitrina_localcloud::NetworkSetting::Shared;
+    let server = Server::start(cfg).await.expect("server starts");
+    for name in ["hello_web", "kv_cluster", "grafana"] {
+        let files = vitrina_package::read_package(&example(name)).expect("package reads");
+        let icon = std::fs::read(example(name).join("images/icon.png")).ok();
+        let entry = ServiceEntry::read(&files, icon, Namespace::Public, "demo-vendor")
+            .expect("example validates");
+        server.shelf.put(entry);
+    }
+    server
+}
+
+const HELLO: &str = "2cfe21ad-f403-47a7-9c00-74e92d1ee7db";
+
+async fn get(c: &reqwest::Client, url: String) -> (u16, String) {
+    let r = c
+        .get(url)
+        .header("accept-language", "en")
+        .send()
+        .await
+        .expect("GET");
+    (r.status().as_u16(), r.text().await.expect("body"))
+}
+
+async fn evaluate(
+    c: &reqwest::Client,
+    base: &str,
+    plan: &str,
+    form: &[(&str, &str)],
+) -> serde_json::Value {
+    let r = c
+        .post(format!("{base}/services/{HELLO}/plans/{plan}/evaluate"))
+        .header("accept-language", "en")
+        .form(form)
+        .send()
+        .await
+        .expect("POST evaluate");
+    assert_eq!(r.status(), 200);
+    r.json().await.expect("json")
+}
+
+/// The amount in the panel's total: `1 234.50 ₽` → 1234.50.
+fn total(v: &serde_json::Value) -> f64 {
+    let panel = v["panel"].as_str().expect("panel");
+    let at = panel.find("data-total>").expect("total in panel") + "data-total>".len();
+    let text: String = panel[at..]
+        .chars()
+        .take_while(|c| *c != '<')
+        .filter(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    text.parse().expect("a number")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_service_page_and_live_wizard() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = start(dir.path()).await;
+    let base = server.url.clone();
+    let c = reqwest::Client::new();
+
+    // Catalog: cards with names and "from" prices; search by text.
+    let (status, page) = get(&c, format!("{base}/")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Hello Web"), "{page}");
+    assert!(page.contains("from 990.00"), "{page}");
+    let (_, found) = get(&c, format!("{base}/?q=hello")).await;
+    assert!(found.contains("Hello Web"));
+    let (_, none) = get(&c, format!("{base}/?q=no-such-app")).await;
+    assert!(!none.contains("Hello Web"));
+    assert!(none.contains("No application matches"));
+
+    // Service page: description rendered, the matrix with both plans and their prices.
+    let (status, page) = get(&c, format!("{base}/services/{HELLO}")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<table class=\"matrix\">"));
+    assert!(page.contains("990.00"), "{page}");
+    assert!(page.contains("Free"));
+    assert!(page.contains(&format!("/services/{HELLO}/plans/pro")));
+    assert!(page.contains(&format!("/services/{HELLO}/plans/free")));
+    let (status, _) = get(&c, format!("{base}/services/{HELLO}/icon")).await;
+    assert_eq!(status, 200);
+    let (status, _) = get(&c, format!("{base}/services/nope")).await;
+    assert_eq!(status, 404);
+
+    // Wizard: every option has a label; flavors come from the cloud.
+    let (status, page) = get(&c, format!("{base}/services/{HELLO}/plans/pro")).await;
+    assert_eq!(status, 200);
+    for label in [
+        "Тип виртуальной машины",
+        "Размер диска данных, ГБ",
+        "Хранение журналов посещений, дней",
+    ] {
+        assert!(page.contains(label), "{label}");
+    }
+    assert!(
+        page.contains("Basic-1-2-20"),
+        "flavors listed from the cloud"
+    );
+
+    // The paid option stepped up twice adds twice its step cost (100 ₽).
+    let flavor = "Basic-1-2-20";
+    let base_form = |steps: &'static str, flavor: &'static str| {
+        vec![
+            ("_revision", "1.0"),
+            ("flavor", flavor),
+            ("data_type", "ceph-ssd"),
+            ("data_size", "20"),
+            ("page_title", "Hello"),
+            ("log_retention_days", steps),
+        ]
+    };
+    let flavor_id = {
+        let at = page.find(flavor).expect("flavor option");
+        let before = &page[..at];
+        let v = before.rfind("value=\"").expect("option value") + 7;
+        before[v..].split('"').next().expect("id").to_owned()
+    };
+    let flavor_id: &'static str = Box::leak(flavor_id.into_boxed_str());
+    let t0 = total(&evaluate(&c, &base, "pro", &base_form("0", flavor_id)).await);
+    let t2v = evaluate(&c, &base, "pro", &base_form("2", flavor_id)).await;
+    let t2 = total(&t2v);
+    assert!((t2 - t0 - 200.0).abs() < 0.001, "{t0} → {t2}");
+    assert_eq!(t2v["captions"]["log_retention_days"], "= 21 дней");
+
+    // A bigger flavor costs more.
+    let bigger = {
+        let at = page.find("Standard-2-4-40").expect("bigger flavor");
+        let before = &page[..at];
+        let v = before.rfind("value=\"").expect("option value") + 7;
+        before[v..].split('"').next().expect("id").to_owned()
+    };
+    let bigger: &'static str = Box::leak(bigger.into_boxed_str());
+    let tb = total(&evaluate(&c, &base, "pro", &base_form("2", bigger)).await);
+    assert!(tb > t2, "{t2} → {tb}");
+
+    // An invalid value is flagged next to its field; fixed, the error goes.
+    let mut bad = base_form("2", flavor_id);
+    bad[3] = ("data_size", "999");
+    let v = evaluate(&c, &base, "pro", &bad).await;
+    assert!(
+        v["errors"]["data_size"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("at most 200"),
+        "{v}"
+    );
+    let v = evaluate(&c, &base, "pro", &base_form("2", flavor_id)).await;
+    assert!(v["errors"].as_object().expect("errors").is_empty(), "{v}");
+
+    // Review: refused with the errors shown, accepted with every answer listed.
+    let r = c
+        .post(format!("{base}/services/{HELLO}/plans/pro/review"))
+        .form(&bad)
+        .send()
+        .await
+        .expect("review");
+    assert_eq!(r.status(), 422);
+    let r = c
+        .post(format!("{base}/services/{HELLO}/plans/pro/review"))
+        .form(&base_form("2", flavor_id))
+        .send()
+        .await
+        .expect("review");
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.expect("body");
+    assert!(page.contains("21 дней"), "{page}");
+
+    // Russian by the browser's language and by the switch.
+    let r = c
+        .get(format!("{base}/"))
+        .header("accept-language", "ru-RU,ru;q=0.9")
+        .send()
+        .await
+        .expect("GET ru");
+    assert!(r.text().await.expect("body").contains("Каталог"));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_example_wizard_renders() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = start(dir.path()).await;
+    let base = server.url.clone();
+    let c = reqwest::Client::new();
+    for entry in server.shelf.visible(None) {
+        for offer in &entry.offers {
+            let (status, page) = get(
+                &c,
+                format!("{base}/services/{}/plans/{}", entry.id, offer.folder),
+            )
+            .await;
+            assert_eq!(status, 200, "{} {}", entry.name, offer.folder);
+            // Every visible field has a label bound to its control.
+            for name in offer.form.fields.keys() {
+                if page.contains(&format!("name=\"{name}\"")) {
+                    assert!(page.contains(&format!("for=\"f-{name}\"")), "{name}");
+                }
+            }
+        }
+    }
+    server.stop().await;
+}
