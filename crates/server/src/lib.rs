@@ -13,6 +13,7 @@ pub mod home;
 pub mod http;
 pub mod store;
 pub mod web;
+pub mod tenants;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -103,6 +104,8 @@ pub struct Server {
     pub cloud: Option<vitrina_localcloud::LocalCloud>,
     /// The service revisions the marketplace pages show.
     pub shelf: std::sync::Arc<web::shelf::Shelf>,
+    /// Vendors, consumer projects, broker accounts and the caller contexts.
+    pub tenants: Arc<tenants::Tenants>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -193,6 +196,8 @@ impl Server {
             },
             None => None,
         };
+        let tenants =
+            tenants::Tenants::new(service.store.clone(), service.sealer.clone(), cloud.clone());
         let home = home::HomeInfo {
             url: base.clone(),
             cloud_network: cloud.as_ref().map(|c| c.network_mode().name().to_owned()),
@@ -261,6 +266,7 @@ impl Server {
             service,
             cloud,
             shelf,
+            tenants,
             shutdown: Some(tx),
             task,
         })
