@@ -12,8 +12,8 @@ pub mod error;
 pub mod home;
 pub mod http;
 pub mod store;
-pub mod web;
 pub mod tenants;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -235,7 +235,12 @@ impl Server {
             })
             .ok()
         });
-        let web = web::Web::new(shelf.clone(), cfg.tariffs.clone(), pick_cloud);
+        let web = web::Web::new(
+            shelf.clone(),
+            tenants.clone(),
+            cfg.tariffs.clone(),
+            pick_cloud,
+        );
         router = router.merge(web::routes(web));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let (vm_tx, vm_rx) = tokio::sync::oneshot::channel::<()>();

@@ -409,6 +409,15 @@ impl Tenants {
         }
     }
 
+    /// The context of a vendor that signed in to the web pages earlier (the session store
+    /// recorded its id at sign-in). Never build one from request data.
+    pub async fn vendor_ctx_for_session(&self, vendor_id: &str) -> Result<VendorCtx, ServerError> {
+        match self.store.vendor_by_id(vendor_id).await? {
+            Some((id, name)) => Ok(VendorCtx { id, name }),
+            None => Err(ServerError::Unauthenticated),
+        }
+    }
+
     /// The vendor of `x-service-token`.
     pub async fn vendor_from_headers(&self, headers: &HeaderMap) -> Result<VendorCtx, ServerError> {
         let token =
@@ -491,6 +500,32 @@ impl Tenants {
             }
         }
         Err(ServerError::Unauthenticated)
+    }
+
+    /// The project called `project` when `username` and `password` sign in to its cloud (the
+    /// cloud's Keystone decides; nothing is stored). Any failure is `Unauthenticated`.
+    pub async fn project_by_cloud_password(
+        &self,
+        project: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<ProjectCtx, ServerError> {
+        let row = self
+            .store
+            .project_by_name(project)
+            .await?
+            .ok_or(ServerError::Unauthenticated)?;
+        let ctx = ctx_of(&row);
+        let mut creds = self.project_cloud(&ctx).await?;
+        creds.username = username.to_owned();
+        creds.password = Secret::new(password.to_owned());
+        let client = vitrina_openstack::Client::new(creds.to_cloud_config("sign-in"))
+            .map_err(|_| ServerError::Unauthenticated)?;
+        client
+            .authenticate()
+            .await
+            .map_err(|_| ServerError::Unauthenticated)?;
+        Ok(ctx)
     }
 
     /// The project of `x-auth-token`.

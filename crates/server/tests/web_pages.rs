@@ -30,29 +30,90 @@ async fn start(dir: &std::path::Path) -> Server {
 
 const HELLO: &str = "2cfe21ad-f403-47a7-9c00-74e92d1ee7db";
 
-async fn get(c: &reqwest::Client, url: String) -> (u16, String) {
-    let r = c
-        .get(url)
-        .header("accept-language", "en")
-        .send()
-        .await
-        .expect("GET");
-    (r.status().as_u16(), r.text().await.expect("body"))
+/// A client that keeps cookies, as a browser does.
+struct Browser {
+    c: reqwest::Client,
+    cookies: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
 }
 
-async fn evaluate(
-    c: &reqwest::Client,
-    base: &str,
-    plan: &str,
-    form: &[(&str, &str)],
-) -> serde_json::Value {
-    let r = c
-        .post(format!("{base}/services/{HELLO}/plans/{plan}/evaluate"))
-        .header("accept-language", "en")
-        .form(form)
-        .send()
-        .await
-        .expect("POST evaluate");
+impl Browser {
+    fn new() -> Browser {
+        Browser {
+            c: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            cookies: Default::default(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        let jar = self.cookies.lock().expect("jar");
+        jar.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep(&self, r: &reqwest::Response) {
+        let mut jar = self.cookies.lock().expect("jar");
+        for v in r.headers().get_all("set-cookie") {
+            let line = v.to_str().expect("cookie");
+            assert!(
+                line.contains("HttpOnly") && line.contains("SameSite=Lax"),
+                "{line}"
+            );
+            let (k, rest) = line.split_once('=').expect("name=value");
+            let value = rest.split(';').next().unwrap_or_default();
+            if value.is_empty() {
+                jar.remove(k);
+            } else {
+                jar.insert(k.to_owned(), value.to_owned());
+            }
+        }
+    }
+
+    async fn get(&self, url: String) -> (u16, String) {
+        let r = self
+            .c
+            .get(url)
+            .header("accept-language", "en")
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .expect("GET");
+        self.keep(&r);
+        (r.status().as_u16(), r.text().await.expect("body"))
+    }
+
+    async fn post(&self, url: String, form: &[(&str, &str)]) -> reqwest::Response {
+        let r = self
+            .c
+            .post(url)
+            .header("accept-language", "en")
+            .header("cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .expect("POST");
+        self.keep(&r);
+        r
+    }
+}
+
+/// The CSRF token a page's forms carry.
+fn csrf(page: &str) -> String {
+    let at = page.find("name=\"_csrf\" value=\"").expect("csrf field") + 20;
+    page[at..].split('"').next().expect("value").to_owned()
+}
+
+async fn evaluate(b: &Browser, base: &str, plan: &str, form: &[(&str, &str)]) -> serde_json::Value {
+    let r = b
+        .post(
+            format!("{base}/services/{HELLO}/plans/{plan}/evaluate"),
+            form,
+        )
+        .await;
     assert_eq!(r.status(), 200);
     r.json().await.expect("json")
 }
@@ -74,34 +135,34 @@ async fn catalog_service_page_and_live_wizard() {
     let dir = tempfile::tempdir().expect("tmp");
     let server = start(dir.path()).await;
     let base = server.url.clone();
-    let c = reqwest::Client::new();
+    let c = Browser::new();
 
     // Catalog: cards with names and "from" prices; search by text.
-    let (status, page) = get(&c, format!("{base}/")).await;
+    let (status, page) = c.get(format!("{base}/")).await;
     assert_eq!(status, 200);
     assert!(page.contains("Hello Web"), "{page}");
     assert!(page.contains("from 990.00"), "{page}");
-    let (_, found) = get(&c, format!("{base}/?q=hello")).await;
+    let (_, found) = c.get(format!("{base}/?q=hello")).await;
     assert!(found.contains("Hello Web"));
-    let (_, none) = get(&c, format!("{base}/?q=no-such-app")).await;
+    let (_, none) = c.get(format!("{base}/?q=no-such-app")).await;
     assert!(!none.contains("Hello Web"));
     assert!(none.contains("No application matches"));
 
     // Service page: description rendered, the matrix with both plans and their prices.
-    let (status, page) = get(&c, format!("{base}/services/{HELLO}")).await;
+    let (status, page) = c.get(format!("{base}/services/{HELLO}")).await;
     assert_eq!(status, 200);
     assert!(page.contains("<table class=\"matrix\">"));
     assert!(page.contains("990.00"), "{page}");
     assert!(page.contains("Free"));
     assert!(page.contains(&format!("/services/{HELLO}/plans/pro")));
     assert!(page.contains(&format!("/services/{HELLO}/plans/free")));
-    let (status, _) = get(&c, format!("{base}/services/{HELLO}/icon")).await;
+    let (status, _) = c.get(format!("{base}/services/{HELLO}/icon")).await;
     assert_eq!(status, 200);
-    let (status, _) = get(&c, format!("{base}/services/nope")).await;
+    let (status, _) = c.get(format!("{base}/services/nope")).await;
     assert_eq!(status, 404);
 
     // Wizard: every option has a label; flavors come from the cloud.
-    let (status, page) = get(&c, format!("{base}/services/{HELLO}/plans/pro")).await;
+    let (status, page) = c.get(format!("{base}/services/{HELLO}/plans/pro")).await;
     assert_eq!(status, 200);
     for label in [
         "Тип виртуальной машины",
@@ -117,8 +178,10 @@ async fn catalog_service_page_and_live_wizard() {
 
     // The paid option stepped up twice adds twice its step cost (100 ₽).
     let flavor = "Basic-1-2-20";
+    let token: &'static str = Box::leak(csrf(&page).into_boxed_str());
     let base_form = |steps: &'static str, flavor: &'static str| {
         vec![
+            ("_csrf", token),
             ("_revision", "1.0"),
             ("flavor", flavor),
             ("data_type", "ceph-ssd"),
@@ -153,7 +216,7 @@ async fn catalog_service_page_and_live_wizard() {
 
     // An invalid value is flagged next to its field; fixed, the error goes.
     let mut bad = base_form("2", flavor_id);
-    bad[3] = ("data_size", "999");
+    bad[4] = ("data_size", "999");
     let v = evaluate(&c, &base, "pro", &bad).await;
     assert!(
         v["errors"]["data_size"]
@@ -167,29 +230,26 @@ async fn catalog_service_page_and_live_wizard() {
 
     // Review: refused with the errors shown, accepted with every answer listed.
     let r = c
-        .post(format!("{base}/services/{HELLO}/plans/pro/review"))
-        .form(&bad)
-        .send()
-        .await
-        .expect("review");
+        .post(format!("{base}/services/{HELLO}/plans/pro/review"), &bad)
+        .await;
     assert_eq!(r.status(), 422);
     let r = c
-        .post(format!("{base}/services/{HELLO}/plans/pro/review"))
-        .form(&base_form("2", flavor_id))
-        .send()
-        .await
-        .expect("review");
+        .post(
+            format!("{base}/services/{HELLO}/plans/pro/review"),
+            &base_form("2", flavor_id),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     let page = r.text().await.expect("body");
     assert!(page.contains("21 дней"), "{page}");
 
     // Russian by the browser's language and by the switch.
-    let r = c
-        .get(format!("{base}/"))
-        .header("accept-language", "ru-RU,ru;q=0.9")
-        .send()
-        .await
-        .expect("GET ru");
+    let r =
+        c.c.get(format!("{base}/"))
+            .header("accept-language", "ru-RU,ru;q=0.9")
+            .send()
+            .await
+            .expect("GET ru");
     assert!(r.text().await.expect("body").contains("Каталог"));
     server.stop().await;
 }
@@ -199,14 +259,15 @@ async fn every_example_wizard_renders() {
     let dir = tempfile::tempdir().expect("tmp");
     let server = start(dir.path()).await;
     let base = server.url.clone();
-    let c = reqwest::Client::new();
+    let c = Browser::new();
     for entry in server.shelf.visible(None) {
         for offer in &entry.offers {
-            let (status, page) = get(
-                &c,
-                format!("{base}/services/{}/plans/{}", entry.id, offer.folder),
-            )
-            .await;
+            let (status, page) = c
+                .get(format!(
+                    "{base}/services/{}/plans/{}",
+                    entry.id, offer.folder
+                ))
+                .await;
             assert_eq!(status, 200, "{} {}", entry.name, offer.folder);
             // Every visible field has a label bound to its control.
             for name in offer.form.fields.keys() {
@@ -216,5 +277,170 @@ async fn every_example_wizard_renders() {
             }
         }
     }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_sessions_and_csrf() {
+    use vitrina_server::tenants::{NewCloud, NewProject};
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = start(dir.path()).await;
+    let base = server.url.clone();
+    let project = server
+        .tenants
+        .ensure_project(&NewProject {
+            name: "shop".into(),
+            email: "shop@example.com".into(),
+            cloud: NewCloud::Local,
+        })
+        .await
+        .expect("project");
+    let token = server
+        .tenants
+        .issue_project_token(&project)
+        .await
+        .expect("token");
+    let b = Browser::new();
+    let (_, page) = b.get(format!("{base}/signin")).await;
+    assert!(page.contains("_csrf"), "{page}");
+    let good = csrf(&page);
+
+    // A form without this visitor's token is refused, and signs nobody in.
+    let r = b
+        .post(
+            format!("{base}/signin"),
+            &[
+                ("_csrf", "forged"),
+                ("kind", "project"),
+                ("project_token", token.expose()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    let other = Browser::new();
+    let (_, other_page) = other.get(format!("{base}/signin")).await;
+    let r = b
+        .post(
+            format!("{base}/signin"),
+            &[
+                ("_csrf", &csrf(&other_page)),
+                ("kind", "project"),
+                ("project_token", token.expose()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 403, "another visitor's token does not fit");
+
+    // A wrong token: one answer for every failure.
+    let r = b
+        .post(
+            format!("{base}/signin"),
+            &[
+                ("_csrf", &good),
+                ("kind", "project"),
+                ("project_token", "vtp_nope"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 401);
+    let body = r.text().await.expect("body");
+    assert!(body.contains("were not accepted"), "{body}");
+
+    // The project's token signs in; the session cookie is HttpOnly and SameSite (checked in
+    // `keep`) and Secure on loopback.
+    let r = b
+        .post(
+            format!("{base}/signin"),
+            &[
+                ("_csrf", &good),
+                ("kind", "project"),
+                ("project_token", token.expose()),
+                ("next", "/?q=hello"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/?q=hello");
+    let line = r.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .to_owned();
+    assert!(
+        line.starts_with("vitrina_session=") && line.contains("Secure"),
+        "{line}"
+    );
+    let (_, page) = b.get(format!("{base}/")).await;
+    assert!(
+        page.contains("Signed in as <strong>shop</strong>"),
+        "{page}"
+    );
+    // The stored session is a hash: the cookie's value is nowhere in the database file.
+    let value = line
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .split_once('=')
+        .expect("v")
+        .1
+        .to_owned();
+    let db = std::fs::read(dir.path().join("vitrina.db")).expect("db");
+    assert!(!db.windows(value.len()).any(|w| w == value.as_bytes()));
+
+    // The project's cloud user and password sign in too; a wrong password does not.
+    let creds = server
+        .tenants
+        .project_cloud(
+            &server
+                .tenants
+                .project_by_token(token.expose())
+                .await
+                .expect("ctx"),
+        )
+        .await
+        .expect("cloud");
+    let c2 = Browser::new();
+    let (_, p2) = c2.get(format!("{base}/signin")).await;
+    let t2 = csrf(&p2);
+    let r = c2
+        .post(
+            format!("{base}/signin"),
+            &[
+                ("_csrf", &t2),
+                ("kind", "project"),
+                ("project", "shop"),
+                ("username", &creds.username),
+                ("password", "wrong"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 401);
+    let r = c2
+        .post(
+            format!("{base}/signin"),
+            &[
+                ("_csrf", &t2),
+                ("kind", "project"),
+                ("project", "shop"),
+                ("username", &creds.username),
+                ("password", creds.password.expose()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+
+    // Sign out ends the session on the server, not only in the browser.
+    let (_, page) = b.get(format!("{base}/")).await;
+    let r = b
+        .post(format!("{base}/signout"), &[("_csrf", &csrf(&page))])
+        .await;
+    assert_eq!(r.status(), 303);
+    let stale = Browser::new();
+    stale
+        .cookies
+        .lock()
+        .expect("jar")
+        .insert("vitrina_session".into(), value);
+    let (_, page) = stale.get(format!("{base}/")).await;
+    assert!(!page.contains("Signed in as"));
     server.stop().await;
 }

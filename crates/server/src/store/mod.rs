@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 pub mod tenants;
+pub mod web;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Row};
@@ -93,6 +94,7 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
         ],
     ),
     (20, "tenants", tenants::MIGRATION_20),
+    (60, "web sessions", web::MIGRATION_60),
 ];
 
 #[derive(Debug, thiserror::Error)]

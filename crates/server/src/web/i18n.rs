@@ -50,6 +50,32 @@ impl Lang {
 
 /// `(key, English, Russian)`.
 const MESSAGES: &[(&str, &str, &str)] = &[
+    ("expired_form", "This form has expired", "Форма устарела"),
+    (
+        "expired_form_text",
+        "Reload the page and send it again.",
+        "Обновите страницу и отправьте форму ещё раз.",
+    ),
+    ("signin", "Sign in", "Войти"),
+    ("signout", "Sign out", "Выйти"),
+    ("signed_in_as", "Signed in as", "Вы вошли как"),
+    (
+        "signin_failed",
+        "These credentials were not accepted.",
+        "Эти данные не подошли.",
+    ),
+    ("as_consumer", "Consumer project", "Проект потребителя"),
+    ("as_vendor", "Vendor", "Поставщик"),
+    ("project_token", "Project API token", "API-токен проекта"),
+    (
+        "or_cloud_user",
+        "or the project's cloud user",
+        "или пользователь облака проекта",
+    ),
+    ("project_name", "Project", "Проект"),
+    ("username", "User name", "Имя пользователя"),
+    ("password", "Password", "Пароль"),
+    ("service_token", "Service token", "Сервисный токен"),
     ("catalog", "Catalog", "Каталог"),
     ("search", "Search applications", "Поиск приложений"),
     ("search_button", "Search", "Найти"),

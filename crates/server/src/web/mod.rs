@@ -8,6 +8,7 @@
 pub mod choices;
 pub mod i18n;
 pub mod markdown;
+pub mod session;
 pub mod shelf;
 mod view;
 
@@ -24,14 +25,48 @@ use vitrina_pricing::Tariffs;
 
 use self::choices::{Choices, ChoicesCache};
 use self::i18n::Lang;
+use self::session::{Visitor, Who};
 use self::shelf::Shelf;
+use crate::tenants::Tenants;
 
 /// The longest form a wizard posts (answers are short; a page has few dozen fields).
 const FORM_LIMIT: usize = 64 * 1024;
 
+/// The page templates, part of the binary.
+const TEMPLATES: [(&str, &str); 9] = [
+    ("base.html", include_str!("../../web/templates/base.html")),
+    (
+        "catalog.html",
+        include_str!("../../web/templates/catalog.html"),
+    ),
+    (
+        "service.html",
+        include_str!("../../web/templates/service.html"),
+    ),
+    (
+        "wizard.html",
+        include_str!("../../web/templates/wizard.html"),
+    ),
+    ("field.html", include_str!("../../web/templates/field.html")),
+    ("panel.html", include_str!("../../web/templates/panel.html")),
+    (
+        "review.html",
+        include_str!("../../web/templates/review.html"),
+    ),
+    (
+        "message.html",
+        include_str!("../../web/templates/message.html"),
+    ),
+    (
+        "signin.html",
+        include_str!("../../web/templates/signin.html"),
+    ),
+];
+
 /// What the pages need.
 pub struct Web {
     pub shelf: Arc<Shelf>,
+    pub tenants: Arc<Tenants>,
     pub tariffs: Tariffs,
     /// The cloud the pickers list when no project is signed in (the server's default project).
     pub cloud: Option<(vitrina_openstack::Client, ChoicesCache)>,
@@ -41,35 +76,12 @@ pub struct Web {
 impl Web {
     pub fn new(
         shelf: Arc<Shelf>,
+        tenants: Arc<Tenants>,
         tariffs: Tariffs,
         cloud: Option<vitrina_openstack::Client>,
     ) -> Arc<Web> {
         let mut env = minijinja::Environment::new();
-        for (name, src) in [
-            ("base.html", include_str!("../../web/templates/base.html")),
-            (
-                "catalog.html",
-                include_str!("../../web/templates/catalog.html"),
-            ),
-            (
-                "service.html",
-                include_str!("../../web/templates/service.html"),
-            ),
-            (
-                "wizard.html",
-                include_str!("../../web/templates/wizard.html"),
-            ),
-            ("field.html", include_str!("../../web/templates/field.html")),
-            ("panel.html", include_str!("../../web/templates/panel.html")),
-            (
-                "review.html",
-                include_str!("../../web/templates/review.html"),
-            ),
-            (
-                "message.html",
-                include_str!("../../web/templates/message.html"),
-            ),
-        ] {
+        for (name, src) in TEMPLATES {
             // The templates are part of the binary and tested: a broken one is a build bug.
             if let Err(e) = env.add_template(name, src) {
                 tracing::error!(template = name, error = %e, "a page template does not parse");
@@ -77,6 +89,7 @@ impl Web {
         }
         Arc::new(Web {
             shelf,
+            tenants,
             tariffs,
             cloud: cloud.map(|c| (c, ChoicesCache::new(std::time::Duration::from_secs(30)))),
             templates: env,
@@ -90,12 +103,20 @@ impl Web {
         }
     }
 
-    fn render(&self, name: &str, ctx: minijinja::Value) -> Response {
-        match self
+    /// Renders a page for a visitor: `lang`, `t` (messages), `csrf` and `who` are always there.
+    fn page(&self, v: &Visitor, name: &str, ctx: minijinja::Value) -> Response {
+        let base = minijinja::context! {
+            lang => v.lang.code(),
+            t => view::messages(v.lang),
+            csrf => v.csrf.clone(),
+            who => v.who.display(),
+            is_vendor => v.who.vendor().is_some(),
+        };
+        let html = self
             .templates
             .get_template(name)
-            .and_then(|t| t.render(ctx))
-        {
+            .and_then(|t| t.render(minijinja::context! { ..ctx, ..base }));
+        let r = match html {
             Ok(html) => Html(html).into_response(),
             Err(e) => {
                 tracing::error!(template = name, error = %e, "a page failed to render");
@@ -105,21 +126,45 @@ impl Web {
                 )
                     .into_response()
             }
-        }
+        };
+        v.finish(r)
     }
 
-    fn not_found(&self, lang: Lang) -> Response {
-        let mut r = self.render(
+    fn message(&self, v: &Visitor, status: StatusCode, title: &str, text: &str) -> Response {
+        let mut r = self.page(
+            v,
             "message.html",
-            minijinja::context! {
-                lang => lang.code(),
-                t => view::messages(lang),
-                title => i18n::t(lang, "not_found"),
-                text => i18n::t(lang, "not_found_text"),
-            },
+            minijinja::context! { title => title, text => text },
         );
-        *r.status_mut() = StatusCode::NOT_FOUND;
+        *r.status_mut() = status;
         r
+    }
+
+    fn not_found(&self, v: &Visitor) -> Response {
+        self.message(
+            v,
+            StatusCode::NOT_FOUND,
+            i18n::t(v.lang, "not_found"),
+            i18n::t(v.lang, "not_found_text"),
+        )
+    }
+
+    fn bad_csrf(&self, v: &Visitor) -> Response {
+        self.message(
+            v,
+            StatusCode::FORBIDDEN,
+            i18n::t(v.lang, "expired_form"),
+            i18n::t(v.lang, "expired_form_text"),
+        )
+    }
+
+    async fn visitor(&self, headers: &HeaderMap) -> Visitor {
+        Visitor::read(&self.tenants, headers).await
+    }
+
+    /// The vendor whose test revisions the visitor may see.
+    fn vendor_of(v: &Visitor) -> Option<String> {
+        v.who.vendor().map(|x| x.id().to_owned())
     }
 }
 
@@ -132,6 +177,8 @@ pub fn routes(web: Arc<Web>) -> Router {
         .route("/services/{id}/plans/{plan}", get(wizard))
         .route("/services/{id}/plans/{plan}/evaluate", post(evaluate))
         .route("/services/{id}/plans/{plan}/review", post(review))
+        .route("/signin", get(signin_page).post(signin))
+        .route("/signout", post(signout))
         .route("/lang/{code}", get(set_lang))
         .route("/static/vitrina.css", get(css))
         .route("/static/vitrina.js", get(js))
@@ -139,17 +186,11 @@ pub fn routes(web: Arc<Web>) -> Router {
         .with_state(web)
 }
 
-fn lang(headers: &HeaderMap) -> Lang {
-    let cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix("lang="));
-    let accept = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok());
-    Lang::choose(cookie, accept)
+/// A posted form: every field by name (answers, `_revision`, `_csrf`).
+type Posted = Vec<(String, String)>;
+
+fn posted<'a>(p: &'a Posted, name: &str) -> Option<&'a str> {
+    p.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -163,19 +204,18 @@ async fn catalog(
     headers: HeaderMap,
     Query(query): Query<CatalogQuery>,
 ) -> Response {
-    let lang = lang(&headers);
+    let v = web.visitor(&headers).await;
     let services: Vec<_> = web
         .shelf
-        .visible(None)
+        .visible(Web::vendor_of(&v).as_deref())
         .into_iter()
         .filter(|s| s.matches(&query.q))
-        .map(|s| view::card(&s, &web.tariffs, lang))
+        .map(|s| view::card(&s, &web.tariffs, v.lang))
         .collect();
-    web.render(
+    web.page(
+        &v,
         "catalog.html",
         minijinja::context! {
-            lang => lang.code(),
-            t => view::messages(lang),
             q => query.q,
             services => minijinja::Value::from(minijinja::value::Serde(&services)),
         },
@@ -193,18 +233,21 @@ async fn service(
     Path(id): Path<String>,
     Query(rq): Query<RevisionQuery>,
 ) -> Response {
-    let lang = lang(&headers);
-    let Some(s) = web.shelf.find(&id, rq.revision.as_deref(), None) else {
-        return web.not_found(lang);
+    let v = web.visitor(&headers).await;
+    let vendor = Web::vendor_of(&v);
+    let Some(s) = web
+        .shelf
+        .find(&id, rq.revision.as_deref(), vendor.as_deref())
+    else {
+        return web.not_found(&v);
     };
-    web.render(
+    web.page(
+        &v,
         "service.html",
         minijinja::context! {
-            lang => lang.code(),
-            t => view::messages(lang),
-            service => minijinja::Value::from(minijinja::value::Serde(view::card(&s, &web.tariffs, lang))),
+            service => minijinja::Value::from(minijinja::value::Serde(view::card(&s, &web.tariffs, v.lang))),
             description_html => minijinja::Value::from_safe_string(s.description_html.clone()),
-            matrix => minijinja::Value::from(minijinja::value::Serde(view::matrix(&s, &web.tariffs, lang))),
+            matrix => minijinja::Value::from(minijinja::value::Serde(view::matrix(&s, &web.tariffs, v.lang))),
         },
     )
 }
@@ -232,58 +275,68 @@ async fn wizard(
     Path((id, plan)): Path<(String, String)>,
     Query(rq): Query<RevisionQuery>,
 ) -> Response {
-    let lang = lang(&headers);
-    let Some(s) = web.shelf.find(&id, rq.revision.as_deref(), None) else {
-        return web.not_found(lang);
+    let v = web.visitor(&headers).await;
+    let vendor = Web::vendor_of(&v);
+    let Some(s) = web
+        .shelf
+        .find(&id, rq.revision.as_deref(), vendor.as_deref())
+    else {
+        return web.not_found(&v);
     };
     let Some(offer) = s.offer(&plan) else {
-        return web.not_found(lang);
+        return web.not_found(&v);
     };
     let choices = web.choices().await;
-    let answers = BTreeMap::new();
     let w = view::wizard(
         &s,
         offer,
-        &answers,
+        &BTreeMap::new(),
         Action::Create,
         &choices,
         &web.tariffs,
-        lang,
+        v.lang,
         false,
     );
-    web.render(
+    web.page(
+        &v,
         "wizard.html",
         minijinja::context! {
-            lang => lang.code(),
-            t => view::messages(lang),
-            service => minijinja::Value::from(minijinja::value::Serde(view::card(&s, &web.tariffs, lang))),
+            service => minijinja::Value::from(minijinja::value::Serde(view::card(&s, &web.tariffs, v.lang))),
             w => minijinja::Value::from(minijinja::value::Serde(&w)),
         },
     )
 }
 
-/// The answers a wizard posts: every field by name (plus `_revision`).
-type Posted = Vec<(String, String)>;
+/// The service revision and plan a wizard posts to, as the visitor may see them.
+fn posted_offer(
+    web: &Web,
+    v: &Visitor,
+    id: &str,
+    form: &Posted,
+) -> Option<Arc<shelf::ServiceEntry>> {
+    let vendor = Web::vendor_of(v);
+    web.shelf
+        .find(id, posted(form, "_revision"), vendor.as_deref())
+}
 
 async fn evaluate(
     State(web): State<Arc<Web>>,
     headers: HeaderMap,
     Path((id, plan)): Path<(String, String)>,
-    Form(posted): Form<Posted>,
+    Form(form): Form<Posted>,
 ) -> Response {
-    let lang = lang(&headers);
-    let revision = posted
-        .iter()
-        .find(|(k, _)| k == "_revision")
-        .map(|(_, v)| v.clone());
-    let Some(s) = web.shelf.find(&id, revision.as_deref(), None) else {
+    let v = web.visitor(&headers).await;
+    if !v.csrf_ok(posted(&form, "_csrf")) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let Some(s) = posted_offer(&web, &v, &id, &form) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let Some(offer) = s.offer(&plan) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let choices = web.choices().await;
-    let answers = view::answers_from_post(offer, &posted);
+    let answers = view::answers_from_post(offer, &form);
     let w = view::wizard(
         &s,
         offer,
@@ -291,14 +344,18 @@ async fn evaluate(
         Action::Create,
         &choices,
         &web.tariffs,
-        lang,
+        v.lang,
         true,
     );
     let panel = web
         .templates
         .get_template("panel.html")
         .and_then(|t| {
-            t.render(minijinja::context! { lang => lang.code(), t => view::messages(lang), w => minijinja::Value::from(minijinja::value::Serde(&w)) })
+            t.render(minijinja::context! {
+                lang => v.lang.code(),
+                t => view::messages(v.lang),
+                w => minijinja::Value::from(minijinja::value::Serde(&w)),
+            })
         })
         .unwrap_or_default();
     Json(serde_json::json!({
@@ -314,21 +371,20 @@ async fn review(
     State(web): State<Arc<Web>>,
     headers: HeaderMap,
     Path((id, plan)): Path<(String, String)>,
-    Form(posted): Form<Posted>,
+    Form(form): Form<Posted>,
 ) -> Response {
-    let lang = lang(&headers);
-    let revision = posted
-        .iter()
-        .find(|(k, _)| k == "_revision")
-        .map(|(_, v)| v.clone());
-    let Some(s) = web.shelf.find(&id, revision.as_deref(), None) else {
-        return web.not_found(lang);
+    let v = web.visitor(&headers).await;
+    if !v.csrf_ok(posted(&form, "_csrf")) {
+        return web.bad_csrf(&v);
+    }
+    let Some(s) = posted_offer(&web, &v, &id, &form) else {
+        return web.not_found(&v);
     };
     let Some(offer) = s.offer(&plan) else {
-        return web.not_found(lang);
+        return web.not_found(&v);
     };
     let choices = web.choices().await;
-    let answers = view::answers_from_post(offer, &posted);
+    let answers = view::answers_from_post(offer, &form);
     let w = view::wizard(
         &s,
         offer,
@@ -336,25 +392,117 @@ async fn review(
         Action::Create,
         &choices,
         &web.tariffs,
-        lang,
+        v.lang,
         true,
     );
-    let template = if w.errors.is_empty() {
-        "review.html"
-    } else {
-        "wizard.html"
-    };
-    let mut r = web.render(
-        template,
+    let ok = w.errors.is_empty();
+    let mut r = web.page(
+        &v,
+        if ok { "review.html" } else { "wizard.html" },
         minijinja::context! {
-            lang => lang.code(),
-            t => view::messages(lang),
-            service => minijinja::Value::from(minijinja::value::Serde(view::card(&s, &web.tariffs, lang))),
+            service => minijinja::Value::from(minijinja::value::Serde(view::card(&s, &web.tariffs, v.lang))),
             w => minijinja::Value::from(minijinja::value::Serde(&w)),
         },
     );
-    if template == "wizard.html" {
+    if !ok {
         *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    r
+}
+
+#[derive(serde::Deserialize, Default)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only our own paths are followed after sign-in.
+fn local_path(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        _ => "/".to_owned(),
+    }
+}
+
+async fn signin_page(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    Query(q): Query<NextQuery>,
+) -> Response {
+    let v = web.visitor(&headers).await;
+    web.page(
+        &v,
+        "signin.html",
+        minijinja::context! { next => local_path(q.next.as_deref()), error => None::<String> },
+    )
+}
+
+async fn signin(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    Form(form): Form<Posted>,
+) -> Response {
+    let v = web.visitor(&headers).await;
+    if !v.csrf_ok(posted(&form, "_csrf")) {
+        return web.bad_csrf(&v);
+    }
+    let next = local_path(posted(&form, "next"));
+    let field = |name| posted(&form, name).map(str::trim).filter(|s| !s.is_empty());
+    let who = match posted(&form, "kind") {
+        Some("vendor") => match field("service_token") {
+            Some(t) => web.tenants.vendor_by_token(t).await.ok().map(Who::Vendor),
+            None => None,
+        },
+        _ => match (field("project_token"), field("project"), field("username")) {
+            (Some(t), _, _) => web.tenants.project_by_token(t).await.ok().map(Who::Project),
+            (None, Some(project), Some(user)) => {
+                let password = posted(&form, "password").unwrap_or_default();
+                web.tenants
+                    .project_by_cloud_password(project, user, password)
+                    .await
+                    .ok()
+                    .map(Who::Project)
+            }
+            _ => None,
+        },
+    };
+    let cookie = match &who {
+        Some(w) => v.sign_in(&web.tenants, w).await,
+        None => None,
+    };
+    match cookie {
+        Some(line) => {
+            let mut r = Redirect::to(&next).into_response();
+            if let Ok(h) = HeaderValue::from_str(&line) {
+                r.headers_mut().append(header::SET_COOKIE, h);
+            }
+            r
+        }
+        None => {
+            // The same answer whatever was wrong: nothing tells which tokens or users exist.
+            let mut r = web.page(
+                &v,
+                "signin.html",
+                minijinja::context! { next => next, error => i18n::t(v.lang, "signin_failed") },
+            );
+            *r.status_mut() = StatusCode::UNAUTHORIZED;
+            r
+        }
+    }
+}
+
+async fn signout(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    Form(form): Form<Posted>,
+) -> Response {
+    let v = web.visitor(&headers).await;
+    if !v.csrf_ok(posted(&form, "_csrf")) {
+        return web.bad_csrf(&v);
+    }
+    let line = v.sign_out(&web.tenants, &headers).await;
+    let mut r = Redirect::to("/").into_response();
+    if let Ok(h) = HeaderValue::from_str(&line) {
+        r.headers_mut().append(header::SET_COOKIE, h);
     }
     r
 }
@@ -395,4 +543,28 @@ async fn js() -> Response {
         include_str!("../../web/static/vitrina.js"),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every template parses and renders with an empty visitor context.
+    #[test]
+    fn templates_parse() {
+        let mut env = minijinja::Environment::new();
+        for (name, src) in TEMPLATES {
+            env.add_template(name, src)
+                .unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        }
+        let base = minijinja::context! {
+            lang => "en", t => view::messages(Lang::En), csrf => "x", who => None::<String>,
+            next => "/", error => None::<String>, title => "t", text => "x",
+        };
+        for name in ["signin.html", "message.html"] {
+            env.get_template(name)
+                .and_then(|t| t.render(base.clone()))
+                .unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        }
+    }
 }
