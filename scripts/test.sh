@@ -20,6 +20,10 @@ command -v nft >/dev/null || [ -x /usr/sbin/nft ] || need_apt+=(nftables)
 command -v curl >/dev/null || need_apt+=(curl)          # the data plane tests fetch from inside VMs
 command -v capsh >/dev/null || [ -x /usr/sbin/capsh ] || [ -x /sbin/capsh ] || need_apt+=(libcap2-bin)  # drops CAP_NET_ADMIN
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)  # the store on PostgreSQL
+# the browser tests: Debian's Chromium driven from Node with playwright-core
+[ -x /usr/bin/chromium ] || need_apt+=(chromium chromium-driver)
+command -v node >/dev/null || need_apt+=(nodejs)
+command -v npm >/dev/null || need_apt+=(npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing Debian packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -43,3 +47,11 @@ log "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 log "cargo test --workspace"
 cargo test --workspace
+
+# --- Browser tests ------------------------------------------------------------------------
+# The real `vitrina serve --demo` (built by the tests above) in headless Chromium; installs
+# playwright-core and axe-core from tests/browser/package-lock.json.
+log "browser tests"
+cargo build --quiet -p vitrina-cli --bin vitrina
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+node tests/browser/run.mjs

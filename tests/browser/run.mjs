@@ -1,0 +1,199 @@
+// vitrina's browser tests: the real server (`vitrina serve --demo`) driven in headless Debian
+// Chromium through playwright-core, acting as a user would — by visible text and labels.
+// Every page is checked with axe-core (no serious or critical violation) and photographed.
+//
+//   node tests/browser/run.mjs            (scripts/test.sh runs it after `cargo test`)
+//
+// VITRINA_BIN: the `vitrina` binary (default target/debug/vitrina); CHROMIUM: the browser
+// (default /usr/bin/chromium). Screenshots go to target/browser-screenshots/.
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, existsSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..", "..");
+const bin = process.env.VITRINA_BIN || join(root, "target", "debug", "vitrina");
+const browserPath = process.env.CHROMIUM || "/usr/bin/chromium";
+const shots = join(root, "target", "browser-screenshots");
+const axeSource = readFileSync(join(here, "node_modules", "axe-core", "axe.min.js"), "utf8");
+
+for (const [what, path, how] of [
+  ["the vitrina binary", bin, "build it with `cargo build -p vitrina-cli`"],
+  ["Chromium", browserPath, "install it with `apt-get install chromium chromium-driver`"],
+]) {
+  if (!existsSync(path)) {
+    console.error(`FAIL: ${what} is missing at ${path}: ${how}`);
+    process.exit(1);
+  }
+}
+mkdirSync(shots, { recursive: true });
+
+/** Polls `f` until it returns a truthy value or `ms` pass. */
+async function until(what, f, ms = 120000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f().catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function startServer() {
+  const data = mkdtempSync(join(tmpdir(), "vitrina-browser-"));
+  const child = spawn(bin, ["serve", "--demo", "--data", data, "--listen", "127.0.0.1:0",
+    "--cloud-network", "shared"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  let log = "";
+  child.stdout.on("data", (d) => { log += d; });
+  child.stderr.on("data", (d) => { log += d; });
+  const creds = join(data, "demo-credentials.json");
+  const info = await until("the demo server", async () => {
+    if (child.exitCode !== null) throw new Error(`the server exited:\n${log}`);
+    if (!existsSync(creds)) return undefined;
+    const c = JSON.parse(readFileSync(creds, "utf8"));
+    const r = await fetch(`${c.url}/healthz`);
+    return r.ok ? c : undefined;
+  });
+  return { info, data, stop() { child.kill("SIGTERM"); rmSync(data, { recursive: true, force: true }); }, log: () => log };
+}
+
+const results = [];
+async function check(name, f) {
+  try {
+    await f();
+    results.push([name, "ok"]);
+    console.log(`ok   ${name}`);
+  } catch (e) {
+    results.push([name, "FAIL"]);
+    console.log(`FAIL ${name}\n${e.stack || e}`);
+  }
+}
+
+/** Runs axe-core on the page: no serious or critical violation. */
+async function accessible(page, label) {
+  await page.addScriptTag({ content: axeSource });
+  const found = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run(document, { resultTypes: ["violations"] });
+    return r.violations
+      .filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  });
+  assert.deepEqual(found, [], `${label}: accessibility violations`);
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+/** The panel's total as a number: "1 234.50 ₽" → 1234.5. */
+async function total(page) {
+  const text = await page.locator("[data-total]").innerText();
+  return Number(text.replace(/[^0-9.]/g, ""));
+}
+
+const server = await startServer();
+const base = server.info.url;
+const browser = await chromium.launch({ executablePath: browserPath, args: ["--no-sandbox"] });
+const context = await browser.newContext({ locale: "en-US", viewport: { width: 1280, height: 900 } });
+const page = await context.newPage();
+const consoleErrors = [];
+page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
+page.on("pageerror", (e) => consoleErrors.push(String(e)));
+// No third-party request: everything the pages load comes from the server.
+page.on("request", (r) => {
+  if (!r.url().startsWith(base) && !r.url().startsWith("data:")) consoleErrors.push(`third-party request: ${r.url()}`);
+});
+
+try {
+  await check("catalog: find hello_web by search and open it", async () => {
+    await page.goto(`${base}/`);
+    await accessible(page, "catalog");
+    await shot(page, "01-catalog");
+    await page.getByLabel("Search applications").fill("hello");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.getByRole("link", { name: "Hello Web" }).click();
+    await page.getByRole("heading", { name: "Hello Web" }).waitFor();
+  });
+
+  await check("service page: the matrix shows both plans with prices", async () => {
+    const table = page.locator("table.matrix");
+    await table.waitFor();
+    const text = await table.innerText();
+    assert.match(text, /Free/);
+    assert.match(text, /990\.00/);
+    assert.equal(await page.getByRole("link", { name: /^Choose/ }).count(), 2);
+    await accessible(page, "service page");
+    await shot(page, "02-service");
+  });
+
+  await check("wizard: paid steps, a bigger flavor, an invalid value and its fix", async () => {
+    await page.getByRole("link", { name: /Choose: .*Профессиональный/ }).click();
+    await page.getByLabel("Хранение журналов посещений, дней").waitFor();
+    await accessible(page, "wizard");
+    await shot(page, "03-wizard");
+    const t0 = await total(page);
+    const plus = page.getByRole("button", { name: "Increase: Хранение журналов посещений, дней" });
+    await plus.click();
+    await until("the first step priced", async () => (await total(page)) === t0 + 100);
+    await plus.click();
+    await until("the second step priced", async () => (await total(page)) === t0 + 200);
+    const t2 = await total(page);
+    const flavor = page.getByLabel("Тип виртуальной машины");
+    const options = await flavor.locator("option").allInnerTexts();
+    const bigger = options.find((o) => /Standard-2-4-40/.test(o));
+    assert.ok(bigger, `a bigger flavor among ${options}`);
+    await flavor.selectOption({ label: bigger });
+    await until("the infrastructure repriced", async () => (await total(page)) > t2);
+    const size = page.getByLabel("Размер диска данных, ГБ");
+    await size.fill("999");
+    await size.dispatchEvent("change");
+    await page.getByText("must be at most 200").waitFor();
+    await shot(page, "04-wizard-error");
+    await size.fill("30");
+    await size.dispatchEvent("change");
+    await until("the error gone", async () => (await page.getByText("must be at most 200").count()) === 0);
+    await page.getByRole("button", { name: "Review and deploy" }).click();
+    await page.getByText("Monthly cost").first().waitFor();
+    await accessible(page, "review");
+    await shot(page, "05-review");
+  });
+
+  await check("every example wizard renders with no console error", async () => {
+    await page.goto(`${base}/`);
+    const services = await page.locator(".card h2 a").evaluateAll((as) => as.map((a) => a.href));
+    for (const s of services) {
+      await page.goto(s);
+      const plans = await page.locator("a.button").evaluateAll((as) => as.map((a) => a.href));
+      for (const p of plans) {
+        await page.goto(p);
+        await page.locator("form.wizard").waitFor();
+        await accessible(page, p);
+      }
+    }
+    assert.deepEqual(consoleErrors, []);
+  });
+
+  await check("a phone-sized screen and the dark theme", async () => {
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: "ru-RU" });
+    const p = await phone.newPage();
+    await p.goto(`${base}/`);
+    await p.getByRole("heading", { name: "Каталог" }).waitFor();
+    await p.getByRole("button", { name: /Тема/ }).click();
+    assert.equal(await p.evaluate(() => document.documentElement.dataset.theme), "dark");
+    await accessible(p, "dark catalog");
+    await shot(p, "06-phone-dark");
+    await phone.close();
+  });
+} finally {
+  await browser.close();
+  server.stop();
+}
+
+const failed = results.filter((r) => r[1] !== "ok");
+console.log(`\n${results.length - failed.length} passed, ${failed.length} failed; screenshots in ${shots}`);
+process.exit(failed.length ? 1 : 0);
