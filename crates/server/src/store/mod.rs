@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+pub mod products;
 pub mod tenants;
 
 use sqlx::any::AnyPoolOptions;
@@ -93,6 +94,7 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
         ],
     ),
     (20, "tenants", tenants::MIGRATION_20),
+    (21, "products", products::MIGRATION_21),
 ];
 
 #[derive(Debug, thiserror::Error)]
