@@ -627,6 +627,7 @@ impl Tenants {
             .get(url)
             .header("x-auth-token", token)
             .header("x-subject-token", token)
+            .timeout(Duration::from_secs(5))
             .send()
             .await
             .ok()?;
