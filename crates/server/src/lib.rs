@@ -11,6 +11,10 @@ pub mod demo;
 pub mod error;
 pub mod home;
 pub mod http;
+pub mod metrics;
+pub mod openapi;
+pub mod products;
+pub mod products_http;
 pub mod store;
 pub mod tenants;
 pub mod web;
@@ -47,6 +51,13 @@ pub struct ServerConfig {
     pub cloud_network: vitrina_localcloud::NetworkSetting,
     /// The prices of cloud resources the wizard shows beside a plan's price.
     pub tariffs: vitrina_pricing::Tariffs,
+    /// The providers' schemas uploaded packages' manifests are checked against (the cli gives
+    /// them; without them resource types are checked by their prefix only).
+    pub package_schemas: Option<Arc<vitrina_package::ProviderSchemas>>,
+    /// Connection limit and header, idle and body-stall timeouts (probe M1).
+    pub limits: vitrina_localcloud::Limits,
+    /// `/healthz` answers 503 until [`Server::set_ready`] (`--demo` sets up first).
+    pub hold_ready: bool,
 }
 
 impl ServerConfig {
@@ -61,6 +72,9 @@ impl ServerConfig {
             cloud: false,
             cloud_network: vitrina_localcloud::NetworkSetting::Auto,
             tariffs: vitrina_pricing::Tariffs::default(),
+            package_schemas: None,
+            limits: default_limits(),
+            hold_ready: false,
         }
     }
 }
@@ -106,6 +120,10 @@ pub struct Server {
     pub shelf: std::sync::Arc<web::shelf::Shelf>,
     /// Vendors, consumer projects, broker accounts and the caller contexts.
     pub tenants: Arc<tenants::Tenants>,
+    /// The product API and the catalog readers.
+    pub products: Arc<products::Products>,
+    pub metrics: Arc<metrics::Metrics>,
+    ready: Arc<std::sync::atomic::AtomicBool>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -147,17 +165,25 @@ impl Server {
             .min(cfg.health_timeout / 3)
             .max(Duration::from_millis(100));
         let service = ConfigService::new(store, sealer, cfg.health_timeout, heartbeat);
+        let ready = Arc::new(std::sync::atomic::AtomicBool::new(!cfg.hold_ready));
+        let ready_flag = ready.clone();
         let metrics_service = service.clone();
+        let http_metrics = metrics::Metrics::new();
+        let metrics_of_handler = http_metrics.clone();
         let mut router = Router::new()
             .route(
                 "/healthz",
-                get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+                get(move || {
+                    let ready = ready_flag.clone();
+                    async move { healthz(&ready) }
+                }),
             )
             .route(
                 "/metrics",
                 get(move || {
                     let service = metrics_service.clone();
-                    async move { metrics(&service).await }
+                    let m = metrics_of_handler.clone();
+                    async move { metrics(&service, &m).await }
                 }),
             )
             .merge(http::routes(http::HttpState {
@@ -198,6 +224,11 @@ impl Server {
         };
         let tenants =
             tenants::Tenants::new(service.store.clone(), service.sealer.clone(), cloud.clone());
+        let products = products::Products::new(tenants.clone(), cfg.package_schemas.clone());
+        router = router.merge(products_http::routes(products.clone())).route(
+            "/api/openapi.json",
+            get(|| async { Json(openapi::document()) }),
+        );
         let home = home::HomeInfo {
             url: base.clone(),
             cloud_network: cloud.as_ref().map(|c| c.network_mode().name().to_owned()),
@@ -242,24 +273,29 @@ impl Server {
             pick_cloud,
         );
         router = router.merge(web::routes(web));
+        // Every route is timed for `/metrics`.
+        let router = router.layer(axum::middleware::from_fn_with_state(
+            http_metrics.clone(),
+            metrics::track,
+        ));
+        let limits = cfg.limits.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let (vm_tx, vm_rx) = tokio::sync::oneshot::channel::<()>();
         if let Some(l) = vm_listener {
             let r = router.clone();
+            let limits = cfg.limits.clone();
             tokio::spawn(async move {
-                let _ = axum::serve(l, r)
-                    .with_graceful_shutdown(async {
-                        let _ = vm_rx.await;
-                    })
-                    .await;
+                let _ = vitrina_localcloud::serve(l, r, limits, async {
+                    let _ = vm_rx.await;
+                })
+                .await;
             });
         }
         let task = tokio::spawn(async move {
-            let r = axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
+            let r = vitrina_localcloud::serve(listener, router, limits, async {
+                let _ = rx.await;
+            })
+            .await;
             let _ = vm_tx.send(());
             r
         });
@@ -272,9 +308,17 @@ impl Server {
             cloud,
             shelf,
             tenants,
+            products,
+            metrics: http_metrics,
+            ready,
             shutdown: Some(tx),
             task,
         })
+    }
+
+    /// `/healthz` answers 200 from now on.
+    pub fn set_ready(&self) {
+        self.ready.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Waits until the server stops by itself (an error) or is stopped.
@@ -298,6 +342,13 @@ impl Server {
             let _ = cloud.shutdown();
         }
     }
+}
+
+/// The limits of `vitrina serve`'s listeners (probe M1): at most 4096 connections (the
+/// longest-idle one makes room for a new one), headers within 30 s, idle connections closed
+/// after 75 s, a request body that sends nothing for 60 s fails.
+pub fn default_limits() -> vitrina_localcloud::Limits {
+    vitrina_localcloud::Limits::default()
 }
 
 /// Binds `ip:port` (the port the server has on loopback), or any port of `ip` when that one is
@@ -336,8 +387,22 @@ async fn engine_token(cfg: &ServerConfig, store: &Store) -> Result<Secret, Start
     Ok(Secret::new(token))
 }
 
+/// `GET /healthz`: 200 `{"status":"ok"}`, or 503 `{"status":"starting"}` while held.
+fn healthz(ready: &std::sync::atomic::AtomicBool) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if ready.load(std::sync::atomic::Ordering::SeqCst) {
+        Json(serde_json::json!({"status": "ok"})).into_response()
+    } else {
+        (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "starting"})),
+        )
+            .into_response()
+    }
+}
+
 /// `GET /metrics`: Prometheus text.
-async fn metrics(service: &ConfigService) -> axum::response::Response {
+async fn metrics(service: &ConfigService, m: &metrics::Metrics) -> axum::response::Response {
     use axum::response::IntoResponse;
     match service.store.counts().await {
         Ok(counts) => {
@@ -347,6 +412,8 @@ async fn metrics(service: &ConfigService) -> axum::response::Response {
                     "# TYPE vitrina_config_{name} gauge\nvitrina_config_{name} {n}\n"
                 ));
             }
+            out.push_str(&m.render_http());
+            out.push_str(&m.render_sources().await);
             (
                 [(
                     axum::http::header::CONTENT_TYPE,

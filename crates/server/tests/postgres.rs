@@ -142,11 +142,11 @@ async fn migrations_give_the_same_schema_and_the_service_works_on_postgres() {
         store.schema_columns().await.expect("pg columns"),
         sqlite.schema_columns().await.expect("sqlite columns")
     );
-    let every: Vec<i64> = vitrina_server::store::MIGRATIONS
+    let all: Vec<i64> = vitrina_server::store::MIGRATIONS
         .iter()
         .map(|m| m.0)
         .collect();
-    assert_eq!(store.applied_migrations().await.expect("pg"), every);
+    assert_eq!(store.applied_migrations().await.expect("pg"), all);
     // Opening again applies nothing twice.
     Store::open(&pg.url).await.expect("reopen");
     store.close().await;
@@ -205,5 +205,71 @@ async fn migrations_give_the_same_schema_and_the_service_works_on_postgres() {
         .await
         .expect("step result");
     assert_eq!(res.structured_result, Some(serde_json::json!({"a": 1})));
+
+    // Tenants and products on PostgreSQL: a vendor uploads, publishes and archives; a broker
+    // account logs in; another vendor finds nothing of the first one's.
+    use vitrina_server::tenants::Namespace;
+    let t = &server.tenants;
+    let v = t.ensure_vendor("pg-vendor").await.expect("vendor");
+    let tok = t.issue_vendor_token(&v).await.expect("token");
+    let ctx = t.vendor_by_token(tok.expose()).await.expect("ctx");
+    let pw = t
+        .put_broker_account("pg-broker", Namespace::Public)
+        .await
+        .expect("broker");
+    assert_eq!(
+        t.broker_login("pg-broker", pw.expose())
+            .await
+            .expect("login")
+            .namespace(),
+        Namespace::Public
+    );
+    let pkg =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/packages/hello_web");
+    let files = vitrina_package::read_package(&pkg).expect("read");
+    let zip = dir.path().join("hello.zip");
+    vitrina_package::pack::pack(&pkg, &files, &zip).expect("pack");
+    let bytes = std::fs::read(&zip).expect("zip");
+    let rev = server
+        .products
+        .upload(&ctx, bytes.clone())
+        .await
+        .expect("upload");
+    assert!(matches!(
+        server.products.upload(&ctx, bytes).await,
+        Err(vitrina_server::products::UploadError::Server(
+            vitrina_server::ServerError::Conflict(_)
+        ))
+    ));
+    server
+        .products
+        .publish(&ctx, &rev.service_id, &rev.revision)
+        .await
+        .expect("publish");
+    let public = server
+        .products
+        .catalog(Namespace::Public)
+        .await
+        .expect("catalog");
+    assert_eq!(public.len(), 1);
+    let other = t.ensure_vendor("pg-other").await.expect("vendor");
+    let otok = t.issue_vendor_token(&other).await.expect("token");
+    let octx = t.vendor_by_token(otok.expose()).await.expect("ctx");
+    assert!(server
+        .products
+        .archive(&octx, &[(rev.service_id.clone(), rev.revision.clone())])
+        .await
+        .is_err());
+    server
+        .products
+        .archive(&ctx, &[(rev.service_id.clone(), rev.revision.clone())])
+        .await
+        .expect("archive");
+    assert!(server
+        .products
+        .catalog(Namespace::Test)
+        .await
+        .expect("catalog")
+        .is_empty());
     server.stop().await;
 }

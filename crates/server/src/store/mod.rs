@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+pub mod products;
 pub mod tenants;
 pub mod web;
 
@@ -94,6 +95,7 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
         ],
     ),
     (20, "tenants", tenants::MIGRATION_20),
+    (21, "products", products::MIGRATION_21),
     (60, "web sessions", web::MIGRATION_60),
 ];
 
