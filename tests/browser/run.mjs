@@ -58,7 +58,17 @@ async function startServer() {
     const r = await fetch(`${c.url}/healthz`);
     return r.ok ? c : undefined;
   });
-  return { info, data, stop() { child.kill("SIGTERM"); rmSync(data, { recursive: true, force: true }); }, log: () => log };
+  async function stop() {
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      const late = setTimeout(() => child.kill("SIGKILL"), 20000);
+      await exited;
+      clearTimeout(late);
+    }
+    rmSync(data, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+  }
+  return { info, data, stop, log: () => log };
 }
 
 const results = [];
@@ -133,7 +143,7 @@ try {
 
   await check("wizard: paid steps, a bigger flavor, an invalid value and its fix", async () => {
     await page.getByRole("link", { name: /Choose: .*Профессиональный/ }).click();
-    await page.getByLabel("Хранение журналов посещений, дней").waitFor();
+    await page.getByLabel("Хранение журналов посещений, дней", { exact: true }).waitFor();
     await accessible(page, "wizard");
     await shot(page, "03-wizard");
     const t0 = await total(page);
@@ -143,13 +153,13 @@ try {
     await plus.click();
     await until("the second step priced", async () => (await total(page)) === t0 + 200);
     const t2 = await total(page);
-    const flavor = page.getByLabel("Тип виртуальной машины");
+    const flavor = page.getByLabel("Тип виртуальной машины", { exact: true });
     const options = await flavor.locator("option").allInnerTexts();
     const bigger = options.find((o) => /Standard-2-4-40/.test(o));
     assert.ok(bigger, `a bigger flavor among ${options}`);
     await flavor.selectOption({ label: bigger });
     await until("the infrastructure repriced", async () => (await total(page)) > t2);
-    const size = page.getByLabel("Размер диска данных, ГБ");
+    const size = page.getByLabel("Размер диска данных, ГБ", { exact: true });
     await size.fill("999");
     await size.dispatchEvent("change");
     await page.getByText("must be at most 200").waitFor();
@@ -191,7 +201,7 @@ try {
   });
 } finally {
   await browser.close();
-  server.stop();
+  await server.stop();
 }
 
 const failed = results.filter((r) => r[1] !== "ok");

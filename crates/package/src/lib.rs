@@ -26,7 +26,7 @@ use vitrina_diagnostics::{Diagnostic, Span};
 pub use vitrina_hcl::schema::ProviderSchemas;
 
 pub use option::OptionDef;
-pub use source::{read_package, read_zip_bytes, PackageFiles, ReadError};
+pub use source::{read_package, read_zip_bytes, zip_file_bytes, PackageFiles, ReadError};
 pub use validate::{Model, PlanModel, Validated};
 
 /// Validates a package already in memory. A bug in a validator becomes a

@@ -558,6 +558,32 @@ pub fn read_zip_bytes(bytes: &[u8], stem: &str) -> Result<PackageFiles, zip::res
     read_zip(std::io::Cursor::new(bytes), stem).map_err(|ZipReadError::Zip(z)| z)
 }
 
+/// One file of a package zip (a path relative to the service folder, such as `images/icon.png`),
+/// when it exists and is at most `limit` bytes: for files `read_zip_bytes` only measures.
+pub fn zip_file_bytes(bytes: &[u8], rel: &str, limit: u64) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).ok()?;
+    let names: Vec<String> = archive.file_names().map(|n| n.replace('\\', "/")).collect();
+    let tops: BTreeSet<&str> = names
+        .iter()
+        .filter(|n| !n.starts_with("__MACOSX/"))
+        .map(|n| n.split_once('/').map_or("", |(t, _)| t))
+        .collect();
+    let prefix = match tops.iter().next() {
+        Some(top) if tops.len() == 1 && !top.is_empty() => format!("{top}/"),
+        _ => String::new(),
+    };
+    let want = format!("{prefix}{rel}");
+    let index = names.iter().position(|n| *n == want)?;
+    let entry = archive.by_index(index).ok()?;
+    if entry.size() > limit || entry.is_dir() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(usize::try_from(entry.size()).ok()?);
+    entry.take(limit + 1).read_to_end(&mut out).ok()?;
+    (out.len() as u64 <= limit).then_some(out)
+}
+
 /// Files of a folder with more than one hard link (probe L10): a link whose other names are not
 /// in the package points at a file outside it, which `validate` would read and `pack` copy.
 #[derive(Default)]

@@ -116,8 +116,6 @@ pub struct Server {
     pub engine_token: Secret,
     pub service: Arc<ConfigService>,
     pub cloud: Option<vitrina_localcloud::LocalCloud>,
-    /// The service revisions the marketplace pages show.
-    pub shelf: std::sync::Arc<web::shelf::Shelf>,
     /// Vendors, consumer projects, broker accounts and the caller contexts.
     pub tenants: Arc<tenants::Tenants>,
     /// The product API and the catalog readers.
@@ -243,7 +241,6 @@ impl Server {
         );
         // The marketplace pages. Pickers list the built-in cloud's demo project until a
         // consumer signs in with a project of their own.
-        let shelf = std::sync::Arc::new(web::shelf::Shelf::default());
         let pick_cloud = cloud.as_ref().and_then(|c| {
             let creds = c.credentials();
             let p = creds.projects.get("demo")?;
@@ -267,7 +264,7 @@ impl Server {
             .ok()
         });
         let web = web::Web::new(
-            shelf.clone(),
+            Arc::new(web::shelf::Shelf::new(products.clone())),
             tenants.clone(),
             cfg.tariffs.clone(),
             pick_cloud,
@@ -306,7 +303,6 @@ impl Server {
             engine_token,
             service,
             cloud,
-            shelf,
             tenants,
             products,
             metrics: http_metrics,

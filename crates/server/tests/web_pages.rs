@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 
-use vitrina_server::web::shelf::{Namespace, ServiceEntry};
 use vitrina_server::{Server, ServerConfig};
 
 fn example(name: &str) -> PathBuf {
@@ -18,13 +17,11 @@ async fn start(dir: &std::path::Path) -> Server {
     cfg.cloud = true;
     cfg.cloud_network = vitrina_localcloud::NetworkSetting::Shared;
     let server = Server::start(cfg).await.expect("server starts");
-    for name in ["hello_web", "kv_cluster", "grafana"] {
-        let files = vitrina_package::read_package(&example(name)).expect("package reads");
-        let icon = std::fs::read(example(name).join("images/icon.png")).ok();
-        let entry = ServiceEntry::read(&files, icon, Namespace::Public, "demo-vendor")
-            .expect("example validates");
-        server.shelf.put(entry);
-    }
+    // The demo uploads and publishes the example packages through the product store.
+    vitrina_server::demo::setup(&server, dir, &example(""))
+        .await
+        .expect("demo set-up");
+    server.set_ready();
     server
 }
 
@@ -260,23 +257,37 @@ async fn every_example_wizard_renders() {
     let server = start(dir.path()).await;
     let base = server.url.clone();
     let c = Browser::new();
-    for entry in server.shelf.visible(None) {
-        for offer in &entry.offers {
+    let (_, catalog) = c.get(format!("{base}/")).await;
+    let mut pages = 0;
+    for name in ["hello_web", "kv_cluster", "grafana"] {
+        let v = vitrina_package::validate_path(&example(name)).expect("reads");
+        let id = v
+            .model
+            .service
+            .as_ref()
+            .and_then(|s| s.get("id"))
+            .and_then(|n| n.as_str_lenient())
+            .expect("id")
+            .to_owned();
+        assert!(
+            catalog.contains(&format!("/services/{id}")),
+            "{name} in the catalog"
+        );
+        for offer in vitrina_package::wizard::offers(&v.model) {
             let (status, page) = c
-                .get(format!(
-                    "{base}/services/{}/plans/{}",
-                    entry.id, offer.folder
-                ))
+                .get(format!("{base}/services/{id}/plans/{}", offer.folder))
                 .await;
-            assert_eq!(status, 200, "{} {}", entry.name, offer.folder);
+            assert_eq!(status, 200, "{name} {}", offer.folder);
+            pages += 1;
             // Every visible field has a label bound to its control.
-            for name in offer.form.fields.keys() {
-                if page.contains(&format!("name=\"{name}\"")) {
-                    assert!(page.contains(&format!("for=\"f-{name}\"")), "{name}");
+            for field in offer.form.fields.keys() {
+                if page.contains(&format!("name=\"{field}\"")) {
+                    assert!(page.contains(&format!("for=\"f-{field}\"")), "{field}");
                 }
             }
         }
     }
+    assert!(pages >= 4);
     server.stop().await;
 }
 

@@ -161,11 +161,6 @@ impl Web {
     async fn visitor(&self, headers: &HeaderMap) -> Visitor {
         Visitor::read(&self.tenants, headers).await
     }
-
-    /// The vendor whose test revisions the visitor may see.
-    fn vendor_of(v: &Visitor) -> Option<String> {
-        v.who.vendor().map(|x| x.id().to_owned())
-    }
 }
 
 /// The pages' routes.
@@ -207,9 +202,10 @@ async fn catalog(
     let v = web.visitor(&headers).await;
     let services: Vec<_> = web
         .shelf
-        .visible(Web::vendor_of(&v).as_deref())
+        .visible(v.who.vendor())
+        .await
         .into_iter()
-        .filter(|s| s.matches(&query.q))
+        .filter(|s| s.entry.matches(&query.q))
         .map(|s| view::card(&s, &web.tariffs, v.lang))
         .collect();
     web.page(
@@ -234,10 +230,10 @@ async fn service(
     Query(rq): Query<RevisionQuery>,
 ) -> Response {
     let v = web.visitor(&headers).await;
-    let vendor = Web::vendor_of(&v);
     let Some(s) = web
         .shelf
-        .find(&id, rq.revision.as_deref(), vendor.as_deref())
+        .find(&id, rq.revision.as_deref(), v.who.vendor())
+        .await
     else {
         return web.not_found(&v);
     };
@@ -246,14 +242,24 @@ async fn service(
         "service.html",
         minijinja::context! {
             service => minijinja::Value::from(minijinja::value::Serde(view::card(&s, &web.tariffs, v.lang))),
-            description_html => minijinja::Value::from_safe_string(s.description_html.clone()),
-            matrix => minijinja::Value::from(minijinja::value::Serde(view::matrix(&s, &web.tariffs, v.lang))),
+            description_html => minijinja::Value::from_safe_string(s.entry.description_html.clone()),
+            matrix => minijinja::Value::from(minijinja::value::Serde(view::matrix(&s.entry, &web.tariffs, v.lang))),
         },
     )
 }
 
-async fn icon(State(web): State<Arc<Web>>, Path(id): Path<String>) -> Response {
-    match web.shelf.find(&id, None, None).and_then(|s| s.icon.clone()) {
+async fn icon(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(rq): Query<RevisionQuery>,
+) -> Response {
+    let v = web.visitor(&headers).await;
+    let found = web
+        .shelf
+        .find(&id, rq.revision.as_deref(), v.who.vendor())
+        .await;
+    match found.and_then(|s| s.entry.icon.clone()) {
         Some(bytes) => (
             [
                 (header::CONTENT_TYPE, HeaderValue::from_static("image/png")),
@@ -276,19 +282,19 @@ async fn wizard(
     Query(rq): Query<RevisionQuery>,
 ) -> Response {
     let v = web.visitor(&headers).await;
-    let vendor = Web::vendor_of(&v);
     let Some(s) = web
         .shelf
-        .find(&id, rq.revision.as_deref(), vendor.as_deref())
+        .find(&id, rq.revision.as_deref(), v.who.vendor())
+        .await
     else {
         return web.not_found(&v);
     };
-    let Some(offer) = s.offer(&plan) else {
+    let Some(offer) = s.entry.offer(&plan) else {
         return web.not_found(&v);
     };
     let choices = web.choices().await;
     let w = view::wizard(
-        &s,
+        &s.entry,
         offer,
         &BTreeMap::new(),
         Action::Create,
@@ -307,16 +313,11 @@ async fn wizard(
     )
 }
 
-/// The service revision and plan a wizard posts to, as the visitor may see them.
-fn posted_offer(
-    web: &Web,
-    v: &Visitor,
-    id: &str,
-    form: &Posted,
-) -> Option<Arc<shelf::ServiceEntry>> {
-    let vendor = Web::vendor_of(v);
+/// The service revision a wizard posts to, as the visitor may see it.
+async fn posted_offer(web: &Web, v: &Visitor, id: &str, form: &Posted) -> Option<shelf::Listed> {
     web.shelf
-        .find(id, posted(form, "_revision"), vendor.as_deref())
+        .find(id, posted(form, "_revision"), v.who.vendor())
+        .await
 }
 
 async fn evaluate(
@@ -329,16 +330,16 @@ async fn evaluate(
     if !v.csrf_ok(posted(&form, "_csrf")) {
         return StatusCode::FORBIDDEN.into_response();
     }
-    let Some(s) = posted_offer(&web, &v, &id, &form) else {
+    let Some(s) = posted_offer(&web, &v, &id, &form).await else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let Some(offer) = s.offer(&plan) else {
+    let Some(offer) = s.entry.offer(&plan) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let choices = web.choices().await;
     let answers = view::answers_from_post(offer, &form);
     let w = view::wizard(
-        &s,
+        &s.entry,
         offer,
         &answers,
         Action::Create,
@@ -377,16 +378,16 @@ async fn review(
     if !v.csrf_ok(posted(&form, "_csrf")) {
         return web.bad_csrf(&v);
     }
-    let Some(s) = posted_offer(&web, &v, &id, &form) else {
+    let Some(s) = posted_offer(&web, &v, &id, &form).await else {
         return web.not_found(&v);
     };
-    let Some(offer) = s.offer(&plan) else {
+    let Some(offer) = s.entry.offer(&plan) else {
         return web.not_found(&v);
     };
     let choices = web.choices().await;
     let answers = view::answers_from_post(offer, &form);
     let w = view::wizard(
-        &s,
+        &s.entry,
         offer,
         &answers,
         Action::Create,

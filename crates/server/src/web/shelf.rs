@@ -1,5 +1,6 @@
-//! The services the marketplace pages show, read once per revision from the package files the
-//! product store holds: offers, wizards, the rendered description and the icon.
+//! The services the marketplace pages show, read from the product store: what a visitor may
+//! see (public revisions; a signed-in vendor also its test revisions), each revision's offers,
+//! wizards, rendered description and icon read once from its package and kept.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -8,23 +9,17 @@ use vitrina_package::wizard::PlanOffer;
 use vitrina_package::PackageFiles;
 
 use super::markdown;
+use crate::products::{Products, Revision, RevisionState};
+use crate::tenants::{Namespace, VendorCtx};
 
-/// Where a revision is visible.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Namespace {
-    Public,
-    Test,
-}
+/// The largest icon served (VK asks for a small PNG).
+const ICON_LIMIT: u64 = 1024 * 1024;
 
-/// One revision of a service, ready to render.
+/// One revision of a service, read from its package, ready to render.
 #[derive(Debug)]
 pub struct ServiceEntry {
     pub id: String,
     pub revision: String,
-    pub namespace: Namespace,
-    /// The vendor that uploaded it (vendors see their own test revisions).
-    pub vendor: String,
     pub name: String,
     pub short_description: String,
     /// `full_description.md` rendered to HTML with raw HTML escaped.
@@ -38,12 +33,7 @@ pub struct ServiceEntry {
 
 impl ServiceEntry {
     /// Reads a package that validated without errors. `None` when it has errors.
-    pub fn read(
-        files: &PackageFiles,
-        icon: Option<Vec<u8>>,
-        namespace: Namespace,
-        vendor: &str,
-    ) -> Option<ServiceEntry> {
+    pub fn read(files: &PackageFiles, icon: Option<Vec<u8>>) -> Option<ServiceEntry> {
         let v = vitrina_package::validate(files);
         if v.diagnostics.has_errors() {
             return None;
@@ -66,8 +56,6 @@ impl ServiceEntry {
         Some(ServiceEntry {
             id: s("id"),
             revision: s("revision"),
-            namespace,
-            vendor: vendor.to_owned(),
             name: s("name"),
             short_description: s("short_description"),
             description_html: markdown::render(&v.model.full_description),
@@ -97,90 +85,131 @@ impl ServiceEntry {
     }
 }
 
-/// The revisions the pages can show, by (id, revision).
-#[derive(Default)]
+/// A revision as one visitor sees it: the package read, and where the revision stands now.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub entry: Arc<ServiceEntry>,
+    pub state: RevisionState,
+    pub vendor_id: String,
+}
+
+impl Listed {
+    /// The namespace a deployment of this revision goes through.
+    pub fn namespace(&self) -> Namespace {
+        match self.state {
+            RevisionState::Public => Namespace::Public,
+            _ => Namespace::Test,
+        }
+    }
+}
+
+/// Reads revisions from the product store and keeps what it read of each.
 pub struct Shelf {
-    entries: RwLock<BTreeMap<(String, String), Arc<ServiceEntry>>>,
+    products: Arc<Products>,
+    read: RwLock<BTreeMap<(String, String), Arc<ServiceEntry>>>,
 }
 
 impl Shelf {
-    pub fn put(&self, entry: ServiceEntry) {
-        let key = (entry.id.clone(), entry.revision.clone());
-        if let Ok(mut m) = self.entries.write() {
-            m.insert(key, Arc::new(entry));
+    pub fn new(products: Arc<Products>) -> Shelf {
+        Shelf {
+            products,
+            read: RwLock::default(),
         }
     }
 
-    /// Removes a revision (archived).
-    pub fn remove(&self, id: &str, revision: &str) {
-        if let Ok(mut m) = self.entries.write() {
-            m.remove(&(id.to_owned(), revision.to_owned()));
-        }
+    async fn entry(&self, rev: &Revision) -> Option<Listed> {
+        let key = (rev.service_id.clone(), rev.revision.clone());
+        let cached = self.read.read().ok().and_then(|m| m.get(&key).cloned());
+        let entry = match cached {
+            Some(e) => e,
+            None => {
+                let zip = self
+                    .products
+                    .zip(&rev.service_id, &rev.revision)
+                    .await
+                    .ok()??;
+                let icon_name = rev
+                    .service
+                    .get("icon")
+                    .and_then(|i| i.as_str())
+                    .unwrap_or("icon.png")
+                    .to_owned();
+                let e = tokio::task::spawn_blocking(move || {
+                    let files = vitrina_package::read_zip_bytes(&zip, "upload").ok()?;
+                    let icon = vitrina_package::zip_file_bytes(
+                        &zip,
+                        &format!("images/{icon_name}"),
+                        ICON_LIMIT,
+                    );
+                    ServiceEntry::read(&files, icon)
+                })
+                .await
+                .ok()??;
+                let e = Arc::new(e);
+                if let Ok(mut m) = self.read.write() {
+                    m.insert(key, e.clone());
+                }
+                e
+            }
+        };
+        Some(Listed {
+            entry,
+            state: rev.state,
+            vendor_id: rev.vendor_id.clone(),
+        })
     }
 
-    /// Moves a revision to `namespace` (publish makes one public and returns the previous
-    /// public one to test).
-    pub fn set_namespace(&self, id: &str, revision: &str, namespace: Namespace) {
-        if let Ok(mut m) = self.entries.write() {
-            let key = (id.to_owned(), revision.to_owned());
-            if let Some(e) = m.get(&key) {
-                let e = ServiceEntry {
-                    namespace,
-                    ..clone_entry(e)
-                };
-                m.insert(key, Arc::new(e));
+    /// What a visitor sees: each service's public revision, plus — for a vendor — its own
+    /// revisions that are not archived. Sorted by name, public first.
+    pub async fn visible(&self, vendor: Option<&VendorCtx>) -> Vec<Listed> {
+        let mut revs = self
+            .products
+            .catalog(Namespace::Public)
+            .await
+            .unwrap_or_default();
+        if let Some(v) = vendor {
+            revs.extend(
+                self.products
+                    .vendor_revisions(v)
+                    .await
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|r| r.state == RevisionState::Test),
+            );
+        }
+        let mut out = Vec::with_capacity(revs.len());
+        for r in &revs {
+            if let Some(l) = self.entry(r).await {
+                out.push(l);
             }
         }
-    }
-
-    /// What a visitor sees: the public revision of each service, plus — for a vendor — that
-    /// vendor's test revisions. Sorted by name.
-    pub fn visible(&self, vendor: Option<&str>) -> Vec<Arc<ServiceEntry>> {
-        let Ok(m) = self.entries.read() else {
-            return Vec::new();
-        };
-        let mut out: Vec<Arc<ServiceEntry>> = m
-            .values()
-            .filter(|e| e.namespace == Namespace::Public || vendor.is_some_and(|v| v == e.vendor))
-            .cloned()
-            .collect();
         out.sort_by(|a, b| {
-            (a.name.to_lowercase(), a.namespace, &a.revision).cmp(&(
-                b.name.to_lowercase(),
-                b.namespace,
-                &b.revision,
+            let rank = |l: &Listed| u8::from(l.state != RevisionState::Public);
+            (a.entry.name.to_lowercase(), rank(a), &a.entry.revision).cmp(&(
+                b.entry.name.to_lowercase(),
+                rank(b),
+                &b.entry.revision,
             ))
         });
         out
     }
 
-    /// One service revision visible to the visitor: the public one when `revision` is `None`.
-    pub fn find(
+    /// One revision the visitor may see: the public one when `revision` is `None`.
+    pub async fn find(
         &self,
         id: &str,
         revision: Option<&str>,
-        vendor: Option<&str>,
-    ) -> Option<Arc<ServiceEntry>> {
+        vendor: Option<&VendorCtx>,
+    ) -> Option<Listed> {
         self.visible(vendor)
+            .await
             .into_iter()
-            .filter(|e| e.id == id && revision.is_none_or(|r| r == e.revision))
-            .min_by_key(|e| e.namespace)
+            .find(|l| l.entry.id == id && revision.is_none_or(|r| r == l.entry.revision))
     }
-}
 
-fn clone_entry(e: &ServiceEntry) -> ServiceEntry {
-    ServiceEntry {
-        id: e.id.clone(),
-        revision: e.revision.clone(),
-        namespace: e.namespace,
-        vendor: e.vendor.clone(),
-        name: e.name.clone(),
-        short_description: e.short_description.clone(),
-        description_html: e.description_html.clone(),
-        help: e.help.clone(),
-        icon: e.icon.clone(),
-        preview: e.preview.clone(),
-        plan_updateable: e.plan_updateable,
-        offers: e.offers.clone(),
+    /// Any revision (archived included), for deployments that run it.
+    pub async fn any(&self, id: &str, revision: &str) -> Option<Listed> {
+        let rev = self.products.revision(id, revision).await.ok()??;
+        self.entry(&rev).await
     }
 }

@@ -10,7 +10,8 @@ use vitrina_pricing::{Disk, Entity, Money, Quote, Tariffs};
 
 use super::choices::Choices;
 use super::i18n::{t, Lang};
-use super::shelf::{Namespace, ServiceEntry};
+use super::shelf::{Listed, ServiceEntry};
+use crate::products::RevisionState;
 
 /// The catalogue as a map for templates: `{{ t.deploy }}`.
 pub fn messages(lang: Lang) -> minijinja::Value {
@@ -44,7 +45,8 @@ pub struct Card {
     pub price: String,
 }
 
-pub fn card(s: &ServiceEntry, tariffs: &Tariffs, lang: Lang) -> Card {
+pub fn card(l: &Listed, tariffs: &Tariffs, lang: Lang) -> Card {
+    let s = &l.entry;
     let paid = s.offers.iter().filter(|o| !o.free).map(|o| o.cost).min();
     let has_free = s.offers.iter().any(|o| o.free);
     let price = match (has_free, paid) {
@@ -68,7 +70,7 @@ pub fn card(s: &ServiceEntry, tariffs: &Tariffs, lang: Lang) -> Card {
         revision: s.revision.clone(),
         name: s.name.clone(),
         short_description: s.short_description.clone(),
-        test: s.namespace == Namespace::Test,
+        test: l.state != RevisionState::Public,
         has_icon: s.icon.is_some(),
         help: s.help.clone(),
         price,
