@@ -52,6 +52,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "vitrina-server",
         &[
+            // the deployment system runs the engine with the providers
+            "vitrina-engine",
+            "vitrina-providers",
             "vitrina-agent-api",
             "vitrina-localcloud",
             "vitrina-openstack",
