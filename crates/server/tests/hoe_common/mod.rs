@@ -231,16 +231,26 @@ pub async fn cloud_inventory(server: &Server, ctx: &ProjectCtx) -> Vec<String> {
     let creds = server.tenants.project_cloud(ctx).await.expect("cloud");
     let client =
         vitrina_openstack::Client::new(creds.to_cloud_config("test")).expect("cloud client");
+    inventory_of(&client).await
+}
+
+/// [`cloud_inventory`] through a client of the project.
+pub async fn inventory_of(client: &vitrina_openstack::Client) -> Vec<String> {
     let net = client.network();
     let q = Vec::new();
     let mut out = Vec::new();
+    let mut own = std::collections::BTreeSet::new();
     for n in net.list_networks(&q).await.expect("networks") {
         if !n.shared && !n.router_external {
             out.push(format!("network {}", n.name));
+            own.insert(n.id.clone());
         }
     }
+    // Subnets of the project's own networks (not those of the shared external ones).
     for s in net.list_subnets(&q).await.expect("subnets") {
-        out.push(format!("subnet {}", s.name));
+        if own.contains(&s.network_id) {
+            out.push(format!("subnet {}", s.name));
+        }
     }
     for p in net.list_ports(&q).await.expect("ports") {
         // Ports the cloud makes itself (DHCP, router interfaces) are not the manifest's.
