@@ -269,8 +269,8 @@ async fn scenario() {
     let uuids: Vec<String> = (0..20).map(uuid_n).collect();
     // Every third one is deleted once it was created.
     let doomed: Vec<bool> = (0..20).map(|i| i % 3 == 0).collect();
-    let mut created = vec![false; 20];
-    let mut deleted = vec![false; 20];
+    let mut created = [false; 20];
+    let mut deleted = [false; 20];
     let mut config_up = [false; 4];
     let mut rng_state: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = |bound: u64| {

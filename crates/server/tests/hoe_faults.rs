@@ -29,22 +29,36 @@ fn expected(uuid: &str, label: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_deployments_reach_running_while_the_cloud_fails_a_fifth_of_its_writes() {
     let dir = tempfile::tempdir().expect("tempdir");
+    // Four projects of five deployments (localcloud's default quota is ten security groups),
+    // made while the cloud works: making a project writes to the cloud's identity service.
+    let mut made = Vec::new();
+    {
+        let server = start(dir.path()).await;
+        for n in 0..4 {
+            made.push(project(&server, &format!("flaky{n}")).await);
+        }
+        server.stop().await;
+    }
     let mut cfg = config(dir.path());
     cfg.cloud_write_fault_percent = 20;
     let server = vitrina_server::Server::start(cfg)
         .await
         .expect("server starts");
-    let (project, token) = project(&server, "flaky").await;
-    let api = Api::new(&server.url, &token);
-    assert_eq!(api.put_config("m", MANIFEST).await.0, 201);
+    let mut projects = Vec::new();
+    for (p, token) in made {
+        let api = Api::new(&server.url, &token);
+        assert_eq!(api.put_config("m", MANIFEST).await.0, 201);
+        projects.push((p, api));
+    }
     let uuids: Vec<String> = (0..20).map(uuid_n).collect();
-    for u in &uuids {
-        let (code, body) = api.create(u, "m", json!({"label": "f"})).await;
+    let api_of = |i: usize| &projects[i % 4].1;
+    for (i, u) in uuids.iter().enumerate() {
+        let (code, body) = api_of(i).create(u, "m", json!({"label": "f"})).await;
         assert_eq!(code, 201, "{body}");
     }
     let mut retried = 0;
-    for u in &uuids {
-        let v = api.wait_status(u, "running", DEADLINE).await;
+    for (i, u) in uuids.iter().enumerate() {
+        let v = api_of(i).wait_status(u, "running", DEADLINE).await;
         let attempts = v["attempts"].as_i64().expect("attempts");
         assert!(attempts < 15, "{v}");
         if attempts > 0 {
@@ -53,21 +67,31 @@ async fn twenty_deployments_reach_running_while_the_cloud_fails_a_fifth_of_its_w
     }
     // With 20% of writes failing and ~6 writes per deployment, most deployments needed a retry.
     assert!(retried > 0, "no deployment met a fault");
-    let ctx = ctx_of(&server, &project).await;
-    let mut want: Vec<String> = uuids.iter().flat_map(|u| expected(u, "f")).collect();
-    want.sort();
-    assert_eq!(
-        cloud_inventory(&server, &ctx).await,
-        want,
-        "no leak, no duplicate"
-    );
+    for (n, (p, _)) in projects.iter().enumerate() {
+        let ctx = ctx_of(&server, p).await;
+        let mut want: Vec<String> = uuids
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 4 == n)
+            .flat_map(|(_, u)| expected(u, "f"))
+            .collect();
+        want.sort();
+        assert_eq!(
+            cloud_inventory(&server, &ctx).await,
+            want,
+            "no leak, no duplicate"
+        );
+    }
     // And deleting them all under the same faults leaves nothing.
-    for u in &uuids {
-        assert_eq!(api.delete(u).await.0, 201);
+    for (i, u) in uuids.iter().enumerate() {
+        assert_eq!(api_of(i).delete(u).await.0, 201);
     }
-    for u in &uuids {
-        api.wait_status(u, "deleted", DEADLINE).await;
+    for (i, u) in uuids.iter().enumerate() {
+        api_of(i).wait_status(u, "deleted", DEADLINE).await;
     }
-    assert!(cloud_inventory(&server, &ctx).await.is_empty());
+    for (p, _) in &projects {
+        let ctx = ctx_of(&server, p).await;
+        assert!(cloud_inventory(&server, &ctx).await.is_empty());
+    }
     server.stop().await;
 }
