@@ -39,6 +39,25 @@ pub struct ServeArgs {
     /// address, with security groups not enforced
     #[arg(long, value_enum, default_value_t = CloudNetwork::Auto)]
     cloud_network: CloudNetwork,
+    /// Deployment jobs this process runs at once
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    hoe_workers: u16,
+    /// How long a deployment job's lease lasts without renewal; a dead process's jobs are taken
+    /// over by the others once it expires
+    #[arg(long, default_value = "30s")]
+    hoe_lease: String,
+    /// Back-off after a failed deployment attempt (doubles per attempt, at most 60s)
+    #[arg(long, default_value = "2s")]
+    hoe_backoff: String,
+    /// How often running deployments are checked for failed hosts to replace
+    #[arg(long, default_value = "10s")]
+    recovery_interval: String,
+    /// Replacements of one host within an hour before its deployment is given up as `failed`
+    #[arg(long, default_value_t = 3)]
+    recovery_tries: u16,
+    /// Testing: the built-in cloud fails this percentage of write requests with a 500
+    #[arg(long, default_value_t = 0, hide = true, value_parser = clap::value_parser!(u8).range(0..=100))]
+    cloud_write_faults: u8,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -66,7 +85,30 @@ pub fn run(args: ServeArgs) -> ExitStatus {
             return ExitStatus::Usage;
         }
     };
-    rt.block_on(serve(args, health_timeout))
+    let mut durations = Vec::new();
+    for (flag, text) in [
+        ("--hoe-lease", &args.hoe_lease),
+        ("--hoe-backoff", &args.hoe_backoff),
+        ("--recovery-interval", &args.recovery_interval),
+    ] {
+        match vitrina_engine::duration::parse_duration(text) {
+            Some(d) if !d.is_zero() => durations.push(d),
+            _ => {
+                eprintln!("error: `{flag} {text}` is not a duration (write `30s`, `2s`, `1m`)");
+                return ExitStatus::Usage;
+            }
+        }
+    }
+    let hoe = vitrina_server::hoe::HoeSettings {
+        workers: usize::from(args.hoe_workers),
+        lease: durations[0],
+        backoff_base: durations[1],
+        recovery_interval: durations[2],
+        recovery_max_tries: usize::from(args.recovery_tries),
+        recovery_grace: health_timeout,
+        ..vitrina_server::hoe::HoeSettings::default()
+    };
+    rt.block_on(serve(args, health_timeout, hoe))
 }
 
 /// `./examples/packages` when it exists (a checkout), else the repository this binary was built
@@ -79,8 +121,14 @@ fn demo_packages_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/packages")
 }
 
-async fn serve(args: ServeArgs, health_timeout: std::time::Duration) -> ExitStatus {
+async fn serve(
+    args: ServeArgs,
+    health_timeout: std::time::Duration,
+    hoe: vitrina_server::hoe::HoeSettings,
+) -> ExitStatus {
     let mut cfg = vitrina_server::ServerConfig::new(args.listen, &args.data);
+    cfg.hoe = hoe;
+    cfg.cloud_write_fault_percent = args.cloud_write_faults;
     cfg.database_url = args.database;
     cfg.health_timeout = health_timeout;
     cfg.cloud = true;

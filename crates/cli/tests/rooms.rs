@@ -55,6 +55,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "vitrina-forms",
             "vitrina-pricing",
             "vitrina-package",
+            // the deployment system runs the engine with the providers
+            "vitrina-engine",
+            "vitrina-providers",
             "vitrina-agent-api",
             "vitrina-localcloud",
             "vitrina-openstack",

@@ -9,6 +9,7 @@ pub mod app;
 pub mod crypto;
 pub mod demo;
 pub mod error;
+pub mod hoe;
 pub mod home;
 pub mod http;
 pub mod metrics;
@@ -58,6 +59,10 @@ pub struct ServerConfig {
     pub limits: vitrina_localcloud::Limits,
     /// `/healthz` answers 503 until [`Server::set_ready`] (`--demo` sets up first).
     pub hold_ready: bool,
+    /// The deployment system's workers, leases, retries and auto-recovery.
+    pub hoe: hoe::HoeSettings,
+    /// Testing: the built-in cloud fails this percentage of write requests with a 500.
+    pub cloud_write_fault_percent: u8,
 }
 
 impl ServerConfig {
@@ -75,6 +80,8 @@ impl ServerConfig {
             package_schemas: None,
             limits: default_limits(),
             hold_ready: false,
+            hoe: hoe::HoeSettings::default(),
+            cloud_write_fault_percent: 0,
         }
     }
 }
@@ -122,6 +129,8 @@ pub struct Server {
     pub products: Arc<products::Products>,
     pub metrics: Arc<metrics::Metrics>,
     ready: Arc<std::sync::atomic::AtomicBool>,
+    /// The deployment system (hoe): configs, objects, workers, auto-recovery.
+    pub hoe: Arc<hoe::Hoe>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -194,6 +203,7 @@ impl Server {
                 format!("{base}/cloud"),
             );
             lc.network = cfg.cloud_network;
+            lc.write_fault_percent = cfg.cloud_write_fault_percent;
             let cloud = vitrina_localcloud::LocalCloud::open(lc)
                 .await
                 .map_err(StartError::Cloud)?;
@@ -227,6 +237,19 @@ impl Server {
             "/api/openapi.json",
             get(|| async { Json(openapi::document()) }),
         );
+        let hoe = hoe::Hoe::new(
+            service.store.clone(),
+            service.sealer.clone(),
+            tenants.clone(),
+            service.clone(),
+            cfg.hoe.clone(),
+            hoe::RunEnv {
+                config_service: base.clone(),
+                engine_token: engine_token.clone(),
+                run_dir: cfg.data_dir.join("hoe"),
+            },
+        );
+        router = router.merge(hoe::http::routes(hoe.clone()));
         let home = home::HomeInfo {
             url: base.clone(),
             cloud_network: cloud.as_ref().map(|c| c.network_mode().name().to_owned()),
@@ -296,6 +319,7 @@ impl Server {
             let _ = vm_tx.send(());
             r
         });
+        hoe.start();
         tracing::info!(%addr, "vitrina server listening");
         Ok(Server {
             addr,
@@ -307,6 +331,7 @@ impl Server {
             products,
             metrics: http_metrics,
             ready,
+            hoe,
             shutdown: Some(tx),
             task,
         })
@@ -327,6 +352,7 @@ impl Server {
 
     /// Stops answering, closes the store and writes localcloud's state.
     pub async fn stop(mut self) {
+        self.hoe.stop();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -410,6 +436,13 @@ async fn metrics(service: &ConfigService, m: &metrics::Metrics) -> axum::respons
             }
             out.push_str(&m.render_http());
             out.push_str(&m.render_sources().await);
+            // The deployment system's objects by status.
+            if let Ok(by_status) = service.store.hoe_status_counts().await {
+                out.push_str("# TYPE vitrina_hoe_objects gauge\n");
+                for (status, n) in by_status {
+                    out.push_str(&format!("vitrina_hoe_objects{{status=\"{status}\"}} {n}\n"));
+                }
+            }
             (
                 [(
                     axum::http::header::CONTENT_TYPE,
