@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+pub mod sdf;
+
 /// When an option is asked: on create, on update, or measured afterwards (postpaid).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Action {
