@@ -33,6 +33,10 @@ pub struct ServeArgs {
     /// address, with security groups not enforced
     #[arg(long, value_enum, default_value_t = CloudNetwork::Auto)]
     cloud_network: CloudNetwork,
+    /// The VM-SDF catalog (from `vitrina sdf build`) served at `/sdf/v1/catalog`, read anew on
+    /// each request
+    #[arg(long, value_name = "FILE")]
+    sdf_catalog: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -68,6 +72,7 @@ async fn serve(args: ServeArgs, health_timeout: std::time::Duration) -> ExitStat
     cfg.database_url = args.database;
     cfg.health_timeout = health_timeout;
     cfg.cloud = true;
+    cfg.sdf_catalog = args.sdf_catalog;
     cfg.cloud_network = match args.cloud_network {
         CloudNetwork::Auto => vitrina_localcloud::NetworkSetting::Auto,
         CloudNetwork::Shared => vitrina_localcloud::NetworkSetting::Shared,

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod error;
 pub mod home;
 pub mod http;
+pub mod sdf;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -43,6 +44,8 @@ pub struct ServerConfig {
     pub cloud: bool,
     /// The built-in cloud's network mode: isolated when privileged (the default), or shared.
     pub cloud_network: vitrina_localcloud::NetworkSetting,
+    /// The VM-SDF catalog file served at `/sdf/v1/catalog` (from `vitrina sdf build`).
+    pub sdf_catalog: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -56,6 +59,7 @@ impl ServerConfig {
             agent_binary: None,
             cloud: false,
             cloud_network: vitrina_localcloud::NetworkSetting::Auto,
+            sdf_catalog: None,
         }
     }
 }
@@ -154,6 +158,11 @@ impl Server {
             .merge(http::routes(http::HttpState {
                 service: service.clone(),
                 agent_binary: cfg.agent_binary.clone(),
+            }))
+            .merge(sdf::routes(sdf::SdfState {
+                service: service.clone(),
+                catalog: cfg.sdf_catalog.clone(),
+                base_url: base.clone(),
             }));
         let cloud = if cfg.cloud {
             let mut lc = vitrina_localcloud::Config::new(

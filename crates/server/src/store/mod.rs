@@ -7,6 +7,8 @@
 
 use std::time::Duration;
 
+pub mod sdf;
+
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Row};
 
@@ -90,6 +92,7 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
             "ALTER TABLE agents ADD COLUMN failure_epoch BIGINT NOT NULL DEFAULT 0",
         ],
     ),
+    (40, "vm-sdf config services", sdf::MIGRATION_40),
 ];
 
 #[derive(Debug, thiserror::Error)]
