@@ -7,12 +7,20 @@
 //!    (cascades, validation) and build the masked `deployment-info` YAML, p50/p99 over 20,000
 //!    updates. Target: p99 under 10 ms.
 //!
+//! Timings are wall-clock medians and, because the machine is shared, CPU time of this process.
+//! The bench runs with mimalloc, as the `vitrina` binary does.
+//!
 //! Run: `cargo bench -p vitrina-package --bench sdf`.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use vitrina_forms::sdf::{deployment_info, to_yaml_text, Input, SdfValue};
+
+/// The allocator the `vitrina` binary runs with (see `crates/cli/src/main.rs`): the bench
+/// measures what `vitrina sdf build` does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const APPS: usize = 200;
 const RUNS: usize = 15;
@@ -51,6 +59,30 @@ fn main() {
         let v = vitrina_package::sdf::validate_path(dir.path()).expect("reads");
         std::hint::black_box(vitrina_package::sdf::build_catalog(&v).expect("builds"));
     });
+    let validate = median(RUNS, || {
+        std::hint::black_box(vitrina_package::sdf::validate_path(dir.path()).expect("reads"));
+    });
+    let emit = median(RUNS, || {
+        std::hint::black_box(vitrina_package::sdf::build_catalog(&check).expect("builds"));
+    });
+    let cpu = mean_cpu(30, || {
+        let v = vitrina_package::sdf::validate_path(dir.path()).expect("reads");
+        std::hint::black_box(vitrina_package::sdf::build_catalog(&v).expect("builds"));
+    });
+    println!(
+        "sdf build of {APPS} apps: CPU time per build {:.1} ms (mean of 30) — target < 100 ms: {}",
+        ms(cpu),
+        if cpu < Duration::from_millis(100) {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+    println!(
+        "  of which: read + validate {:.2} ms, catalog emission {:.2} ms",
+        ms(validate),
+        ms(emit)
+    );
     println!(
         "sdf build of {APPS} apps: median {:.2} ms (reading the files alone: {:.2} ms, {:.1}x) — target < 100 ms: {}",
         ms(build),
@@ -160,6 +192,34 @@ const EXTRA: &str = r#"
       filters:
         small: {resources: {minimal-ram: 1024}}
 "#;
+
+/// CPU time of this process (user + system), from `/proc/self/stat`: on a shared, loaded
+/// machine the wall time mostly measures the other processes.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // Fields 14 and 15 of the file (utime, stime), counted from `state` as 0 here: 11 and 12.
+    let total = ticks(11) + ticks(12);
+    // The kernel's USER_HZ is 100 on Linux.
+    Duration::from_millis(total * 10)
+}
+
+/// Mean CPU time of `runs` calls.
+fn mean_cpu(runs: u32, mut f: impl FnMut()) -> Duration {
+    f();
+    let start = cpu_time();
+    for _ in 0..runs {
+        f();
+    }
+    (cpu_time() - start) / runs
+}
 
 fn median(runs: usize, mut f: impl FnMut()) -> Duration {
     f();

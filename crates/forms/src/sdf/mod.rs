@@ -134,7 +134,7 @@ impl Pattern {
     /// reports it).
     pub fn new(source: impl Into<String>) -> Self {
         let source = source.into();
-        let re = regex::Regex::new(&source).ok();
+        let re = compile_cached(&source);
         Pattern { source, re }
     }
 
@@ -145,6 +145,28 @@ impl Pattern {
     pub fn is_match(&self, text: &str) -> bool {
         self.re.as_ref().is_some_and(|re| re.is_match(text))
     }
+}
+
+/// Catalogs repeat the same few patterns across hundreds of apps: each thread keeps the ones it
+/// compiled (a `Regex` clone shares the compiled program). Bounded: past 1,024 patterns the
+/// cache is cleared.
+fn compile_cached(source: &str) -> Option<regex::Regex> {
+    use std::cell::RefCell;
+    thread_local! {
+        static CACHE: RefCell<HashMap<String, Option<regex::Regex>>> = RefCell::new(HashMap::new());
+    }
+    CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        if let Some(re) = cache.get(source) {
+            return re.clone();
+        }
+        let re = regex::Regex::new(source).ok();
+        if cache.len() >= 1024 {
+            cache.clear();
+        }
+        cache.insert(source.to_owned(), re.clone());
+        re
+    })
 }
 
 impl PartialEq for Pattern {
