@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 mod exit;
 mod localcloud_cmd;
 mod package_cmd;
+mod sdf_cmd;
 mod serve_cmd;
 mod tf_cmd;
 mod upload_cmd;
@@ -34,6 +35,9 @@ enum Command {
     /// Service packages: create, validate, build the broker catalog, pack
     #[command(subcommand)]
     Package(package_cmd::PackageCommand),
+    /// VM-SDF applications: validate app files, build the one catalog document
+    #[command(subcommand)]
+    Sdf(sdf_cmd::SdfCommand),
     /// Run a Terraform-language manifest folder like Terraform would
     #[command(subcommand)]
     Tf(tf_cmd::TfCommand),
@@ -59,6 +63,7 @@ fn main() -> ExitCode {
     };
     let status = match cli.command {
         Command::Package(cmd) => package_cmd::run(cmd),
+        Command::Sdf(cmd) => sdf_cmd::run(cmd),
         Command::Tf(cmd) => tf_cmd::run(cmd),
         Command::Localcloud(cmd) => localcloud_cmd::run(cmd),
         Command::Serve(args) => serve_cmd::run(args),

@@ -58,6 +58,10 @@ pub struct ServeArgs {
     /// Testing: the built-in cloud fails this percentage of write requests with a 500
     #[arg(long, default_value_t = 0, hide = true, value_parser = clap::value_parser!(u8).range(0..=100))]
     cloud_write_faults: u8,
+    /// The VM-SDF catalog (from `vitrina sdf build`) served at `/sdf/v1/catalog`, read anew on
+    /// each request
+    #[arg(long, value_name = "FILE")]
+    sdf_catalog: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -134,6 +138,7 @@ async fn serve(
     cfg.cloud = true;
     cfg.hold_ready = args.demo;
     cfg.package_schemas = Some(std::sync::Arc::new(vitrina_providers::schemas()));
+    cfg.sdf_catalog = args.sdf_catalog;
     cfg.cloud_network = match args.cloud_network {
         CloudNetwork::Auto => vitrina_localcloud::NetworkSetting::Auto,
         CloudNetwork::Shared => vitrina_localcloud::NetworkSetting::Shared,

@@ -573,6 +573,120 @@ codes! {
         example: "`moved { from = null_resource.a to = null_resource.b }` when both are in the state.",
         fix: "Remove the block or the object at its target.",
     }
+    SDF_NOT_AN_APP = "sdf/not-an-app", Error, "package" {
+        what: "A VM-SDF file whose root is not a mapping of applications by id, or a generated `deployment-info` (USERDATA) document given where applications are read.",
+        why: "`vitrina sdf` reads application manifests; a USERDATA document or a bare list has no application to compile.",
+        example: "`deployment-info:` at the top of a file in the apps folder.",
+        fix: "Keep only application manifests (`lnmp-10: {name: …, variables: …}`) in the folder.",
+    }
+    SDF_TOO_LARGE = "sdf/too-large", Error, "package" {
+        what: "An app file over 1 MiB, or a folder with more than 10,000 app files.",
+        why: "Real app files have a few kilobytes; the bound keeps a hostile folder from exhausting memory.",
+        example: "A 5 MB YAML file in the apps folder.",
+        fix: "Split the file, or build the catalog from a smaller folder.",
+    }
+    SDF_REQUIRED = "sdf/required", Error, "package" {
+        what: "A required attribute is missing: an application's `name`, `version` or `source`; a variable's `type`; the `options` of `OneOf`/`Some`; the `sources` of `active-if`; the `default` of a localized text; a criterion of a service-offering filter.",
+        why: "The catalog, the form or the deployment cannot do without it.",
+        example: "A variable with a `description` but no `type`.",
+        fix: "Add the attribute.",
+    }
+    SDF_UNKNOWN_TYPE = "sdf/unknown-type", Error, "package" {
+        what: "A variable's `type` is not one of the seed's types (`Number`, `String`, `DomainName`, `IpAddress`, `URI`/`URL`, `Email`, `Password`, `OneOf`, `Some`, `ServiceOffering`, `Section`).",
+        why: "The form has no widget and no validator for it. The drafts' names (`FQDN_DNS`, `PASSWORD`, `REGEX`, `INTEGER`, `BOOLEAN`, `SERVICE-OFFERING`) are mapped in the help.",
+        example: "`type: FQDN_DNS`.",
+        fix: "Write the seed's type (`type: DomainName`); the fix does it where the mapping is direct.",
+    }
+    SDF_BAD_VALUE = "sdf/bad-value", Error, "package" {
+        what: "An enumerated attribute has a value it does not allow: `mode` (`raw`, `kvs`, `ota+kvs`), `engine` (`ansible`, `shell`), `predicate` (`and`, `or`), `visual-mode`, an IP `version` (4, 6), a network rule's `protocol`; or `source` is not an http(s)/ftp URL.",
+        why: "The deployment system and the form act on these values; anything else has no meaning.",
+        example: "`engine: ansible | docker-stack`.",
+        fix: "Write one of the allowed values (the fix writes the closest one).",
+    }
+    SDF_UNSUPPORTED_SCHEMA = "sdf/unsupported-schema", Error, "package" {
+        what: "`schema`/`manifest-schema` or `userdata-schema` names a schema this reader does not implement.",
+        why: "The manifest would be read by rules it was not written for.",
+        example: "`schema: /schemes/vm-sdf-2.0.yaml`.",
+        fix: "Write `/schemes/vm-sdf-manifest-1.0.yaml` (or `/schemes/vm-sdf-1.0.yaml`) and `/schemes/vm-sdf-userdata-1.0.yaml`.",
+    }
+    SDF_UNSUPPORTED_SCHEME = "sdf/unsupported-scheme", Error, "package" {
+        what: "A URI variable's `scheme` list holds something that is not a URI scheme (RFC 3986), or a scheme whose URIs have no `//host` part (`mailto`, `urn`, …).",
+        why: "The field reads `scheme://host/…`; such a scheme can never be typed into it.",
+        example: "`scheme: [https://]`.",
+        fix: "Write the bare scheme name (`https`); the fix writes the closest common one.",
+    }
+    SDF_UNKNOWN_FEATURE = "sdf/unknown-feature", Error, "package" {
+        what: "`features-requested` names a feature vitrina does not provide.",
+        why: "The user consents to each feature and the deployment creates it; an unknown one can be neither.",
+        example: "`private-key-value-store: true` (a draft's name).",
+        fix: "Use `vm-key-value-storage`, `log-storage`, `use-ota` (seed) or `vm-db`, `logs`, `application-db`, `temporary-db`, `cloudstack-api` (later spec).",
+    }
+    SDF_UNKNOWN_SOURCE = "sdf/unknown-source", Error, "package" {
+        what: "An `active-if` source names no variable of the application.",
+        why: "The condition can never hold, so the variable would never be active.",
+        example: "`sources: {mysql-php-admin-instal: true}`.",
+        fix: "Name a declared variable (the fix writes the closest one).",
+    }
+    SDF_FORWARD_SOURCE = "sdf/forward-source", Warning, "package" {
+        what: "An `active-if` source is declared after the variable it activates.",
+        why: "The form still evaluates it first, but shows the controlled field above the field that controls it.",
+        example: "`use-lets-encrypt` activated by `mysql-php-admin-install` declared below it.",
+        fix: "Move the source above the variable it activates.",
+    }
+    SDF_ACTIVATION_CYCLE = "sdf/activation-cycle", Error, "package" {
+        what: "`active-if` conditions go round: a variable is activated, directly or through others, by itself.",
+        why: "No order of evaluation exists; the form cannot decide which fields are active.",
+        example: "`a` active if `b: true` and `b` active if `a: true`.",
+        fix: "Remove one source of the cycle.",
+    }
+    SDF_CONDITION_VALUE = "sdf/condition-value", Warning, "package" {
+        what: "An `active-if` value that its source can never hold: not among a `OneOf`/`Some` source's options, or not a bool for a `Section`.",
+        why: "That part of the condition never holds (with `and`, the variable is never active).",
+        example: "`sources: {mysql-mode: instal}` where the options are `install` and `use`.",
+        fix: "Use one of the source's values.",
+    }
+    SDF_BAD_DEFAULT = "sdf/bad-default", Error, "package" {
+        what: "A `default` breaks its variable's own rules: outside `minimum`/`maximum`, not a whole number where `is-integer`, too short or long, not matching `regex`, not a domain name, IP address, URL (or of a scheme not allowed) or e-mail.",
+        why: "The form would start with a value it then refuses.",
+        example: "`default: 80` with `minimum: 1024`.",
+        fix: "Change the default or the rule.",
+    }
+    SDF_DEFAULT_NOT_OPTION = "sdf/default-not-option", Error, "package" {
+        what: "The `default` of a `OneOf`, or an item of the `defaults` of a `Some`, is not one of its options.",
+        why: "The form could not show it selected.",
+        example: "`defaults: [abc]` where the options are `abd` and `def`.",
+        fix: "Use an option's key (the fix writes the closest one).",
+    }
+    SDF_BAD_REGEX = "sdf/bad-regex", Error, "package" {
+        what: "A `regex`/`validator` (or a filter's `name-regex`) does not compile.",
+        why: "Every value would be refused.",
+        example: "`regex: '^[a-z'`.",
+        fix: "Correct the expression (Rust `regex` syntax: no look-around or back-references).",
+    }
+    SDF_BAD_RANGE = "sdf/bad-range", Error, "package" {
+        what: "A minimum above its maximum (numbers or lengths), a negative length or resource, or a `minimal-root-disk-size` not above 0.",
+        why: "No value could satisfy the variable, or the size means nothing.",
+        example: "`minimum: 10` with `maximum: 5`.",
+        fix: "Make the bounds consistent.",
+    }
+    SDF_LEGACY_KEY = "sdf/legacy-key", Warning, "package" {
+        what: "A draft spelling of an attribute that is read as the seed's: `integer_min`/`integer_max` (Number), `mimimum-length` (Password).",
+        why: "The seed's own LNMP example writes `integer_min`; it keeps working, but other readers know only the documented names.",
+        example: "`integer_min: 1024`.",
+        fix: "Write `minimum: 1024` (the fix renames the key).",
+    }
+    SDF_DUPLICATE_APP = "sdf/duplicate-app", Error, "package" {
+        what: "Two files of one folder define an application with the same id.",
+        why: "The catalog holds each application once, by id.",
+        example: "`lnmp-10:` in `a.yml` and in `b.yml`.",
+        fix: "Give each application its own id.",
+    }
+    SDF_BAD_NETWORK_RULE = "sdf/bad-network-rule", Error, "package" {
+        what: "A `network-security` rule with a port outside 1–65535 (or a reversed range), an ICMP type/code outside -1–255, or a `cidr` that is not a network.",
+        why: "The security group cannot be created from it.",
+        example: "`ports: [70000]`.",
+        fix: "Write ports 1–65535 (`1025-5555` for a range) and networks as `ip/prefix`.",
+    }
 }
 
 /// The codes one room emits.

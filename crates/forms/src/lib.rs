@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+pub mod sdf;
 pub mod when;
 pub mod wizard;
 

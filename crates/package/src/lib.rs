@@ -15,6 +15,7 @@ pub mod init;
 mod manifest;
 mod option;
 pub mod pack;
+pub mod sdf;
 pub mod source;
 pub mod validate;
 pub mod wizard;

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod products;
 pub mod products_http;
+pub mod sdf;
 pub mod store;
 pub mod tenants;
 pub mod web;
@@ -63,6 +64,8 @@ pub struct ServerConfig {
     pub hoe: hoe::HoeSettings,
     /// Testing: the built-in cloud fails this percentage of write requests with a 500.
     pub cloud_write_fault_percent: u8,
+    /// The VM-SDF catalog file served at `/sdf/v1/catalog` (from `vitrina sdf build`).
+    pub sdf_catalog: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -82,6 +85,7 @@ impl ServerConfig {
             hold_ready: false,
             hoe: hoe::HoeSettings::default(),
             cloud_write_fault_percent: 0,
+            sdf_catalog: None,
         }
     }
 }
@@ -196,6 +200,11 @@ impl Server {
             .merge(http::routes(http::HttpState {
                 service: service.clone(),
                 agent_binary: cfg.agent_binary.clone(),
+            }))
+            .merge(sdf::routes(sdf::SdfState {
+                service: service.clone(),
+                catalog: cfg.sdf_catalog.clone(),
+                base_url: base.clone(),
             }));
         let cloud = if cfg.cloud {
             let mut lc = vitrina_localcloud::Config::new(

@@ -10,6 +10,7 @@ pub mod hoe;
 use std::time::Duration;
 
 pub mod products;
+pub mod sdf;
 pub mod tenants;
 pub mod web;
 
@@ -99,6 +100,7 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
     (10, "deployment system", hoe::MIGRATION_10),
     (20, "tenants", tenants::MIGRATION_20),
     (21, "products", products::MIGRATION_21),
+    (40, "vm-sdf config services", sdf::MIGRATION_40),
     (60, "web sessions", web::MIGRATION_60),
 ];
 

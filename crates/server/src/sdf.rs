@@ -1,0 +1,669 @@
+//! VM-SDF services of the server (seed 004): the catalog document, and for each VM a private
+//! KV store, one-time tokens (OTA) that unlock it, and log storage.
+//!
+//! | request | who | answer |
+//! |---|---|---|
+//! | `GET /sdf/v1/catalog` | anyone | the catalog YAML (`vitrina sdf build`), `Cache-Control: no-store` |
+//! | `POST /sdf/v1/vms` `{"vm"}` | engine | 201 (200 when it existed: new credentials) `{"vm","kvs":{"endpoint","name","secret"},"owner":{…}}` |
+//! | `PUT /sdf/v1/vms/{vm}/config` JSON | engine | 204: the value flattened to `a.b.c` keys and written |
+//! | `POST /sdf/v1/vms/{vm}/ota` `{"ttl_seconds"}` | engine | 201 `{"endpoint","token","expires_at"}`: a new VM secret, sealed in the token |
+//! | `DELETE /sdf/v1/vms/{vm}` | engine | 204; 404 |
+//! | `POST /sdf/v1/ota/redeem` `{"token"}` | anyone | 200 `{"endpoint","name","secret"}` once; 410 after (logged); 404 unknown |
+//! | `GET /sdf/v1/kv/{name}` | VM or owner | 200 `{"values":{key: value}}` |
+//! | `GET /sdf/v1/kv/{name}/{key}` | VM or owner | 200 the value; 404 |
+//! | `PUT /sdf/v1/kv/{name}/{key}` JSON | VM | 204; 403 for the owner |
+//! | `POST /sdf/v1/logs/{name}` `{"lines":[{"level","message"}]}` | VM | 204 |
+//! | `GET /sdf/v1/logs/{name}?after=N` | VM or owner | 200 `[{"seq","level","src","message","created_at"}]` |
+//!
+//! KV credentials are `Authorization: Bearer <secret>`, valid for their own store only: any other
+//! store answers 404, as if it did not exist. Values and log lines are sealed at rest; secrets
+//! are kept as SHA-256 hashes.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use vitrina_agent_api::wire::ErrorBody;
+
+use crate::app::{Actor, ConfigService};
+use crate::crypto::{new_token, token_hash};
+use crate::error::ServerError;
+use crate::store::now_ms;
+use crate::store::sdf::{KvRole, KvStoreRow, Redeemed};
+
+/// Longest key of a KV store, and the most bytes of one value (JSON).
+pub const MAX_KEY: usize = 256;
+pub const MAX_VALUE_BYTES: usize = 64 * 1024;
+/// Most lines in one log upload, and the most bytes of one line.
+pub const MAX_LOG_LINES: usize = 1000;
+pub const MAX_LOG_LINE: usize = 8 * 1024;
+/// A one-time token lives this long unless asked otherwise, and never longer than the max.
+pub const DEFAULT_OTA_TTL_SECS: i64 = 600;
+pub const MAX_OTA_TTL_SECS: i64 = 24 * 3600;
+
+#[derive(Clone)]
+pub struct SdfState {
+    pub service: Arc<ConfigService>,
+    /// The catalog file `GET /sdf/v1/catalog` serves (read on each request).
+    pub catalog: Option<PathBuf>,
+    /// The server's URL (`http://ADDR`); VMs get the agent URL when there is one.
+    pub base_url: String,
+}
+
+impl SdfState {
+    fn public_url(&self) -> String {
+        self.service
+            .agent_url()
+            .unwrap_or_else(|| self.base_url.clone())
+    }
+}
+
+pub fn routes(state: SdfState) -> Router {
+    Router::new()
+        .route("/sdf/v1/catalog", get(catalog))
+        .route("/sdf/v1/vms", post(create_vm))
+        .route("/sdf/v1/vms/{vm}", axum::routing::delete(delete_vm))
+        .route("/sdf/v1/vms/{vm}/config", put(put_config))
+        .route("/sdf/v1/vms/{vm}/ota", post(create_ota))
+        .route("/sdf/v1/ota/redeem", post(redeem))
+        .route("/sdf/v1/kv/{name}", get(kv_all))
+        .route("/sdf/v1/kv/{name}/{key}", get(kv_get).put(kv_put))
+        .route("/sdf/v1/logs/{name}", get(logs_read).post(logs_append))
+        .with_state(state)
+}
+
+/// What a handler answers when it fails.
+#[derive(Debug)]
+pub enum Failure {
+    Server(ServerError),
+    /// Known caller, not allowed (the owner writing).
+    Forbidden(String),
+    /// A one-time token that was redeemed before or expired.
+    Gone(String),
+}
+
+impl From<ServerError> for Failure {
+    fn from(e: ServerError) -> Self {
+        Failure::Server(e)
+    }
+}
+
+impl From<crate::store::StoreError> for Failure {
+    fn from(e: crate::store::StoreError) -> Self {
+        Failure::Server(e.into())
+    }
+}
+
+impl From<crate::crypto::CryptoError> for Failure {
+    fn from(e: crate::crypto::CryptoError) -> Self {
+        Failure::Server(e.into())
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let (status, error) = match self {
+            Failure::Server(e) => return e.into_response(),
+            Failure::Forbidden(m) => (StatusCode::FORBIDDEN, m),
+            Failure::Gone(m) => (StatusCode::GONE, m),
+        };
+        (status, Json(ErrorBody { error })).into_response()
+    }
+}
+
+type Answer<T> = Result<T, Failure>;
+
+fn bearer(headers: &HeaderMap) -> Result<&str, ServerError> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(ServerError::Unauthenticated)
+}
+
+async fn engine(state: &SdfState, headers: &HeaderMap) -> Result<(), ServerError> {
+    match state.service.authenticate(bearer(headers)?).await? {
+        Actor::Engine => Ok(()),
+        Actor::Agent { .. } => Err(ServerError::Unauthenticated),
+    }
+}
+
+/// The store a KV credential opens; any other store is "not found".
+async fn kv_caller(
+    state: &SdfState,
+    headers: &HeaderMap,
+    name: &str,
+) -> Result<(KvStoreRow, KvRole), ServerError> {
+    let secret = bearer(headers)?;
+    state
+        .service
+        .store
+        .sdf_kv_authorize(name, &token_hash(secret))
+        .await?
+        .ok_or_else(|| ServerError::NotFound(format!("KV store {name}")))
+}
+
+fn check_vm(vm: &str) -> Result<(), ServerError> {
+    let ok = !vm.is_empty()
+        && vm.len() <= 128
+        && vm
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ServerError::Invalid(
+            "a VM id has 1 to 128 letters, digits, `-`, `_` or `.`".into(),
+        ))
+    }
+}
+
+fn check_key(key: &str) -> Result<(), ServerError> {
+    let ok = !key.is_empty()
+        && key.len() <= MAX_KEY
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ServerError::Invalid(format!(
+            "a key has 1 to {MAX_KEY} letters, digits, `-`, `_` or `.`"
+        )))
+    }
+}
+
+fn kv_place(vm: &str, key: &str) -> String {
+    format!("sdf-kv/{vm}/{key}")
+}
+
+fn seal_value(
+    state: &SdfState,
+    vm: &str,
+    key: &str,
+    value: &serde_json::Value,
+) -> Result<String, Failure> {
+    let text = serde_json::to_vec(value)
+        .map_err(|e| ServerError::internal(format!("encode value: {e}")))?;
+    if text.len() > MAX_VALUE_BYTES {
+        return Err(ServerError::Invalid(format!(
+            "`{key}`: a value has at most {MAX_VALUE_BYTES} bytes of JSON"
+        ))
+        .into());
+    }
+    Ok(state.service.sealer.seal(&kv_place(vm, key), &text)?)
+}
+
+fn open_value(state: &SdfState, vm: &str, key: &str, sealed: &str) -> Answer<serde_json::Value> {
+    let bytes = state.service.sealer.open(&kv_place(vm, key), sealed)?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ServerError::internal(format!("stored value of {key}: {e}")).into())
+}
+
+/// A JSON value as `a.b.c` keys (list items by index); empty objects and lists, scalars and
+/// nulls are leaves.
+pub fn flatten(value: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
+    fn walk(v: &serde_json::Value, prefix: &str, out: &mut Vec<(String, serde_json::Value)>) {
+        let join = |k: &str| {
+            if prefix.is_empty() {
+                k.to_owned()
+            } else {
+                format!("{prefix}.{k}")
+            }
+        };
+        match v {
+            serde_json::Value::Object(m) if !m.is_empty() => {
+                for (k, val) in m {
+                    walk(val, &join(k), out);
+                }
+            }
+            serde_json::Value::Array(items) if !items.is_empty() => {
+                for (i, val) in items.iter().enumerate() {
+                    walk(val, &join(&i.to_string()), out);
+                }
+            }
+            leaf => out.push((prefix.to_owned(), leaf.clone())),
+        }
+    }
+    let mut out = Vec::new();
+    walk(value, "", &mut out);
+    out
+}
+
+async fn catalog(State(state): State<SdfState>) -> Answer<Response> {
+    let Some(path) = &state.catalog else {
+        return Err(ServerError::NotFound(
+            "no VM-SDF catalog (start with `--sdf-catalog FILE`)".into(),
+        )
+        .into());
+    };
+    let text = tokio::fs::read(path).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            ServerError::NotFound("the VM-SDF catalog file".into())
+        } else {
+            ServerError::internal(format!("read {}: {e}", path.display()))
+        }
+    })?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/yaml; charset=utf-8"),
+            // The seed: the catalog is read without caching so that an update shows at once.
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        text,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct CreateVm {
+    vm: String,
+}
+
+/// Credentials of one store: what USERDATA (`kvs` mode) or an OTA redemption hands out.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct KvCredentials {
+    pub endpoint: String,
+    pub name: String,
+    pub secret: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct CreatedVm {
+    pub vm: String,
+    pub kvs: KvCredentials,
+    pub owner: KvCredentials,
+}
+
+async fn create_vm(
+    State(state): State<SdfState>,
+    headers: HeaderMap,
+    Json(body): Json<CreateVm>,
+) -> Answer<Response> {
+    engine(&state, &headers).await?;
+    check_vm(&body.vm)?;
+    let store = &state.service.store;
+    let vm_secret = new_token("vkv_");
+    let owner_secret = new_token("vko_");
+    let name = uuid::Uuid::new_v4().to_string();
+    let created = store
+        .sdf_kv_create(
+            &body.vm,
+            &name,
+            &token_hash(&vm_secret),
+            &token_hash(&owner_secret),
+        )
+        .await?;
+    if !created {
+        store
+            .sdf_kv_rotate(
+                &body.vm,
+                &token_hash(&vm_secret),
+                &token_hash(&owner_secret),
+            )
+            .await?;
+    }
+    let row = store
+        .sdf_kv_store(&body.vm)
+        .await?
+        .ok_or_else(|| ServerError::internal("KV store vanished"))?;
+    let endpoint = format!("{}/sdf/v1/kv/", state.public_url());
+    let answer = CreatedVm {
+        vm: body.vm,
+        kvs: KvCredentials {
+            endpoint: endpoint.clone(),
+            name: row.name.clone(),
+            secret: vm_secret,
+        },
+        owner: KvCredentials {
+            endpoint,
+            name: row.name,
+            secret: owner_secret,
+        },
+    };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(answer)).into_response())
+}
+
+async fn delete_vm(
+    State(state): State<SdfState>,
+    headers: HeaderMap,
+    Path(vm): Path<String>,
+) -> Answer<StatusCode> {
+    engine(&state, &headers).await?;
+    if state.service.store.sdf_vm_delete(&vm).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ServerError::NotFound(format!("VM {vm}")).into())
+    }
+}
+
+async fn vm_store(state: &SdfState, vm: &str) -> Result<KvStoreRow, ServerError> {
+    state
+        .service
+        .store
+        .sdf_kv_store(vm)
+        .await?
+        .ok_or_else(|| ServerError::NotFound(format!("VM {vm}")))
+}
+
+async fn write_pairs(
+    state: &SdfState,
+    vm: &str,
+    pairs: Vec<(String, serde_json::Value)>,
+) -> Answer<()> {
+    let mut sealed = Vec::with_capacity(pairs.len());
+    for (k, v) in pairs {
+        check_key(&k)?;
+        sealed.push((k.clone(), seal_value(state, vm, &k, &v)?));
+    }
+    state.service.store.sdf_kv_put(vm, &sealed).await?;
+    Ok(())
+}
+
+async fn put_config(
+    State(state): State<SdfState>,
+    headers: HeaderMap,
+    Path(vm): Path<String>,
+    Json(value): Json<serde_json::Value>,
+) -> Answer<StatusCode> {
+    engine(&state, &headers).await?;
+    vm_store(&state, &vm).await?;
+    if !value.is_object() {
+        return Err(ServerError::Invalid("the configuration is a JSON object".into()).into());
+    }
+    write_pairs(&state, &vm, flatten(&value)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, Default)]
+struct CreateOta {
+    #[serde(default)]
+    ttl_seconds: Option<i64>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct OtaToken {
+    pub endpoint: String,
+    pub token: String,
+    /// Unix milliseconds.
+    pub expires_at: i64,
+}
+
+async fn create_ota(
+    State(state): State<SdfState>,
+    headers: HeaderMap,
+    Path(vm): Path<String>,
+    body: Option<Json<CreateOta>>,
+) -> Answer<Response> {
+    engine(&state, &headers).await?;
+    let row = vm_store(&state, &vm).await?;
+    let ttl = body
+        .and_then(|Json(b)| b.ttl_seconds)
+        .unwrap_or(DEFAULT_OTA_TTL_SECS);
+    if !(1..=MAX_OTA_TTL_SECS).contains(&ttl) {
+        return Err(
+            ServerError::Invalid(format!("`ttl_seconds` is 1 to {MAX_OTA_TTL_SECS}")).into(),
+        );
+    }
+    // The VM's secret exists only inside the token: a new one replaces the old.
+    let store = &state.service.store;
+    let vm_secret = new_token("vkv_");
+    store
+        .sdf_kv_set_vm_secret(&vm, &token_hash(&vm_secret))
+        .await?;
+    let token = new_token("vot_");
+    let creds = KvCredentials {
+        endpoint: format!("{}/sdf/v1/kv/", state.public_url()),
+        name: row.name,
+        secret: vm_secret,
+    };
+    let sealed = state
+        .service
+        .sealer
+        .seal_json(&format!("sdf-ota/{vm}"), &creds)?;
+    let expires_at = now_ms().saturating_add(ttl.saturating_mul(1000));
+    store
+        .sdf_ota_create(&token_hash(&token), &vm, &sealed, expires_at)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(OtaToken {
+            endpoint: format!("{}/sdf/v1/ota/redeem", state.public_url()),
+            token,
+            expires_at,
+        }),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct Redeem {
+    token: String,
+}
+
+async fn redeem(
+    State(state): State<SdfState>,
+    Json(body): Json<Redeem>,
+) -> Answer<Json<KvCredentials>> {
+    let store = &state.service.store;
+    match store.sdf_ota_redeem(&token_hash(body.token.trim())).await? {
+        Redeemed::Fresh { vm, secret_sealed } => {
+            let creds: KvCredentials = state
+                .service
+                .sealer
+                .open_json(&format!("sdf-ota/{vm}"), &secret_sealed)?;
+            log_line(
+                &state,
+                &vm,
+                "info",
+                "ota",
+                "the one-time token was redeemed",
+            )
+            .await;
+            Ok(Json(creds))
+        }
+        Redeemed::Spent { vm, redeemed_at } => {
+            tracing::warn!(%vm, redeemed_at, "a one-time token was presented again after its redemption: refused");
+            log_line(
+                &state,
+                &vm,
+                "warning",
+                "ota",
+                "a one-time token was presented again after its redemption: refused",
+            )
+            .await;
+            Err(Failure::Gone(
+                "this one-time token was already redeemed".into(),
+            ))
+        }
+        Redeemed::Expired { vm } => {
+            tracing::warn!(%vm, "an expired one-time token was presented: refused");
+            log_line(
+                &state,
+                &vm,
+                "warning",
+                "ota",
+                "an expired one-time token was presented: refused",
+            )
+            .await;
+            Err(Failure::Gone("this one-time token has expired".into()))
+        }
+        Redeemed::Unknown => Err(ServerError::NotFound("one-time token".into()).into()),
+    }
+}
+
+/// Appends one line to a VM's log; a failure to log is itself only logged.
+async fn log_line(state: &SdfState, vm: &str, level: &str, src: &str, message: &str) {
+    let sealed = match state
+        .service
+        .sealer
+        .seal(&format!("sdf-log/{vm}"), message.as_bytes())
+    {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(%vm, error = %e, "cannot seal a log line");
+            return;
+        }
+    };
+    if let Err(e) = state
+        .service
+        .store
+        .sdf_log_append(vm, &[(level.to_owned(), src.to_owned(), sealed)])
+        .await
+    {
+        tracing::error!(%vm, error = %e, "cannot store a log line");
+    }
+}
+
+#[derive(Serialize)]
+struct AllValues {
+    values: serde_json::Map<String, serde_json::Value>,
+}
+
+async fn kv_all(
+    State(state): State<SdfState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Answer<Json<AllValues>> {
+    let (row, _) = kv_caller(&state, &headers, &name).await?;
+    let mut values = serde_json::Map::new();
+    for (k, sealed) in state.service.store.sdf_kv_all(&row.vm).await? {
+        let v = open_value(&state, &row.vm, &k, &sealed)?;
+        values.insert(k, v);
+    }
+    Ok(Json(AllValues { values }))
+}
+
+async fn kv_get(
+    State(state): State<SdfState>,
+    headers: HeaderMap,
+    Path((name, key)): Path<(String, String)>,
+) -> Answer<Json<serde_json::Value>> {
+    let (row, _) = kv_caller(&state, &headers, &name).await?;
+    let sealed = state
+        .service
+        .store
+        .sdf_kv_get(&row.vm, &key)
+        .await?
+        .ok_or_else(|| ServerError::NotFound(format!("key {key}")))?;
+    Ok(Json(open_value(&state, &row.vm, &key, &sealed)?))
+}
+
+async fn kv_put(
+    State(state): State<SdfState>,
+    headers: HeaderMap,
+    Path((name, key)): Path<(String, String)>,
+    Json(value): Json<serde_json::Value>,
+) -> Answer<StatusCode> {
+    let (row, role) = kv_caller(&state, &headers, &name).await?;
+    if role != KvRole::Vm {
+        return Err(Failure::Forbidden(
+            "the owner's credential reads this store; only its VM writes".into(),
+        ));
+    }
+    write_pairs(&state, &row.vm, vec![(key, value)]).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct LogUpload {
+    lines: Vec<LogLineIn>,
+}
+
+#[derive(Deserialize)]
+struct LogLineIn {
+    #[serde(default)]
+    level: Option<String>,
+    message: String,
+}
+
+async fn logs_append(
+    State(state): State<SdfState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Json(body): Json<LogUpload>,
+) -> Answer<StatusCode> {
+    let (row, role) = kv_caller(&state, &headers, &name).await?;
+    if role != KvRole::Vm {
+        return Err(Failure::Forbidden("only the VM writes its log".into()));
+    }
+    if body.lines.len() > MAX_LOG_LINES {
+        return Err(ServerError::Invalid(format!("at most {MAX_LOG_LINES} lines at once")).into());
+    }
+    let mut lines = Vec::with_capacity(body.lines.len());
+    for l in body.lines {
+        if l.message.len() > MAX_LOG_LINE {
+            return Err(
+                ServerError::Invalid(format!("a line has at most {MAX_LOG_LINE} bytes")).into(),
+            );
+        }
+        let level = match l.level.as_deref() {
+            None => "info",
+            Some(lv @ ("debug" | "info" | "warning" | "error")) => lv,
+            Some(_) => {
+                return Err(
+                    ServerError::Invalid("`level` is debug, info, warning or error".into()).into(),
+                )
+            }
+        };
+        let sealed = state
+            .service
+            .sealer
+            .seal(&format!("sdf-log/{}", row.vm), l.message.as_bytes())?;
+        lines.push((level.to_owned(), "vm".to_owned(), sealed));
+    }
+    state.service.store.sdf_log_append(&row.vm, &lines).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct LogQuery {
+    #[serde(default)]
+    after: i64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub seq: i64,
+    pub level: String,
+    pub src: String,
+    pub message: String,
+    pub created_at: i64,
+}
+
+async fn logs_read(
+    State(state): State<SdfState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Query(q): Query<LogQuery>,
+) -> Answer<Json<Vec<LogLine>>> {
+    let (row, _) = kv_caller(&state, &headers, &name).await?;
+    let rows = state.service.store.sdf_logs(&row.vm, q.after, 1000).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let message = state
+            .service
+            .sealer
+            .open(&format!("sdf-log/{}", row.vm), &r.message_sealed)?;
+        out.push(LogLine {
+            seq: r.seq,
+            level: r.level,
+            src: r.src,
+            message: String::from_utf8_lossy(&message).into_owned(),
+            created_at: r.created_at,
+        });
+    }
+    Ok(Json(out))
+}
