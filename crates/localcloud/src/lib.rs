@@ -72,6 +72,27 @@ pub struct Config {
     pub external_cidr: Option<String>,
     /// The largest image upload in bytes (Glance's `image_size_cap`, default 1 TiB).
     pub image_size_cap: u64,
+    /// Failures a test asks for (none by default); see [`Faults`].
+    pub faults: Faults,
+}
+
+/// Fault injection for tests of clients' error handling: each field makes one operation fail
+/// the way the real service fails it. Off by default; `vitrina localcloud serve` never sets it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// How every server create fails, if it does.
+    pub server_create: Option<ServerCreateFault>,
+}
+
+/// How a server create fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerCreateFault {
+    /// Nova answers `500` after checking the request; nothing is created.
+    Reject,
+    /// Nova accepts the server (`202`), then it goes to `ERROR` with the fault "No valid host
+    /// was found." (the scheduler found no host), as Nova does; ports and volumes stay
+    /// attached until the server is deleted.
+    NoValidHost,
 }
 
 impl Config {
@@ -88,6 +109,7 @@ impl Config {
             network: NetworkSetting::Auto,
             external_cidr: None,
             image_size_cap: 1 << 40,
+            faults: Faults::default(),
         }
     }
 }
