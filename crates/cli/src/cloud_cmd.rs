@@ -218,13 +218,38 @@ pub fn run(args: CloudArgs) -> ExitStatus {
                 let body = serde_json::json!({"ok": false, "error": chain(&e)});
                 println!("{body}");
             }
-            print_error(&e);
+            match &e {
+                Error::EnvSyntax {
+                    path,
+                    line,
+                    column,
+                    message,
+                } => print_env_diagnostic(path, *line, *column, message),
+                _ => print_error(&e),
+            }
             if e.is_usage_or_io() {
                 ExitStatus::Usage
             } else {
                 ExitStatus::Failure
             }
         }
+    }
+}
+
+/// `FILE:LINE:COL: error: MESSAGE`, the line and a caret under the column.
+fn print_env_diagnostic(path: &Path, line: usize, column: usize, message: &str) {
+    eprintln!("{}:{line}:{column}: error: {message}", path.display());
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    if let Some(source) = text.lines().nth(line.saturating_sub(1)) {
+        let width = line.to_string().len();
+        eprintln!("{:width$} |", "");
+        eprintln!("{line} | {source}");
+        let pad: String = source
+            .chars()
+            .take(column.saturating_sub(1))
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        eprintln!("{:width$} | {pad}^", "");
     }
 }
 

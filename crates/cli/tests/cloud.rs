@@ -1075,7 +1075,11 @@ fn settings_errors() {
     );
     std::fs::write(lc.work.join("bad.env"), "A=1\n  oops\n").expect("bad");
     let err = lc.fails(&["vms", "--env", "bad.env"], 1);
-    assert!(err.contains("bad.env:2:3: expected `KEY=VALUE`"), "{err}");
+    assert!(
+        err.contains("bad.env:2:3: error: expected `KEY=VALUE`"),
+        "{err}"
+    );
+    assert!(err.contains("2 |   oops\n  |   ^"), "{err}");
     let err = lc.fails(&["vms", "--env", "missing.env"], 2);
     assert!(err.contains("missing.env"), "{err}");
     let flavors = lc.ok(&["flavors"]);
@@ -1111,6 +1115,7 @@ fn rollback_leaves_nothing(fault: ServerCreateFault) {
     ]);
     let before = lc.holdings();
     let err = lc.fails(&["vm", "start", "--image", "img", "--name", "doomed"], 1);
+    eprintln!("{fault:?}: {err}");
     assert!(err.contains("VM `doomed` failed"), "{err}");
     for what in [
         "cleaned up:",

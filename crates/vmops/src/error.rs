@@ -125,7 +125,7 @@ pub enum Error {
     Nothing(String),
 
     /// A step of a multi-step operation failed; what the operation had created was removed.
-    #[error("{step} failed: {source}; {}", cleanup_summary(cleaned, left))]
+    #[error("{step} failed; {}", cleanup_summary(cleaned, left))]
     RolledBack {
         step: String,
         #[source]
