@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cloud_cmd;
 mod exit;
 mod localcloud_cmd;
 mod package_cmd;
@@ -44,6 +45,9 @@ enum Command {
     /// An OpenStack-API cloud on this machine
     #[command(subcommand)]
     Localcloud(localcloud_cmd::LocalcloudCommand),
+    /// Everyday VM work on any OpenStack cloud: GPU VMs from a kept disk or an image, images
+    /// home and back
+    Cloud(Box<cloud_cmd::CloudArgs>),
     /// The server: config service for agents and `ivkcs`, with localcloud under /cloud
     Serve(serve_cmd::ServeArgs),
 }
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
         Command::Tf(cmd) => tf_cmd::run(cmd),
         Command::Localcloud(cmd) => localcloud_cmd::run(cmd),
         Command::Serve(args) => serve_cmd::run(args),
+        Command::Cloud(args) => cloud_cmd::run(*args),
     };
     let _ = std::io::stdout().flush();
     status.into()

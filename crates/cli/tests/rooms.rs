@@ -16,6 +16,7 @@ const ROOMS: &[&str] = &[
     "vitrina-openstack",
     "vitrina-agent-api",
     "vitrina-providers",
+    "vitrina-vmops",
     "vitrina-localcloud",
     "vitrina-agent",
     "vitrina-server",
@@ -46,6 +47,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "vitrina-agent-api",
         ],
     ),
+    // Everyday VM work: the cloud client and leaves only (no engine, no marketplace).
+    ("vitrina-vmops", &["vitrina-openstack"]),
     ("vitrina-localcloud", &["vitrina-openstack"]),
     // The in-VM agent talks HTTP through the API room only.
     ("vitrina-agent", &["vitrina-agent-api"]),
@@ -75,6 +78,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "vitrina-server",
             "vitrina-agent-api",
             "vitrina-openstack",
+            "vitrina-vmops",
         ],
     ),
 ];

@@ -76,6 +76,27 @@ pub struct Config {
     /// Fault injection for tests: this percentage of write requests fails with a 500 before
     /// anything is done (see `faults`). 0, the default, turns it off.
     pub write_fault_percent: u8,
+    /// Failures a test asks for (none by default); see [`Faults`].
+    pub faults: Faults,
+}
+
+/// Fault injection for tests of clients' error handling: each field makes one operation fail
+/// the way the real service fails it. Off by default; `vitrina localcloud serve` never sets it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// How every server create fails, if it does.
+    pub server_create: Option<ServerCreateFault>,
+}
+
+/// How a server create fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerCreateFault {
+    /// Nova answers `500` after checking the request; nothing is created.
+    Reject,
+    /// Nova accepts the server (`202`), then it goes to `ERROR` with the fault "No valid host
+    /// was found." (the scheduler found no host), as Nova does; ports and volumes stay
+    /// attached until the server is deleted.
+    NoValidHost,
 }
 
 impl Config {
@@ -93,6 +114,7 @@ impl Config {
             external_cidr: None,
             image_size_cap: 1 << 40,
             write_fault_percent: 0,
+            faults: Faults::default(),
         }
     }
 }

@@ -11,7 +11,8 @@ use crate::wait::{wait_for, Poll, WaitOptions};
 use crate::wire::volume::{
     Snapshot, SnapshotCreate, SnapshotCreateRequest, SnapshotResponse, SnapshotUpdate,
     SnapshotUpdateRequest, Volume, VolumeAction, VolumeCreate, VolumeCreateRequest, VolumeResponse,
-    VolumeType, VolumeTypeList, VolumeUpdate, VolumeUpdateRequest,
+    VolumeType, VolumeTypeList, VolumeUpdate, VolumeUpdateRequest, VolumeUploadImage,
+    VolumeUploadImageRequest, VolumeUploadImageResponse, VolumeUploadImageResult,
 };
 use crate::Query;
 
@@ -124,6 +125,29 @@ impl BlockStorage {
                 &self.headers,
             )
             .await
+    }
+
+    /// `os-volume_upload_image`: starts copying the volume into a new image and returns the
+    /// answer with the new image's id. The image is `queued`/`saving` until the copy ends; wait
+    /// for it by that id ([`crate::ImageService::wait_image`]), never by name.
+    pub async fn upload_to_image(
+        &self,
+        id: &str,
+        upload: &VolumeUploadImage,
+    ) -> Result<VolumeUploadImageResult> {
+        let body: VolumeUploadImageResponse = self
+            .client
+            .send_json(
+                S,
+                Method::POST,
+                &format!("volumes/{}/action", seg(id)),
+                &VolumeUploadImageRequest {
+                    upload: upload.clone(),
+                },
+                &self.headers,
+            )
+            .await?;
+        Ok(body.upload)
     }
 
     /// `os-extend` to `new_size` GiB.

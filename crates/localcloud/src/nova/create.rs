@@ -211,6 +211,13 @@ pub(super) async fn create_server(
         _ => String::new(),
     };
 
+    let fault = c.cfg.faults.server_create;
+    if fault == Some(crate::ServerCreateFault::Reject) {
+        return Err(ApiError::internal(
+            S,
+            "server create refused by the fault injection `Faults::server_create = Reject`",
+        ));
+    }
     let created = c.store.write(|db| -> ApiResult<Server> {
         // Nova's quotas on instances, cores and RAM, under the same lock as the insert.
         check_server(db, &ctx.project_id, flavor)?;
@@ -427,7 +434,23 @@ pub(super) async fn create_server(
         db.servers.insert(s.id.clone(), s.clone());
         Ok(s)
     })?;
-    spawn_boot(&c, &created.id, None);
+    if fault == Some(crate::ServerCreateFault::NoValidHost) {
+        // The scheduler found no host: the server goes to ERROR without booting.
+        c.store.write(|db| {
+            if let Some(s) = db.servers.get_mut(&created.id) {
+                s.status = ServerStatus::Error;
+                s.vm_state = "error".into();
+                s.task_state = None;
+                s.fault = Some(Fault {
+                    code: 500,
+                    message: "No valid host was found. ".into(),
+                    created: now(),
+                });
+            }
+        });
+    } else {
+        spawn_boot(&c, &created.id, None);
+    }
     let body = w::ServerCreateResponse {
         server: w::CreatedServer {
             id: created.id.clone(),

@@ -190,6 +190,53 @@ pub enum VolumeAction {
     ForceDelete(()),
 }
 
+/// `os-volume_upload_image`: copy a volume's data into a new Glance image.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct VolumeUploadImage {
+    pub image_name: String,
+    /// Allow an `in-use` volume (Cinder refuses it otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_format: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_format: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protected: Option<bool>,
+}
+
+/// `{"os-volume_upload_image": {...}}` as sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeUploadImageRequest {
+    #[serde(rename = "os-volume_upload_image")]
+    pub upload: VolumeUploadImage,
+}
+
+/// The answer to `os-volume_upload_image`: the new image's id among the volume's fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumeUploadImageResponse {
+    #[serde(rename = "os-volume_upload_image")]
+    pub upload: VolumeUploadImageResult,
+}
+
+/// The fields of [`VolumeUploadImageResponse`] a client needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumeUploadImageResult {
+    /// The volume's id.
+    pub id: String,
+    pub image_id: String,
+    #[serde(default)]
+    pub image_name: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub disk_format: Option<String>,
+    #[serde(default)]
+    pub container_format: Option<String>,
+}
+
 /// `{"metadata": {...}}` for `/volumes/{id}/metadata`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct VolumeMetadata {
