@@ -11,6 +11,7 @@ pub mod demo;
 pub mod error;
 pub mod home;
 pub mod http;
+pub mod services;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -43,6 +44,9 @@ pub struct ServerConfig {
     pub cloud: bool,
     /// The built-in cloud's network mode: isolated when privileged (the default), or shared.
     pub cloud_network: vitrina_localcloud::NetworkSetting,
+    /// Where the built-in cloud's DNS server (`ivkcs_dns` records) answers on the machine
+    /// (UDP); VMs also reach it at the machine's ext-net address, port 53.
+    pub dns_listen: SocketAddr,
 }
 
 impl ServerConfig {
@@ -56,6 +60,7 @@ impl ServerConfig {
             agent_binary: None,
             cloud: false,
             cloud_network: vitrina_localcloud::NetworkSetting::Auto,
+            dns_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
 }
@@ -99,6 +104,8 @@ pub struct Server {
     pub cloud: Option<vitrina_localcloud::LocalCloud>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The DNS server's tasks.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// The file holding the engine's token in the data folder.
@@ -154,6 +161,10 @@ impl Server {
             .merge(http::routes(http::HttpState {
                 service: service.clone(),
                 agent_binary: cfg.agent_binary.clone(),
+            }))
+            .merge(services::routes(http::HttpState {
+                service: service.clone(),
+                agent_binary: None,
             }));
         let cloud = if cfg.cloud {
             let mut lc = vitrina_localcloud::Config::new(
@@ -187,6 +198,42 @@ impl Server {
             },
             None => None,
         };
+        let mut background = Vec::new();
+        if let Some(c) = &cloud {
+            let vm_base = service.agent_url();
+            service.services.set_s3(
+                c.s3().clone(),
+                format!("{base}/cloud/s3"),
+                vm_base.as_ref().map(|u| format!("{u}/cloud/s3")),
+            );
+            let mut servers = Vec::new();
+            let mut sockets =
+                vec![tokio::net::UdpSocket::bind(cfg.dns_listen)
+                    .await
+                    .map_err(|source| StartError::Listen {
+                        addr: cfg.dns_listen,
+                        source,
+                    })?];
+            if let Some(ip) = c.machine_address() {
+                match bind_udp_for_vms(ip, 53) {
+                    Ok(s) => sockets.push(s),
+                    Err(e) => {
+                        tracing::warn!(%ip, error = %e, "VMs cannot reach the DNS server on port 53")
+                    }
+                }
+            }
+            for socket in sockets {
+                if let Ok(a) = socket.local_addr() {
+                    servers.push(a.to_string());
+                }
+                background.push(tokio::spawn(vitrina_localcloud::dns::serve(
+                    socket,
+                    c.dns().clone(),
+                )));
+            }
+            tracing::info!(servers = ?servers, "DNS server for ivkcs_dns records");
+            service.services.set_dns(c.dns().clone(), servers);
+        }
         let home = home::HomeInfo {
             url: base.clone(),
             cloud_network: cloud.as_ref().map(|c| c.network_mode().name().to_owned()),
@@ -229,6 +276,7 @@ impl Server {
             cloud,
             shutdown: Some(tx),
             task,
+            background,
         })
     }
 
@@ -248,6 +296,9 @@ impl Server {
         // Long-polls end within their wait; do not hang on them.
         let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.task).await;
         self.task.abort();
+        for t in &self.background {
+            t.abort();
+        }
         self.service.store.close().await;
         if let Some(cloud) = &self.cloud {
             let _ = cloud.shutdown();
@@ -270,6 +321,17 @@ fn bind_for_vms(ip: std::net::Ipv4Addr, port: u16) -> std::io::Result<tokio::net
         tokio::net::TcpListener::from_std(s.into())
     }
     bind(ip, port).or_else(|_| bind(ip, 0))
+}
+
+/// The DNS server's socket on the machine's ext-net address (`IP_FREEBIND`, as above).
+fn bind_udp_for_vms(ip: std::net::Ipv4Addr, port: u16) -> std::io::Result<tokio::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    s.set_reuse_address(true)?;
+    s.set_freebind_v4(true)?;
+    s.set_nonblocking(true)?;
+    s.bind(&SocketAddr::from((ip, port)).into())?;
+    tokio::net::UdpSocket::from_std(s.into())
 }
 
 /// Reads `DATA/config-token` or creates it; its hash is kept in the store.

@@ -9,6 +9,8 @@
 //! | `ivkcs_agent_exec` | registers an exec group; apply waits for every host's result |
 //! | `ivkcs_agent_check` | registers health checks; apply waits for the first healthy report |
 //! | `ivkcs_agent_status` (removed by VK, accepted) | the agent's status on one host |
+//! | `ivkcs_s3` | a bucket and its key pair on the config service's S3-compatible store |
+//! | `ivkcs_dns` | an A record `name.domain` on the config service's DNS server |
 //! | `ivkcs_compute_instance_reboot` | reboots an instance (through the OpenStack cloud) and waits for `ACTIVE` |
 //! | data `ivkcs_agent_script_result` | a step's `result` and `structured_result` |
 //!
@@ -19,6 +21,7 @@
 mod exec;
 mod keys;
 mod reboot;
+mod services;
 mod user_data;
 
 use std::sync::{Arc, OnceLock};
@@ -78,6 +81,7 @@ pub fn provider_schema() -> &'static ProviderSchema {
         user_data::schemas(&mut p);
         exec::schemas(&mut p);
         reboot::schemas(&mut p);
+        services::schemas(&mut p);
         p
     })
 }
@@ -288,6 +292,12 @@ impl ConfiguredProvider for Ivkcs {
                 "ivkcs_compute_instance_reboot" => reboot::reboot(&req.config, req.timeout)
                     .await
                     .map_err(ApplyError::from),
+                "ivkcs_s3" => services::apply_s3(self, &req.config)
+                    .await
+                    .map_err(ApplyError::from),
+                "ivkcs_dns" => services::apply_dns(self, &req.config)
+                    .await
+                    .map_err(ApplyError::from),
                 t => Err(unknown_type("resource", t).into()),
             }
         })
@@ -319,6 +329,12 @@ impl ConfiguredProvider for Ivkcs {
                 "ivkcs_agent_status" => exec::read_status(self, &req.config)
                     .await
                     .map_err(ApplyError::from),
+                "ivkcs_s3" => services::apply_s3(self, &req.config)
+                    .await
+                    .map_err(ApplyError::from),
+                "ivkcs_dns" => services::apply_dns(self, &req.config)
+                    .await
+                    .map_err(ApplyError::from),
                 // `instance` changed: reboot the new one.
                 "ivkcs_compute_instance_reboot" => reboot::reboot(&req.config, req.timeout)
                     .await
@@ -345,6 +361,12 @@ impl ConfiguredProvider for Ivkcs {
                     .await
                     .map_err(ApplyError::from),
                 "ivkcs_agent_check" => exec::delete_check(self, &req.prior)
+                    .await
+                    .map_err(ApplyError::from),
+                "ivkcs_s3" => services::delete_s3(self, &req.prior)
+                    .await
+                    .map_err(ApplyError::from),
+                "ivkcs_dns" => services::delete_dns(self, &req.prior)
                     .await
                     .map_err(ApplyError::from),
                 _ => Ok(()),

@@ -10,6 +10,9 @@ use std::time::Duration;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Row};
 
+mod ivkcs;
+pub use ivkcs::Owned;
+
 /// Numbered migrations. A step is never edited once released; new ones are appended.
 pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
     (
@@ -88,6 +91,33 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
             // times that happened: `ivkcs_agent_status` changes its id with each new failure.
             "ALTER TABLE agents ADD COLUMN failed_since BIGINT",
             "ALTER TABLE agents ADD COLUMN failure_epoch BIGINT NOT NULL DEFAULT 0",
+        ],
+    ),
+    (
+        50,
+        "agent restarts after a death",
+        &[
+            // Set when an agent registers saying the one before it died in the same boot;
+            // cleared by a clean start (a reboot or a replaced VM). The note is sealed.
+            "ALTER TABLE agents ADD COLUMN died_at BIGINT",
+            "ALTER TABLE agents ADD COLUMN died_note_sealed TEXT",
+        ],
+    ),
+    (
+        51,
+        "ivkcs buckets and DNS names",
+        &[
+            // Which deployment owns a bucket name / a DNS name (the keys are derived by the
+            // object store, never stored here).
+            "CREATE TABLE IF NOT EXISTS s3_buckets (
+            name TEXT PRIMARY KEY,
+            deployment TEXT NOT NULL,
+            created_at BIGINT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS dns_records (
+            fqdn TEXT PRIMARY KEY,
+            deployment TEXT NOT NULL,
+            ip TEXT NOT NULL,
+            updated_at BIGINT NOT NULL)",
         ],
     ),
 ];

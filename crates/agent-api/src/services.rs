@@ -1,0 +1,45 @@
+//! Bodies of the services the config service runs for `ivkcs` beyond scripts and checks:
+//! S3 buckets (`ivkcs_s3`) and DNS records (`ivkcs_dns`).
+//!
+//! | method and path (engine token) | body → answer |
+//! |---|---|
+//! | `PUT /config/v1/s3/{name}` | — → [`S3Bucket`] (the same keys every time) |
+//! | `DELETE /config/v1/s3/{name}` | → 204 (the bucket and its objects go) |
+//! | `PUT /config/v1/dns/{fqdn}` | [`DnsRecordSpec`] → [`DnsRecord`] |
+//! | `DELETE /config/v1/dns/{fqdn}` | → 204 |
+//!
+//! As on VK, neither names a deployment: they belong to the engine's token.
+
+use serde::{Deserialize, Serialize};
+use vitrina_common::Secret;
+
+/// A bucket and the key pair that opens it (and nothing else).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Bucket {
+    pub name: String,
+    pub access: String,
+    pub secret: Secret,
+    /// The S3 endpoint URL (path-style) as the engine's machine reaches it.
+    pub endpoint: String,
+    /// The same endpoint as VMs reach it, when it differs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vm_endpoint: Option<String>,
+}
+
+/// `PUT …/dns/{fqdn}`: one A record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsRecordSpec {
+    pub ip: std::net::Ipv4Addr,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsRecord {
+    /// Lower-case, without the trailing dot.
+    pub fqdn: String,
+    pub ip: std::net::Ipv4Addr,
+    /// Where the DNS server answers (`IP:PORT`), for the machine and for VMs.
+    pub servers: Vec<String>,
+}
