@@ -60,6 +60,7 @@ pub(super) fn schemas(p: &mut ProviderSchema) {
         "ivkcs_agent_init".into(),
         Schema {
             description: "deprecated by VK: use `ivkcs_user_data`".into(),
+            deprecated: Some("VK deprecated `ivkcs_agent_init`: install the agent with `ivkcs_user_data` (`agent_install = true`, its default)".into()),
             ..Schema::new()
                 .attr("uuid", r(string()))
                 .attr("hosts", r(list_of_strings()).force_new())
