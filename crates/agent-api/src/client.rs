@@ -284,6 +284,24 @@ impl EngineClient {
         self.http.json(Method::PUT, &path, Some(spec), None).await
     }
 
+    /// The metrics intake's credentials (created on first call).
+    pub async fn monitoring_user(&self) -> Result<crate::services::MonitoringUser, ClientError> {
+        let path = format!("{ENGINE_PREFIX}/monitoring-user");
+        self.http.json(Method::GET, &path, None::<&()>, None).await
+    }
+
+    /// The latest points the intake holds for `host` (every host when `None`).
+    pub async fn metrics(
+        &self,
+        host: Option<&str>,
+    ) -> Result<Vec<crate::services::MetricPoint>, ClientError> {
+        let path = match host {
+            Some(h) => format!("{ENGINE_PREFIX}/metrics?host={}", segment(h)),
+            None => format!("{ENGINE_PREFIX}/metrics"),
+        };
+        self.http.json(Method::GET, &path, None::<&()>, None).await
+    }
+
     pub async fn delete_dns(&self, fqdn: &str) -> Result<(), ClientError> {
         let path = format!("{ENGINE_PREFIX}/dns/{}", segment(fqdn));
         self.http

@@ -43,3 +43,35 @@ pub struct DnsRecord {
     /// Where the DNS server answers (`IP:PORT`), for the machine and for VMs.
     pub servers: Vec<String>,
 }
+
+/// `GET /config/v1/monitoring-user`: credentials for the metrics intake (data
+/// `ivkcs_monitoring_user`), the same every time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitoringUser {
+    pub user_id: String,
+    pub password: Secret,
+    pub project_id: String,
+    pub auth_url: String,
+    pub namespace: String,
+    /// The intake's write URL as VMs reach it (InfluxDB v1 `/write`, what Telegraf's
+    /// `[[outputs.influxdb]]` and `[[outputs.http]]` with `data_format = "influx"` send).
+    pub endpoint: String,
+}
+
+/// One latest point of a series field (`GET /config/v1/metrics`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricPoint {
+    /// The `uuid` (or `deployment`) tag, empty when the point has none.
+    pub deployment: String,
+    /// The `host` tag (Telegraf adds the machine's host name).
+    pub host: String,
+    pub measurement: String,
+    /// The other tags, `k=v` joined by `,`, sorted.
+    pub tags: String,
+    pub field: String,
+    pub value: serde_json::Value,
+    /// Nanoseconds since the epoch (the point's timestamp, or the arrival time).
+    pub time_ns: i64,
+}

@@ -2,6 +2,7 @@
 //! bucket's `access`/`secret` put and get an object with a real S3 client (boto3, SigV4 over
 //! HTTP on loopback), another bucket's key cannot read it, and the A record answers real DNS
 //! queries (`dig` over UDP on loopback); an update moves the record and destroy removes both.
+//! Data `ivkcs_monitoring_user` opens the metrics intake, which keeps the latest points.
 
 mod common;
 
@@ -159,6 +160,8 @@ resource "ivkcs_dns" "node" {{
   domain = "xaas.msk.vkcs.cloud"
   ip     = "{ip}"
 }}
+
+data "ivkcs_monitoring_user" "mon" {{}}
 "#,
             d = h.d
         )
@@ -209,6 +212,71 @@ resource "ivkcs_dns" "node" {{
     );
     assert!(missing.contains("status: NXDOMAIN"), "{missing}");
 
+    // The metrics intake: what Telegraf's `[[outputs.influxdb]]` sends (gzip line protocol,
+    // Basic auth with the monitoring user), the latest point per deployment and host kept.
+    let mon = attrs(&state, "ivkcs_monitoring_user", "mon");
+    let endpoint = s(&mon, "endpoint");
+    assert!(endpoint.ends_with("/metrics/v1/write"), "{mon}");
+    let gz = |text: &str| {
+        use std::io::Write as _;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(text.as_bytes()).expect("gzip");
+        e.finish().expect("gzip")
+    };
+    let http = reqwest::Client::new();
+    let post = |body: Vec<u8>, password: String| {
+        http.post(format!("{endpoint}?db=telegraf"))
+            .basic_auth(s(&mon, "user_id"), Some(password))
+            .header("content-encoding", "gzip")
+            .header("user-agent", "Telegraf/1.30")
+            .body(body)
+            .send()
+    };
+    let d = h.d;
+    let lines = format!(
+        "cpu,cpu=cpu-total,host=node-1,uuid={d} usage_idle=97.5,usage_user=1.25 2000000000000000000\n\
+         mem,host=node-1,uuid={d} used_percent=41.5 2000000000000000000\n\
+         cpu,cpu=cpu-total,host=node-2,uuid={d} usage_idle=50 2000000000000000000\n"
+    );
+    let r = post(gz(&lines), s(&mon, "password")).await.expect("write");
+    assert_eq!(r.status().as_u16(), 204, "{:?}", r.text().await);
+    // An older point does not replace a newer one; a newer one does.
+    let r = post(
+        gz(&format!(
+            "cpu,cpu=cpu-total,host=node-1,uuid={d} usage_idle=1 1000000000000000000\n\
+             mem,host=node-1,uuid={d} used_percent=42.5 3000000000000000000\n"
+        )),
+        s(&mon, "password"),
+    )
+    .await
+    .expect("write");
+    assert_eq!(r.status().as_u16(), 204);
+    let wrong = post(gz("cpu,host=x v=1\n"), "nope".into())
+        .await
+        .expect("write");
+    assert_eq!(wrong.status().as_u16(), 401);
+    let points = h.engine.metrics(Some("node-1")).await.expect("metrics");
+    let get = |m: &str, f: &str| {
+        points
+            .iter()
+            .find(|p| p.measurement == m && p.field == f)
+            .map(|p| (p.value.clone(), p.deployment.clone(), p.host.clone()))
+    };
+    assert_eq!(
+        get("cpu", "usage_idle"),
+        Some((serde_json::json!(97.5), d.to_string(), "node-1".into())),
+        "{points:#?}"
+    );
+    assert_eq!(
+        get("mem", "used_percent").map(|x| x.0),
+        Some(serde_json::json!(42.5))
+    );
+    assert_eq!(
+        points.len(),
+        3,
+        "node-2's point is another host's: {points:#?}"
+    );
+
     // A new address is an update in place.
     std::fs::write(dir.path().join("main.tf"), tf("10.20.30.41")).expect("main.tf");
     run(&e, dir.path(), PlanMode::Normal).await;
@@ -247,5 +315,78 @@ except botocore.exceptions.ClientError as e:
         "InvalidAccessKeyId",
         "{check:?}"
     );
+    h.stop().await;
+}
+
+/// The provider's deprecations reach the engine's diagnostics: planning `ivkcs_agent_init` and
+/// `ivkcs_agent_status` warns (`tf/deprecated`) at each block, naming what to use instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deprecated_ivkcs_resources_warn_at_their_blocks() {
+    let h = Harness::start().await;
+    let dir = tempfile::tempdir().expect("tf dir");
+    std::fs::write(
+        dir.path().join("main.tf"),
+        format!(
+            r#"
+resource "ivkcs_agent_init" "old" {{
+  uuid  = "{d}"
+  hosts = ["n1"]
+}}
+
+resource "ivkcs_agent_status" "n1" {{
+  uuid = "{d}"
+  host = "n1"
+}}
+
+resource "ivkcs_user_data" "new" {{
+  uuid      = "{d}"
+  hosts     = ["n1"]
+  target_os = "ubuntu2204"
+}}
+"#,
+            d = h.d
+        ),
+    )
+    .expect("main.tf");
+    let (config, diags) = Config::load_dir(dir.path());
+    assert!(!diags.has_errors(), "{diags:?}");
+    let planned = engine(&h)
+        .plan(
+            &config,
+            &VarInputs::default(),
+            vitrina_engine::State::default(),
+            PlanMode::Normal,
+        )
+        .await
+        .unwrap_or_else(|d| panic!("plan: {d:?}"));
+    let warnings: Vec<_> = planned
+        .warnings
+        .iter()
+        .filter(|w| w.code == "tf/deprecated")
+        .collect();
+    assert_eq!(warnings.len(), 2, "{:?}", planned.warnings);
+    let text = format!("{warnings:?}");
+    assert!(text.contains("`ivkcs_agent_init` is deprecated"), "{text}");
+    assert!(text.contains("ivkcs_user_data"), "{text}");
+    assert!(
+        text.contains("`ivkcs_agent_status` is deprecated"),
+        "{text}"
+    );
+    // At the block that uses it (its header line).
+    let source = std::fs::read_to_string(dir.path().join("main.tf")).expect("main.tf");
+    for w in &warnings {
+        let start = source[..w.span.range.start]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
+        let end = source[w.span.range.start..]
+            .find('\n')
+            .map_or(source.len(), |i| w.span.range.start + i);
+        let line = &source[start..end];
+        assert!(
+            line.starts_with("resource \"ivkcs_agent_init\"")
+                || line.starts_with("resource \"ivkcs_agent_status\""),
+            "{w:?} points at {line:?}"
+        );
+    }
     h.stop().await;
 }

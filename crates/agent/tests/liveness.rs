@@ -66,7 +66,7 @@ async fn a_killed_agent_that_comes_back_fails_only_its_host() {
         "{v:?}\n{}",
         a.log_text()
     );
-    assert_eq!(v.failure_epoch, 1, "{v:?}");
+    assert_eq!(v.failure_epoch, 1, "one death, one failure: {v:?}");
     // Only that host.
     let other = view(&h, "b").await;
     assert_eq!(other.failed, None, "{other:?}");

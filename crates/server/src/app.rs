@@ -191,6 +191,9 @@ impl ConfigService {
             .agent_note_start(&ds, h.as_str(), died.as_deref())
             .await?;
         if died.is_some() {
+            // A death is a failure of its own: counted now, so the recovery chain replaces the
+            // host even when it was already failed for another reason.
+            self.store.agent_count_failure(&ds, h.as_str()).await?;
             tracing::warn!(deployment = %d, host = %h, version = %version, "agent restarted after it died");
         } else {
             tracing::info!(deployment = %d, host = %h, version = %version, "agent registered");

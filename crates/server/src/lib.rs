@@ -11,6 +11,7 @@ pub mod demo;
 pub mod error;
 pub mod home;
 pub mod http;
+pub mod metrics_intake;
 pub mod services;
 pub mod store;
 
@@ -165,6 +166,10 @@ impl Server {
             .merge(services::routes(http::HttpState {
                 service: service.clone(),
                 agent_binary: None,
+            }))
+            .merge(metrics_intake::routes(http::HttpState {
+                service: service.clone(),
+                agent_binary: None,
             }));
         let cloud = if cfg.cloud {
             let mut lc = vitrina_localcloud::Config::new(
@@ -198,6 +203,9 @@ impl Server {
             },
             None => None,
         };
+        service
+            .services
+            .set_vm_base_url(service.agent_url().unwrap_or_else(|| base.clone()));
         let mut background = Vec::new();
         if let Some(c) = &cloud {
             let vm_base = service.agent_url();

@@ -26,6 +26,8 @@ use crate::store::Owned;
 pub struct Services {
     s3: OnceLock<S3Service>,
     dns: OnceLock<DnsService>,
+    /// The server's URL as VMs reach it (the machine's when they share its network).
+    vm_base: OnceLock<String>,
 }
 
 struct S3Service {
@@ -52,6 +54,15 @@ impl Services {
     /// The DNS records and the addresses their server answers on.
     pub fn set_dns(&self, zone: Arc<DnsZone>, servers: Vec<String>) {
         let _ = self.dns.set(DnsService { zone, servers });
+    }
+
+    /// The server's URL as VMs reach it (set once at start).
+    pub fn set_vm_base_url(&self, url: String) {
+        let _ = self.vm_base.set(url);
+    }
+
+    pub fn vm_base_url(&self) -> String {
+        self.vm_base.get().cloned().unwrap_or_default()
     }
 
     /// The DNS server's addresses, once it runs.

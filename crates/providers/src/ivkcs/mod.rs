@@ -13,6 +13,7 @@
 //! | `ivkcs_dns` | an A record `name.domain` on the config service's DNS server |
 //! | `ivkcs_compute_instance_reboot` | reboots an instance (through the OpenStack cloud) and waits for `ACTIVE` |
 //! | data `ivkcs_agent_script_result` | a step's `result` and `structured_result` |
+//! | data `ivkcs_monitoring_user` | credentials and URL of the server's metrics intake (InfluxDB line protocol, as Telegraf sends) |
 //!
 //! It talks HTTP to the config service (`vitrina-agent-api`'s [`EngineClient`]) even when the
 //! service runs in the same process: one tested path. The service and its token come from the
@@ -378,6 +379,7 @@ impl ConfiguredProvider for Ivkcs {
         Box::pin(async move {
             match req.type_name.as_str() {
                 "ivkcs_agent_script_result" => exec::script_result(self, &req.config).await,
+                "ivkcs_monitoring_user" => services::monitoring_user(self, &req.config).await,
                 t => Err(unknown_type("data source", t)),
             }
         })

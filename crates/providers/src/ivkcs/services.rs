@@ -32,6 +32,36 @@ pub(super) fn schemas(p: &mut ProviderSchema) {
             .attr("servers", c(list_of_strings()))
             .attr("id", c(string())),
     );
+    p.data_sources.insert(
+        "ivkcs_monitoring_user".into(),
+        Schema::new()
+            .attr("user_id", c(string()))
+            .attr("password", c(string()).sensitive())
+            .attr("project_id", c(string()))
+            .attr("auth_url", c(string()))
+            .attr("namespace", c(string()))
+            .attr("endpoint", c(string()))
+            .attr("id", c(string())),
+    );
+}
+
+/// Data `ivkcs_monitoring_user`: the metrics intake's credentials. `endpoint` is the intake's
+/// InfluxDB-protocol write URL (VK's is `monitoring.mcs.mail.ru:443` for its own plugin).
+pub(super) async fn monitoring_user(p: &Ivkcs, v: &Value) -> Result<Value, ProviderError> {
+    let u = p
+        .client()?
+        .monitoring_user()
+        .await
+        .map_err(|e| client_err("cannot get the monitoring user", e))?;
+    let mut out = v.clone();
+    out.set("id", vs(&u.user_id));
+    out.set("user_id", vs(&u.user_id));
+    out.set("password", vs(u.password.expose()));
+    out.set("project_id", vs(&u.project_id));
+    out.set("auth_url", vs(&u.auth_url));
+    out.set("namespace", vs(&u.namespace));
+    out.set("endpoint", vs(&u.endpoint));
+    Ok(out)
 }
 
 fn required(v: &Value, name: &str) -> Result<String, ProviderError> {

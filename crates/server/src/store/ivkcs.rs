@@ -151,3 +151,154 @@ impl Store {
         Ok(())
     }
 }
+
+/// A stored monitoring user.
+#[derive(Clone, Debug)]
+pub struct MonitoringUserRow {
+    pub user_id: String,
+    pub owner: String,
+    pub password_hash: String,
+    pub password_sealed: String,
+}
+
+/// One latest point as stored.
+#[derive(Clone, Debug)]
+pub struct PointRow {
+    pub deployment: String,
+    pub host: String,
+    pub measurement: String,
+    pub tags: String,
+    pub field: String,
+    pub value: String,
+    pub time_ns: i64,
+}
+
+fn user_row(r: &sqlx::any::AnyRow) -> Result<MonitoringUserRow, sqlx::Error> {
+    Ok(MonitoringUserRow {
+        user_id: r.try_get("user_id")?,
+        owner: r.try_get("owner")?,
+        password_hash: r.try_get("password_hash")?,
+        password_sealed: r.try_get("password_sealed")?,
+    })
+}
+
+impl Store {
+    pub async fn monitoring_user_of(
+        &self,
+        owner: &str,
+    ) -> Result<Option<MonitoringUserRow>, StoreError> {
+        let row = sqlx::query("SELECT user_id, owner, password_hash, password_sealed FROM monitoring_users WHERE owner = $1")
+            .bind(owner)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(query_err("read monitoring user"))?;
+        row.map(|r| user_row(&r))
+            .transpose()
+            .map_err(query_err("read monitoring user"))
+    }
+
+    pub async fn monitoring_user(
+        &self,
+        user_id: &str,
+    ) -> Result<Option<MonitoringUserRow>, StoreError> {
+        let row = sqlx::query("SELECT user_id, owner, password_hash, password_sealed FROM monitoring_users WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(query_err("read monitoring user"))?;
+        row.map(|r| user_row(&r))
+            .transpose()
+            .map_err(query_err("read monitoring user"))
+    }
+
+    /// Creates the owner's user unless one exists (a concurrent creator wins; read it after).
+    pub async fn monitoring_user_create(&self, row: &MonitoringUserRow) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO monitoring_users (user_id, owner, password_hash, password_sealed, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (owner) DO NOTHING")
+            .bind(&row.user_id)
+            .bind(&row.owner)
+            .bind(&row.password_hash)
+            .bind(&row.password_sealed)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await
+            .map_err(query_err("create monitoring user"))?;
+        Ok(())
+    }
+
+    /// Keeps each point unless a later one of the same series field is stored.
+    pub async fn put_points(&self, owner: &str, points: &[PointRow]) -> Result<(), StoreError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(query_err("store metrics"))?;
+        for p in points {
+            sqlx::query("INSERT INTO metric_points (owner, deployment, host, measurement, tags, field, value, time_ns) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (owner, deployment, host, measurement, tags, field) DO UPDATE SET value = excluded.value, time_ns = excluded.time_ns WHERE metric_points.time_ns <= excluded.time_ns")
+                .bind(owner)
+                .bind(&p.deployment)
+                .bind(&p.host)
+                .bind(&p.measurement)
+                .bind(&p.tags)
+                .bind(&p.field)
+                .bind(&p.value)
+                .bind(p.time_ns)
+                .execute(&mut *tx)
+                .await
+                .map_err(query_err("store metrics"))?;
+        }
+        tx.commit().await.map_err(query_err("store metrics"))?;
+        Ok(())
+    }
+
+    pub async fn points(
+        &self,
+        owner: &str,
+        host: Option<&str>,
+    ) -> Result<Vec<PointRow>, StoreError> {
+        let q = match host {
+            Some(_) => "SELECT deployment, host, measurement, tags, field, value, time_ns FROM metric_points WHERE owner = $1 AND host = $2 ORDER BY deployment, host, measurement, tags, field",
+            None => "SELECT deployment, host, measurement, tags, field, value, time_ns FROM metric_points WHERE owner = $1 ORDER BY deployment, host, measurement, tags, field",
+        };
+        let mut query = sqlx::query(q).bind(owner);
+        if let Some(h) = host {
+            query = query.bind(h);
+        }
+        let rows = query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(query_err("read metrics"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(PointRow {
+                    deployment: r.try_get("deployment")?,
+                    host: r.try_get("host")?,
+                    measurement: r.try_get("measurement")?,
+                    tags: r.try_get("tags")?,
+                    field: r.try_get("field")?,
+                    value: r.try_get("value")?,
+                    time_ns: r.try_get("time_ns")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(query_err("read metrics"))
+    }
+}
+
+impl Store {
+    /// Counts a new failure of the host now (an agent's death is one event, even while the
+    /// host is already failed for another reason): the failure epoch grows by one.
+    pub async fn agent_count_failure(
+        &self,
+        deployment: &str,
+        host: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE agents SET failed_since = $1, failure_epoch = failure_epoch + 1 WHERE deployment = $2 AND host = $3")
+            .bind(now_ms())
+            .bind(deployment)
+            .bind(host)
+            .execute(&self.pool)
+            .await
+            .map_err(query_err("count host failure"))?;
+        Ok(())
+    }
+}

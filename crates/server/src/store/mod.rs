@@ -11,7 +11,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Row};
 
 mod ivkcs;
-pub use ivkcs::Owned;
+pub use ivkcs::{MonitoringUserRow, Owned, PointRow};
 
 /// Numbered migrations. A step is never edited once released; new ones are appended.
 pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
@@ -118,6 +118,30 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
             deployment TEXT NOT NULL,
             ip TEXT NOT NULL,
             updated_at BIGINT NOT NULL)",
+        ],
+    ),
+    (
+        52,
+        "metrics intake",
+        &[
+            // One monitoring user per owner; the password is sealed, its hash finds the user.
+            "CREATE TABLE IF NOT EXISTS monitoring_users (
+            user_id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL UNIQUE,
+            password_hash TEXT NOT NULL,
+            password_sealed TEXT NOT NULL,
+            created_at BIGINT NOT NULL)",
+            // The latest point of each series field.
+            "CREATE TABLE IF NOT EXISTS metric_points (
+            owner TEXT NOT NULL,
+            deployment TEXT NOT NULL,
+            host TEXT NOT NULL,
+            measurement TEXT NOT NULL,
+            tags TEXT NOT NULL,
+            field TEXT NOT NULL,
+            value TEXT NOT NULL,
+            time_ns BIGINT NOT NULL,
+            PRIMARY KEY (owner, deployment, host, measurement, tags, field))",
         ],
     ),
 ];
