@@ -18,6 +18,7 @@ command -v ssh-keygen >/dev/null || need_apt+=(openssh-client)   # localcloud ge
 command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || need_apt+=(iproute2)
 command -v nft >/dev/null || [ -x /usr/sbin/nft ] || need_apt+=(nftables)
 command -v curl >/dev/null || need_apt+=(curl)          # the data plane tests fetch from inside VMs
+command -v dig >/dev/null || need_apt+=(bind9-dnsutils) # ivkcs_dns records queried over UDP
 command -v capsh >/dev/null || [ -x /usr/sbin/capsh ] || [ -x /sbin/capsh ] || need_apt+=(libcap2-bin)  # drops CAP_NET_ADMIN
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)  # the store on PostgreSQL
 # the browser tests: Debian's Chromium driven from Node with playwright-core
@@ -37,6 +38,9 @@ if [ -x scripts/peers.sh ]; then
   log "preparing Python peers"
   scripts/peers.sh
   export VITRINA_PEERS_VENV="$root/.venv-peers"
+  # boto3: the real S3 client the ivkcs_s3 test puts and gets objects with
+  "$VITRINA_PEERS_VENV/bin/python" -c 'import boto3' 2>/dev/null \
+    || "$VITRINA_PEERS_VENV/bin/python" -m pip install --quiet --disable-pip-version-check 'boto3>=1.34'
 fi
 
 # --- Rust ---------------------------------------------------------------------------------

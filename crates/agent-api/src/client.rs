@@ -260,6 +260,55 @@ impl EngineClient {
             .await
             .map(drop)
     }
+
+    /// Creates the deployment's bucket `name` if missing; its key pair.
+    pub async fn put_s3(&self, name: &str) -> Result<crate::services::S3Bucket, ClientError> {
+        let path = format!("{ENGINE_PREFIX}/s3/{}", segment(name));
+        self.http.json(Method::PUT, &path, None::<&()>, None).await
+    }
+
+    pub async fn delete_s3(&self, name: &str) -> Result<(), ClientError> {
+        let path = format!("{ENGINE_PREFIX}/s3/{}", segment(name));
+        self.http
+            .send(Method::DELETE, &path, None::<&()>, None)
+            .await
+            .map(drop)
+    }
+
+    pub async fn put_dns(
+        &self,
+        fqdn: &str,
+        spec: &crate::services::DnsRecordSpec,
+    ) -> Result<crate::services::DnsRecord, ClientError> {
+        let path = format!("{ENGINE_PREFIX}/dns/{}", segment(fqdn));
+        self.http.json(Method::PUT, &path, Some(spec), None).await
+    }
+
+    /// The metrics intake's credentials (created on first call).
+    pub async fn monitoring_user(&self) -> Result<crate::services::MonitoringUser, ClientError> {
+        let path = format!("{ENGINE_PREFIX}/monitoring-user");
+        self.http.json(Method::GET, &path, None::<&()>, None).await
+    }
+
+    /// The latest points the intake holds for `host` (every host when `None`).
+    pub async fn metrics(
+        &self,
+        host: Option<&str>,
+    ) -> Result<Vec<crate::services::MetricPoint>, ClientError> {
+        let path = match host {
+            Some(h) => format!("{ENGINE_PREFIX}/metrics?host={}", segment(h)),
+            None => format!("{ENGINE_PREFIX}/metrics"),
+        };
+        self.http.json(Method::GET, &path, None::<&()>, None).await
+    }
+
+    pub async fn delete_dns(&self, fqdn: &str) -> Result<(), ClientError> {
+        let path = format!("{ENGINE_PREFIX}/dns/{}", segment(fqdn));
+        self.http
+            .send(Method::DELETE, &path, None::<&()>, None)
+            .await
+            .map(drop)
+    }
 }
 
 /// The agent's client: its token decides the deployment and host.

@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod paths;
+pub mod services;
 pub mod wire;
 
 pub use client::{AgentClient, ClientError, EngineClient};

@@ -396,6 +396,12 @@ pub struct RegisterRequest {
     pub version: String,
     /// The machine's own host name (for the operator; the token decides the host).
     pub hostname: String,
+    /// Set when the agent before this one, in the same boot of the machine, ended without being
+    /// asked to stop (killed or crashed) and its supervisor started this one: what the agent
+    /// knows of it. The config service marks the host failed until a clean start (a reboot or
+    /// a replaced VM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unexpected_restart: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ use vitrina_agent_api::{AgentClient, ClientError};
 use vitrina_common::Secret;
 
 use crate::journal::{Entry, Journal};
+use crate::liveness::Liveness;
 use crate::runner::{run_step, signal_group, Context};
 use crate::{log, AgentError, Settings};
 
@@ -54,8 +55,41 @@ struct Agent {
     status: Shared,
 }
 
-/// Runs until the token is refused (or forever).
+/// Runs until the token is refused or the agent is told to stop (`SIGTERM`, `SIGINT`); only
+/// that orderly stop removes the liveness marker (see [`crate::liveness`]).
 pub async fn run(settings: Settings) -> Result<(), AgentError> {
+    let (liveness, previous) =
+        Liveness::claim(&settings.run_dir).map_err(|source| AgentError::Run {
+            path: settings.run_dir.clone(),
+            source,
+        })?;
+    if let Some(note) = &previous {
+        log(note);
+    }
+    use tokio::signal::unix::{signal, SignalKind};
+    let listen = |kind| {
+        signal(kind).map_err(|source| AgentError::Run {
+            path: settings.run_dir.clone(),
+            source,
+        })
+    };
+    let (mut term, mut int) = (
+        listen(SignalKind::terminate())?,
+        listen(SignalKind::interrupt())?,
+    );
+    let outcome = tokio::select! {
+        r = work(settings, previous) => r,
+        _ = term.recv() => Ok(()),
+        _ = int.recv() => Ok(()),
+    };
+    if outcome.is_ok() {
+        log("stopping");
+        liveness.release();
+    }
+    outcome
+}
+
+async fn work(settings: Settings, previous: Option<String>) -> Result<(), AgentError> {
     let token =
         std::fs::read_to_string(&settings.token_file).map_err(|source| AgentError::Token {
             path: settings.token_file.clone(),
@@ -87,6 +121,7 @@ pub async fn run(settings: Settings) -> Result<(), AgentError> {
             .register(&RegisterRequest {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 hostname: hostname.clone(),
+                unexpected_restart: previous.clone(),
             })
             .await
         {

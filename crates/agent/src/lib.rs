@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod checks;
 pub mod journal;
+pub mod liveness;
 pub mod runner;
 
 use std::path::PathBuf;
@@ -20,6 +21,8 @@ pub struct Settings {
     pub token_file: PathBuf,
     /// Journal, scripts, results (`result/` as VK's `/etc/sower/result`).
     pub state_dir: PathBuf,
+    /// Emptied by every boot (`/run/vitrina-agent`): tells a restart after a death from a start.
+    pub run_dir: PathBuf,
 }
 
 /// Errors that stop the agent (everything else is retried).
@@ -41,6 +44,12 @@ pub enum AgentError {
     },
     #[error(transparent)]
     Client(#[from] vitrina_agent_api::ClientError),
+    #[error("cannot use the run folder {path}")]
+    Run {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("the config service refused the agent's token (401): was the host's VM replaced?")]
     Refused,
 }

@@ -1,14 +1,17 @@
-//! `vitrina-agent --server URL --token-file FILE --state-dir DIR`
+//! `vitrina-agent --server URL --token-file FILE --state-dir DIR --run-dir DIR`
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use vitrina_agent::{log, Settings};
 
-const USAGE: &str = "usage: vitrina-agent --server URL [--token-file FILE] [--state-dir DIR]
+const USAGE: &str =
+    "usage: vitrina-agent --server URL [--token-file FILE] [--state-dir DIR] [--run-dir DIR]
   --server URL        the config service (e.g. http://10.0.0.1:8080)
   --token-file FILE   the host's agent token (default /etc/vitrina-agent/token)
-  --state-dir DIR     journal, scripts and results (default /var/lib/vitrina-agent)";
+  --state-dir DIR     journal, scripts and results (default /var/lib/vitrina-agent)
+  --run-dir DIR       emptied by every boot (default /run/vitrina-agent): a marker there
+                      tells a restart after the agent died from a clean start";
 
 /// What the command line asks for.
 enum Parsed {
@@ -21,6 +24,7 @@ fn parse() -> Result<Parsed, String> {
     let mut server = None;
     let mut token_file = PathBuf::from("/etc/vitrina-agent/token");
     let mut state_dir = PathBuf::from("/var/lib/vitrina-agent");
+    let mut run_dir = PathBuf::from("/run/vitrina-agent");
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("`{name}` needs a value"));
@@ -28,6 +32,7 @@ fn parse() -> Result<Parsed, String> {
             "--server" => server = Some(value("--server")?),
             "--token-file" => token_file = PathBuf::from(value("--token-file")?),
             "--state-dir" => state_dir = PathBuf::from(value("--state-dir")?),
+            "--run-dir" => run_dir = PathBuf::from(value("--run-dir")?),
             "--version" => {
                 println!("vitrina-agent {}", env!("CARGO_PKG_VERSION"));
                 return Ok(Parsed::Done);
@@ -43,6 +48,7 @@ fn parse() -> Result<Parsed, String> {
         server: server.ok_or("`--server` is required")?,
         token_file,
         state_dir,
+        run_dir,
     }))
 }
 

@@ -571,8 +571,10 @@ resource "null_resource" "vm" {{
     );
     apply(&engine, dir.path()).await.expect("replacing apply");
 
-    // The replacement host's agent comes up: no further replacement.
+    // The replacement host's agent comes up: no further replacement. A new machine boots with
+    // an empty /run, so its agent starts clean (not as a restart after a death).
     let base = a.state.parent().expect("agent folder").to_owned();
+    let _ = std::fs::remove_dir_all(base.join("run"));
     let _a2 = h.spawn_agent(&base);
     let deadline = Instant::now() + Duration::from_secs(60);
     while h

@@ -550,10 +550,10 @@ codes! {
         fix: "Nothing to fix in the manifest: the next run (by this or another worker) continues from the state.",
     }
     TF_DEPRECATED = "tf/deprecated", Warning, "engine" {
-        what: "A form Terraform still accepts but has deprecated, such as quoted references in `ignore_changes`.",
-        why: "A later Terraform version may refuse it; the current form says the same thing.",
-        example: "`ignore_changes = [\"triggers\"]`.",
-        fix: "Write the reference without quotes: `ignore_changes = [triggers]`.",
+        what: "A form Terraform still accepts but has deprecated, such as quoted references in `ignore_changes`, or a resource type or data source its provider deprecates (`ivkcs_agent_init`, `ivkcs_agent_status`).",
+        why: "A later Terraform or provider version may refuse it; the current form says the same thing.",
+        example: "`ignore_changes = [\"triggers\"]`; `resource \"ivkcs_agent_init\" \"a\" { … }`.",
+        fix: "Write the reference without quotes: `ignore_changes = [triggers]`; use what the warning's help names (`ivkcs_user_data` instead of `ivkcs_agent_init`).",
     }
     TF_CONDITION = "tf/condition", Error, "engine" {
         what: "A `precondition` or `postcondition` of a resource, data source or output is false.",

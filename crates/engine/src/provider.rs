@@ -142,6 +142,9 @@ pub struct Schema {
     /// Bumped when the stored shape changes (recorded in the state).
     pub version: u64,
     pub description: String,
+    /// Set when the provider deprecates the resource type or data source: plan and apply warn
+    /// with this message at each block that uses it (Terraform's `Block.Deprecated`).
+    pub deprecated: Option<String>,
 }
 
 impl Schema {

@@ -32,11 +32,13 @@ mod store;
 mod cinder;
 mod cinder_quotas;
 mod disks;
+pub mod dns;
 mod faults;
 mod glance;
 mod keystone;
 mod neutron;
 mod nova;
+pub mod s3;
 mod util;
 
 use std::path::PathBuf;
@@ -130,6 +132,10 @@ pub enum OpenError {
     },
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    #[error(transparent)]
+    S3(#[from] s3::S3Error),
+    #[error(transparent)]
+    Dns(#[from] dns::DnsError),
     #[error("cannot write `{path}`")]
     ClientFile {
         path: PathBuf,
@@ -182,6 +188,10 @@ impl Cloud {
 #[derive(Clone)]
 pub struct LocalCloud {
     cloud: Arc<Cloud>,
+    /// The S3-compatible object store below `/s3` (`ivkcs_s3`'s buckets).
+    s3: Arc<s3::S3Store>,
+    /// The DNS records `ivkcs_dns` creates (served over UDP by whoever runs localcloud).
+    dns: Arc<dns::DnsZone>,
 }
 
 impl LocalCloud {
@@ -229,7 +239,9 @@ impl LocalCloud {
         store.flush()?;
         tokio::spawn(store.clone().run_writer());
         nova::resume(&cloud).await;
-        Ok(Self { cloud })
+        let s3 = s3::S3Store::open(&data.join("s3"))?;
+        let dns = dns::DnsZone::open(&data.join("dns"))?;
+        Ok(Self { cloud, s3, dns })
     }
 
     /// The router serving every API below [`Config::base_url`]. Nest it under the prefix that
@@ -246,7 +258,7 @@ impl LocalCloud {
     }
 
     fn api_router(&self) -> Router {
-        Router::new()
+        let openstack = Router::new()
             .route("/healthz", get(healthz))
             .merge(keystone::routes())
             .merge(nova::routes())
@@ -259,7 +271,19 @@ impl LocalCloud {
                 self.cloud.clone(),
                 keystone::enforce_access_rules,
             ))
-            .with_state(self.cloud.clone())
+            .with_state(self.cloud.clone());
+        // S3 signs its own requests (SigV4): outside Keystone's middleware.
+        Router::new().nest("/s3", self.s3.router()).merge(openstack)
+    }
+
+    /// The object store served below `/s3`.
+    pub fn s3(&self) -> &Arc<s3::S3Store> {
+        &self.s3
+    }
+
+    /// The DNS records; serve them with [`dns::serve`].
+    pub fn dns(&self) -> &Arc<dns::DnsZone> {
+        &self.dns
     }
 
     /// Credentials of the admin and demo identities.
@@ -362,6 +386,10 @@ pub struct ServerPlace {
 pub enum LocateError {
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    #[error(transparent)]
+    S3(#[from] s3::S3Error),
+    #[error(transparent)]
+    Dns(#[from] dns::DnsError),
     #[error("no server `{0}` in this localcloud")]
     NotFound(String),
     #[error("several servers are named `{name}`: {ids}; give the id")]

@@ -35,6 +35,8 @@ pub struct ConfigService {
     pub heartbeat: Duration,
     /// The URL agents use to reach this service when it differs from the engine's.
     agent_url: std::sync::OnceLock<String>,
+    /// Buckets and DNS records (`crate::services`), when the built-in cloud runs.
+    pub services: crate::services::Services,
 }
 
 /// What a stored result holds beyond its plain columns (sealed: outputs may hold secrets).
@@ -98,6 +100,7 @@ impl ConfigService {
             health_timeout,
             heartbeat,
             agent_url: std::sync::OnceLock::new(),
+            services: Default::default(),
         })
     }
 
@@ -172,10 +175,29 @@ impl ConfigService {
         req: &RegisterRequest,
     ) -> Result<RegisterResponse, ServerError> {
         let version: String = req.version.chars().take(64).collect();
+        let ds = d.to_string();
+        self.store.agent_register(&ds, h.as_str(), &version).await?;
+        let died = match &req.unexpected_restart {
+            Some(note) => {
+                let note: String = note.chars().filter(|c| !c.is_control()).take(300).collect();
+                Some(
+                    self.sealer
+                        .seal(&place("agent-died", &[&ds, h.as_str()]), note.as_bytes())?,
+                )
+            }
+            None => None,
+        };
         self.store
-            .agent_register(&d.to_string(), h.as_str(), &version)
+            .agent_note_start(&ds, h.as_str(), died.as_deref())
             .await?;
-        tracing::info!(deployment = %d, host = %h, version = %version, "agent registered");
+        if died.is_some() {
+            // A death is a failure of its own: counted now, so the recovery chain replaces the
+            // host even when it was already failed for another reason.
+            self.store.agent_count_failure(&ds, h.as_str()).await?;
+            tracing::warn!(deployment = %d, host = %h, version = %version, "agent restarted after it died");
+        } else {
+            tracing::info!(deployment = %d, host = %h, version = %version, "agent registered");
+        }
         Ok(RegisterResponse {
             deployment: *d,
             host: h.clone(),
@@ -262,6 +284,20 @@ impl ConfigService {
         let now = now_ms();
         let limit = i64::try_from(self.health_timeout.as_millis()).unwrap_or(i64::MAX);
         let secs = self.health_timeout.as_secs();
+        let ds = d.to_string();
+        if let Some((_, note)) = self.store.agent_death(&ds, h.as_str()).await? {
+            let note = note
+                .map(|n| {
+                    self.sealer
+                        .open(&place("agent-died", &[&ds, h.as_str()]), &n)
+                })
+                .transpose()?
+                .map(|b| String::from_utf8_lossy(&b).into_owned());
+            return Ok(Some(format!(
+                "the agent died and its supervisor restarted it: {}",
+                note.as_deref().unwrap_or("no details")
+            )));
+        }
         if agent.status.as_deref() == Some("failed") {
             return Ok(Some(format!(
                 "the agent reported `failed`: {}",
@@ -277,7 +313,6 @@ impl ConfigService {
             }
             _ => {}
         }
-        let ds = d.to_string();
         let sets = self.store.check_sets(&ds).await?;
         let results = self.store.check_results(&ds).await?;
         for set in sets

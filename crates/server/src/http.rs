@@ -38,7 +38,7 @@ async fn authenticate(parts: &Parts, state: &HttpState) -> Result<Actor, ServerE
 }
 
 /// The engine, authenticated from `Authorization: Bearer …` before any body is read.
-struct EngineCaller;
+pub(crate) struct EngineCaller;
 
 impl FromRequestParts<HttpState> for EngineCaller {
     type Rejection = ServerError;

@@ -13,10 +13,12 @@ pub mod hoe;
 pub mod home;
 pub mod http;
 pub mod metrics;
+pub mod metrics_intake;
 pub mod openapi;
 pub mod products;
 pub mod products_http;
 pub mod sdf;
+pub mod services;
 pub mod store;
 pub mod tenants;
 pub mod web;
@@ -66,6 +68,9 @@ pub struct ServerConfig {
     pub cloud_write_fault_percent: u8,
     /// The VM-SDF catalog file served at `/sdf/v1/catalog` (from `vitrina sdf build`).
     pub sdf_catalog: Option<PathBuf>,
+    /// Where the built-in cloud's DNS server (`ivkcs_dns` records) answers on the machine
+    /// (UDP); VMs also reach it at the machine's ext-net address, port 53.
+    pub dns_listen: SocketAddr,
 }
 
 impl ServerConfig {
@@ -86,6 +91,7 @@ impl ServerConfig {
             hoe: hoe::HoeSettings::default(),
             cloud_write_fault_percent: 0,
             sdf_catalog: None,
+            dns_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
 }
@@ -137,6 +143,8 @@ pub struct Server {
     pub hoe: Arc<hoe::Hoe>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The DNS server's tasks.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// The file holding the engine's token in the data folder.
@@ -205,6 +213,14 @@ impl Server {
                 service: service.clone(),
                 catalog: cfg.sdf_catalog.clone(),
                 base_url: base.clone(),
+            }))
+            .merge(services::routes(http::HttpState {
+                service: service.clone(),
+                agent_binary: None,
+            }))
+            .merge(metrics_intake::routes(http::HttpState {
+                service: service.clone(),
+                agent_binary: None,
             }));
         let cloud = if cfg.cloud {
             let mut lc = vitrina_localcloud::Config::new(
@@ -259,6 +275,45 @@ impl Server {
             },
         );
         router = router.merge(hoe::http::routes(hoe.clone()));
+        service
+            .services
+            .set_vm_base_url(service.agent_url().unwrap_or_else(|| base.clone()));
+        let mut background = Vec::new();
+        if let Some(c) = &cloud {
+            let vm_base = service.agent_url();
+            service.services.set_s3(
+                c.s3().clone(),
+                format!("{base}/cloud/s3"),
+                vm_base.as_ref().map(|u| format!("{u}/cloud/s3")),
+            );
+            let mut servers = Vec::new();
+            let mut sockets =
+                vec![tokio::net::UdpSocket::bind(cfg.dns_listen)
+                    .await
+                    .map_err(|source| StartError::Listen {
+                        addr: cfg.dns_listen,
+                        source,
+                    })?];
+            if let Some(ip) = c.machine_address() {
+                match bind_udp_for_vms(ip, 53) {
+                    Ok(s) => sockets.push(s),
+                    Err(e) => {
+                        tracing::warn!(%ip, error = %e, "VMs cannot reach the DNS server on port 53")
+                    }
+                }
+            }
+            for socket in sockets {
+                if let Ok(a) = socket.local_addr() {
+                    servers.push(a.to_string());
+                }
+                background.push(tokio::spawn(vitrina_localcloud::dns::serve(
+                    socket,
+                    c.dns().clone(),
+                )));
+            }
+            tracing::info!(servers = ?servers, "DNS server for ivkcs_dns records");
+            service.services.set_dns(c.dns().clone(), servers);
+        }
         let home = home::HomeInfo {
             url: base.clone(),
             cloud_network: cloud.as_ref().map(|c| c.network_mode().name().to_owned()),
@@ -343,6 +398,7 @@ impl Server {
             hoe,
             shutdown: Some(tx),
             task,
+            background,
         })
     }
 
@@ -368,6 +424,9 @@ impl Server {
         // Long-polls end within their wait; do not hang on them.
         let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.task).await;
         self.task.abort();
+        for t in &self.background {
+            t.abort();
+        }
         self.service.store.close().await;
         if let Some(cloud) = &self.cloud {
             let _ = cloud.shutdown();
@@ -397,6 +456,17 @@ fn bind_for_vms(ip: std::net::Ipv4Addr, port: u16) -> std::io::Result<tokio::net
         tokio::net::TcpListener::from_std(s.into())
     }
     bind(ip, port).or_else(|_| bind(ip, 0))
+}
+
+/// The DNS server's socket on the machine's ext-net address (`IP_FREEBIND`, as above).
+fn bind_udp_for_vms(ip: std::net::Ipv4Addr, port: u16) -> std::io::Result<tokio::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    s.set_reuse_address(true)?;
+    s.set_freebind_v4(true)?;
+    s.set_nonblocking(true)?;
+    s.bind(&SocketAddr::from((ip, port)).into())?;
+    tokio::net::UdpSocket::from_std(s.into())
 }
 
 /// Reads `DATA/config-token` or creates it; its hash is kept in the store.

@@ -133,6 +133,7 @@ async fn engine_and_agents_authenticate_separately() {
         .register(&RegisterRequest {
             version: "t".into(),
             hostname: "m".into(),
+            unexpected_restart: None,
         })
         .await
         .expect("register");
@@ -350,6 +351,7 @@ async fn a_host_is_failed_by_status_by_silence_and_by_checks() {
         a.register(&RegisterRequest {
             version: "t".into(),
             hostname: "m".into(),
+            unexpected_restart: None,
         })
         .await
         .expect("register");

@@ -62,8 +62,17 @@ impl Harness {
         Harness::start_with(Duration::from_secs(300)).await
     }
 
+    /// With the built-in cloud (shared network): its object store and DNS server.
+    pub async fn start_cloud() -> Harness {
+        Harness::start_full(Duration::from_secs(300), true).await
+    }
+
     /// With `health_timeout` (how long until a silent host counts as failed).
     pub async fn start_with(health_timeout: Duration) -> Harness {
+        Harness::start_full(health_timeout, false).await
+    }
+
+    async fn start_full(health_timeout: Duration, cloud: bool) -> Harness {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut cfg = ServerConfig::new(
             "127.0.0.1:0".parse().expect("addr"),
@@ -71,6 +80,8 @@ impl Harness {
         );
         cfg.heartbeat = Duration::from_millis(500);
         cfg.health_timeout = health_timeout;
+        cfg.cloud = cloud;
+        cfg.cloud_network = vitrina_localcloud::NetworkSetting::Shared;
         let server = Server::start(cfg).await.expect("server starts");
         let engine =
             EngineClient::new(&server.url, server.engine_token.clone()).expect("engine client");
@@ -121,6 +132,8 @@ impl Harness {
             .arg(base.join("token"))
             .arg("--state-dir")
             .arg(&state)
+            .arg("--run-dir")
+            .arg(base.join("run"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log_file))

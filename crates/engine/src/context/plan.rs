@@ -64,6 +64,22 @@ pub(crate) async fn plan(
     let cg = ConfigGraph::build(config, &mut diags);
     super::strict::check(config, &mut diags);
     let schemas = engine.schemas(config, &mut diags);
+    // The provider's own warnings: resource types and data sources it deprecates.
+    for rc in config.resources.values() {
+        if let Some(why) = schemas
+            .resource_in(&rc.provider, &rc.addr)
+            .and_then(|s| s.deprecated.as_deref())
+        {
+            warnings.push(
+                Diagnostic::warning(
+                    vitrina_diagnostics::codes::TF_DEPRECATED,
+                    rc.span.clone(),
+                    format!("`{}` is deprecated", rc.addr.type_name),
+                )
+                .with_help(why.to_owned()),
+            );
+        }
+    }
     // The static checks of `validate` (unknown types are reported just above).
     let data = crate::schema_data::of_registry(&engine.registry);
     crate::static_check::check_bodies(config, &data, false, &mut diags);

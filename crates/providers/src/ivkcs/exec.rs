@@ -73,6 +73,7 @@ pub(super) fn schemas(p: &mut ProviderSchema) {
         "ivkcs_agent_status".into(),
         Schema {
             description: "removed by VK on 24.04.24; accepted for older packages".into(),
+            deprecated: Some("VK removed `ivkcs_agent_status` on 24.04.24; vitrina still accepts it for older packages (its auto-recovery chain works), but VK Cloud will refuse it".into()),
             ..Schema::new()
                 .attr("uuid", r(string()))
                 .attr("host", r(string()))

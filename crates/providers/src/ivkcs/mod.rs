@@ -9,8 +9,11 @@
 //! | `ivkcs_agent_exec` | registers an exec group; apply waits for every host's result |
 //! | `ivkcs_agent_check` | registers health checks; apply waits for the first healthy report |
 //! | `ivkcs_agent_status` (removed by VK, accepted) | the agent's status on one host |
+//! | `ivkcs_s3` | a bucket and its key pair on the config service's S3-compatible store |
+//! | `ivkcs_dns` | an A record `name.domain` on the config service's DNS server |
 //! | `ivkcs_compute_instance_reboot` | reboots an instance (through the OpenStack cloud) and waits for `ACTIVE` |
 //! | data `ivkcs_agent_script_result` | a step's `result` and `structured_result` |
+//! | data `ivkcs_monitoring_user` | credentials and URL of the server's metrics intake (InfluxDB line protocol, as Telegraf sends) |
 //!
 //! It talks HTTP to the config service (`vitrina-agent-api`'s [`EngineClient`]) even when the
 //! service runs in the same process: one tested path. The service and its token come from the
@@ -19,6 +22,7 @@
 mod exec;
 mod keys;
 mod reboot;
+mod services;
 mod user_data;
 
 use std::sync::{Arc, OnceLock};
@@ -98,6 +102,7 @@ pub fn provider_schema() -> &'static ProviderSchema {
         user_data::schemas(&mut p);
         exec::schemas(&mut p);
         reboot::schemas(&mut p);
+        services::schemas(&mut p);
         p
     })
 }
@@ -323,6 +328,12 @@ impl ConfiguredProvider for Ivkcs {
                         .await
                         .map_err(ApplyError::from)
                 }
+                "ivkcs_s3" => services::apply_s3(self, &req.config)
+                    .await
+                    .map_err(ApplyError::from),
+                "ivkcs_dns" => services::apply_dns(self, &req.config)
+                    .await
+                    .map_err(ApplyError::from),
                 t => Err(unknown_type("resource", t).into()),
             }
         })
@@ -352,6 +363,12 @@ impl ConfiguredProvider for Ivkcs {
                     .await
                     .map_err(ApplyError::from),
                 "ivkcs_agent_status" => exec::read_status(self, &req.config)
+                    .await
+                    .map_err(ApplyError::from),
+                "ivkcs_s3" => services::apply_s3(self, &req.config)
+                    .await
+                    .map_err(ApplyError::from),
+                "ivkcs_dns" => services::apply_dns(self, &req.config)
                     .await
                     .map_err(ApplyError::from),
                 // `instance` changed: reboot the new one.
@@ -384,6 +401,12 @@ impl ConfiguredProvider for Ivkcs {
                 "ivkcs_agent_check" => exec::delete_check(self, &req.prior)
                     .await
                     .map_err(ApplyError::from),
+                "ivkcs_s3" => services::delete_s3(self, &req.prior)
+                    .await
+                    .map_err(ApplyError::from),
+                "ivkcs_dns" => services::delete_dns(self, &req.prior)
+                    .await
+                    .map_err(ApplyError::from),
                 _ => Ok(()),
             }
         })
@@ -393,6 +416,7 @@ impl ConfiguredProvider for Ivkcs {
         Box::pin(async move {
             match req.type_name.as_str() {
                 "ivkcs_agent_script_result" => exec::script_result(self, &req.config).await,
+                "ivkcs_monitoring_user" => services::monitoring_user(self, &req.config).await,
                 t => Err(unknown_type("data source", t)),
             }
         })

@@ -60,6 +60,7 @@ pub(super) fn schemas(p: &mut ProviderSchema) {
         "ivkcs_agent_init".into(),
         Schema {
             description: "deprecated by VK: use `ivkcs_user_data`".into(),
+            deprecated: Some("VK deprecated `ivkcs_agent_init`: install the agent with `ivkcs_user_data` (`agent_install = true`, its default)".into()),
             ..Schema::new()
                 .attr("uuid", r(string()))
                 .attr("hosts", r(list_of_strings()).force_new())
@@ -133,14 +134,16 @@ UNIT
   systemctl enable --now vitrina-agent.service
 else
   # No systemd (a localcloud process VM): a supervisor loop restarts the agent whenever it
-  # dies. It stays in the VM's process group, so stopping the VM stops it.
+  # dies. It stays in the VM's process group, so stopping the VM stops it. It empties the
+  # agent's run folder once, at boot (as a real /run is), so an agent that finds its marker
+  # there knows the one before it died in this boot and says so (the host is then failed).
   # Running, not a zombie left from before a reboot (`kill -0` succeeds on zombies).
   OLD="$(cat "$STATE/supervisor.pid" 2>/dev/null || true)"
   if [ -n "$OLD" ] && [ -r "/proc/$OLD/stat" ] && ! grep -q ') Z ' "/proc/$OLD/stat" \
      && grep -q 'vitrina-agent' "/proc/$OLD/cmdline" 2>/dev/null; then
     exit 0
   fi
-  nohup bash -c 'while true; do "$0" --server "$1" --token-file "$2" --state-dir "$3" >>"$3/agent.log" 2>&1; sleep 2; done' \
+  nohup bash -c 'rm -rf "$3/run"; while true; do "$0" --server "$1" --token-file "$2" --state-dir "$3" --run-dir "$3/run" >>"$3/agent.log" 2>&1; sleep 2; done' \
     "$BIN" "$SERVER" "$ETC/token" "$STATE" >/dev/null 2>&1 </dev/null &
   echo $! > "$STATE/supervisor.pid"
 fi

@@ -17,6 +17,9 @@ pub mod web;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Row};
 
+mod ivkcs;
+pub use ivkcs::{MonitoringUserRow, Owned, PointRow};
+
 /// Numbered migrations. A step is never edited once released; new ones are appended.
 pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
     (
@@ -101,6 +104,57 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
     (20, "tenants", tenants::MIGRATION_20),
     (21, "products", products::MIGRATION_21),
     (40, "vm-sdf config services", sdf::MIGRATION_40),
+    (
+        50,
+        "agent restarts after a death",
+        &[
+            // Set when an agent registers saying the one before it died in the same boot;
+            // cleared by a clean start (a reboot or a replaced VM). The note is sealed.
+            "ALTER TABLE agents ADD COLUMN died_at BIGINT",
+            "ALTER TABLE agents ADD COLUMN died_note_sealed TEXT",
+        ],
+    ),
+    (
+        51,
+        "ivkcs buckets and DNS names",
+        &[
+            // Which deployment owns a bucket name / a DNS name (the keys are derived by the
+            // object store, never stored here).
+            "CREATE TABLE IF NOT EXISTS s3_buckets (
+            name TEXT PRIMARY KEY,
+            deployment TEXT NOT NULL,
+            created_at BIGINT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS dns_records (
+            fqdn TEXT PRIMARY KEY,
+            deployment TEXT NOT NULL,
+            ip TEXT NOT NULL,
+            updated_at BIGINT NOT NULL)",
+        ],
+    ),
+    (
+        52,
+        "metrics intake",
+        &[
+            // One monitoring user per owner; the password is sealed, its hash finds the user.
+            "CREATE TABLE IF NOT EXISTS monitoring_users (
+            user_id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL UNIQUE,
+            password_hash TEXT NOT NULL,
+            password_sealed TEXT NOT NULL,
+            created_at BIGINT NOT NULL)",
+            // The latest point of each series field.
+            "CREATE TABLE IF NOT EXISTS metric_points (
+            owner TEXT NOT NULL,
+            deployment TEXT NOT NULL,
+            host TEXT NOT NULL,
+            measurement TEXT NOT NULL,
+            tags TEXT NOT NULL,
+            field TEXT NOT NULL,
+            value TEXT NOT NULL,
+            time_ns BIGINT NOT NULL,
+            PRIMARY KEY (owner, deployment, host, measurement, tags, field))",
+        ],
+    ),
     (60, "web sessions", web::MIGRATION_60),
 ];
 
