@@ -24,6 +24,7 @@ pub mod body;
 pub mod cloudinit;
 pub mod dataplane;
 pub mod error;
+mod fixtures;
 pub mod hypervisor;
 mod model;
 mod server;
@@ -31,7 +32,9 @@ mod store;
 
 mod cinder;
 mod cinder_quotas;
+mod cinder_types;
 mod disks;
+mod extensions;
 mod glance;
 mod keystone;
 mod neutron;
@@ -49,6 +52,7 @@ use serde::Serialize;
 
 pub use dataplane::{NetworkMode, NetworkSetting};
 pub use error::{ApiError, Service};
+pub use fixtures::{Fixtures, DEVSTACK_IMAGE};
 pub use hypervisor::{kill_instances, Hypervisor, ProcessHypervisor};
 pub use server::{serve, Limits};
 use store::Store;
@@ -72,6 +76,8 @@ pub struct Config {
     pub external_cidr: Option<String>,
     /// The largest image upload in bytes (Glance's `image_size_cap`, default 1 TiB).
     pub image_size_cap: u64,
+    /// What to create besides the bootstrap (`--fixtures devstack`).
+    pub fixtures: Fixtures,
 }
 
 impl Config {
@@ -88,6 +94,7 @@ impl Config {
             network: NetworkSetting::Auto,
             external_cidr: None,
             image_size_cap: 1 << 40,
+            fixtures: Fixtures::None,
         }
     }
 }
@@ -194,8 +201,19 @@ impl LocalCloud {
             net,
         });
         keystone::bootstrap(&cloud);
+        cloud.store.write(|db| {
+            if !db.catalog_seeded {
+                nova::seed_flavors(db);
+                cinder_types::seed_types(db);
+                db.catalog_seeded = true;
+            }
+        });
         neutron::bootstrap(&cloud);
         glance::bootstrap(&cloud).map_err(|source| OpenError::DataDir {
+            path: data.join("images"),
+            source,
+        })?;
+        fixtures::apply(&cloud).map_err(|source| OpenError::DataDir {
             path: data.join("images"),
             source,
         })?;
@@ -215,6 +233,7 @@ impl LocalCloud {
             .merge(neutron::routes())
             .merge(cinder::routes())
             .merge(glance::routes())
+            .merge(extensions::routes())
             .fallback(not_found)
             .layer(axum::middleware::from_fn(service_errors))
             .layer(axum::middleware::from_fn_with_state(
