@@ -107,14 +107,33 @@ start=$(date +%s)
 stestr --test-path ./openstackclient/tests/functional run --concurrency "${OSC_CONCURRENCY:-4}" \
   --subunit "${filters[@]}" >"$work/results.subunit" 2>"$work/stestr.log" || true
 elapsed=$(($(date +%s) - start))
-subunit2csv <"$work/results.subunit" >"$work/results.csv.raw" || true
-# test id, status (success, fail, skip) — one line per test.
-"$venv/bin/python" - "$work/results.csv.raw" >"$work/results.csv" <<'PY'
-import csv, sys
-with open(sys.argv[1], newline='') as f:
-    for row in csv.DictReader(f):
-        test = row['test'].split('[')[0]
-        print(f"{test},{row['status']}")
+# test id, status (success, fail, skip) — one line per test, read from the subunit stream
+# (also a stream cut short by an interrupted run).
+"$venv/bin/python" - "$work/results.subunit" >"$work/results.csv" <<'PY'
+import sys
+import subunit
+import testtools
+
+statuses = {}
+
+
+def on_test(test):
+    statuses[test['id']] = test['status']
+
+
+with open(sys.argv[1], 'rb') as f:
+    stream = subunit.ByteStreamToStreamResult(f, non_subunit_name='stdout')
+    result = testtools.StreamToDict(on_test)
+    result.startTestRun()
+    try:
+        stream.run(result)
+    finally:
+        result.stopTestRun()
+kind = {'success': 'success', 'xfail': 'success', 'skip': 'skip'}
+for test, status in sorted(statuses.items()):
+    if status in ('exists', 'inprogress'):
+        continue
+    print(f"{test.split('[')[0]},{kind.get(status, 'fail')}")
 PY
 cp "$work/results.csv" "$root/target/osc-functional-results.csv" 2>/dev/null || true
 
