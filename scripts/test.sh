@@ -52,6 +52,12 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 log "cargo test --workspace"
 cargo test --workspace
 
+# --- python-openstackclient's own functional tests against localcloud (opt-in: long) --------
+if [ "${VITRINA_OSC_FUNCTIONAL:-}" = 1 ]; then
+  log "python-openstackclient functional tests (scripts/osc-functional.sh)"
+  scripts/osc-functional.sh --min-pass "${VITRINA_OSC_MIN_PASS:-0}"
+fi
+
 # --- Browser tests ------------------------------------------------------------------------
 # The real `vitrina serve --demo` (built by the tests above) in headless Chromium; installs
 # playwright-core and axe-core from tests/browser/package-lock.json.

@@ -8,6 +8,12 @@ use clap::Subcommand;
 use crate::exit::print_error;
 use crate::ExitStatus;
 
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum FixturesArg {
+    None,
+    Devstack,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum LocalcloudCommand {
     /// Serve Keystone, Nova, Neutron, Cinder and Glance APIs on one address
@@ -21,6 +27,15 @@ pub enum LocalcloudCommand {
         /// External base URL written into the catalog and clouds.yaml (default `http://LISTEN`)
         #[arg(long)]
         public_url: Option<String>,
+        /// What to create on first start besides the bootstrap: `devstack` makes devstack's
+        /// flavors, CirrOS image, `public`/`private` networks, `router1`, zone `nova`, the
+        /// `alt_demo` tenant and the `devstack*` clouds in clouds.yaml
+        #[arg(long, value_enum, default_value = "none")]
+        fixtures: FixturesArg,
+        /// Stop every server (and its network namespace) when localcloud exits, instead of
+        /// leaving them running for the next start (test runs)
+        #[arg(long)]
+        stop_servers_on_exit: bool,
     },
     /// Run a command inside a server: in its network namespace and its folder, printing its
     /// output and exit code (`vitrina localcloud exec web-1 -- ip addr`)
@@ -47,6 +62,8 @@ pub fn run(cmd: LocalcloudCommand) -> ExitStatus {
             listen,
             data,
             public_url,
+            fixtures,
+            stop_servers_on_exit,
         } => {
             let rt = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -58,12 +75,25 @@ pub fn run(cmd: LocalcloudCommand) -> ExitStatus {
                     return ExitStatus::Usage;
                 }
             };
-            rt.block_on(serve(listen, data, public_url))
+            let fixtures = match fixtures {
+                FixturesArg::None => vitrina_localcloud::Fixtures::None,
+                FixturesArg::Devstack => vitrina_localcloud::Fixtures::Devstack,
+            };
+            let status = rt.block_on(serve(listen, data.clone(), public_url, fixtures));
+            if stop_servers_on_exit {
+                vitrina_localcloud::kill_instances(&data.join("instances"));
+            }
+            status
         }
     }
 }
 
-async fn serve(listen: SocketAddr, data: PathBuf, public_url: Option<String>) -> ExitStatus {
+async fn serve(
+    listen: SocketAddr,
+    data: PathBuf,
+    public_url: Option<String>,
+    fixtures: vitrina_localcloud::Fixtures,
+) -> ExitStatus {
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -73,12 +103,9 @@ async fn serve(listen: SocketAddr, data: PathBuf, public_url: Option<String>) ->
     };
     let addr = listener.local_addr().unwrap_or(listen);
     let base = public_url.unwrap_or_else(|| format!("http://{addr}"));
-    let cloud = match vitrina_localcloud::LocalCloud::open(vitrina_localcloud::Config::new(
-        &data,
-        base.clone(),
-    ))
-    .await
-    {
+    let mut config = vitrina_localcloud::Config::new(&data, base.clone());
+    config.fixtures = fixtures;
+    let cloud = match vitrina_localcloud::LocalCloud::open(config).await {
         Ok(c) => c,
         Err(e) => {
             print_error(&e);

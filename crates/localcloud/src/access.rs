@@ -1,7 +1,9 @@
 //! Project access in one place. Handlers find and list project-owned rows only through these
 //! queries, which take the caller's [`Ctx`]: a row of another project is absent, as Nova,
-//! Neutron and Cinder answer 404 for it. What a caller sees beyond its own rows (shared and
-//! external networks, public images) is decided here too.
+//! Neutron and Cinder answer 404 for it — except to admins, who reach every project's rows by
+//! ID and list them with `all_tenants`/`all_projects` (Nova, Cinder) or always (Neutron), as
+//! OpenStack's default policies allow (probe I1). What a caller sees beyond its own rows
+//! (shared and external networks, public images) is decided here too.
 
 use crate::model::{
     FloatingIp, Image, Map, Network, Port, Router, SecurityGroup, Server, SgRule, Snapshot, Subnet,
@@ -49,11 +51,29 @@ impl Ctx {
         let p = row.project_id();
         !p.is_empty() && p == self.project_id
     }
+
+    /// Whether the caller reaches a row by ID: its own, or any for an admin.
+    pub fn reaches(&self, row: &impl Owned) -> bool {
+        self.owns(row) || self.is_admin()
+    }
+}
+
+/// Whether a list query asks for every project's rows (`all_tenants` in Nova and Cinder; OSC's
+/// `--all-projects`). Any value but a false one counts, as in Nova.
+pub fn wants_all_projects(query: &crate::util::Query) -> bool {
+    query.iter().any(|(k, v)| {
+        (k == "all_tenants" || k == "all_projects")
+            && !matches!(
+                v.to_ascii_lowercase().as_str(),
+                "0" | "false" | "f" | "no" | "off"
+            )
+    })
 }
 
 /// Queries over one kind of row, limited to the caller's project.
 pub trait Scoped<T> {
-    /// The caller's row `id`; `None` when it does not exist or another project owns it.
+    /// The caller's row `id` (any project's for an admin); `None` when it does not exist or
+    /// another project owns it.
     fn mine(&self, ctx: &Ctx, id: &str) -> Option<&T>;
     /// [`Scoped::mine`], to change.
     fn mine_mut(&mut self, ctx: &Ctx, id: &str) -> Option<&mut T>;
@@ -61,15 +81,19 @@ pub trait Scoped<T> {
     fn all_mine<'a>(&'a self, ctx: &'a Ctx) -> impl Iterator<Item = &'a T> + 'a
     where
         T: 'a;
+    /// The caller's rows, or every project's when an admin asks for all (`all`).
+    fn listed<'a>(&'a self, ctx: &'a Ctx, all: bool) -> impl Iterator<Item = &'a T> + 'a
+    where
+        T: 'a;
 }
 
 impl<T: Owned> Scoped<T> for Map<T> {
     fn mine(&self, ctx: &Ctx, id: &str) -> Option<&T> {
-        self.get(id).filter(|r| ctx.owns(*r))
+        self.get(id).filter(|r| ctx.reaches(*r))
     }
 
     fn mine_mut(&mut self, ctx: &Ctx, id: &str) -> Option<&mut T> {
-        self.get_mut(id).filter(|r| ctx.owns(&**r))
+        self.get_mut(id).filter(|r| ctx.reaches(&**r))
     }
 
     fn all_mine<'a>(&'a self, ctx: &'a Ctx) -> impl Iterator<Item = &'a T> + 'a
@@ -78,11 +102,19 @@ impl<T: Owned> Scoped<T> for Map<T> {
     {
         self.values().filter(move |r| ctx.owns(*r))
     }
+
+    fn listed<'a>(&'a self, ctx: &'a Ctx, all: bool) -> impl Iterator<Item = &'a T> + 'a
+    where
+        T: 'a,
+    {
+        let all = all && ctx.is_admin();
+        self.values().filter(move |r| all || ctx.owns(*r))
+    }
 }
 
-/// Whether a project sees a network: its own, shared and external ones.
+/// Whether a project sees a network: its own, shared and external ones (all for an admin).
 pub fn network_visible(n: &Network, ctx: &Ctx) -> bool {
-    ctx.owns(n) || n.shared || n.external
+    ctx.reaches(n) || n.shared || n.external
 }
 
 /// Whether a project sees an image: its own, public and community ones.

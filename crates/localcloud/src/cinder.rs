@@ -21,12 +21,10 @@ use crate::error::{ApiError, ApiResult, Service};
 use crate::model::{
     Image, ImageStatus, Snapshot, SnapshotStatus, State as Db, Volume, VolumeStatus,
 };
-use crate::util::{self, get_str, get_str_map, new_id, now_micro, q, Ctx, ZONES};
+use crate::util::{self, get_str, get_str_map, new_id, now_micro, q, Ctx};
 use crate::{AppState, Cloud};
 
 const S: Service = Service::Volume;
-pub const VOLUME_TYPES: &[&str] = &["ceph-ssd", "ceph-hdd", "high-iops"];
-pub const DEFAULT_TYPE: &str = "ceph-ssd";
 const MAX_VERSION: (u32, u32) = (3, 70);
 const GIB: u64 = 1 << 30;
 
@@ -70,8 +68,7 @@ pub fn routes() -> Router<AppState> {
                 .put(update_snapshot)
                 .delete(delete_snapshot),
         )
-        .route("/volume/v3/{project}/types", get(list_types))
-        .route("/volume/v3/{project}/types/{id}", get(show_type))
+        .merge(crate::cinder_types::routes())
         .route("/volume/v3/{project}/os-availability-zone", get(zones))
         .route("/volume/v3/{project}/limits", get(limits))
         .route(
@@ -84,14 +81,7 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-pub fn type_id(name: &str) -> String {
-    crate::util::stable_uuid(&format!("volume-type/{name}"))
-}
-
-fn type_json(name: &str) -> Value {
-    json!({"id": type_id(name), "name": name, "description": format!("{name} volumes"), "is_public": true,
-           "extra_specs": {"volume_backend_name": name}, "os-volume-type-access:is_public": true, "qos_specs_id": null})
-}
+use crate::cinder_types::{type_id, type_json};
 
 async fn versions(State(c): State<AppState>) -> Response {
     let body = json!({"versions": [{
@@ -104,7 +94,7 @@ async fn versions(State(c): State<AppState>) -> Response {
 }
 
 /// Authenticates and checks the project in the URL.
-fn ctx(c: &Cloud, headers: &HeaderMap, project: &str) -> ApiResult<Ctx> {
+pub(crate) fn ctx(c: &Cloud, headers: &HeaderMap, project: &str) -> ApiResult<Ctx> {
     ctx_mv(c, headers, project).map(|(ctx, _)| ctx)
 }
 
@@ -281,25 +271,23 @@ pub fn new_volume(
         .volume_type
         .clone()
         .or_else(|| snapshot.as_ref().map(|s| s.volume_type.clone()))
-        .unwrap_or_else(|| DEFAULT_TYPE.into());
-    if !VOLUME_TYPES.contains(&vtype.as_str()) && !VOLUME_TYPES.iter().any(|t| type_id(t) == vtype)
-    {
-        return Err(ApiError::not_found(
-            service,
-            format!("Volume type with name {vtype} could not be found."),
-        ));
-    }
-    let vtype = VOLUME_TYPES
-        .iter()
-        .find(|t| type_id(t) == vtype)
-        .map(|t| (*t).to_owned())
-        .unwrap_or(vtype);
+        .unwrap_or_else(|| crate::cinder_types::default_type(db));
+    let vtype = crate::cinder_types::find(db, ctx, &vtype)
+        .map(|t| t.name.clone())
+        .ok_or_else(|| {
+            ApiError::not_found(
+                service,
+                format!("Volume type with name {vtype} could not be found."),
+            )
+        })?;
+    let zones = util::zones(db);
     let az = p
         .availability_zone
         .clone()
         .or_else(|| snapshot.as_ref().map(|s| s.availability_zone.clone()))
-        .unwrap_or_else(|| ZONES[0].into());
-    if !ZONES.contains(&az.as_str()) {
+        .or_else(|| zones.first().cloned())
+        .unwrap_or_default();
+    if !zones.contains(&az) {
         return Err(ApiError::bad_request(
             service,
             format!("Invalid input received: Availability zone '{az}' is invalid."),
@@ -501,9 +489,16 @@ fn list(
 ) -> ApiResult<Response> {
     let name = q(query, "name").map(str::to_owned);
     let status = q(query, "status").map(str::to_owned);
+    // Admins list every project's volumes with `all_tenants` (narrowed by `project_id`);
+    // Cinder ignores both from anyone else.
+    let all = crate::access::wants_all_projects(query);
+    let of_project = q(query, "project_id")
+        .filter(|_| all && ctx.is_admin())
+        .map(str::to_owned);
     let items: Vec<Volume> = c.store.read(|db| {
         db.volumes
-            .all_mine(ctx)
+            .listed(ctx, all)
+            .filter(|v| of_project.as_ref().is_none_or(|p| &v.project_id == p))
             .filter(|v| name.as_ref().is_none_or(|n| v.name.as_ref() == Some(n)))
             .filter(|v| status.as_ref().is_none_or(|s| v.status.as_str() == s))
             .cloned()
@@ -749,16 +744,16 @@ async fn volume_action(
         }
         "os-retype" => {
             let new_type = arg.get("new_type").and_then(Value::as_str).ok_or_else(|| ApiError::bad_request(S, format!("Invalid input for field/attribute new_type. Value: {arg}. 'new_type' is a required property")))?;
-            let name = VOLUME_TYPES
-                .iter()
-                .find(|t| **t == new_type || type_id(t) == new_type)
+            let name = c
+                .store
+                .read(|db| crate::cinder_types::find(db, &ctx, new_type).map(|t| t.name.clone()))
                 .ok_or_else(|| {
                     ApiError::not_found(S, format!("Volume type {new_type} could not be found."))
                 })?;
             if vol.status != VolumeStatus::Available && vol.status != VolumeStatus::InUse {
                 return Err(ApiError::bad_request(S, format!("Invalid volume: Volume status must be available or in-use, but current status is: {}.", vol.status)));
             }
-            if *name == vol.volume_type {
+            if name == vol.volume_type {
                 return Err(ApiError::bad_request(
                     S,
                     "Invalid input received: Retype cannot change to the same volume type.",
@@ -772,7 +767,7 @@ async fn volume_action(
             c.store.write(|db| {
                 if let Some(v) = db.volumes.get_mut(&id) {
                     v.status = VolumeStatus::Retyping;
-                    v.volume_type = (*name).into();
+                    v.volume_type = name.clone();
                 }
             });
             transition(&c, &id, &[], end);
@@ -861,41 +856,15 @@ async fn set_metadata(
     })
 }
 
-async fn list_types(
-    State(c): State<AppState>,
-    headers: HeaderMap,
-    Path(project): Path<String>,
-) -> ApiResult<Json<Value>> {
-    ctx(&c, &headers, &project)?;
-    Ok(Json(
-        json!({"volume_types": VOLUME_TYPES.iter().map(|t| type_json(t)).collect::<Vec<_>>()}),
-    ))
-}
-
-async fn show_type(
-    State(c): State<AppState>,
-    headers: HeaderMap,
-    Path((project, id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
-    ctx(&c, &headers, &project)?;
-    let t = if id == "default" {
-        Some(&DEFAULT_TYPE)
-    } else {
-        VOLUME_TYPES.iter().find(|t| **t == id || type_id(t) == id)
-    };
-    let t =
-        t.ok_or_else(|| ApiError::not_found(S, format!("Volume type {id} could not be found.")))?;
-    Ok(Json(json!({"volume_type": type_json(t)})))
-}
-
 async fn zones(
     State(c): State<AppState>,
     headers: HeaderMap,
     Path(project): Path<String>,
 ) -> ApiResult<Json<Value>> {
     ctx(&c, &headers, &project)?;
+    let zones = c.store.read(util::zones);
     Ok(Json(
-        json!({"availabilityZoneInfo": ZONES.iter().map(|z| json!({"zoneName": z, "zoneState": {"available": true}})).collect::<Vec<_>>()}),
+        json!({"availabilityZoneInfo": zones.iter().map(|z| json!({"zoneName": z, "zoneState": {"available": true}})).collect::<Vec<_>>()}),
     ))
 }
 
@@ -1095,9 +1064,14 @@ fn list_snaps(
     let name = q(query, "name").map(str::to_owned);
     let status = q(query, "status").map(str::to_owned);
     let volume_id = q(query, "volume_id").map(str::to_owned);
+    let all = crate::access::wants_all_projects(query);
+    let of_project = q(query, "project_id")
+        .filter(|_| all && ctx.is_admin())
+        .map(str::to_owned);
     let items: Vec<Snapshot> = c.store.read(|db| {
         db.snapshots
-            .all_mine(ctx)
+            .listed(ctx, all)
+            .filter(|s| of_project.as_ref().is_none_or(|p| &s.project_id == p))
             .filter(|s| name.as_ref().is_none_or(|n| s.name.as_ref() == Some(n)))
             .filter(|s| status.as_ref().is_none_or(|st| s.status.as_str() == st))
             .filter(|s| volume_id.as_ref().is_none_or(|v| &s.volume_id == v))

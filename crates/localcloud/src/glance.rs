@@ -86,16 +86,25 @@ pub(crate) fn data_path(c: &Cloud, id: &str) -> std::path::PathBuf {
 
 /// Creates `vitrina-process-base` on first start.
 pub fn bootstrap(c: &Cloud) -> std::io::Result<()> {
-    let exists = c.store.read(|db| {
-        db.images
-            .values()
-            .any(|i| i.name.as_deref() == Some(BASE_IMAGE))
-    });
+    process_image(c, BASE_IMAGE, true, &["vitrina"])
+}
+
+/// A public image of the process hypervisor named `name`, made once (the base image, and
+/// devstack's CirrOS image with `--fixtures devstack`).
+pub(crate) fn process_image(
+    c: &Cloud,
+    name: &str,
+    protected: bool,
+    tags: &[&str],
+) -> std::io::Result<()> {
+    let exists = c
+        .store
+        .read(|db| db.images.values().any(|i| i.name.as_deref() == Some(name)));
     if exists {
         return Ok(());
     }
     let data: &[u8] = b"vitrina process base image: a VM of the process hypervisor is a process tree in its instance folder\n";
-    let id = crate::util::stable_uuid("image/vitrina-process-base");
+    let id = crate::util::stable_uuid(&format!("image/{name}"));
     crate::store::write_atomic(&data_path(c, &id), data)?;
     let t = now();
     let owner = c.store.read(|db| {
@@ -106,7 +115,7 @@ pub fn bootstrap(c: &Cloud) -> std::io::Result<()> {
     });
     let img = Image {
         id: id.clone(),
-        name: Some(BASE_IMAGE.into()),
+        name: Some(name.into()),
         owner,
         status: ImageStatus::Active,
         visibility: "public".into(),
@@ -119,9 +128,9 @@ pub fn bootstrap(c: &Cloud) -> std::io::Result<()> {
         checksum: Some(hex::encode(md5::Md5::digest(data))),
         os_hash_algo: Some("sha512".into()),
         os_hash_value: Some(hex::encode(sha2::Sha512::digest(data))),
-        protected: true,
+        protected,
         os_hidden: false,
-        tags: vec!["vitrina".into()],
+        tags: tags.iter().map(|t| (*t).to_owned()).collect(),
         properties: [
             ("hypervisor_type".to_owned(), json!("process")),
             ("os_distro".to_owned(), json!("vitrina-process")),

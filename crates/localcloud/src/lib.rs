@@ -24,6 +24,7 @@ pub mod body;
 pub mod cloudinit;
 pub mod dataplane;
 pub mod error;
+mod fixtures;
 pub mod hypervisor;
 mod model;
 mod server;
@@ -31,8 +32,10 @@ mod store;
 
 mod cinder;
 mod cinder_quotas;
+mod cinder_types;
 mod disks;
 pub mod dns;
+mod extensions;
 mod faults;
 mod glance;
 mod keystone;
@@ -52,6 +55,7 @@ use serde::Serialize;
 
 pub use dataplane::{NetworkMode, NetworkSetting};
 pub use error::{ApiError, Service};
+pub use fixtures::{Fixtures, DEVSTACK_IMAGE};
 pub use hypervisor::{kill_instances, Hypervisor, ProcessHypervisor};
 pub use server::{serve, Limits};
 use store::Store;
@@ -80,6 +84,8 @@ pub struct Config {
     pub write_fault_percent: u8,
     /// Failures a test asks for (none by default); see [`Faults`].
     pub faults: Faults,
+    /// What to create besides the bootstrap (`--fixtures devstack`).
+    pub fixtures: Fixtures,
 }
 
 /// Fault injection for tests of clients' error handling: each field makes one operation fail
@@ -117,6 +123,7 @@ impl Config {
             image_size_cap: 1 << 40,
             write_fault_percent: 0,
             faults: Faults::default(),
+            fixtures: Fixtures::None,
         }
     }
 }
@@ -231,8 +238,19 @@ impl LocalCloud {
             net,
         });
         keystone::bootstrap(&cloud);
+        cloud.store.write(|db| {
+            if !db.catalog_seeded {
+                nova::seed_flavors(db);
+                cinder_types::seed_types(db);
+                db.catalog_seeded = true;
+            }
+        });
         neutron::bootstrap(&cloud);
         glance::bootstrap(&cloud).map_err(|source| OpenError::DataDir {
+            path: data.join("images"),
+            source,
+        })?;
+        fixtures::apply(&cloud).map_err(|source| OpenError::DataDir {
             path: data.join("images"),
             source,
         })?;
@@ -265,6 +283,7 @@ impl LocalCloud {
             .merge(neutron::routes())
             .merge(cinder::routes())
             .merge(glance::routes())
+            .merge(extensions::routes())
             .fallback(not_found)
             .layer(axum::middleware::from_fn(service_errors))
             .layer(axum::middleware::from_fn_with_state(

@@ -478,6 +478,13 @@ pub struct Server {
     pub host_status: String,
     #[serde(default)]
     pub public_keys: Vec<String>,
+    /// The flavor as it was when the server was made or resized (Nova keeps a copy, so a
+    /// deleted flavor's servers still show and count it).
+    #[serde(default)]
+    pub flavor: Option<Flavor>,
+    /// The flavor before a resize that waits for confirmation.
+    #[serde(default)]
+    pub old_flavor: Option<Flavor>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -488,6 +495,55 @@ pub struct Keypair {
     pub fingerprint: String,
     pub key_type: String,
     pub created_at: String,
+}
+
+/// A Nova flavor: built in, one of devstack's, or made by an admin.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Flavor {
+    pub id: String,
+    pub name: String,
+    pub vcpus: u32,
+    /// MiB
+    pub ram: u64,
+    /// GiB
+    pub disk: u64,
+    #[serde(default)]
+    pub swap: u64,
+    #[serde(default)]
+    pub ephemeral: u64,
+    #[serde(default = "one")]
+    pub rxtx_factor: f64,
+    #[serde(default = "yes")]
+    pub is_public: bool,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub extra_specs: BTreeMap<String, String>,
+    /// Projects given access to a private flavor.
+    #[serde(default)]
+    pub access: Vec<String>,
+    #[serde(default)]
+    pub created_at: String,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// A Cinder volume type.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VolumeType {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default = "yes")]
+    pub is_public: bool,
+    #[serde(default)]
+    pub extra_specs: BTreeMap<String, String>,
+    /// Projects given access to a private type.
+    #[serde(default)]
+    pub access: Vec<String>,
 }
 
 /// Everything localcloud persists.
@@ -530,6 +586,24 @@ pub struct State {
     pub keypairs: Map<Keypair>,
     /// Generated passwords and ids of the bootstrap identities.
     pub bootstrap: Option<Bootstrap>,
+    /// Flavors (seeded with the built-in ones once, then changed by admins).
+    #[serde(default)]
+    pub flavors: Map<Flavor>,
+    /// Volume types (seeded with the built-in ones once, then changed by admins).
+    #[serde(default)]
+    pub volume_types: Map<VolumeType>,
+    /// The name of Cinder's default volume type, when not the built-in default.
+    #[serde(default)]
+    pub default_volume_type: Option<String>,
+    /// Availability zones of Nova and Cinder, the first being the default (empty: VK's).
+    #[serde(default)]
+    pub zones: Vec<String>,
+    /// Whether the built-in flavors and volume types were seeded.
+    #[serde(default)]
+    pub catalog_seeded: bool,
+    /// The fixtures applied to this cloud (`devstack`).
+    #[serde(default)]
+    pub fixtures: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

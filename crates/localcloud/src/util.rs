@@ -10,6 +10,16 @@ use crate::Cloud;
 /// The availability zones of Nova and Cinder (VK's names).
 pub const ZONES: &[&str] = &["GZ1", "MS1", "ME1"];
 
+/// The availability zones of this cloud, the default first: VK's, or the ones the fixtures set
+/// (devstack's `nova`).
+pub fn zones(db: &crate::model::State) -> Vec<String> {
+    if db.zones.is_empty() {
+        ZONES.iter().map(|z| (*z).to_owned()).collect()
+    } else {
+        db.zones.clone()
+    }
+}
+
 /// A UUID derived from a name (stable flavor, image and type IDs).
 pub fn stable_uuid(name: &str) -> String {
     use sha2::Digest as _;

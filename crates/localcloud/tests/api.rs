@@ -486,10 +486,48 @@ async fn ipam_pools_gateway_and_duplicates() {
 async fn projects_are_isolated() {
     let tc = TestCloud::start().await;
     let (net, _) = tc.network("private", "10.1.0.0/24").await;
+    // A second tenant made by the admin (admins themselves reach every project: probe I1,
+    // tests/admin_surface.rs).
     let admin = tc.cloud.credentials().admin;
-    let other = tc
+    let admin = tc
         .password_token(&admin.username, &admin.password, "admin")
         .await;
+    let (s, p) = tc
+        .call_as(
+            &admin,
+            Method::POST,
+            "/identity/v3/projects",
+            Some(r#"{"project": {"name": "other"}}"#),
+        )
+        .await;
+    assert_eq!(s, 201, "{p}");
+    let pid = p["project"]["id"].as_str().unwrap().to_owned();
+    let body =
+        json!({"user": {"name": "other", "password": "other-secret", "default_project_id": pid}});
+    let (s, u) = tc
+        .call_as(
+            &admin,
+            Method::POST,
+            "/identity/v3/users",
+            Some(&body.to_string()),
+        )
+        .await;
+    assert_eq!(s, 201, "{u}");
+    let uid = u["user"]["id"].as_str().unwrap().to_owned();
+    let (_, roles) = tc
+        .call_as(&admin, Method::GET, "/identity/v3/roles?name=member", None)
+        .await;
+    let rid = roles["roles"][0]["id"].as_str().unwrap().to_owned();
+    let (s, _) = tc
+        .call_as(
+            &admin,
+            Method::PUT,
+            &format!("/identity/v3/projects/{pid}/users/{uid}/roles/{rid}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    let other = tc.password_token("other", "other-secret", "other").await;
     let (s, v) = tc
         .call_as(
             &other,

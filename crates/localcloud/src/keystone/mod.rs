@@ -75,7 +75,7 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-fn random_secret(len: usize) -> String {
+pub(crate) fn random_secret(len: usize) -> String {
     const ALPHA: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
     let mut rng = rand::thread_rng();
     (0..len)
@@ -194,14 +194,28 @@ pub fn credentials(cloud: &Cloud) -> Credentials {
         Credentials {
             auth_url: cloud.url("/identity/v3"),
             region: cloud.cfg.region.clone(),
-            projects: BTreeMap::from([(
-                "demo".to_owned(),
-                ProjectCredentials {
-                    id: b.demo_project_id.clone(),
-                    username: name(&b.demo_user_id),
-                    password: pw(&b.demo_user_id),
-                },
-            )]),
+            projects: {
+                let mut m = BTreeMap::from([(
+                    "demo".to_owned(),
+                    ProjectCredentials {
+                        id: b.demo_project_id.clone(),
+                        username: name(&b.demo_user_id),
+                        password: pw(&b.demo_user_id),
+                    },
+                )]);
+                // devstack's second tenant (`--fixtures devstack`).
+                if let Some(u) = s.users.values().find(|u| u.name == "alt_demo") {
+                    m.insert(
+                        "alt_demo".to_owned(),
+                        ProjectCredentials {
+                            id: u.default_project_id.clone(),
+                            username: u.name.clone(),
+                            password: u.password.clone(),
+                        },
+                    );
+                }
+                m
+            },
             admin: AdminCredentials {
                 username: name(&b.admin_user_id),
                 password: pw(&b.admin_user_id),
@@ -247,6 +261,39 @@ pub fn clouds_yaml(cfg: &Config, c: &Credentials) -> String {
         &c.admin.project_id,
         "admin",
     ));
+    // The clouds devstack writes to /etc/openstack/clouds.yaml, for tools and test suites
+    // written against devstack. `devstack-system-admin` is project-scoped here: localcloud
+    // has no system scope.
+    if cfg.fixtures == crate::Fixtures::Devstack {
+        if let Some(d) = demo {
+            out.push_str(&entry("devstack", &d.username, &d.password, &d.id, "demo"));
+            out.push_str(&entry(
+                "devstack-admin-demo",
+                &c.admin.username,
+                &c.admin.password,
+                &d.id,
+                "demo",
+            ));
+        }
+        if let Some(a) = c.projects.get("alt_demo") {
+            out.push_str(&entry(
+                "devstack-alt",
+                &a.username,
+                &a.password,
+                &a.id,
+                "alt_demo",
+            ));
+        }
+        for name in ["devstack-admin", "devstack-system-admin"] {
+            out.push_str(&entry(
+                name,
+                &c.admin.username,
+                &c.admin.password,
+                &c.admin.project_id,
+                "admin",
+            ));
+        }
+    }
     out
 }
 

@@ -44,7 +44,7 @@ pub(super) async fn list_fips(
     let ctx = c.auth(&headers, S)?;
     let items = c
         .store
-        .read(|db| db.floating_ips.all_mine(&ctx).map(fip_view).collect());
+        .read(|db| db.floating_ips.listed(&ctx, true).map(fip_view).collect());
     list_response(&c, "floatingips", items, &query)
 }
 

@@ -40,6 +40,10 @@ pub(super) const EXTENSIONS: &[(&str, &str)] = &[
     ("allowed-address-pairs", "Allowed Address Pairs"),
     ("net-mtu", "Network MTU"),
     ("quotas", "Quota management support"),
+    ("quota_details", "Quota details management support"),
+    ("project-id", "project_id field enabled"),
+    ("pagination", "Pagination support"),
+    ("dns-integration", "DNS Integration"),
 ];
 
 pub(super) fn ext_json(alias: &str, name: &str) -> Value {

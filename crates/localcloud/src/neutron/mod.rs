@@ -26,6 +26,7 @@ use crate::util::{self, get_bool, get_int, get_str, get_str_list, new_id, now, C
 use crate::{AppState, Cloud};
 
 mod dhcp;
+mod fixtures;
 mod floating_ips;
 mod info;
 mod ipam;
@@ -40,6 +41,7 @@ mod tags;
 mod views;
 
 use self::dhcp::*;
+pub(crate) use self::fixtures::devstack_networks;
 use self::floating_ips::*;
 use self::info::*;
 pub(crate) use self::ipam::Cidr;

@@ -63,6 +63,11 @@ pub(super) fn external_network(
 /// Creates the external networks on first start. `ext-net`'s range is the `external_cidr`
 /// setting (default: a /24 of 198.18.0.0/15); its gateway address is the machine's side of it.
 pub fn bootstrap(cloud: &Cloud) {
+    // Devstack calls the external network `public`.
+    let ext_name = match cloud.cfg.fixtures {
+        crate::Fixtures::Devstack => "public",
+        crate::Fixtures::None => EXT_NET,
+    };
     let default = crate::dataplane::default_external_cidr(&cloud.cfg.data_dir);
     let mut cidr = cloud.cfg.external_cidr.clone().unwrap_or(default.clone());
     let (gw, start, end) = match crate::dataplane::range_of(&cidr) {
@@ -74,7 +79,7 @@ pub fn bootstrap(cloud: &Cloud) {
         }
     };
     cloud.store.write(|db| {
-        let ext = external_network(db, EXT_NET, "neutron", &cidr, &start, &end, &gw);
+        let ext = external_network(db, ext_name, "neutron", &cidr, &start, &end, &gw);
         let inet = external_network(
             db,
             INTERNET_NET,
@@ -367,7 +372,7 @@ pub fn disassociate(db: &mut Db, fip_id: &str) {
 }
 
 pub(super) fn subnet_visible(db: &Db, s: &Subnet, ctx: &Ctx) -> bool {
-    ctx.owns(s)
+    ctx.reaches(s)
         || db
             .networks
             .get(&s.network_id)
@@ -375,7 +380,7 @@ pub(super) fn subnet_visible(db: &Db, s: &Subnet, ctx: &Ctx) -> bool {
 }
 
 pub(super) fn port_visible(p: &Port, ctx: &Ctx) -> bool {
-    ctx.owns(p)
+    ctx.reaches(p)
 }
 
 /// Sets (or clears) a router's gateway, allocating its external address.

@@ -32,7 +32,7 @@ pub(super) async fn list_routers(
     let ctx = c.auth(&headers, S)?;
     let items = c
         .store
-        .read(|db| db.routers.all_mine(&ctx).map(router_view).collect());
+        .read(|db| db.routers.listed(&ctx, true).map(router_view).collect());
     list_response(&c, "routers", items, &query)
 }
 
@@ -205,9 +205,10 @@ pub(super) async fn add_interface(
                         format!("Bad router request: Router already has a port on subnet {sid}."),
                     ));
                 }
+                // The interface belongs to the router's project, also when an admin adds it.
                 new_port(
                     db,
-                    &ctx.project_id,
+                    &router.project_id,
                     &sub.network_id,
                     Some(vec![(Some(sid), Some(gw))]),
                     &id,

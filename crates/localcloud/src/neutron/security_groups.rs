@@ -26,7 +26,7 @@ pub(super) async fn list_sgs(
     let items = c.store.write(|db| {
         ensure_default_sg(db, &ctx.project_id);
         db.security_groups
-            .all_mine(&ctx)
+            .listed(&ctx, true)
             .map(|g| sg_view(db, g))
             .collect()
     });
@@ -198,7 +198,7 @@ pub(super) async fn list_rules(
     let ctx = c.auth(&headers, S)?;
     let items = c
         .store
-        .read(|db| db.sg_rules.all_mine(&ctx).map(rule_view).collect());
+        .read(|db| db.sg_rules.listed(&ctx, true).map(rule_view).collect());
     list_response(&c, "security_group_rules", items, &query)
 }
 

@@ -242,7 +242,7 @@ pub(super) async fn create_subnet(
         updated_at: t,
     };
     let v = c.store.write(|db| {
-        let net = db.networks.get(&network_id).filter(|n| ctx.owns(*n) || n.shared).ok_or_else(|| net_not_found(&network_id))?;
+        let net = db.networks.get(&network_id).filter(|n| ctx.reaches(*n) || n.shared).ok_or_else(|| net_not_found(&network_id))?;
         let _ = net;
         check_quota(db, &sub.project_id, "subnet", 1)?;
         for other in db.subnets.values().filter(|s| s.network_id == network_id) {

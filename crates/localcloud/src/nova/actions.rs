@@ -114,8 +114,11 @@ pub(super) async fn server_action(
                 Some(Value::Number(n)) => n.to_string(),
                 _ => return Err(bad(format!("Invalid input for field/attribute resize. Value: {arg}. 'flavorRef' is a required property"))),
             };
-            let f = find_flavor(&fref).ok_or_else(|| bad("Invalid flavorRef provided."))?;
-            if f.id() == s.flavor_id {
+            let f = c
+                .store
+                .read(|db| find_flavor(db, &r.ctx, &fref))
+                .ok_or_else(|| bad("Invalid flavorRef provided."))?;
+            if f.id == s.flavor_id {
                 return Err(bad("When resizing, instances must change flavor!"));
             }
             if s.status != ServerStatus::Active && s.status != ServerStatus::Shutoff {
@@ -123,14 +126,24 @@ pub(super) async fn server_action(
             }
             let was_active = s.status == ServerStatus::Active;
             c.store.write(|db| {
+                // Nova's quota on the growth in cores and RAM, under the same lock.
+                let old = db
+                    .servers
+                    .get(&id)
+                    .and_then(|x| server_flavor(db, x))
+                    .cloned();
+                check_resize(db, &s.project_id, old.as_ref(), &f)?;
                 if let Some(x) = db.servers.get_mut(&id) {
                     x.old_flavor_id = Some(x.flavor_id.clone());
-                    x.flavor_id = f.id();
+                    x.old_flavor = old;
+                    x.flavor_id = f.id.clone();
+                    x.flavor = Some(f.clone());
                     x.status = ServerStatus::Resize;
                     x.task_state = Some("resize_prep".into());
                     x.updated = now();
                 }
-            });
+                Ok::<_, ApiError>(())
+            })?;
             if was_active {
                 spawn_stop(&c, &id, Some(Some(ServerStatus::VerifyResize)));
             } else {
@@ -146,6 +159,7 @@ pub(super) async fn server_action(
             c.store.write(|db| {
                 if let Some(x) = db.servers.get_mut(&id) {
                     x.old_flavor_id = None;
+                    x.old_flavor = None;
                     x.status = if running {
                         ServerStatus::Active
                     } else {
@@ -170,6 +184,7 @@ pub(super) async fn server_action(
                 if let Some(x) = db.servers.get_mut(&id) {
                     if let Some(old) = x.old_flavor_id.take() {
                         x.flavor_id = old;
+                        x.flavor = x.old_flavor.take();
                     }
                     x.status = ServerStatus::RevertResize;
                     x.task_state = Some("resize_reverting".into());

@@ -163,7 +163,10 @@ pub(super) async fn create_server(
         Some(v) => return Err(bad(format!("Invalid input for field/attribute flavorRef. Value: {v}. {v} is not of type 'string', 'integer'"))),
         None => String::new(),
     };
-    let flavor = find_flavor(&flavor_ref).ok_or_else(|| bad("Invalid flavorRef provided."))?;
+    let (flavor, zones) = c
+        .store
+        .read(|db| (find_flavor(db, &r.ctx, &flavor_ref), util::zones(db)));
+    let flavor = flavor.ok_or_else(|| bad("Invalid flavorRef provided."))?;
     let user_data = match get_str(&m, "user_data") {
         None => None,
         Some(ud) => {
@@ -178,9 +181,11 @@ pub(super) async fn create_server(
             Some(clean)
         }
     };
-    let az = get_str(&m, "availability_zone").unwrap_or_else(|| ZONES[0].into());
+    let az = get_str(&m, "availability_zone")
+        .or_else(|| zones.first().cloned())
+        .unwrap_or_default();
     let az = az.split(':').next().unwrap_or("").to_owned();
-    if !ZONES.contains(&az.as_str()) {
+    if !zones.contains(&az) {
         return Err(bad(
             "The requested availability zone is not available".to_string()
         ));
@@ -220,7 +225,7 @@ pub(super) async fn create_server(
     }
     let created = c.store.write(|db| -> ApiResult<Server> {
         // Nova's quotas on instances, cores and RAM, under the same lock as the insert.
-        check_server(db, &ctx.project_id, flavor)?;
+        check_server(db, &ctx.project_id, &flavor)?;
         // Key pair.
         let mut public_keys = vec![];
         if let Some(k) = &key_name {
@@ -324,7 +329,7 @@ pub(super) async fn create_server(
                 }
             } else {
                 let nid = net.unwrap_or_default();
-                let visible = db.networks.get(&nid).is_some_and(|n| (ctx.owns(n) || n.shared) && !n.external);
+                let visible = db.networks.get(&nid).is_some_and(|n| (ctx.reaches(n) || n.shared) && !n.external);
                 if !visible {
                     Err(bad(format!("Network {nid} could not be found.")))
                 } else {
@@ -411,7 +416,9 @@ pub(super) async fn create_server(
             task_state: Some("spawning".into()),
             vm_state: "building".into(),
             power_state: 0,
-            flavor_id: flavor.id(),
+            flavor_id: flavor.id.clone(),
+            flavor: Some(flavor.clone()),
+            old_flavor: None,
             old_flavor_id: None,
             image_id,
             key_name: key_name.clone(),

@@ -2,104 +2,137 @@
 
 use super::*;
 
-/// A flavor of localcloud.
-#[derive(Debug, Clone)]
-pub struct Flavor {
-    pub name: &'static str,
-    pub vcpus: u32,
-    pub ram: u64,
-    pub disk: u64,
-    pub extra_specs: &'static [(&'static str, &'static str)],
-}
+/// A built-in flavor: name, vCPUs, RAM (MiB), disk (GiB), extra specs.
+type Builtin = (
+    &'static str,
+    u32,
+    u64,
+    u64,
+    &'static [(&'static str, &'static str)],
+);
 
-impl Flavor {
-    pub fn id(&self) -> String {
-        stable_uuid(&format!("flavor/{}", self.name))
-    }
-}
-
-pub const FLAVORS: &[Flavor] = &[
-    Flavor {
-        name: "Basic-1-2-20",
-        vcpus: 1,
-        ram: 2048,
-        disk: 20,
-        extra_specs: &[("hw:cpu_type", "basic")],
-    },
-    Flavor {
-        name: "Standard-2-4-40",
-        vcpus: 2,
-        ram: 4096,
-        disk: 40,
-        extra_specs: &[("hw:cpu_type", "standard")],
-    },
-    Flavor {
-        name: "Standard-2-8-50",
-        vcpus: 2,
-        ram: 8192,
-        disk: 50,
-        extra_specs: &[("hw:cpu_type", "standard")],
-    },
-    Flavor {
-        name: "Standard-4-16-50",
-        vcpus: 4,
-        ram: 16384,
-        disk: 50,
-        extra_specs: &[("hw:cpu_type", "standard")],
-    },
-    Flavor {
-        name: "Advanced-8-32-100",
-        vcpus: 8,
-        ram: 32768,
-        disk: 100,
-        extra_specs: &[("hw:cpu_type", "advanced")],
-    },
-    Flavor {
-        name: "GPU-A100-8-64-100",
-        vcpus: 8,
-        ram: 65536,
-        disk: 100,
-        extra_specs: &[
+/// The built-in flavors (VK's names), seeded once into the state.
+const BUILTIN: &[Builtin] = &[
+    ("Basic-1-2-20", 1, 2048, 20, &[("hw:cpu_type", "basic")]),
+    (
+        "Standard-2-4-40",
+        2,
+        4096,
+        40,
+        &[("hw:cpu_type", "standard")],
+    ),
+    (
+        "Standard-2-8-50",
+        2,
+        8192,
+        50,
+        &[("hw:cpu_type", "standard")],
+    ),
+    (
+        "Standard-4-16-50",
+        4,
+        16384,
+        50,
+        &[("hw:cpu_type", "standard")],
+    ),
+    (
+        "Advanced-8-32-100",
+        8,
+        32768,
+        100,
+        &[("hw:cpu_type", "advanced")],
+    ),
+    (
+        "GPU-A100-8-64-100",
+        8,
+        65536,
+        100,
+        &[
             ("gpu", "nvidia-a100:1"),
             ("hw:cpu_type", "gpu"),
             ("pci_passthrough:alias", "a100:1"),
         ],
-    },
+    ),
 ];
 
-pub(super) fn find_flavor(r: &str) -> Option<&'static Flavor> {
-    // flavorRef may be an ID, a URL ending with the ID, or (leniently) a name.
+/// A public flavor with Nova's defaults for what is not given.
+pub(crate) fn new_flavor(id: &str, name: &str, vcpus: u32, ram: u64, disk: u64) -> Flavor {
+    Flavor {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        vcpus,
+        ram,
+        disk,
+        swap: 0,
+        ephemeral: 0,
+        rxtx_factor: 1.0,
+        is_public: true,
+        description: None,
+        extra_specs: BTreeMap::new(),
+        access: Vec::new(),
+        created_at: now(),
+    }
+}
+
+/// Puts the built-in flavors into a state that never had them (a new cloud, or a state file
+/// older than stored flavors; the IDs are the ones those files' servers refer to).
+pub(crate) fn seed_flavors(db: &mut Db) {
+    for (name, vcpus, ram, disk, specs) in BUILTIN {
+        let id = stable_uuid(&format!("flavor/{name}"));
+        let mut f = new_flavor(&id, name, *vcpus, *ram, *disk);
+        f.description = Some(format!(
+            "{vcpus} vCPU, {} GB RAM, {disk} GB disk",
+            ram / 1024
+        ));
+        f.extra_specs = specs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        db.flavors.entry(id).or_insert(f);
+    }
+}
+
+/// Whether the caller may use a flavor: public ones, private ones its project was given, and
+/// every one for admins.
+pub(super) fn flavor_usable(f: &Flavor, ctx: &Ctx) -> bool {
+    f.is_public || ctx.is_admin() || f.access.contains(&ctx.project_id)
+}
+
+/// A flavor by `flavorRef`: an ID, a URL ending with the ID, or (leniently) a name.
+pub(super) fn find_flavor(db: &Db, ctx: &Ctx, r: &str) -> Option<Flavor> {
     let id = r.rsplit('/').next().unwrap_or(r);
-    FLAVORS.iter().find(|f| f.id() == id || f.name == id)
+    db.flavors
+        .get(id)
+        .or_else(|| db.flavors.values().find(|f| f.name == id))
+        .filter(|f| flavor_usable(f, ctx))
+        .cloned()
+}
+
+/// The flavor a server runs with: its own copy, or the stored flavor for servers made before
+/// copies were kept.
+pub(super) fn server_flavor<'a>(db: &'a Db, s: &'a Server) -> Option<&'a Flavor> {
+    s.flavor.as_ref().or_else(|| db.flavors.get(&s.flavor_id))
 }
 
 pub(super) fn flavor_view(c: &Cloud, f: &Flavor, mv: (u32, u32)) -> w::Flavor {
-    let id = f.id();
+    let id = f.id.clone();
     w::Flavor {
         id: id.clone(),
-        name: f.name.into(),
+        name: f.name.clone(),
         ram: f.ram,
         vcpus: f.vcpus,
         disk: f.disk,
-        swap: 0,
-        ephemeral: 0,
+        swap: f.swap,
+        ephemeral: f.ephemeral,
         disabled: false,
-        is_public: true,
-        rxtx_factor: 1.0,
-        description: (mv >= (2, 55)).then(|| {
-            format!(
-                "{} vCPU, {} GB RAM, {} GB disk",
-                f.vcpus,
-                f.ram / 1024,
-                f.disk
-            )
-        }),
-        extra_specs: (mv >= (2, 61)).then(|| {
-            f.extra_specs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect()
-        }),
+        is_public: f.is_public,
+        rxtx_factor: f.rxtx_factor,
+        description: if mv >= (2, 55) {
+            Some(f.description.clone().unwrap_or_default())
+        } else {
+            None
+        },
+        extra_specs: (mv >= (2, 61)).then(|| f.extra_specs.clone()),
         links: vec![
             Link {
                 href: c.url(&format!("/compute/v2.1/flavors/{id}")),
@@ -127,12 +160,30 @@ pub(super) fn flavor_list(
     let min_disk = q(query, "minDisk")
         .and_then(|s| s.parse::<u64>().ok())
         .unwrap_or(0);
-    let items: Vec<&Flavor> = FLAVORS
-        .iter()
-        .filter(|f| f.ram >= min_ram && f.disk >= min_disk)
-        .collect();
+    // Nova: `is_public` defaults to true; admins may ask for private ones (`false`) or all
+    // (`none`); others see public flavors and the private ones their project was given.
+    let is_public = match q(query, "is_public")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("none") if r.ctx.is_admin() => None,
+        Some("false" | "f" | "0" | "no" | "off") if r.ctx.is_admin() => Some(false),
+        _ => Some(true),
+    };
+    let items: Vec<Flavor> = c.store.read(|db| {
+        db.flavors
+            .values()
+            .filter(|f| f.ram >= min_ram && f.disk >= min_disk)
+            .filter(|f| match is_public {
+                None => true,
+                Some(p) if r.ctx.is_admin() => f.is_public == p,
+                Some(_) => flavor_usable(f, &r.ctx),
+            })
+            .cloned()
+            .collect()
+    });
     let (limit, marker) = util::page_params(query, S)?;
-    let ids: Vec<(String, &Flavor)> = items.into_iter().map(|f| (f.id(), f)).collect();
+    let ids: Vec<(String, &Flavor)> = items.iter().map(|f| (f.id.clone(), f)).collect();
     let (page, more) = util::paginate(ids, |(id, _)| id.as_str(), limit, marker.as_deref(), S)?;
     let flavors: Vec<Value> = page
         .iter()
@@ -185,14 +236,19 @@ pub(super) async fn show_flavor(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let r = req_ctx(&c, &headers)?;
-    let f = FLAVORS
-        .iter()
-        .find(|f| f.id() == id)
+    let f = c
+        .store
+        .read(|db| {
+            db.flavors
+                .get(&id)
+                .filter(|f| flavor_usable(f, &r.ctx))
+                .cloned()
+        })
         .ok_or_else(|| flavor_not_found(&id))?;
     Ok(versioned(
         &r,
         Json(w::FlavorResponse {
-            flavor: flavor_view(&c, f, r.mv),
+            flavor: flavor_view(&c, &f, r.mv),
         }),
     ))
 }
@@ -203,16 +259,17 @@ pub(super) async fn flavor_extra_specs(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let r = req_ctx(&c, &headers)?;
-    let f = FLAVORS
-        .iter()
-        .find(|f| f.id() == id)
+    let f = c
+        .store
+        .read(|db| {
+            db.flavors
+                .get(&id)
+                .filter(|f| flavor_usable(f, &r.ctx))
+                .cloned()
+        })
         .ok_or_else(|| flavor_not_found(&id))?;
     let specs = w::ExtraSpecs {
-        extra_specs: f
-            .extra_specs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
+        extra_specs: f.extra_specs,
     };
     Ok(versioned(&r, Json(specs)))
 }
@@ -220,10 +277,12 @@ pub(super) async fn flavor_extra_specs(
 pub(super) async fn zones(State(c): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     let r = req_ctx(&c, &headers)?;
     let body = w::AvailabilityZoneList {
-        availability_zone_info: ZONES
-            .iter()
+        availability_zone_info: c
+            .store
+            .read(util::zones)
+            .into_iter()
             .map(|z| w::AvailabilityZone {
-                zone_name: (*z).into(),
+                zone_name: z,
                 zone_state: w::ZoneState { available: true },
                 hosts: None,
             })

@@ -23,16 +23,17 @@ use crate::cinder::{self, NewVolume};
 use crate::error::{ApiError, ApiResult, Service};
 use crate::hypervisor::BootSpec;
 use crate::model::{
-    Fault, ImageStatus, Keypair, NetStatus, Server, ServerStatus, ServerVolume, State as Db,
-    VolumeAttachment, VolumeStatus,
+    Fault, Flavor, ImageStatus, Keypair, NetStatus, Server, ServerStatus, ServerVolume,
+    State as Db, VolumeAttachment, VolumeStatus,
 };
 use crate::neutron;
-use crate::util::{self, get_str, get_str_map, new_id, now, q, stable_uuid, Ctx, ZONES};
+use crate::util::{self, get_str, get_str_map, new_id, now, q, stable_uuid, Ctx};
 use crate::{AppState, Cloud};
 
 mod actions;
 mod attachments;
 mod create;
+mod flavor_admin;
 mod flavors;
 mod keypairs;
 mod metadata;
@@ -44,7 +45,9 @@ mod views;
 use self::actions::*;
 use self::attachments::*;
 use self::create::*;
+use self::flavor_admin::*;
 use self::flavors::*;
+pub(crate) use self::flavors::{new_flavor, seed_flavors};
 use self::keypairs::*;
 use self::metadata::*;
 pub(crate) use self::ops::resume;
@@ -64,13 +67,30 @@ pub fn routes() -> Router<AppState> {
         .route("/compute/", get(versions))
         .route("/compute/v2.1", get(version))
         .route("/compute/v2.1/", get(version))
-        .route("/compute/v2.1/flavors", get(list_flavors))
+        .route(
+            "/compute/v2.1/flavors",
+            get(list_flavors).post(create_flavor),
+        )
         .route("/compute/v2.1/flavors/detail", get(list_flavors_detail))
-        .route("/compute/v2.1/flavors/{id}", get(show_flavor))
+        .route(
+            "/compute/v2.1/flavors/{id}",
+            get(show_flavor).put(update_flavor).delete(delete_flavor),
+        )
         .route(
             "/compute/v2.1/flavors/{id}/os-extra_specs",
-            get(flavor_extra_specs),
+            get(flavor_extra_specs).post(set_extra_specs),
         )
+        .route(
+            "/compute/v2.1/flavors/{id}/os-extra_specs/{key}",
+            get(show_extra_spec)
+                .put(put_extra_spec)
+                .delete(delete_extra_spec),
+        )
+        .route(
+            "/compute/v2.1/flavors/{id}/os-flavor-access",
+            get(list_flavor_access),
+        )
+        .route("/compute/v2.1/flavors/{id}/action", post(flavor_action))
         .route(
             "/compute/v2.1/os-quota-sets/{project}",
             get(show_quotas).put(update_quotas),

@@ -36,7 +36,7 @@ pub(super) fn usage(db: &Db, project: &str) -> [(&'static str, i64); 3] {
     let mut ram = 0i64;
     for s in db.servers.values().filter(|s| s.project_id == project) {
         n += 1;
-        if let Some(f) = find_flavor(&s.flavor_id) {
+        if let Some(f) = server_flavor(db, s) {
             cores += i64::from(f.vcpus);
             ram += i64::try_from(f.ram).unwrap_or(i64::MAX);
         }
@@ -57,6 +57,38 @@ pub(super) fn check_server(db: &Db, project: &str, flavor: &Flavor) -> ApiResult
             return Err(ApiError::forbidden(
                 S,
                 format!("Quota exceeded for {name}: Requested {req}, but already used {used} of {allowed} {name}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a resize from `old` to `new` whose growth in cores or RAM would take the project
+/// over its quota, with Nova's 403 (a resize asks only for the difference).
+pub(super) fn check_resize(
+    db: &Db,
+    project: &str,
+    old: Option<&Flavor>,
+    new: &Flavor,
+) -> ApiResult<()> {
+    let (old_cores, old_ram) = old.map_or((0, 0), |f| {
+        (i64::from(f.vcpus), i64::try_from(f.ram).unwrap_or(i64::MAX))
+    });
+    let asked = [
+        ("cores", i64::from(new.vcpus) - old_cores),
+        ("ram", i64::try_from(new.ram).unwrap_or(i64::MAX) - old_ram),
+    ];
+    let used = usage(db, project);
+    for (name, req) in asked {
+        if req <= 0 {
+            continue;
+        }
+        let in_use = used.iter().find(|(n, _)| *n == name).map_or(0, |(_, u)| *u);
+        let allowed = limit(db, project, name);
+        if allowed >= 0 && in_use.saturating_add(req) > allowed {
+            return Err(ApiError::forbidden(
+                S,
+                format!("Quota exceeded for {name}: Requested {req}, but already used {in_use} of {allowed} {name}"),
             ));
         }
     }

@@ -27,10 +27,24 @@ pub(super) fn servers(c: &Cloud, r: &Req, query: &util::Query, detail: bool) -> 
     let status = q(query, "status").map(str::to_ascii_uppercase);
     let flavor = q(query, "flavor").map(str::to_owned);
     let image = q(query, "image").map(str::to_owned);
+    // Admins list every project's servers with `all_tenants` (narrowed by `project_id` or
+    // `tenant_id`); anyone else asking for them gets Nova's policy 403.
+    let all = crate::access::wants_all_projects(query);
+    if all && !r.ctx.is_admin() {
+        return Err(ApiError::forbidden(
+            S,
+            "Policy doesn't allow os_compute_api:servers:index:get_all_tenants to be performed.",
+        ));
+    }
+    let of_project = q(query, "project_id")
+        .or_else(|| q(query, "tenant_id"))
+        .filter(|_| all)
+        .map(str::to_owned);
     c.store.read(|db| {
         let items: Vec<&Server> = db
             .servers
-            .all_mine(&r.ctx)
+            .listed(&r.ctx, all)
+            .filter(|s| of_project.as_ref().is_none_or(|p| &s.project_id == p))
             .filter(|s| name.as_ref().is_none_or(|n| name_matches(n, &s.name)))
             .filter(|s| status.as_ref().is_none_or(|st| s.status.as_str() == st))
             .filter(|s| flavor.as_ref().is_none_or(|f| &s.flavor_id == f))

@@ -76,23 +76,18 @@ pub(super) fn server_sg_names(db: &Db, s: &Server) -> Vec<String> {
 }
 
 pub(super) fn server_view(c: &Cloud, db: &Db, s: &Server, mv: (u32, u32)) -> w::Server {
-    let flavor = FLAVORS.iter().find(|f| f.id() == s.flavor_id);
+    let flavor = server_flavor(db, s);
     let server_flavor = if mv >= (2, 47) {
         w::ServerFlavor {
             id: None,
             links: vec![],
-            original_name: flavor.map(|f| f.name.to_owned()),
+            original_name: flavor.map(|f| f.name.clone()),
             vcpus: flavor.map(|f| f.vcpus),
             ram: flavor.map(|f| f.ram),
             disk: flavor.map(|f| f.disk),
             ephemeral: Some(0),
             swap: Some(0),
-            extra_specs: flavor.map(|f| {
-                f.extra_specs
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                    .collect()
-            }),
+            extra_specs: flavor.map(|f| f.extra_specs.clone()),
         }
     } else {
         w::ServerFlavor {
