@@ -2,13 +2,14 @@
 //! [`ProcessHypervisor`]: a VM is a process tree in its own folder.
 
 mod process;
+pub mod rootfs;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-pub use process::{kill_instances, ProcessHypervisor};
+pub use process::{instance_init, kill_instances, ProcessHypervisor};
 
 /// What a back-end needs to boot a server.
 #[derive(Debug, Clone)]
