@@ -317,3 +317,65 @@ async fn h1_a_vm_cannot_read_the_data_folder_or_other_vms_nor_act_as_the_machine
         .join("PROBE_FROM_MALLORY")
         .exists());
 }
+
+/// An attached volume is the VM's `/dev/vdb`: its bytes, which the VM writes as a disk; they land
+/// in the volume (`DATA/volumes/<id>`), owned by the VM's range.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_attached_volume_is_a_disk_inside_the_vm() {
+    use base64::Engine as _;
+    let tc = cloud(213).await;
+    let (s, v) = tc
+        .post(
+            "/volume/v3/{project}/volumes",
+            json!({"volume": {"size": 1, "name": "data"}}),
+        )
+        .await;
+    assert_eq!(s, 202, "{v}");
+    let vol = v["volume"]["id"].as_str().expect("volume id").to_owned();
+    let start = Instant::now();
+    while tc
+        .get(&format!("/volume/v3/{{project}}/volumes/{vol}"))
+        .await["volume"]["status"]
+        != "available"
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "volume not available"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let image = tc.base_image().await;
+    let flavor = tc.flavor("Basic-1-2-20").await;
+    let ud = "#!/bin/sh\nexec > /vol.txt 2>&1\nwc -c < /dev/vdb\nprintf hello-volume | dd of=/dev/vdb conv=notrunc 2>/dev/null && echo wrote\nls /dev/vdc 2>/dev/null || echo no-vdc\ntouch /ready\n";
+    let (s, v) = tc
+        .post(
+            "/compute/v2.1/servers",
+            json!({"server": {"name": "disk-vm", "flavorRef": flavor, "imageRef": image, "networks": "none",
+                "user_data": base64::engine::general_purpose::STANDARD.encode(ud),
+                "block_device_mapping_v2": [
+                    {"boot_index": 0, "uuid": image, "source_type": "image", "destination_type": "local"},
+                    {"uuid": vol, "source_type": "volume", "destination_type": "volume", "boot_index": -1}]}}),
+        )
+        .await;
+    assert_eq!(s, 202, "{v}");
+    let id = v["server"]["id"].as_str().expect("id").to_owned();
+    wait_for_file(&tc, &id, "ready").await;
+    let report = std::fs::read_to_string(tc.dir.path().join("instances").join(&id).join("vol.txt"))
+        .expect("report");
+    assert_eq!(
+        report.lines().collect::<Vec<_>>(),
+        vec!["1073741824", "wrote", "no-vdc"],
+        "{report}"
+    );
+    let file = tc.dir.path().join("volumes").join(&vol);
+    let mut head = [0u8; 12];
+    std::io::Read::read_exact(
+        &mut std::fs::File::open(&file).expect("the volume's bytes"),
+        &mut head,
+    )
+    .expect("read the volume");
+    assert_eq!(&head, b"hello-volume");
+    use std::os::unix::fs::MetadataExt as _;
+    let owner = std::fs::metadata(&file).expect("volume file").uid();
+    assert!(owner >= 1 << 30, "the volume belongs to uid {owner}");
+}

@@ -6,7 +6,9 @@
 //! to `var/log/console.log`, which is the console. After the user data ran, the script keeps the
 //! VM alive (`sleep`). Stopping signals the whole group (SIGTERM, then SIGKILL after a grace
 //! period). The environment carries `VITRINA_ROOT`, `VITRINA_INSTANCE_ID`, `VITRINA_INSTANCE_NAME`,
-//! `VITRINA_HOSTNAME` and `VITRINA_IPV4`; processes use the machine's own network.
+//! `VITRINA_HOSTNAME` and `VITRINA_IPV4`. In the isolated mode the tree runs in the server's
+//! network namespace and is contained in namespaces of its own with the instance folder as its
+//! root ([`super::rootfs`]); in the shared mode it uses the machine's network and files.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -84,8 +86,14 @@ impl ProcessHypervisor {
                 let data = self.root.parent().unwrap_or(&self.root);
                 let layout = rootfs::layout(&fs_err::canonicalize(data)?);
                 let base = rootfs::id_base(&spec.id);
-                let fstab =
-                    rootfs::prepare(layout, &inst, &self.control.join(&spec.id), base, first)?;
+                let fstab = rootfs::prepare(
+                    layout,
+                    &inst,
+                    &self.control.join(&spec.id),
+                    base,
+                    first,
+                    &spec.disks,
+                )?;
                 Some((base, fstab))
             }
             None => None,
@@ -246,7 +254,9 @@ impl ProcessHypervisor {
         sh.push_str("date -u +%Y-%m-%dT%H:%M:%SZ > var/lib/cloud/instance/boot-finished\n");
         sh.push_str("while :; do sleep 3600; done\n");
         fs_err::write(path("var/lib/cloud/boot.sh")?, sh)?;
-        let _ = cloud;
+        if let Some((base, _)) = &owner {
+            rootfs::handshake(&cloud, *base)?;
+        }
         Ok((dir.clone(), owner.map(|(_, fstab)| fstab)))
     }
 

@@ -56,6 +56,16 @@ const OWN: &[(&str, u32)] = &[
 ];
 /// Mount points of kernel file systems.
 const MOUNT_POINTS: &[&str] = &["run", "dev", "proc", "sys"];
+/// Device nodes of the machine bound into the VM's `/dev` (each opened with the VM's rights).
+const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+/// Symlinks of the VM's `/dev`.
+const DEV_LINKS: &[(&str, &str)] = &[
+    ("ptmx", "pts/ptmx"),
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+];
 /// Upper-layer folders mirrored (owned by the VM's root) at first boot, so that the usual places
 /// a script writes to are writable.
 const MIRRORED: &[&str] = &["etc", "var", "usr/local", "opt", "srv"];
@@ -85,8 +95,9 @@ pub fn id_base(server_id: &str) -> u32 {
 pub enum Entry {
     /// The machine's folder, copy-on-write.
     Overlay { rel: String },
-    /// A folder split because it holds the data folder: a plain folder of the VM (with the
-    /// machine's mode and owner), its children are entries of their own.
+    /// A plain folder of the VM (with the machine's mode and owner): an empty folder of the
+    /// machine, or one split because it holds the data folder (its children are entries of
+    /// their own).
     Split { rel: String },
     /// A symlink, as on the machine.
     Symlink { rel: String, target: PathBuf },
@@ -333,6 +344,7 @@ pub fn prepare(
     ctl: &Path,
     base: u32,
     first: bool,
+    disks: &[super::Disk],
 ) -> std::io::Result<PathBuf> {
     use std::os::unix::fs::MetadataExt as _;
     let inst_s = inst.to_string_lossy();
@@ -411,14 +423,110 @@ pub fn prepare(
     fstab.push_str(&format!(
         "{i} {i} none rbind 0 0\n\
          tmpfs {i}/run tmpfs mode=755,uid={base},gid={base},size=64m,nosuid,nodev 0 0\n\
-         /dev {i}/dev none rbind 0 0\n\
-         tmpfs {i}/dev/shm tmpfs mode=1777,uid={base},gid={base},nosuid,nodev 0 0\n\
          proc {i}/proc proc nosuid,nodev,noexec 0 0\n\
-         sysfs {i}/sys sysfs ro,nosuid,nodev,noexec 0 0\n"
+         sysfs {i}/sys sysfs ro,nosuid,nodev,noexec 0 0\n\
+         devpts {i}/dev/pts devpts newinstance,ptmxmode=0666,mode=0620,gid={tty} 0 0\n\
+         tmpfs {i}/dev/shm tmpfs mode=1777,uid={base},gid={base},nosuid,nodev 0 0\n",
+        tty = base + 5,
     ));
+    // `/dev`: a folder of the machine's (the VM cannot add to it) with the usual nodes, and one
+    // file per attached volume: its bytes, which the VM reads and writes like a disk.
+    let dev = safe_path(inst, "dev")?;
+    ensure_dir(&dev)?;
+    set_mode(&dev, 0o755)?;
+    let mut wanted: BTreeSet<String> = ["pts", "shm"].iter().map(|s| s.to_string()).collect();
+    for d in ["pts", "shm"] {
+        ensure_dir(&dev.join(d))?;
+    }
+    for n in DEVICES {
+        placeholder(&dev, n)?;
+        wanted.insert((*n).to_owned());
+        fstab.push_str(&format!("/dev/{n} {i}/dev/{n} none bind 0 0\n"));
+    }
+    for (n, target) in DEV_LINKS {
+        wanted.insert((*n).to_owned());
+        let p = dev.join(n);
+        if std::fs::symlink_metadata(&p).is_err() {
+            std::os::unix::fs::symlink(target, &p)?;
+        }
+    }
+    for d in disks {
+        let Some(name) = d
+            .device
+            .strip_prefix("/dev/")
+            .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric()))
+        else {
+            continue;
+        };
+        // A process VM has no root disk of its own.
+        if name == "vda" {
+            continue;
+        }
+        volume_file(d, base)?;
+        placeholder(&dev, name)?;
+        wanted.insert(name.to_owned());
+        fstab.push_str(&format!(
+            "{} {i}/dev/{name} none bind 0 0\n",
+            fstab_field(&d.file)
+        ));
+    }
+    // Devices of volumes detached since the last boot.
+    for e in fs_err::read_dir(&dev)?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !wanted.contains(&name) {
+            let p = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                let _ = std::fs::remove_dir_all(&p);
+            } else {
+                let _ = std::fs::remove_file(&p);
+            }
+        }
+    }
     let path = ctl.join("fstab");
     fs_err::write(&path, fstab)?;
     Ok(path)
+}
+
+/// An empty regular file at `dev/name` (a bind mount's target).
+fn placeholder(dev: &Path, name: &str) -> std::io::Result<()> {
+    let p = dev.join(name);
+    match std::fs::symlink_metadata(&p) {
+        Ok(m) if m.is_file() => Ok(()),
+        Ok(_) => {
+            if std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) {
+                fs_err::remove_dir_all(&p)?;
+            } else {
+                fs_err::remove_file(&p)?;
+            }
+            fs_err::write(&p, b"")
+        }
+        Err(_) => fs_err::write(&p, b""),
+    }
+}
+
+/// Gives a volume its own bytes (`DATA/volumes/<id>`: a copy of what it was made from, extended
+/// to its size as a sparse file) owned by the VM's root, which writes it as its disk.
+fn volume_file(d: &super::Disk, base: u32) -> std::io::Result<()> {
+    if let Some(parent) = d.file.parent() {
+        fs_err::create_dir_all(parent)?;
+    }
+    if std::fs::symlink_metadata(&d.file).is_err() {
+        match &d.source {
+            Some(src) => {
+                fs_err::copy(src, &d.file)?;
+            }
+            None => {
+                fs_err::File::create(&d.file)?;
+            }
+        }
+    }
+    let f = fs_err::OpenOptions::new().write(true).open(&d.file)?;
+    let want = d.size_gib.saturating_mul(1 << 30);
+    if f.metadata()?.len() < want {
+        f.set_len(want)?;
+    }
+    set_owner(&d.file, base, base)?;
+    set_mode(&d.file, 0o600)
 }
 
 /// The script the machine's root runs inside the server's new mount and PID namespaces
@@ -432,14 +540,32 @@ cd "$1"
 pivot_root . .
 umount -l .
 cd /
-mkfifo -m 600 /run/.localcloud-ready /run/.localcloud-go
-chown "$2:$2" /run/.localcloud-ready /run/.localcloud-go
-( read _ < /run/.localcloud-ready
+( read _ < /var/lib/cloud/.localcloud-ready
   echo "0 $2 65536" > /proc/1/uid_map
   echo "0 $2 65536" > /proc/1/gid_map
-  echo go > /run/.localcloud-go ) &
-exec setpriv --reuid="$2" --regid="$2" --clear-groups -- unshare --user --uts --ipc -- /bin/sh -c 'echo > /run/.localcloud-ready; read _ < /run/.localcloud-go; rm -f /run/.localcloud-ready /run/.localcloud-go; hostname "$VITRINA_HOSTNAME" 2>/dev/null; exec /bin/sh /var/lib/cloud/boot.sh'
+  echo go > /var/lib/cloud/.localcloud-go ) &
+exec setpriv --reuid="$2" --regid="$2" --clear-groups -- unshare --user --uts --ipc -- /bin/sh -c 'echo > /var/lib/cloud/.localcloud-ready; read _ < /var/lib/cloud/.localcloud-go; hostname "$VITRINA_HOSTNAME" 2>/dev/null; exec /bin/sh /var/lib/cloud/boot.sh'
 "#;
+
+/// The two pipes of the start-up handshake (in `var/lib/cloud/`, owned by the VM's root): the
+/// VM's first process says it is in its user namespace, the machine's side says the id maps are
+/// written.
+pub const HANDSHAKE: &[&str] = &[".localcloud-ready", ".localcloud-go"];
+
+/// Makes the handshake pipes afresh in `cloud` (the instance's `var/lib/cloud`).
+pub fn handshake(cloud: &Path, base: u32) -> std::io::Result<()> {
+    for name in HANDSHAKE {
+        let p = cloud.join(name);
+        if std::fs::symlink_metadata(&p).is_ok() {
+            fs_err::remove_file(&p)?;
+        }
+        nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o600)).map_err(|e| {
+            std::io::Error::other(format!("cannot make the pipe `{}`: {e}", p.display()))
+        })?;
+        set_owner(&p, base, base)?;
+    }
+    Ok(())
+}
 
 /// `PATH` inside a contained VM.
 pub const VM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
