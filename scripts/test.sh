@@ -18,6 +18,11 @@ command -v ssh-keygen >/dev/null || need_apt+=(openssh-client)   # localcloud ge
 command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || need_apt+=(iproute2)
 command -v nft >/dev/null || [ -x /usr/sbin/nft ] || need_apt+=(nftables)
 command -v curl >/dev/null || need_apt+=(curl)          # the data plane tests fetch from inside VMs
+# a contained process VM: its namespaces, mounts and root (util-linux, mount)
+for t in unshare setpriv nsenter pivot_root; do
+  command -v $t >/dev/null || [ -x /usr/sbin/$t ] || [ -x /sbin/$t ] || need_apt+=(util-linux)
+done
+command -v mount >/dev/null || need_apt+=(mount)
 command -v capsh >/dev/null || [ -x /usr/sbin/capsh ] || [ -x /sbin/capsh ] || need_apt+=(libcap2-bin)  # drops CAP_NET_ADMIN
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)  # the store on PostgreSQL
 if [ ${#need_apt[@]} -gt 0 ]; then
