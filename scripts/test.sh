@@ -19,6 +19,11 @@ command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || need_apt+=
 command -v nft >/dev/null || [ -x /usr/sbin/nft ] || need_apt+=(nftables)
 command -v curl >/dev/null || need_apt+=(curl)          # the data plane tests fetch from inside VMs
 command -v dig >/dev/null || need_apt+=(bind9-dnsutils) # ivkcs_dns records queried over UDP
+# a contained process VM: its namespaces, mounts and root (util-linux, mount)
+for t in unshare setpriv nsenter pivot_root; do
+  command -v $t >/dev/null || [ -x /usr/sbin/$t ] || [ -x /sbin/$t ] || need_apt+=(util-linux)
+done
+command -v mount >/dev/null || need_apt+=(mount)
 command -v capsh >/dev/null || [ -x /usr/sbin/capsh ] || [ -x /sbin/capsh ] || need_apt+=(libcap2-bin)  # drops CAP_NET_ADMIN
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)  # the store on PostgreSQL
 # the browser tests: Debian's Chromium driven from Node with playwright-core

@@ -184,14 +184,45 @@ fn exec(data: &std::path::Path, server: &str, command: &[String]) -> ExitStatus 
         eprintln!("error: no command given after `--`");
         return ExitStatus::Usage;
     };
-    let init = place.netns.as_ref().and_then(|_| vm_init(&place.dir));
+    let init = place
+        .netns
+        .as_ref()
+        .and_then(|_| vitrina_localcloud::hypervisor::instance_init(&place.dir));
     let nsenter = vitrina_localcloud::dataplane::find_tool("nsenter");
     let mut cmd = match (&place.netns, init, nsenter) {
+        // A contained server: its user (as its root), mount (its own `/` and working folder),
+        // UTS, IPC, network and PID namespaces, with its environment.
+        (Some(_), Some((pid, true)), Some(nsenter)) => {
+            let mut c = std::process::Command::new(nsenter);
+            c.args([
+                "-t",
+                &pid.to_string(),
+                "-U",
+                "-m",
+                "-u",
+                "-i",
+                "-n",
+                "-p",
+                "-r",
+                "-w",
+            ])
+            .arg("--")
+            .arg(program);
+            c.env_clear()
+                .env("PATH", vitrina_localcloud::hypervisor::rootfs::VM_PATH)
+                .env("LANG", "C.UTF-8")
+                .env("VITRINA_ROOT", "/")
+                .env("HOME", "/root");
+            c
+        }
         // The server's own network, hostname, process tree and /proc.
-        (Some(_), Some(pid), Some(nsenter)) => {
+        (Some(_), Some((pid, false)), Some(nsenter)) => {
             let mut c = std::process::Command::new(nsenter);
             c.args(["-t", &pid.to_string(), "-n", "-u", "-p", "-m", "--"])
                 .arg(program);
+            c.current_dir(&place.dir)
+                .env("VITRINA_ROOT", &place.dir)
+                .env("HOME", place.dir.join("root"));
             c
         }
         (Some(ns), _, _) => {
@@ -201,16 +232,22 @@ fn exec(data: &std::path::Path, server: &str, command: &[String]) -> ExitStatus 
             };
             let mut c = std::process::Command::new(ip);
             c.args(["netns", "exec", ns]).arg(program);
+            c.current_dir(&place.dir)
+                .env("VITRINA_ROOT", &place.dir)
+                .env("HOME", place.dir.join("root"));
             c
         }
-        (None, _, _) => std::process::Command::new(program),
+        (None, _, _) => {
+            let mut c = std::process::Command::new(program);
+            c.current_dir(&place.dir)
+                .env("VITRINA_ROOT", &place.dir)
+                .env("HOME", place.dir.join("root"));
+            c
+        }
     };
     cmd.args(args)
-        .current_dir(&place.dir)
-        .env("VITRINA_ROOT", &place.dir)
         .env("VITRINA_INSTANCE_ID", &place.id)
-        .env("VITRINA_INSTANCE_NAME", &place.name)
-        .env("HOME", place.dir.join("root"));
+        .env("VITRINA_INSTANCE_NAME", &place.name);
     match cmd.status() {
         Ok(status) => {
             let code = status.code().unwrap_or(-1);
@@ -226,17 +263,4 @@ fn exec(data: &std::path::Path, server: &str, command: &[String]) -> ExitStatus 
             ExitStatus::Usage
         }
     }
-}
-
-/// The first process inside a server's own PID namespace: the child of the process recorded in
-/// `var/lib/cloud/pid` (util-linux's `unshare`).
-fn vm_init(dir: &std::path::Path) -> Option<u32> {
-    let leader: u32 = std::fs::read_to_string(dir.join("var/lib/cloud/pid"))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    let children =
-        std::fs::read_to_string(format!("/proc/{leader}/task/{leader}/children")).ok()?;
-    children.split_whitespace().next()?.parse().ok()
 }

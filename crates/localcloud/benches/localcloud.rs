@@ -411,8 +411,63 @@ async fn throughputs() -> (f64, f64, f64) {
     (lo, vm, to_fip)
 }
 
+/// Prints the networking figures: 100 servers answering (shared and isolated), plumbing cost, TCP
+/// throughput.
+fn report_network(
+    plain: (Duration, Duration),
+    networked: Option<(Duration, Duration)>,
+    tput: Option<(f64, f64, f64)>,
+    isolated_cloud: &vitrina_localcloud::NetworkMode,
+) {
+    let (plain_active, plain) = plain;
+    println!(
+        "  100 servers with a port, ACTIVE and answering on 8080, shared network (no plumbing): {:.2} s (all ACTIVE after {:.2} s)",
+        plain.as_secs_f64(),
+        plain_active.as_secs_f64()
+    );
+    match networked {
+        Some((t_active, t)) => {
+            println!(
+                "  the same with isolated networking: all ACTIVE after {:.2} s",
+                t_active.as_secs_f64()
+            );
+            println!(
+                "  the same with isolated networking (namespace, veth, nftables each): {:.2} s (target < 10 s){} = {:.2}x the shared network",
+                t.as_secs_f64(),
+                if t < Duration::from_secs(10) { "" } else { "  ** over target **" },
+                t.as_secs_f64() / plain.as_secs_f64()
+            );
+            println!(
+                "    plumbing cost per server: {:.1} ms (boot without networking: {:.1} ms per server)",
+                (ms(t) - ms(plain)) / 100.0,
+                ms(plain) / 100.0
+            );
+        }
+        None => println!(
+            "  isolated networking not measured: {isolated_cloud:?} (run as root with iproute2 and nftables)"
+        ),
+    }
+    if let Some((lo, vm, fip)) = tput {
+        let gbit = |b: f64| b * 8.0 / 1e9;
+        println!("  TCP throughput, 1 GiB: loopback {:.1} Gbit/s", gbit(lo));
+        println!(
+            "    server to server on one network (veth, bridge, veth, nftables): {:.1} Gbit/s = {:.2}x loopback",
+            gbit(vm),
+            vm / lo
+        );
+        println!(
+            "    machine to a floating IP (veth, bridge, router DNAT, bridge, veth): {:.1} Gbit/s = {:.2}x loopback",
+            gbit(fip),
+            fip / lo
+        );
+    }
+}
+
+/// `cargo bench -p vitrina-localcloud --bench localcloud [-- answering]`: with `answering`, only
+/// the networking figures (100 servers answering, plumbing cost, throughput).
 #[tokio::main]
 async fn main() {
+    let only_network = std::env::args().any(|a| a == "answering");
     let plain = boot_answering(vitrina_localcloud::NetworkSetting::Shared, 100).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let (cloud, b) = open(dir.path(), vitrina_localcloud::NetworkSetting::Shared).await;
@@ -433,6 +488,13 @@ async fn main() {
         vitrina_localcloud::NetworkMode::Isolated => Some(throughputs().await),
         vitrina_localcloud::NetworkMode::Shared { .. } => None,
     };
+    if only_network {
+        println!("localcloud benchmark (process hypervisor, this machine): networking only");
+        report_network(plain, networked, tput, &isolated_cloud);
+        let _ = cloud.shutdown();
+        vitrina_localcloud::kill_instances(&dir.path().join("instances"));
+        return;
+    }
 
     let net = b
         .post(
@@ -503,49 +565,7 @@ async fn main() {
         ms(detail_1000) / ms(healthz)
     );
 
-    let (plain_active, plain) = plain;
-    println!(
-        "  100 servers with a port, ACTIVE and answering on 8080, shared network (no plumbing): {:.2} s (all ACTIVE after {:.2} s)",
-        plain.as_secs_f64(),
-        plain_active.as_secs_f64()
-    );
-    match networked {
-        Some((t_active, t)) => {
-            println!(
-                "  the same with isolated networking: all ACTIVE after {:.2} s",
-                t_active.as_secs_f64()
-            );
-            println!(
-                "  the same with isolated networking (namespace, veth, nftables each): {:.2} s (target < 10 s){} = {:.2}x the shared network",
-                t.as_secs_f64(),
-                if t < Duration::from_secs(10) { "" } else { "  ** over target **" },
-                t.as_secs_f64() / plain.as_secs_f64()
-            );
-            println!(
-                "    plumbing cost per server: {:.1} ms (boot without networking: {:.1} ms per server)",
-                (ms(t) - ms(plain)) / 100.0,
-                ms(plain) / 100.0
-            );
-        }
-        None => println!(
-            "  isolated networking not measured: {isolated_cloud:?} (run as root with iproute2 and nftables)"
-        ),
-    }
-    if let Some((lo, vm, fip)) = tput {
-        let gbit = |b: f64| b * 8.0 / 1e9;
-        println!("  TCP throughput, 1 GiB: loopback {:.1} Gbit/s", gbit(lo));
-        println!(
-            "    server to server on one network (veth, bridge, veth, nftables): {:.1} Gbit/s = {:.2}x loopback",
-            gbit(vm),
-            vm / lo
-        );
-        println!(
-            "    machine to a floating IP (veth, bridge, router DNAT, bridge, veth): {:.1} Gbit/s = {:.2}x loopback",
-            gbit(fip),
-            fip / lo
-        );
-    }
-
+    report_network(plain, networked, tput, &isolated_cloud);
     let _ = cloud.shutdown();
     vitrina_localcloud::kill_instances(&dir.path().join("instances"));
 }

@@ -12,9 +12,10 @@
 //!
 //! **Paths**: a VM's `/` is its instance folder. `write_files` paths are taken relative to it
 //! (`/etc/app.conf` → `<instance>/etc/app.conf`), and commands run with the instance folder as
-//! working directory and `$VITRINA_ROOT` pointing at it. Commands themselves run on the host, so an
-//! absolute path inside a command means the host's path; scripts that want the VM's view should use
-//! relative paths or `$VITRINA_ROOT`.
+//! working directory and `$VITRINA_ROOT` pointing at it. In the isolated mode the commands run
+//! inside the VM (its own root, `$VITRINA_ROOT` is `/`), so absolute paths are the VM's; in the
+//! shared mode they run on the host, where an absolute path is the host's and scripts use relative
+//! paths or `$VITRINA_ROOT`.
 
 use base64::Engine as _;
 use serde_json::Value;

@@ -2,13 +2,14 @@
 //! [`ProcessHypervisor`]: a VM is a process tree in its own folder.
 
 mod process;
+pub mod rootfs;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-pub use process::{kill_instances, ProcessHypervisor};
+pub use process::{instance_init, kill_instances, ProcessHypervisor};
 
 /// What a back-end needs to boot a server.
 #[derive(Debug, Clone)]
@@ -30,6 +31,20 @@ pub struct BootSpec {
     pub loopback_ipv4: Option<String>,
     /// DNS servers of the server's subnets (written to the VM's `etc/resolv.conf`).
     pub dns: Vec<String>,
+    /// Volumes attached when it boots (a contained VM sees each as its device file).
+    pub disks: Vec<Disk>,
+}
+
+/// A volume attached to a server.
+#[derive(Debug, Clone)]
+pub struct Disk {
+    /// `/dev/vdb`, …
+    pub device: String,
+    /// Where the volume's own bytes are kept (`DATA/volumes/<id>`).
+    pub file: std::path::PathBuf,
+    /// The bytes it starts from when it has none of its own yet (an image, a source volume).
+    pub source: Option<std::path::PathBuf>,
+    pub size_gib: u64,
 }
 
 #[derive(Debug, thiserror::Error)]

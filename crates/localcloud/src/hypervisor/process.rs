@@ -6,7 +6,9 @@
 //! to `var/log/console.log`, which is the console. After the user data ran, the script keeps the
 //! VM alive (`sleep`). Stopping signals the whole group (SIGTERM, then SIGKILL after a grace
 //! period). The environment carries `VITRINA_ROOT`, `VITRINA_INSTANCE_ID`, `VITRINA_INSTANCE_NAME`,
-//! `VITRINA_HOSTNAME` and `VITRINA_IPV4`; processes use the machine's own network.
+//! `VITRINA_HOSTNAME` and `VITRINA_IPV4`. In the isolated mode the tree runs in the server's
+//! network namespace and is contained in namespaces of its own with the instance folder as its
+//! root ([`super::rootfs`]); in the shared mode it uses the machine's network and files.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -20,7 +22,7 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use tokio::sync::watch;
 
-use super::{BootSpec, ExitListener, HvError, Hypervisor};
+use super::{rootfs, BootSpec, ExitListener, HvError, Hypervisor};
 use crate::cloudinit::{self, shell_quote};
 
 /// How long a stopped VM gets between SIGTERM and SIGKILL.
@@ -36,6 +38,9 @@ struct Running {
 
 pub struct ProcessHypervisor {
     root: PathBuf,
+    /// `DATA/vm-control`: per server, what only the machine may touch (the contained VM's mount
+    /// table and overlayfs work folders), outside every VM's root.
+    control: PathBuf,
     running: Arc<Mutex<HashMap<String, Running>>>,
     listener: Arc<Mutex<Option<ExitListener>>>,
 }
@@ -43,8 +48,13 @@ pub struct ProcessHypervisor {
 impl ProcessHypervisor {
     /// Instances live in `root/<id>/`.
     pub fn new(root: PathBuf) -> Self {
+        let control = root
+            .parent()
+            .map(|d| d.join("vm-control"))
+            .unwrap_or_else(|| root.join(".vm-control"));
         Self {
             root,
+            control,
             running: Arc::default(),
             listener: Arc::default(),
         }
@@ -60,42 +70,99 @@ impl ProcessHypervisor {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn prepare(&self, spec: &BootSpec, plan: &cloudinit::BootPlan) -> std::io::Result<PathBuf> {
+    fn prepare(
+        &self,
+        spec: &BootSpec,
+        plan: &cloudinit::BootPlan,
+    ) -> std::io::Result<(PathBuf, Option<PathBuf>)> {
         let dir = self.dir(&spec.id);
-        let cloud = dir.join("var/lib/cloud");
-        let inst = cloud.join("instance");
-        fs_err::create_dir_all(inst.join("sem"))?;
-        fs_err::create_dir_all(inst.join("scripts"))?;
-        fs_err::create_dir_all(inst.join("files"))?;
-        fs_err::create_dir_all(dir.join("var/log"))?;
-        fs_err::create_dir_all(dir.join("tmp"))?;
+        let first = !dir.exists();
+        fs_err::create_dir_all(&dir)?;
+        // A contained VM (isolated mode): its root, owned by its own range of ids. The root's
+        // folders come first, so the files below land in folders the VM owns.
+        let owner = match &spec.netns {
+            Some(_) => {
+                let inst = fs_err::canonicalize(&dir)?;
+                let data = self.root.parent().unwrap_or(&self.root);
+                let layout = rootfs::layout(&fs_err::canonicalize(data)?);
+                let base = rootfs::id_base(&spec.id);
+                let fstab = rootfs::prepare(
+                    layout,
+                    &inst,
+                    &self.control.join(&spec.id),
+                    base,
+                    first,
+                    &spec.disks,
+                )?;
+                Some((base, fstab))
+            }
+            None => None,
+        };
+        let path = |rel: &str| rootfs::safe_path(&dir, rel);
+        let mkdir = |rel: &str| -> std::io::Result<PathBuf> {
+            let p = path(rel)?;
+            rootfs::ensure_dir(&p)?;
+            Ok(p)
+        };
+        let vm_owned = |p: &Path| -> std::io::Result<()> {
+            match &owner {
+                Some((base, _)) => rootfs::set_owner(p, *base, *base),
+                None => Ok(()),
+            }
+        };
+        let cloud = mkdir("var/lib/cloud")?;
+        let inst = mkdir("var/lib/cloud/instance")?;
+        vm_owned(&inst)?;
+        vm_owned(&mkdir("var/lib/cloud/instance/sem")?)?;
+        mkdir("var/lib/cloud/instance/scripts")?;
+        mkdir("var/lib/cloud/instance/files")?;
+        mkdir("var/log")?;
+        mkdir("tmp")?;
         let meta = serde_json::json!({
             "uuid": spec.id, "name": spec.name, "hostname": spec.hostname,
             "project_id": spec.project_id, "availability_zone": spec.availability_zone,
             "meta": spec.metadata, "ipv4": spec.ipv4, "public_keys": spec.public_keys,
         });
         fs_err::write(
-            inst.join("meta_data.json"),
+            path("var/lib/cloud/instance/meta_data.json")?,
             serde_json::to_vec_pretty(&meta).unwrap_or_default(),
         )?;
         if !spec.public_keys.is_empty() {
-            fs_err::create_dir_all(dir.join("root/.ssh"))?;
-            fs_err::write(
-                dir.join("root/.ssh/authorized_keys"),
-                spec.public_keys.join("\n") + "\n",
-            )?;
+            let ssh = mkdir("root/.ssh")?;
+            vm_owned(&ssh)?;
+            let keys = path("root/.ssh/authorized_keys")?;
+            fs_err::write(&keys, spec.public_keys.join("\n") + "\n")?;
+            vm_owned(&keys)?;
+        }
+        if owner.is_some() {
+            // The VM's own name, as cloud-init writes it.
+            let hostname = path("etc/hostname")?;
+            fs_err::write(&hostname, format!("{}\n", spec.hostname))?;
+            vm_owned(&hostname)?;
+            let hosts = path("etc/hosts")?;
+            let mut text =
+                String::from("127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n");
+            match spec.ipv4.first() {
+                Some(ip) => text.push_str(&format!("{ip} {}\n", spec.hostname)),
+                None => text.push_str(&format!("127.0.1.1 {}\n", spec.hostname)),
+            }
+            fs_err::write(&hosts, text)?;
+            vm_owned(&hosts)?;
         }
         if !spec.dns.is_empty() {
-            fs_err::create_dir_all(dir.join("etc"))?;
+            mkdir("etc")?;
             let conf: String = spec
                 .dns
                 .iter()
                 .map(|d| format!("nameserver {d}\n"))
                 .collect();
-            fs_err::write(dir.join("etc/resolv.conf"), conf)?;
+            let p = path("etc/resolv.conf")?;
+            fs_err::write(&p, conf)?;
+            vm_owned(&p)?;
         }
         let ud = spec.user_data.clone().unwrap_or_default();
         fs_err::write(inst.join("user-data.txt"), &ud)?;
+        let dir = &dir;
 
         let mut sh = String::from("#!/bin/sh\n# Boot script written by the localcloud process hypervisor.\ncd \"$VITRINA_ROOT\" || exit 1\n");
         sh.push_str("echo \"localcloud: booting $VITRINA_INSTANCE_NAME ($VITRINA_INSTANCE_ID) at $(date -u +%Y-%m-%dT%H:%M:%SZ)\"\n");
@@ -109,7 +176,7 @@ impl ProcessHypervisor {
         let mut script_file = |content: &[u8], name: &str| -> std::io::Result<String> {
             idx += 1;
             let rel = format!("var/lib/cloud/instance/scripts/{idx:03}-{name}");
-            let p = dir.join(&rel);
+            let p = path(&rel)?;
             fs_err::write(&p, content)?;
             set_mode(&p, 0o755)?;
             Ok(rel)
@@ -130,7 +197,7 @@ impl ProcessHypervisor {
         sh.push_str("if [ ! -e var/lib/cloud/instance/sem/once ]; then\n");
         let write = |w: &cloudinit::WriteFile, n: usize| -> std::io::Result<String> {
             let staged = format!("var/lib/cloud/instance/files/{n:03}");
-            fs_err::write(dir.join(&staged), &w.content)?;
+            fs_err::write(path(&staged)?, &w.content)?;
             let target = shell_quote(&w.path);
             let parent = Path::new(&w.path)
                 .parent()
@@ -186,55 +253,75 @@ impl ProcessHypervisor {
         );
         sh.push_str("date -u +%Y-%m-%dT%H:%M:%SZ > var/lib/cloud/instance/boot-finished\n");
         sh.push_str("while :; do sleep 3600; done\n");
-        fs_err::write(cloud.join("boot.sh"), sh)?;
-        Ok(dir)
+        fs_err::write(path("var/lib/cloud/boot.sh")?, sh)?;
+        if let Some((base, _)) = &owner {
+            rootfs::handshake(&cloud, *base)?;
+        }
+        Ok((dir.clone(), owner.map(|(_, fstab)| fstab)))
     }
 
-    fn spawn(&self, spec: &BootSpec, dir: &Path) -> std::io::Result<()> {
+    fn spawn(&self, spec: &BootSpec, dir: &Path, fstab: Option<&Path>) -> std::io::Result<()> {
+        use fs_err::os::unix::fs::OpenOptionsExt as _;
         let console = fs_err::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(dir.join("var/log/console.log"))?;
+            .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+            .open(rootfs::safe_path(dir, "var/log/console.log")?)?;
         let console2 = console.try_clone()?;
-        let mut cmd = match (&spec.netns, crate::dataplane::find_tool("ip")) {
-            (Some(ns), Some(ip)) => {
-                let mut c = tokio::process::Command::new(ip);
-                c.args(["netns", "exec", ns]);
-                // Its own hostname (UTS) and process tree (PID, with its own /proc), when
-                // util-linux's unshare is there; the tree dies with its leader.
-                if let Some(unshare) = crate::dataplane::find_tool("unshare") {
-                    c.arg(unshare).args([
-                        "--uts",
-                        "--pid",
-                        "--mount-proc",
-                        "--kill-child",
-                        "/bin/sh",
-                        "-c",
-                        "hostname \"$VITRINA_HOSTNAME\" 2>/dev/null; exec /bin/sh \"$0\"",
-                    ]);
-                } else {
-                    c.arg("/bin/sh");
+        let missing = |tool: &str, package: &str| {
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("`{tool}` is missing (install the Debian package {package})"),
+            )
+        };
+        let mut cmd = match (&spec.netns, fstab) {
+            (Some(ns), Some(fstab)) => {
+                let ip =
+                    crate::dataplane::find_tool("ip").ok_or_else(|| missing("ip", "iproute2"))?;
+                for (tool, package) in rootfs::TOOLS {
+                    if crate::dataplane::find_tool(tool).is_none() {
+                        return Err(missing(tool, package));
+                    }
                 }
+                let unshare = crate::dataplane::find_tool("unshare")
+                    .ok_or_else(|| missing("unshare", "util-linux"))?;
+                let inst = fs_err::canonicalize(dir)?;
+                // The machine's root makes the VM's mounts in new mount and PID namespaces inside
+                // the server's network namespace, then becomes the VM's root in its own user, UTS
+                // and IPC namespaces (see `rootfs`). The tree dies with its leader.
+                let mut c = tokio::process::Command::new(ip);
+                c.args(["netns", "exec", ns])
+                    .arg(unshare)
+                    .args(["--mount", "--pid", "--fork", "--kill-child", "--"])
+                    .args(["/bin/sh", "-c", rootfs::SETUP, "localcloud-vm"])
+                    .arg(&inst)
+                    .arg(rootfs::id_base(&spec.id).to_string())
+                    .arg(fstab);
+                // Nothing of localcloud's own environment reaches the VM.
+                c.env_clear()
+                    .env("PATH", rootfs::VM_PATH)
+                    .env("LANG", "C.UTF-8")
+                    .env("VITRINA_ROOT", "/")
+                    .env("HOME", "/root");
                 c
             }
-            (Some(_), None) => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "`ip` is missing (install the Debian package iproute2)",
-                ))
+            (Some(_), None) => return Err(missing("unshare", "util-linux")),
+            (None, _) => {
+                let mut c = tokio::process::Command::new("/bin/sh");
+                c.arg(dir.join("var/lib/cloud/boot.sh"))
+                    .env("VITRINA_ROOT", dir)
+                    .env("HOME", dir.join("root"));
+                c
             }
-            (None, _) => tokio::process::Command::new("/bin/sh"),
         };
         if let Some(lo) = &spec.loopback_ipv4 {
             cmd.env("VITRINA_LOOPBACK_IPV4", lo);
         }
-        cmd.arg(dir.join("var/lib/cloud/boot.sh"))
-            .current_dir(dir)
+        cmd.current_dir(dir)
             .process_group(0)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::from(console.into_parts().0))
             .stderr(std::process::Stdio::from(console2.into_parts().0))
-            .env("VITRINA_ROOT", dir)
             .env("VITRINA_INSTANCE_ID", &spec.id)
             .env("VITRINA_INSTANCE_NAME", &spec.name)
             .env("VITRINA_HOSTNAME", &spec.hostname)
@@ -242,11 +329,13 @@ impl ProcessHypervisor {
                 "VITRINA_IPV4",
                 spec.ipv4.first().map(String::as_str).unwrap_or(""),
             )
-            .env("HOME", dir.join("root"))
             .kill_on_drop(false);
         let mut child = cmd.spawn()?;
         let pid = child.id().and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
-        fs_err::write(dir.join("var/lib/cloud/pid"), pid.to_string())?;
+        fs_err::write(
+            rootfs::safe_path(dir, "var/lib/cloud/pid")?,
+            pid.to_string(),
+        )?;
         let (tx, rx) = watch::channel(false);
         let stopping = Arc::new(AtomicBool::new(false));
         self.lock().insert(
@@ -349,16 +438,17 @@ impl Hypervisor for ProcessHypervisor {
         }
         // Read before anything is written: user data past the limits fails this server only.
         let plan = cloudinit::plan(spec.user_data.as_deref().unwrap_or_default())?;
-        let dir = self
+        let (dir, fstab) = self
             .prepare(spec, &plan)
             .map_err(|source| HvError::Prepare {
                 path: self.dir(&spec.id),
                 source,
             })?;
-        self.spawn(spec, &dir).map_err(|source| HvError::Spawn {
-            id: spec.id.clone(),
-            source,
-        })
+        self.spawn(spec, &dir, fstab.as_deref())
+            .map_err(|source| HvError::Spawn {
+                id: spec.id.clone(),
+                source,
+            })
     }
 
     fn stop(&self, id: &str) -> BoxFuture<'static, Result<(), HvError>> {
@@ -386,9 +476,11 @@ impl Hypervisor for ProcessHypervisor {
     fn destroy(&self, id: &str) -> BoxFuture<'static, Result<(), HvError>> {
         let stop = self.stop(id);
         let dir = self.dir(id);
+        let control = self.control.join(id);
         async move {
             stop.await?;
             let _ = tokio::fs::remove_dir_all(&dir).await;
+            let _ = tokio::fs::remove_dir_all(&control).await;
             Ok(())
         }
         .boxed()
@@ -401,19 +493,9 @@ impl Hypervisor for ProcessHypervisor {
     }
 
     fn adopt(&self, id: &str) -> bool {
-        let dir = self.dir(id);
-        let Ok(pid) = fs_err::read_to_string(dir.join("var/lib/cloud/pid")) else {
+        let Some(pid) = leader(&self.dir(id), id) else {
             return false;
         };
-        let Ok(pid) = pid.trim().parse::<i32>() else {
-            return false;
-        };
-        // The process must still be ours: alive, and working in this instance folder.
-        let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok();
-        let canonical = std::fs::canonicalize(&dir).ok();
-        if pid <= 1 || cwd.is_none() || cwd != canonical {
-            return false;
-        }
         let (tx, rx) = watch::channel(false);
         let stopping = Arc::new(AtomicBool::new(false));
         self.lock().insert(
@@ -476,19 +558,13 @@ pub fn kill_instances(instances_root: &Path) -> usize {
     let mut killed = 0;
     for e in entries.flatten() {
         let dir = e.path();
-        let Ok(pid) = std::fs::read_to_string(dir.join("var/lib/cloud/pid")) else {
+        let Some(id) = dir.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
-        let Ok(pid) = pid.trim().parse::<i32>() else {
-            continue;
-        };
-        let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok();
-        if pid > 1
-            && cwd.is_some()
-            && cwd == std::fs::canonicalize(&dir).ok()
-            && killpg(Pid::from_raw(pid), Signal::SIGKILL).is_ok()
-        {
-            killed += 1;
+        if let Some(pid) = leader(&dir, id) {
+            if killpg(Pid::from_raw(pid), Signal::SIGKILL).is_ok() {
+                killed += 1;
+            }
         }
     }
     // The namespaces and links of that localcloud go with its servers.
@@ -496,6 +572,49 @@ pub fn kill_instances(instances_root: &Path) -> usize {
         crate::dataplane::purge(data);
     }
     killed
+}
+
+/// The leader of a running instance: the process recorded in `var/lib/cloud/pid`, only when it
+/// is alive, runs as localcloud's own user and was started for this instance (its environment
+/// names it). The VM may write that file (it is in its own root), so nothing in it is trusted.
+fn leader(dir: &Path, id: &str) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(dir.join("var/lib/cloud/pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    if pid <= 1 || !pid_alive(pid) {
+        return None;
+    }
+    let uid = |p: &str| -> Option<String> {
+        std::fs::read_to_string(format!("/proc/{p}/status"))
+            .ok()?
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+    };
+    if uid(&pid.to_string())? != uid("self")? {
+        return None;
+    }
+    let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let want = format!("VITRINA_INSTANCE_ID={id}");
+    env.split(|b| *b == 0)
+        .any(|v| v == want.as_bytes())
+        .then_some(pid)
+}
+
+/// The first process of a running instance (inside its PID namespace, the leader's child) and
+/// whether it is contained (runs in a user namespace of its own), for `vitrina localcloud exec`.
+pub fn instance_init(instance_dir: &Path) -> Option<(u32, bool)> {
+    let id = instance_dir.file_name()?.to_str()?;
+    let leader = leader(instance_dir, id)?;
+    let children =
+        std::fs::read_to_string(format!("/proc/{leader}/task/{leader}/children")).ok()?;
+    let init: u32 = children.split_whitespace().next()?.parse().ok()?;
+    let ours = std::fs::read_to_string("/proc/self/uid_map").ok()?;
+    let its = std::fs::read_to_string(format!("/proc/{init}/uid_map")).ok()?;
+    let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    Some((init, norm(&ours) != norm(&its)))
 }
 
 /// How much of a console log `os-getConsoleOutput` reads: its last 100 KiB, as Nova's libvirt

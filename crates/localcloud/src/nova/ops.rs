@@ -35,6 +35,7 @@ pub(super) fn boot_spec(db: &Db, s: &Server) -> BootSpec {
         public_keys: s.public_keys.clone(),
         netns: None,
         loopback_ipv4: None,
+        disks: Vec::new(),
         dns: s
             .ports
             .iter()
@@ -73,9 +74,28 @@ pub(super) fn spawn_boot(c: &Cloud, id: &str, final_status: Option<ServerStatus>
     let store = c.store.clone();
     let net = c.net.clone();
     let id = id.to_owned();
+    // The volumes attached now, with where their bytes are.
+    let disks: Vec<crate::hypervisor::Disk> = c.store.read(|db| {
+        let Some(s) = db.servers.get(&id) else {
+            return Vec::new();
+        };
+        s.volumes
+            .iter()
+            .filter_map(|v| {
+                let vol = db.volumes.get(&v.volume_id)?;
+                Some(crate::hypervisor::Disk {
+                    device: v.device.clone(),
+                    file: crate::disks::volume_file(c, &v.volume_id),
+                    source: crate::disks::volume_source(c, db, &v.volume_id),
+                    size_gib: u64::try_from(vol.size).unwrap_or(0),
+                })
+            })
+            .collect()
+    });
     tokio::spawn(async move {
         let spec = store.read(|db| db.servers.get(&id).map(|s| boot_spec(db, s)));
         let Some(mut spec) = spec else { return };
+        spec.disks = disks;
         // The data plane makes the server's namespace and ports before its processes start.
         let shared = matches!(net.mode(), crate::NetworkMode::Shared { .. });
         let result = match net.plug_server(&id).await {
@@ -84,7 +104,16 @@ pub(super) fn spawn_boot(c: &Cloud, id: &str, final_status: Option<ServerStatus>
                 if shared {
                     spec.loopback_ipv4 = Some(crate::dataplane::loopback_address(&id));
                 }
-                hv.boot(&spec)
+                // Preparing the root is file work: off the async workers, so boots overlap.
+                let (hv, boot) = (hv.clone(), spec.clone());
+                tokio::task::spawn_blocking(move || hv.boot(&boot))
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(crate::hypervisor::HvError::Spawn {
+                            id: id.clone(),
+                            source: std::io::Error::other(e.to_string()),
+                        })
+                    })
             }
             Err(e) => Err(e.into()),
         };
