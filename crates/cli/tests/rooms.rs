@@ -52,6 +52,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "vitrina-server",
         &[
+            "vitrina-forms",
+            "vitrina-package",
             "vitrina-agent-api",
             "vitrina-localcloud",
             "vitrina-openstack",

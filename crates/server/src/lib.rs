@@ -11,6 +11,7 @@ pub mod demo;
 pub mod error;
 pub mod home;
 pub mod http;
+pub mod osb;
 pub mod store;
 
 use std::net::SocketAddr;

@@ -7,6 +7,8 @@
 
 use std::time::Duration;
 
+pub mod osb;
+
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Row};
 
@@ -90,6 +92,7 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
             "ALTER TABLE agents ADD COLUMN failure_epoch BIGINT NOT NULL DEFAULT 0",
         ],
     ),
+    (30, "osb broker", osb::MIGRATION_30),
 ];
 
 #[derive(Debug, thiserror::Error)]
