@@ -13,6 +13,7 @@ pub mod home;
 pub mod http;
 pub mod osb;
 pub mod store;
+pub mod tenants;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -98,6 +99,8 @@ pub struct Server {
     pub engine_token: Secret,
     pub service: Arc<ConfigService>,
     pub cloud: Option<vitrina_localcloud::LocalCloud>,
+    /// Vendors, consumer projects, broker accounts and the caller contexts.
+    pub tenants: Arc<tenants::Tenants>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -188,6 +191,8 @@ impl Server {
             },
             None => None,
         };
+        let tenants =
+            tenants::Tenants::new(service.store.clone(), service.sealer.clone(), cloud.clone());
         let home = home::HomeInfo {
             url: base.clone(),
             cloud_network: cloud.as_ref().map(|c| c.network_mode().name().to_owned()),
@@ -228,6 +233,7 @@ impl Server {
             engine_token,
             service,
             cloud,
+            tenants,
             shutdown: Some(tx),
             task,
         })

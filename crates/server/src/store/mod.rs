@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 pub mod osb;
+pub mod tenants;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Row};
@@ -92,6 +93,7 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
             "ALTER TABLE agents ADD COLUMN failure_epoch BIGINT NOT NULL DEFAULT 0",
         ],
     ),
+    (20, "tenants", tenants::MIGRATION_20),
     (30, "osb broker", osb::MIGRATION_30),
 ];
 
