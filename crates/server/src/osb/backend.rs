@@ -9,14 +9,8 @@ use serde_json::{Map, Value};
 use super::catalog::ServiceRevision;
 use super::wire::OsbError;
 
-/// A broker account: bound to one namespace of one vendor's products (or of all).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Account {
-    /// Stable id of the account (the key of its instances).
-    pub id: String,
-    /// `public` or `test`, as the products store names it.
-    pub namespace: String,
-}
+/// A broker account, authenticated: it sees one namespace, and its instances only.
+pub type Account = crate::tenants::BrokerCtx;
 
 /// A deployment to create or change: one hoe object.
 #[derive(Debug, Clone)]
@@ -31,10 +25,8 @@ pub struct DeploySpec {
     pub retry: bool,
     /// The plan's option answers (values as the manifest's variables receive them).
     pub vars: Map<String, Value>,
-    /// `context.project_id`: the consumer project; the server's default when absent.
-    pub project: Option<String>,
-    /// `context.email`.
-    pub email: Option<String>,
+    /// The consumer project the deployment belongs to (resolved by [`OsbBackend::project`]).
+    pub project: String,
 }
 
 /// A deployment as the broker sees it.
@@ -87,6 +79,13 @@ pub trait OsbBackend: Send + Sync + 'static {
         revision: &str,
     ) -> impl Future<Output = Result<Option<RevisionPackage>, OsbError>> + Send;
 
+    /// The consumer project of `context.project_id` (checked to exist), or the default one
+    /// when absent.
+    fn project(
+        &self,
+        requested: Option<&str>,
+    ) -> impl Future<Output = Result<String, OsbError>> + Send;
+
     /// Starts creating a deployment (returns once it is accepted).
     fn deploy(&self, spec: &DeploySpec) -> impl Future<Output = Result<(), OsbError>> + Send;
 
@@ -96,14 +95,22 @@ pub trait OsbBackend: Send + Sync + 'static {
 
     /// Starts deleting a deployment (also stops a creation in progress). Deleting a missing
     /// deployment succeeds.
-    fn undeploy(&self, deployment: &str) -> impl Future<Output = Result<(), OsbError>> + Send;
+    fn undeploy(
+        &self,
+        project: &str,
+        deployment: &str,
+    ) -> impl Future<Output = Result<(), OsbError>> + Send;
 
-    fn state(&self, deployment: &str)
-        -> impl Future<Output = Result<DeployState, OsbError>> + Send;
+    fn state(
+        &self,
+        project: &str,
+        deployment: &str,
+    ) -> impl Future<Output = Result<DeployState, OsbError>> + Send;
 
     /// The deployment's outputs, sensitive ones included.
     fn outputs(
         &self,
+        project: &str,
         deployment: &str,
     ) -> impl Future<Output = Result<Map<String, Value>, OsbError>> + Send;
 }

@@ -32,6 +32,11 @@ pub type Reply = (axum::http::StatusCode, Value);
 const IN_PROGRESS: &str = "in progress";
 const SUCCEEDED: &str = "succeeded";
 const FAILED: &str = "failed";
+/// An operation whose deployment call has not been confirmed yet ends its description so.
+const REQUESTED: &str = " requested";
+/// After this long, a requested operation whose call was never confirmed (the server stopped
+/// between the two writes) is judged by the deployment alone.
+const REQUESTED_GRACE_MS: i64 = 60_000;
 
 /// How long a verified broker login is remembered (a changed password takes effect after it).
 const AUTH_TTL: Duration = Duration::from_secs(5);
@@ -155,7 +160,7 @@ impl<B: OsbBackend> Broker<B> {
     ) -> Result<bytes::Bytes, OsbError> {
         // The answer's shape depends only on which of these thresholds the version passes.
         let shape = u8::from(version.at_least(2, 14)) + u8::from(version.at_least(2, 15));
-        let key = (account.namespace.clone(), shape);
+        let key = (account.namespace().as_str().to_owned(), shape);
         let stamp = self.backend.catalog_stamp(account).await?;
         if let Ok(cache) = self.catalogs.lock() {
             if let Some(c) = cache.get(&key) {
@@ -260,6 +265,12 @@ impl<B: OsbBackend> Broker<B> {
         })
     }
 
+    fn project_of(row: &OsbInstanceRow) -> Result<String, OsbError> {
+        row.project.clone().ok_or_else(|| {
+            OsbError::internal(format!("instance {} has no project", row.instance_id))
+        })
+    }
+
     fn open_answers(&self, row: &OsbInstanceRow, sealed: &str) -> Result<Answers, OsbError> {
         Ok(self
             .sealer
@@ -284,7 +295,16 @@ impl<B: OsbBackend> Broker<B> {
             if row.op_state != IN_PROGRESS {
                 return Ok(row);
             }
-            let state = self.backend.state(&row.deployment).await?;
+            let requested = row.op_description.ends_with(REQUESTED);
+            let stale = crate::store::now_ms() - row.updated_at > REQUESTED_GRACE_MS;
+            if requested && !stale {
+                // The request's own handler is still talking to the deployment system.
+                return Ok(row);
+            }
+            let state = self
+                .backend
+                .state(&Self::project_of(&row)?, &row.deployment)
+                .await?;
             let before = row.clone();
             match (row.op_kind.as_str(), &state) {
                 (_, DeployState::Working) => return Ok(row),
@@ -302,6 +322,16 @@ impl<B: OsbBackend> Broker<B> {
                     row.state = FAILED.into();
                     row.op_state = FAILED.into();
                     row.op_description = "provisioning failed: the deployment is gone".into();
+                }
+                ("update", DeployState::Running) if requested => {
+                    // The update never reached the deployment system.
+                    row.target_plan_id = None;
+                    row.target_revision = None;
+                    row.target_answers_sealed = None;
+                    row.target_hash = None;
+                    row.state = "ready".into();
+                    row.op_state = FAILED.into();
+                    row.op_description = "the update did not start; send it again".into();
                 }
                 ("update", DeployState::Running) => {
                     if let (Some(plan), Some(rev), Some(answers), Some(hash)) = (
@@ -349,7 +379,9 @@ impl<B: OsbBackend> Broker<B> {
                 ("deprovision", DeployState::Running) => {
                     // The deletion was overtaken (it cannot be: hoe keeps the last target);
                     // ask again.
-                    self.backend.undeploy(&row.deployment).await?;
+                    self.backend
+                        .undeploy(&Self::project_of(&row)?, &row.deployment)
+                        .await?;
                     return Ok(row);
                 }
                 (kind, _) => {
@@ -362,7 +394,7 @@ impl<B: OsbBackend> Broker<B> {
             if self.store.osb_instance_save(&row).await? {
                 if row.state == "gone" {
                     self.store
-                        .osb_bindings_remove_all(&account.id, &row.instance_id)
+                        .osb_bindings_remove_all(account, &row.instance_id)
                         .await?;
                 }
                 row.generation += 1;
@@ -370,11 +402,7 @@ impl<B: OsbBackend> Broker<B> {
             }
             // Someone else moved it: read again.
             let _ = before;
-            row = match self
-                .store
-                .osb_instance(&account.id, &row.instance_id)
-                .await?
-            {
+            row = match self.store.osb_instance(account, &row.instance_id).await? {
                 Some(r) => r,
                 None => return Err(OsbError::not_found("the instance is gone")),
             };
@@ -389,7 +417,7 @@ impl<B: OsbBackend> Broker<B> {
         account: &Account,
         instance_id: &str,
     ) -> Result<Option<OsbInstanceRow>, OsbError> {
-        match self.store.osb_instance(&account.id, instance_id).await? {
+        match self.store.osb_instance(account, instance_id).await? {
             Some(row) => Ok(Some(self.refresh(account, row).await?)),
             None => Ok(None),
         }
@@ -442,11 +470,7 @@ impl<B: OsbBackend> Broker<B> {
                 return self.provision_again(existing, &request_hash, accepts_incomplete);
             }
         }
-        if self
-            .store
-            .osb_instance_taken(&account.id, instance_id)
-            .await?
-        {
+        if self.store.osb_instance_taken(account, instance_id).await? {
             return Err(OsbError::conflict(
                 "an instance with this id exists with different attributes",
             ));
@@ -459,23 +483,27 @@ impl<B: OsbBackend> Broker<B> {
         let answers = params::for_create(&plan.form, &parameters).map_err(|r| {
             OsbError::bad_request(format!("invalid parameters: {}", reasons_text(&r)))
         })?;
+        let project = self
+            .backend
+            .project(context_str(&req.context, "project_id").as_deref())
+            .await?;
         let deployment = uuid::Uuid::new_v4().to_string();
         let row = OsbInstanceRow {
             instance_id: instance_id.to_owned(),
-            account: account.id.clone(),
+            account: account.username().to_owned(),
             service_id: service_id.clone(),
             plan_id: plan_id.clone(),
             revision: rev.revision.clone(),
             request_hash: request_hash.clone(),
             answers_sealed: self.seal_answers(instance_id, &answers)?,
-            project: context_str(&req.context, "project_id"),
+            project: Some(project.clone()),
             email: context_str(&req.context, "email"),
             deployment: deployment.clone(),
             state: "provisioning".into(),
             op_id: new_op("provision"),
             op_kind: "provision".into(),
             op_state: IN_PROGRESS.into(),
-            op_description: "provisioning".into(),
+            op_description: format!("provisioning{REQUESTED}"),
             target_plan_id: None,
             target_revision: None,
             target_answers_sealed: None,
@@ -497,8 +525,7 @@ impl<B: OsbBackend> Broker<B> {
             manifest: plan.manifest.clone(),
             retry: plan.retry,
             vars: answers.into_iter().collect(),
-            project: row.project.clone(),
-            email: row.email.clone(),
+            project: Self::project_of(&row)?,
         };
         if let Err(e) = self.backend.deploy(&spec).await {
             // Leave nothing behind: the record becomes a tombstone of a failed provision.
@@ -509,9 +536,34 @@ impl<B: OsbBackend> Broker<B> {
             let _ = self.store.osb_instance_save(&failed).await;
             return Err(e);
         }
-        tracing::info!(instance = instance_id, account = %account.id, service = %service_id, plan = %plan_id, "osb: provisioning");
+        tracing::info!(instance = instance_id, account = account.username(), service = %service_id, plan = %plan_id, "osb: provisioning");
         let _ = version;
+        let mut started = row.clone();
+        started.generation = 0;
+        if !self.confirm(&mut started, "provisioning").await? {
+            // A DELETE came meanwhile; the deployment it deleted may have been created only
+            // now: delete it again.
+            if let Some(now) = self.store.osb_instance(account, instance_id).await? {
+                if now.op_kind == "deprovision" {
+                    self.backend
+                        .undeploy(&Self::project_of(&now)?, &now.deployment)
+                        .await?;
+                }
+            }
+        }
         Ok((StatusCode::ACCEPTED, json!({ "operation": row.op_id })))
+    }
+
+    /// The deployment system accepted the operation: its description says so. Returns false
+    /// when the instance changed meanwhile (it keeps that change).
+    async fn confirm(&self, row: &mut OsbInstanceRow, text: &str) -> Result<bool, OsbError> {
+        row.op_description = text.to_owned();
+        if self.store.osb_instance_save(row).await? {
+            row.generation += 1;
+            Ok(true)
+        } else {
+            Ok(false)
+        }
     }
 
     fn provision_again(
@@ -712,11 +764,7 @@ impl<B: OsbBackend> Broker<B> {
         next.op_id = new_op("update");
         next.op_kind = "update".into();
         next.op_state = IN_PROGRESS.into();
-        next.op_description = if revision_change {
-            format!("moving to revision {target_revision}")
-        } else {
-            "updating".into()
-        };
+        next.op_description = format!("update{REQUESTED}");
         next.target_plan_id = Some(requested_plan.clone());
         next.target_revision = Some(target_revision.clone());
         next.target_answers_sealed = Some(self.seal_answers(instance_id, &answers)?);
@@ -733,8 +781,7 @@ impl<B: OsbBackend> Broker<B> {
             manifest: new_plan.manifest.clone(),
             retry: new_plan.retry,
             vars: answers.into_iter().collect(),
-            project: row.project.clone(),
-            email: row.email.clone(),
+            project: Self::project_of(&row)?,
         };
         if let Err(e) = self.backend.redeploy(&spec).await {
             let mut back = row.clone();
@@ -742,7 +789,13 @@ impl<B: OsbBackend> Broker<B> {
             let _ = self.store.osb_instance_save(&back).await;
             return Err(e);
         }
-        tracing::info!(instance = instance_id, account = %account.id, plan = %requested_plan, revision = %target_revision, "osb: updating");
+        tracing::info!(instance = instance_id, account = account.username(), plan = %requested_plan, revision = %target_revision, "osb: updating");
+        let text = if revision_change {
+            format!("moving to revision {target_revision}")
+        } else {
+            "updating".to_owned()
+        };
+        self.confirm(&mut next, &text).await?;
         Ok((StatusCode::ACCEPTED, json!({ "operation": next.op_id })))
     }
 
@@ -765,7 +818,12 @@ impl<B: OsbBackend> Broker<B> {
             return Ok((StatusCode::ACCEPTED, json!({ "operation": row.op_id })));
         }
         // A failed provision whose deployment never existed is removed at once.
-        if row.state == FAILED && self.backend.state(&row.deployment).await? == DeployState::Missing
+        if row.state == FAILED
+            && self
+                .backend
+                .state(&Self::project_of(&row)?, &row.deployment)
+                .await?
+                == DeployState::Missing
         {
             let mut gone = row.clone();
             gone.state = "gone".into();
@@ -779,7 +837,7 @@ impl<B: OsbBackend> Broker<B> {
                 ));
             }
             self.store
-                .osb_bindings_remove_all(&account.id, instance_id)
+                .osb_bindings_remove_all(account, instance_id)
                 .await?;
             return Ok((StatusCode::OK, json!({})));
         }
@@ -791,7 +849,7 @@ impl<B: OsbBackend> Broker<B> {
         next.op_id = new_op("deprovision");
         next.op_kind = "deprovision".into();
         next.op_state = IN_PROGRESS.into();
-        next.op_description = "deprovisioning".into();
+        next.op_description = format!("deprovisioning{REQUESTED}");
         next.target_plan_id = None;
         next.target_revision = None;
         next.target_answers_sealed = None;
@@ -802,17 +860,27 @@ impl<B: OsbBackend> Broker<B> {
             ));
         }
         next.generation += 1;
-        if let Err(e) = self.backend.undeploy(&row.deployment).await {
+        if let Err(e) = self
+            .backend
+            .undeploy(&Self::project_of(&row)?, &row.deployment)
+            .await
+        {
             let mut back = row.clone();
             back.generation = next.generation;
             let _ = self.store.osb_instance_save(&back).await;
             return Err(e);
         }
+        self.confirm(&mut next, "deprovisioning").await?;
         let removed = self
             .store
-            .osb_bindings_remove_all(&account.id, instance_id)
+            .osb_bindings_remove_all(account, instance_id)
             .await?;
-        tracing::info!(instance = instance_id, account = %account.id, bindings_removed = removed, "osb: deprovisioning");
+        tracing::info!(
+            instance = instance_id,
+            account = account.username(),
+            bindings_removed = removed,
+            "osb: deprovisioning"
+        );
         Ok((StatusCode::ACCEPTED, json!({ "operation": next.op_id })))
     }
 
@@ -873,7 +941,11 @@ impl<B: OsbBackend> Broker<B> {
     }
 
     async fn credentials(&self, row: &OsbInstanceRow) -> Result<Value, OsbError> {
-        Ok(Value::Object(self.backend.outputs(&row.deployment).await?))
+        Ok(Value::Object(
+            self.backend
+                .outputs(&Self::project_of(row)?, &row.deployment)
+                .await?,
+        ))
     }
 
     /// `PUT …/service_bindings/:bid` (synchronous).
@@ -907,7 +979,7 @@ impl<B: OsbBackend> Broker<B> {
         let request_hash = hash_json(&json!({
             "service_id": service_id, "plan_id": plan_id, "app_guid": app,
         }));
-        let Some(instance) = self.store.osb_instance(&account.id, instance_id).await? else {
+        let Some(instance) = self.store.osb_instance(account, instance_id).await? else {
             return Err(OsbError::not_found("no such service instance"));
         };
         if instance.state == "gone" {
@@ -921,7 +993,7 @@ impl<B: OsbBackend> Broker<B> {
         }
         if let Some(existing) = self
             .store
-            .osb_binding(&account.id, instance_id, binding_id)
+            .osb_binding(account, instance_id, binding_id)
             .await?
         {
             if existing.state == "bound" {
@@ -956,7 +1028,7 @@ impl<B: OsbBackend> Broker<B> {
             .osb_binding_create(&OsbBindingRow {
                 instance_id: instance_id.to_owned(),
                 binding_id: binding_id.to_owned(),
-                account: account.id.clone(),
+                account: account.username().to_owned(),
                 request_hash: request_hash.clone(),
                 state: "bound".into(),
                 created_at: 0,
@@ -966,7 +1038,7 @@ impl<B: OsbBackend> Broker<B> {
             // A concurrent bind of the same id won.
             return match self
                 .store
-                .osb_binding(&account.id, instance_id, binding_id)
+                .osb_binding(account, instance_id, binding_id)
                 .await?
             {
                 Some(b) if b.request_hash == request_hash => {
@@ -977,7 +1049,12 @@ impl<B: OsbBackend> Broker<B> {
                 )),
             };
         }
-        tracing::info!(instance = instance_id, binding = binding_id, account = %account.id, "osb: bound");
+        tracing::info!(
+            instance = instance_id,
+            binding = binding_id,
+            account = account.username(),
+            "osb: bound"
+        );
         Ok((StatusCode::CREATED, json!({ "credentials": credentials })))
     }
 
@@ -990,13 +1067,13 @@ impl<B: OsbBackend> Broker<B> {
     ) -> Result<Reply, OsbError> {
         match self
             .store
-            .osb_binding(&account.id, instance_id, binding_id)
+            .osb_binding(account, instance_id, binding_id)
             .await?
         {
             Some(b) if b.state == "bound" => {}
             _ => return Err(OsbError::not_found("no such binding")),
         }
-        let Some(row) = self.store.osb_instance(&account.id, instance_id).await? else {
+        let Some(row) = self.store.osb_instance(account, instance_id).await? else {
             return Err(OsbError::not_found("no such binding"));
         };
         let credentials = self.credentials(&row).await?;
@@ -1015,10 +1092,15 @@ impl<B: OsbBackend> Broker<B> {
     ) -> Result<Reply, OsbError> {
         if self
             .store
-            .osb_binding_remove(&account.id, instance_id, binding_id)
+            .osb_binding_remove(account, instance_id, binding_id)
             .await?
         {
-            tracing::info!(instance = instance_id, binding = binding_id, account = %account.id, "osb: unbound");
+            tracing::info!(
+                instance = instance_id,
+                binding = binding_id,
+                account = account.username(),
+                "osb: unbound"
+            );
             Ok((axum::http::StatusCode::OK, json!({})))
         } else {
             Err(OsbError::gone())
@@ -1035,7 +1117,7 @@ impl<B: OsbBackend> Broker<B> {
     ) -> Result<Reply, OsbError> {
         match self
             .store
-            .osb_binding(&account.id, instance_id, binding_id)
+            .osb_binding(account, instance_id, binding_id)
             .await?
         {
             Some(b) => {

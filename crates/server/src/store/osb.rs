@@ -5,6 +5,7 @@
 use sqlx::Row;
 
 use super::{now_ms, query_err, Store, StoreError};
+use crate::tenants::BrokerCtx;
 
 /// Migration 30.
 pub const MIGRATION_30: &[&str] = &[
@@ -126,7 +127,7 @@ impl Store {
     /// The account's instance `instance_id` (tombstones included).
     pub async fn osb_instance(
         &self,
-        account: &str,
+        account: &BrokerCtx,
         instance_id: &str,
     ) -> Result<Option<OsbInstanceRow>, StoreError> {
         let q = format!(
@@ -134,7 +135,7 @@ impl Store {
         );
         let row = sqlx::query(&q)
             .bind(instance_id)
-            .bind(account)
+            .bind(account.username())
             .fetch_optional(&self.pool)
             .await
             .map_err(query_err("read osb instance"))?;
@@ -147,14 +148,14 @@ impl Store {
     /// not count: the id may be provisioned again).
     pub async fn osb_instance_taken(
         &self,
-        account: &str,
+        account: &BrokerCtx,
         instance_id: &str,
     ) -> Result<bool, StoreError> {
         let row = sqlx::query(
             "SELECT instance_id FROM osb_instances WHERE instance_id = $1 AND NOT (account = $2 AND state = 'gone')",
         )
         .bind(instance_id)
-        .bind(account)
+        .bind(account.username())
         .fetch_optional(&self.pool)
         .await
         .map_err(query_err("find osb instance"))?;
@@ -254,12 +255,15 @@ impl Store {
     }
 
     /// The account's instances that are not tombstones (for metrics and audits).
-    pub async fn osb_instances(&self, account: &str) -> Result<Vec<OsbInstanceRow>, StoreError> {
+    pub async fn osb_instances(
+        &self,
+        account: &BrokerCtx,
+    ) -> Result<Vec<OsbInstanceRow>, StoreError> {
         let q = format!(
             "SELECT {INSTANCE_COLS} FROM osb_instances WHERE account = $1 AND state <> 'gone' ORDER BY created_at"
         );
         let rows = sqlx::query(&q)
-            .bind(account)
+            .bind(account.username())
             .fetch_all(&self.pool)
             .await
             .map_err(query_err("list osb instances"))?;
@@ -271,14 +275,14 @@ impl Store {
 
     pub async fn osb_binding(
         &self,
-        account: &str,
+        account: &BrokerCtx,
         instance_id: &str,
         binding_id: &str,
     ) -> Result<Option<OsbBindingRow>, StoreError> {
         let row = sqlx::query("SELECT instance_id, binding_id, account, request_hash, state, created_at FROM osb_bindings WHERE instance_id = $1 AND binding_id = $2 AND account = $3")
             .bind(instance_id)
             .bind(binding_id)
-            .bind(account)
+            .bind(account.username())
             .fetch_optional(&self.pool)
             .await
             .map_err(query_err("read osb binding"))?;
@@ -305,7 +309,7 @@ impl Store {
     /// Marks a bound binding gone; returns whether it was bound.
     pub async fn osb_binding_remove(
         &self,
-        account: &str,
+        account: &BrokerCtx,
         instance_id: &str,
         binding_id: &str,
     ) -> Result<bool, StoreError> {
@@ -313,7 +317,7 @@ impl Store {
             .bind(now_ms())
             .bind(instance_id)
             .bind(binding_id)
-            .bind(account)
+            .bind(account.username())
             .execute(&self.pool)
             .await
             .map_err(query_err("remove osb binding"))?;
@@ -323,16 +327,47 @@ impl Store {
     /// Marks every binding of an instance gone (the instance is deprovisioned).
     pub async fn osb_bindings_remove_all(
         &self,
-        account: &str,
+        account: &BrokerCtx,
         instance_id: &str,
     ) -> Result<u64, StoreError> {
         let done = sqlx::query("UPDATE osb_bindings SET state = 'gone', updated_at = $1 WHERE instance_id = $2 AND account = $3 AND state = 'bound'")
             .bind(now_ms())
             .bind(instance_id)
-            .bind(account)
+            .bind(account.username())
             .execute(&self.pool)
             .await
             .map_err(query_err("remove osb bindings"))?;
         Ok(done.rows_affected())
+    }
+}
+
+impl Store {
+    /// Changes whenever a product revision is uploaded, published or archived: the broker's
+    /// catalog cache is keyed on it (one small query instead of reading every catalog).
+    pub async fn osb_catalog_stamp(&self) -> Result<String, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n, COALESCE(MAX(seq), 0) AS s, COALESCE(MAX(published_at), 0) AS p, COALESCE(MAX(archived_at), 0) AS a FROM product_revisions")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(query_err("read catalog stamp"))?;
+        let get = |k: &str| row.try_get::<i64, _>(k).unwrap_or(0);
+        Ok(format!(
+            "{}-{}-{}-{}",
+            get("n"),
+            get("s"),
+            get("p"),
+            get("a")
+        ))
+    }
+
+    /// The id of the consumer project named `name` (the broker's default project).
+    pub async fn osb_project_named(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT id FROM projects WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(query_err("find project by name"))?;
+        row.map(|r| r.try_get::<String, _>("id"))
+            .transpose()
+            .map_err(query_err("decode project id"))
     }
 }
