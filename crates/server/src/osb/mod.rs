@@ -11,6 +11,7 @@ pub mod backend;
 pub mod broker;
 pub mod catalog;
 pub mod http;
+pub mod openapi;
 pub mod params;
 pub mod wire;
 
