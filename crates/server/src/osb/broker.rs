@@ -585,8 +585,8 @@ impl<B: OsbBackend> Broker<B> {
                 }
                 Ok((StatusCode::ACCEPTED, json!({ "operation": existing.op_id })))
             }
-            ("provision", FAILED) => Err(OsbError::conflict(format!(
-                "this instance failed to provision ({}); deprovision it first",
+            _ if existing.state == FAILED => Err(OsbError::conflict(format!(
+                "this instance failed ({}); deprovision it first",
                 existing.op_description
             ))),
             _ if existing.state == "deprovisioning" => {
