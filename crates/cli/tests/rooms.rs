@@ -54,6 +54,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "vitrina-forms",
             "vitrina-package",
+            // the deployment system runs the engine with the providers
+            "vitrina-engine",
+            "vitrina-providers",
             "vitrina-agent-api",
             "vitrina-localcloud",
             "vitrina-openstack",

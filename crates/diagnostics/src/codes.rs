@@ -537,6 +537,12 @@ codes! {
         example: "A read-only state folder.",
         fix: "Make the state file writable, or point `--state` elsewhere.",
     }
+    TF_CANCELLED = "tf/cancelled", Error, "engine" {
+        what: "The run was cancelled before this operation started (its owner stopped it, for example a server worker that lost its lease).",
+        why: "A cancelled run stops at the next safe point; operations already sent finish and are recorded.",
+        example: "A `vitrina serve` worker whose lease on a deployment expired while the database was unreachable.",
+        fix: "Nothing to fix in the manifest: the next run (by this or another worker) continues from the state.",
+    }
     TF_DEPRECATED = "tf/deprecated", Warning, "engine" {
         what: "A form Terraform still accepts but has deprecated, such as quoted references in `ignore_changes`.",
         why: "A later Terraform version may refuse it; the current form says the same thing.",

@@ -12,6 +12,7 @@
 
 pub mod addr;
 pub mod builtin;
+pub mod cancel;
 pub mod config;
 pub mod context;
 pub mod duration;
@@ -26,12 +27,13 @@ pub mod value;
 pub mod walk;
 
 pub use addr::{InstanceAddr, InstanceKey, ResourceAddr, ResourceMode};
+pub use cancel::Cancel;
 pub use hooks::Hook;
 pub use plan::{Action, Plan, ResourceChange};
 pub use provider::{
     ApplyError, AttrType, Attribute, BoxFuture, ConfiguredProvider, CreateRequest, DeleteRequest,
-    Nesting, PlanRequest, PlanResponse, Provider, ProviderError, ProviderRegistry, ProviderSchema,
-    ReadDataRequest, ReadRequest, Schema, UpdateRequest,
+    ErrorKind, Nesting, PlanRequest, PlanResponse, Provider, ProviderError, ProviderRegistry,
+    ProviderSchema, ReadDataRequest, ReadRequest, Schema, UpdateRequest,
 };
 pub use state::State;
 pub use value::{PathStep, Value};

@@ -238,11 +238,87 @@ impl ProviderSchema {
     }
 }
 
-/// An error from a provider, with a message for the user (no credentials in it).
+/// What kind of failure a provider met, so a caller can decide to retry on kinds instead of on
+/// message text.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The object or something it refers to does not exist (HTTP 404, no such name).
+    NotFound,
+    /// The request conflicts with the object's current state (HTTP 409); often passes.
+    Conflict,
+    /// A quota or limit of the project is exhausted (HTTP 413, 403 "quota").
+    Quota,
+    /// The request is invalid (HTTP 400/422, a bad argument): the same request fails again.
+    Invalid,
+    /// The credentials are refused (HTTP 401/403).
+    Unauthorized,
+    /// The service failed or was unreachable (HTTP 5xx, 429, connection errors).
+    Transient,
+    /// An operation or a wait ran out of time.
+    Timeout,
+    /// Not classified by the provider.
+    #[default]
+    Unknown,
+}
+
+impl ErrorKind {
+    /// Whether trying the same operation again later may succeed.
+    pub fn retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Conflict | ErrorKind::Transient | ErrorKind::Timeout | ErrorKind::Unknown
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Quota => "quota",
+            ErrorKind::Invalid => "invalid",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::Transient => "transient",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Unknown => "unknown",
+        }
+    }
+
+    /// The kind an HTTP error status stands for; `message` (the API's own) tells quota
+    /// refusals from other 403s.
+    pub fn from_http_status(status: u16, message: Option<&str>) -> ErrorKind {
+        let quota = message.is_some_and(|m| {
+            let m = m.to_ascii_lowercase();
+            m.contains("quota") || m.contains("limit exceeded")
+        });
+        match status {
+            404 => ErrorKind::NotFound,
+            409 if quota => ErrorKind::Quota,
+            409 => ErrorKind::Conflict,
+            413 => ErrorKind::Quota,
+            403 if quota => ErrorKind::Quota,
+            401 | 403 => ErrorKind::Unauthorized,
+            400 | 422 if quota => ErrorKind::Quota,
+            400 | 405 | 406 | 415 | 422 => ErrorKind::Invalid,
+            408 | 429 | 500..=599 => ErrorKind::Transient,
+            _ => ErrorKind::Unknown,
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error from a provider, with a message for the user (no credentials in it) and its
+/// [`ErrorKind`].
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct ProviderError {
     pub message: String,
+    pub kind: ErrorKind,
     #[source]
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
@@ -251,6 +327,7 @@ impl ProviderError {
     pub fn new(message: impl Into<String>) -> Self {
         ProviderError {
             message: message.into(),
+            kind: ErrorKind::Unknown,
             source: None,
         }
     }
@@ -261,8 +338,21 @@ impl ProviderError {
     ) -> Self {
         ProviderError {
             message: message.into(),
+            kind: ErrorKind::Unknown,
             source: Some(Box::new(source)),
         }
+    }
+
+    /// Sets the kind.
+    #[must_use]
+    pub fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Whether trying again later may succeed (see [`ErrorKind::retryable`]).
+    pub fn retryable(&self) -> bool {
+        self.kind.retryable()
     }
 }
 

@@ -32,6 +32,7 @@ mod store;
 mod cinder;
 mod cinder_quotas;
 mod disks;
+mod faults;
 mod glance;
 mod keystone;
 mod neutron;
@@ -72,6 +73,9 @@ pub struct Config {
     pub external_cidr: Option<String>,
     /// The largest image upload in bytes (Glance's `image_size_cap`, default 1 TiB).
     pub image_size_cap: u64,
+    /// Fault injection for tests: this percentage of write requests fails with a 500 before
+    /// anything is done (see `faults`). 0, the default, turns it off.
+    pub write_fault_percent: u8,
 }
 
 impl Config {
@@ -88,6 +92,7 @@ impl Config {
             network: NetworkSetting::Auto,
             external_cidr: None,
             image_size_cap: 1 << 40,
+            write_fault_percent: 0,
         }
     }
 }
@@ -208,6 +213,17 @@ impl LocalCloud {
     /// The router serving every API below [`Config::base_url`]. Nest it under the prefix that
     /// base URL ends with (`Router::new().nest("/cloud", cloud.router())`).
     pub fn router(&self) -> Router {
+        let router = self.api_router();
+        match self.cloud.cfg.write_fault_percent {
+            0 => router,
+            p => router.layer(axum::middleware::from_fn_with_state(
+                p.min(100),
+                faults::inject,
+            )),
+        }
+    }
+
+    fn api_router(&self) -> Router {
         Router::new()
             .route("/healthz", get(healthz))
             .merge(keystone::routes())

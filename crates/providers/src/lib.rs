@@ -19,6 +19,32 @@ pub fn register(registry: &mut ProviderRegistry) {
     registry.register("ivkcs", Arc::new(ivkcs::IvkcsProvider::new()));
 }
 
+/// What one run of a server gives its providers: the OpenStack cloud (as `OS_*` values and
+/// where clouds.yaml would be looked for) and the config service. Nothing is read from the
+/// process environment, so one process deploys for many projects and clouds at once.
+#[derive(Clone, Debug)]
+pub struct RunProviders {
+    pub cloud: vitrina_openstack::ConfigSource,
+    pub config_service: String,
+    pub config_token: vitrina_common::Secret,
+}
+
+/// Adds every provider of this room, configured for one run only (see [`RunProviders`]).
+pub fn register_for_run(registry: &mut ProviderRegistry, run: &RunProviders) {
+    registry.register(
+        "vkcs",
+        Arc::new(vkcs::VkcsProvider::with_source(run.cloud.clone())),
+    );
+    registry.register(
+        "ivkcs",
+        Arc::new(ivkcs::IvkcsProvider::for_run(
+            run.config_service.clone(),
+            run.config_token.clone(),
+            run.cloud.clone(),
+        )),
+    );
+}
+
 /// The schemas of every provider vitrina serves, as data (for `vitrina package validate` and
 /// `vitrina tf validate`): the engine's built-ins (`null`, `random`, `time`, `terraform`),
 /// `vkcs` and `ivkcs`. The `ivkcs` types the provider does not implement yet are still checked

@@ -9,6 +9,7 @@ pub mod app;
 pub mod crypto;
 pub mod demo;
 pub mod error;
+pub mod hoe;
 pub mod home;
 pub mod http;
 pub mod osb;
@@ -45,6 +46,10 @@ pub struct ServerConfig {
     pub cloud: bool,
     /// The built-in cloud's network mode: isolated when privileged (the default), or shared.
     pub cloud_network: vitrina_localcloud::NetworkSetting,
+    /// The deployment system's workers, leases, retries and auto-recovery.
+    pub hoe: hoe::HoeSettings,
+    /// Testing: the built-in cloud fails this percentage of write requests with a 500.
+    pub cloud_write_fault_percent: u8,
 }
 
 impl ServerConfig {
@@ -58,6 +63,8 @@ impl ServerConfig {
             agent_binary: None,
             cloud: false,
             cloud_network: vitrina_localcloud::NetworkSetting::Auto,
+            hoe: hoe::HoeSettings::default(),
+            cloud_write_fault_percent: 0,
         }
     }
 }
@@ -101,6 +108,8 @@ pub struct Server {
     pub cloud: Option<vitrina_localcloud::LocalCloud>,
     /// Vendors, consumer projects, broker accounts and the caller contexts.
     pub tenants: Arc<tenants::Tenants>,
+    /// The deployment system (hoe): configs, objects, workers, auto-recovery.
+    pub hoe: Arc<hoe::Hoe>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -165,6 +174,7 @@ impl Server {
                 format!("{base}/cloud"),
             );
             lc.network = cfg.cloud_network;
+            lc.write_fault_percent = cfg.cloud_write_fault_percent;
             let cloud = vitrina_localcloud::LocalCloud::open(lc)
                 .await
                 .map_err(StartError::Cloud)?;
@@ -193,6 +203,19 @@ impl Server {
         };
         let tenants =
             tenants::Tenants::new(service.store.clone(), service.sealer.clone(), cloud.clone());
+        let hoe = hoe::Hoe::new(
+            service.store.clone(),
+            service.sealer.clone(),
+            tenants.clone(),
+            service.clone(),
+            cfg.hoe.clone(),
+            hoe::RunEnv {
+                config_service: base.clone(),
+                engine_token: engine_token.clone(),
+                run_dir: cfg.data_dir.join("hoe"),
+            },
+        );
+        router = router.merge(hoe::http::routes(hoe.clone()));
         let home = home::HomeInfo {
             url: base.clone(),
             cloud_network: cloud.as_ref().map(|c| c.network_mode().name().to_owned()),
@@ -226,6 +249,7 @@ impl Server {
             let _ = vm_tx.send(());
             r
         });
+        hoe.start();
         tracing::info!(%addr, "vitrina server listening");
         Ok(Server {
             addr,
@@ -234,6 +258,7 @@ impl Server {
             service,
             cloud,
             tenants,
+            hoe,
             shutdown: Some(tx),
             task,
         })
@@ -249,6 +274,7 @@ impl Server {
 
     /// Stops answering, closes the store and writes localcloud's state.
     pub async fn stop(mut self) {
+        self.hoe.stop();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -308,6 +334,13 @@ async fn metrics(service: &ConfigService) -> axum::response::Response {
                 out.push_str(&format!(
                     "# TYPE vitrina_config_{name} gauge\nvitrina_config_{name} {n}\n"
                 ));
+            }
+            // The deployment system's objects by status.
+            if let Ok(by_status) = service.store.hoe_status_counts().await {
+                out.push_str("# TYPE vitrina_hoe_objects gauge\n");
+                for (status, n) in by_status {
+                    out.push_str(&format!("vitrina_hoe_objects{{status=\"{status}\"}} {n}\n"));
+                }
             }
             (
                 [(

@@ -22,8 +22,8 @@ use crate::config::{Config, IgnoreChanges};
 use crate::graph::Graph;
 use crate::plan::{Action, PlanMode, ResourceChange};
 use crate::provider::{
-    ConfiguredProvider, CreateRequest, DeleteRequest, PlanRequest, ReadDataRequest, Schema,
-    UpdateRequest,
+    ConfiguredProvider, CreateRequest, DeleteRequest, ErrorKind, PlanRequest, ReadDataRequest,
+    Schema, UpdateRequest,
 };
 use crate::state::sync::SyncState;
 use crate::state::{ObjectState, ObjectStatus, OutputState};
@@ -38,12 +38,37 @@ pub struct ApplyReport {
     pub added: usize,
     pub changed: usize,
     pub destroyed: usize,
+    /// The kind of every provider failure met (timeouts count as [`ErrorKind::Timeout`]).
+    pub error_kinds: Vec<ErrorKind>,
+    /// The run stopped early because its [`crate::cancel::Cancel`] was cancelled.
+    pub cancelled: bool,
 }
 
 impl ApplyReport {
     pub fn is_success(&self) -> bool {
         !self.diagnostics.has_errors()
     }
+
+    /// Whether running the same apply again may succeed: the run was cancelled, or every
+    /// provider failure it met is of a retryable kind (a failure with no provider error — an
+    /// expression, a condition — is not).
+    pub fn retryable(&self) -> bool {
+        self.is_success()
+            || self.cancelled
+            || (!self.error_kinds.is_empty() && self.error_kinds.iter().all(|k| k.retryable()))
+    }
+}
+
+/// The kind of a provider's error (an [`ApplyError`](crate::provider::ApplyError) or a
+/// [`ProviderError`](crate::provider::ProviderError)); anything else is `Unknown`.
+pub(crate) fn kind_of(e: &(dyn std::error::Error + 'static)) -> ErrorKind {
+    if let Some(a) = e.downcast_ref::<crate::provider::ApplyError>() {
+        return a.error.kind;
+    }
+    if let Some(p) = e.downcast_ref::<crate::provider::ProviderError>() {
+        return p.kind;
+    }
+    ErrorKind::Unknown
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +89,7 @@ struct Shared {
     sem: Arc<Semaphore>,
     diags: Mutex<Vec<Diagnostic>>,
     counts: Mutex<(usize, usize, usize)>,
+    kinds: Mutex<Vec<ErrorKind>>,
     /// Index of `planned.plan.changes` by resource.
     by_resource: BTreeMap<ResourceAddr, Vec<usize>>,
 }
@@ -198,6 +224,7 @@ pub(crate) async fn apply(
         sem: Arc::new(Semaphore::new(engine.parallelism.max(1))),
         diags: Mutex::new(Vec::new()),
         counts: Mutex::new((0, 0, 0)),
+        kinds: Mutex::new(Vec::new()),
         by_resource,
     });
     let nodes = Arc::new(nodes);
@@ -207,6 +234,10 @@ pub(crate) async fn apply(
         let shared = s2.clone();
         let node = n2[n].clone();
         Box::pin(async move {
+            if shared.engine.cancel.is_cancelled() {
+                lock(&shared.diags).push(cancelled(&describe(&node)));
+                return Err(());
+            }
             let result = match &node {
                 ApplyNode::Config(kind) => shared.visit(kind).await,
                 ApplyNode::Destroy(addr) => shared.destroy(addr).await,
@@ -239,10 +270,20 @@ pub(crate) async fn apply(
     report.added = added;
     report.changed = changed;
     report.destroyed = destroyed;
+    report.error_kinds = std::mem::take(&mut *lock(&shared.kinds));
+    report.cancelled = engine.cancel.is_cancelled();
     report
         .diagnostics
         .extend(std::mem::take(&mut *lock(&shared.diags)));
     report
+}
+
+fn cancelled(what: &str) -> Diagnostic {
+    Diagnostic::error(
+        run_codes::CANCELLED,
+        Span::file_start(""),
+        format!("the run was cancelled before `{what}`"),
+    )
 }
 
 fn describe(n: &ApplyNode) -> String {
@@ -256,7 +297,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn state_error(e: &crate::state::file::StateFileError) -> Diagnostic {
+fn state_error(e: &crate::state::store::StateStoreError) -> Diagnostic {
     Diagnostic::error(run_codes::STATE, Span::file_start(""), error_chain(e))
 }
 
@@ -595,6 +636,7 @@ impl Shared {
         let rc = &self.config.resources[addr];
         let span = rc.span.clone();
         let perr = |what: &str, e: &(dyn std::error::Error + 'static)| {
+            lock(&self.kinds).push(kind_of(e));
             Diagnostic::error(
                 run_codes::PROVIDER,
                 span.clone(),
@@ -684,6 +726,9 @@ impl Shared {
                 ));
             };
             let permit = self.sem.acquire().await;
+            if self.engine.cancel.is_cancelled() {
+                return Err(cancelled(&ia.to_string()));
+            }
             self.engine.hooks.pre_apply(ia, Action::Update);
             let start = Instant::now();
             let r = timed(
@@ -709,6 +754,7 @@ impl Shared {
                     (Err((e.partial, d)), Some(msg))
                 }
                 Err(after) => {
+                    lock(&self.kinds).push(ErrorKind::Timeout);
                     let d = Diagnostic::error(
                         run_codes::PROVIDER,
                         span.clone(),
@@ -802,6 +848,9 @@ impl Shared {
             .await
             .map_err(|e| state_error(&e))?;
         let permit = self.sem.acquire().await;
+        if self.engine.cancel.is_cancelled() {
+            return Err(cancelled(&ia.to_string()));
+        }
         self.engine.hooks.pre_apply(ia, action);
         let start = Instant::now();
         let r = timed(
@@ -827,6 +876,7 @@ impl Shared {
                 (Err((e.partial, d, false)), Some(msg))
             }
             Err(after) => {
+                lock(&self.kinds).push(ErrorKind::Timeout);
                 let d = Diagnostic::error(
                     run_codes::PROVIDER,
                     span.clone(),
@@ -915,6 +965,9 @@ impl Shared {
             .get(addr)
             .and_then(|r| r.timeouts.delete);
         let permit = self.sem.acquire().await;
+        if self.engine.cancel.is_cancelled() {
+            return Err(cancelled(&ia.to_string()));
+        }
         self.engine.hooks.pre_apply(ia, Action::Delete);
         let start = Instant::now();
         let r = timed(
@@ -932,11 +985,17 @@ impl Shared {
         drop(permit);
         let err = match &r {
             Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(error_chain(e)),
-            Err(after) => Some(format!(
-                "timed out after {}",
-                crate::duration::format_duration(*after)
-            )),
+            Ok(Err(e)) => {
+                lock(&self.kinds).push(e.error.kind);
+                Some(error_chain(e))
+            }
+            Err(after) => {
+                lock(&self.kinds).push(ErrorKind::Timeout);
+                Some(format!(
+                    "timed out after {}",
+                    crate::duration::format_duration(*after)
+                ))
+            }
         };
         let id = obj.attributes.get("id").as_str().map(str::to_owned);
         self.engine.hooks.post_apply(

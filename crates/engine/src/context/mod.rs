@@ -53,6 +53,8 @@ pub mod run_codes {
     pub const CHECK: &str = vitrina_diagnostics::codes::TF_CHECK;
     /// A `moved` block could not be applied (a warning).
     pub const MOVED: &str = vitrina_diagnostics::codes::TF_MOVED;
+    /// The run was cancelled before an operation started.
+    pub const CANCELLED: &str = vitrina_diagnostics::codes::TF_CANCELLED;
 }
 
 /// Runs configurations with a set of providers.
@@ -64,6 +66,8 @@ pub struct Engine {
     pub parallelism: usize,
     /// `terraform.workspace`.
     pub workspace: String,
+    /// Looked at before each node and each provider operation; see [`crate::cancel`].
+    pub cancel: crate::cancel::Cancel,
 }
 
 impl std::fmt::Debug for Engine {
@@ -95,7 +99,15 @@ impl Engine {
             hooks: Arc::new(NoHook),
             parallelism: 10,
             workspace: "default".to_owned(),
+            cancel: crate::cancel::Cancel::new(),
         }
+    }
+
+    /// Stops runs of this engine at their next safe point when `cancel` is cancelled.
+    #[must_use]
+    pub fn with_cancel(mut self, cancel: crate::cancel::Cancel) -> Self {
+        self.cancel = cancel;
+        self
     }
 
     #[must_use]

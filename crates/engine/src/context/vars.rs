@@ -54,6 +54,16 @@ impl VarInputs {
         );
     }
 
+    /// Sets a value given as JSON (an API's `vars`): objects become maps, arrays tuples.
+    pub fn set_json(
+        &mut self,
+        name: impl Into<String>,
+        value: &serde_json::Value,
+        origin: impl Into<String>,
+    ) {
+        self.set(name, hcl::Value::from_json(value), origin, true);
+    }
+
     /// Adds `TF_VAR_name` environment variables (strings, or HCL when the variable's type is
     /// not a string).
     pub fn add_env(&mut self, env: impl IntoIterator<Item = (String, String)>) {

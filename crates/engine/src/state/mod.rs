@@ -3,6 +3,7 @@
 //! [`sync::SyncState`], which persists after every resource operation.
 
 pub mod file;
+pub mod store;
 pub mod sync;
 
 use std::collections::BTreeMap;

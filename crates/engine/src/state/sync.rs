@@ -2,19 +2,39 @@
 //! [`SyncState::persist`] makes sure the file on disk holds at least that version. Writes are
 //! group-committed: whoever takes the writer lock writes the newest snapshot, covering every
 //! change made before it, so many parallel operations share one `fsync` and none returns before
-//! its change is durable.
+//! its change is durable. Where the state goes is a [`StateStore`]: a locked file, a database
+//! row, or nowhere (memory).
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::file::{StateFile, StateFileError};
+use super::file::StateFile;
+use super::store::{StateStore, StateStoreError};
 use super::State;
+
+/// Where [`SyncState`] writes.
+enum Target {
+    None,
+    /// Written on the blocking pool.
+    File(Arc<StateFile>),
+    Store(Arc<dyn StateStore>),
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::None => f.write_str("None"),
+            Target::File(file) => f.debug_tuple("File").field(&file.path()).finish(),
+            Target::Store(_) => f.write_str("Store"),
+        }
+    }
+}
 
 /// A state shared by the tasks of a run, persisted after every change.
 #[derive(Debug)]
 pub struct SyncState {
     inner: Mutex<Inner>,
     writer: tokio::sync::Mutex<u64>,
-    file: Option<Arc<StateFile>>,
+    target: Target,
 }
 
 #[derive(Debug)]
@@ -34,7 +54,16 @@ impl SyncState {
         SyncState {
             inner: Mutex::new(Inner { state, version: 0 }),
             writer: tokio::sync::Mutex::new(0),
-            file: file.map(Arc::new),
+            target: file.map_or(Target::None, |f| Target::File(Arc::new(f))),
+        }
+    }
+
+    /// A state saved through `store` after every change (a database row, …).
+    pub fn with_store(state: State, store: Arc<dyn StateStore>) -> Self {
+        SyncState {
+            inner: Mutex::new(Inner { state, version: 0 }),
+            writer: tokio::sync::Mutex::new(0),
+            target: Target::Store(store),
         }
     }
 
@@ -58,40 +87,51 @@ impl SyncState {
         (r, Version(g.version))
     }
 
-    /// Returns once the file holds `version` or newer.
-    pub async fn persist(&self, version: Version) -> Result<(), StateFileError> {
-        let Some(file) = self.file.clone() else {
+    /// Returns once the store holds `version` or newer.
+    pub async fn persist(&self, version: Version) -> Result<(), StateStoreError> {
+        if matches!(self.target, Target::None) {
             return Ok(());
-        };
+        }
         let mut persisted = self.writer.lock().await;
         if *persisted >= version.0 {
             return Ok(());
         }
-        let (bytes, v) = {
+        let (snapshot, bytes, v) = {
             let mut g = self.lock();
             g.state.serial += 1;
-            (g.state.to_json(), g.version)
+            let bytes = g.state.to_json();
+            let snapshot = match self.target {
+                Target::Store(_) => Some(g.state.clone()),
+                _ => None,
+            };
+            (snapshot, bytes, g.version)
         };
-        let result = tokio::task::spawn_blocking(move || file.write_bytes(&bytes)).await;
-        match result {
-            Ok(Ok(())) => {
-                *persisted = v;
-                Ok(())
+        match &self.target {
+            Target::None => {}
+            Target::File(file) => {
+                let file = file.clone();
+                let path = file.path().to_owned();
+                match tokio::task::spawn_blocking(move || file.write_bytes(&bytes)).await {
+                    Ok(r) => r?,
+                    Err(join) => {
+                        return Err(StateStoreError::File(super::file::StateFileError::Write {
+                            path,
+                            source: std::io::Error::other(join.to_string()),
+                        }))
+                    }
+                }
             }
-            Ok(Err(e)) => Err(e),
-            Err(join) => Err(StateFileError::Write {
-                path: self
-                    .file
-                    .as_ref()
-                    .map(|f| f.path().to_owned())
-                    .unwrap_or_default(),
-                source: std::io::Error::other(join.to_string()),
-            }),
+            Target::Store(store) => {
+                let state = snapshot.unwrap_or_default();
+                store.save(&state, bytes).await?;
+            }
         }
+        *persisted = v;
+        Ok(())
     }
 
     /// Changes the state and waits until the change is on disk.
-    pub async fn commit<R>(&self, f: impl FnOnce(&mut State) -> R) -> Result<R, StateFileError> {
+    pub async fn commit<R>(&self, f: impl FnOnce(&mut State) -> R) -> Result<R, StateStoreError> {
         let (r, v) = self.update(f);
         self.persist(v).await?;
         Ok(r)

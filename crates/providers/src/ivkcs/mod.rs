@@ -39,18 +39,38 @@ use crate::vkcs::util::{boolean, list_of_strings, number, o, s, string, vs};
 #[derive(Debug, Clone, Default)]
 pub struct IvkcsProvider {
     explicit: Option<(String, Secret)>,
+    /// The OpenStack cloud `ivkcs_compute_instance_reboot` uses; `None` reads this process's
+    /// `OS_*` and clouds.yaml (`vitrina tf`).
+    cloud: Option<vitrina_openstack::ConfigSource>,
 }
 
 impl IvkcsProvider {
     /// Reads `VITRINA_CONFIG_SERVICE` and `VITRINA_CONFIG_TOKEN` when configured.
     pub fn new() -> Self {
-        IvkcsProvider { explicit: None }
+        IvkcsProvider {
+            explicit: None,
+            cloud: None,
+        }
     }
 
     /// A fixed config service (servers and tests).
     pub fn with_service(url: impl Into<String>, token: Secret) -> Self {
         IvkcsProvider {
             explicit: Some((url.into(), token)),
+            cloud: None,
+        }
+    }
+
+    /// Everything given, nothing read from the process (servers): the config service and the
+    /// OpenStack cloud of one run.
+    pub fn for_run(
+        url: impl Into<String>,
+        token: Secret,
+        cloud: vitrina_openstack::ConfigSource,
+    ) -> Self {
+        IvkcsProvider {
+            explicit: Some((url.into(), token)),
+            cloud: Some(cloud),
         }
     }
 }
@@ -182,6 +202,7 @@ pub(crate) fn step_options(v: &Value) -> Result<StepOptions, ProviderError> {
 #[derive(Clone)]
 pub struct Ivkcs {
     client: Option<EngineClient>,
+    cloud: Option<vitrina_openstack::ConfigSource>,
 }
 
 impl Ivkcs {
@@ -232,14 +253,26 @@ impl Provider for IvkcsProvider {
                 ),
                 _ => None,
             };
-            let p: Arc<dyn ConfiguredProvider> = Arc::new(Ivkcs { client });
+            let p: Arc<dyn ConfiguredProvider> = Arc::new(Ivkcs {
+                client,
+                cloud: self.cloud.clone(),
+            });
             Ok(p)
         })
     }
 }
 
 pub(crate) fn client_err(what: &str, e: ClientError) -> ProviderError {
-    ProviderError::with_source(format!("{what}: {e}"), e)
+    let kind = match &e {
+        ClientError::Status {
+            status, message, ..
+        } => vitrina_engine::ErrorKind::from_http_status(status.as_u16(), Some(message)),
+        ClientError::Transport { .. } | ClientError::Decode { .. } => {
+            vitrina_engine::ErrorKind::Transient
+        }
+        ClientError::BadUrl(_) => vitrina_engine::ErrorKind::Invalid,
+    };
+    ProviderError::with_source(format!("{what}: {e}"), e).with_kind(kind)
 }
 
 pub(crate) fn deployment(v: &Value) -> Result<DeploymentId, ProviderError> {
@@ -285,9 +318,11 @@ impl ConfiguredProvider for Ivkcs {
                 "ivkcs_agent_status" => exec::read_status(self, &req.config)
                     .await
                     .map_err(ApplyError::from),
-                "ivkcs_compute_instance_reboot" => reboot::reboot(&req.config, req.timeout)
-                    .await
-                    .map_err(ApplyError::from),
+                "ivkcs_compute_instance_reboot" => {
+                    reboot::reboot(self.cloud.as_ref(), &req.config, req.timeout)
+                        .await
+                        .map_err(ApplyError::from)
+                }
                 t => Err(unknown_type("resource", t).into()),
             }
         })
@@ -320,9 +355,11 @@ impl ConfiguredProvider for Ivkcs {
                     .await
                     .map_err(ApplyError::from),
                 // `instance` changed: reboot the new one.
-                "ivkcs_compute_instance_reboot" => reboot::reboot(&req.config, req.timeout)
-                    .await
-                    .map_err(ApplyError::from),
+                "ivkcs_compute_instance_reboot" => {
+                    reboot::reboot(self.cloud.as_ref(), &req.config, req.timeout)
+                        .await
+                        .map_err(ApplyError::from)
+                }
                 _ => {
                     let mut v = req.planned.clone();
                     if let Value::Map(m) = &mut v {

@@ -1,6 +1,6 @@
 //! `ivkcs_compute_instance_reboot`: reboots a `vkcs_compute_instance` during the deployment and
 //! waits until it is `ACTIVE` again. The cloud is found as `vkcs` finds it without a provider
-//! block (`OS_CLOUD` + clouds.yaml, or `OS_*`).
+//! block (`OS_CLOUD` + clouds.yaml, or `OS_*`), or, in a server, the run's own cloud.
 
 use std::time::Duration;
 
@@ -18,10 +18,19 @@ pub(super) fn schemas(p: &mut ProviderSchema) {
     );
 }
 
-pub(super) async fn reboot(v: &Value, timeout: Option<Duration>) -> Result<Value, ProviderError> {
+pub(super) async fn reboot(
+    cloud: Option<&vitrina_openstack::ConfigSource>,
+    v: &Value,
+    timeout: Option<Duration>,
+) -> Result<Value, ProviderError> {
     let id = s(v, "instance").ok_or_else(|| ProviderError::new("`instance` is required"))?;
-    let client = vitrina_openstack::Client::from_env(None).map_err(|e| {
-        ProviderError::with_source(
+    let client = match cloud {
+        Some(source) => vitrina_openstack::CloudConfig::load_from(source, None)
+            .and_then(vitrina_openstack::Client::new),
+        None => vitrina_openstack::Client::from_env(None),
+    };
+    let client = client.map_err(|e| {
+        crate::vkcs::util::perr(
             "`ivkcs_compute_instance_reboot` needs the OpenStack cloud: set `OS_CLOUD` with a clouds.yaml, or the `OS_*` variables",
             e,
         )
@@ -30,7 +39,7 @@ pub(super) async fn reboot(v: &Value, timeout: Option<Duration>) -> Result<Value
     compute
         .reboot_server(&id, false)
         .await
-        .map_err(|e| ProviderError::with_source(format!("cannot reboot instance `{id}`"), e))?;
+        .map_err(|e| crate::vkcs::util::perr(format!("cannot reboot instance `{id}`"), e))?;
     compute
         .wait_server(
             &id,
@@ -38,7 +47,7 @@ pub(super) async fn reboot(v: &Value, timeout: Option<Duration>) -> Result<Value
             wait_opts(timeout, Duration::from_secs(600)),
         )
         .await
-        .map_err(|e| ProviderError::with_source(format!("instance `{id}` did not come back"), e))?;
+        .map_err(|e| crate::vkcs::util::perr(format!("instance `{id}` did not come back"), e))?;
     let mut out = v.clone();
     out.set("id", vs(id));
     Ok(out)

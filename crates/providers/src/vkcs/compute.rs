@@ -436,7 +436,7 @@ pub(crate) async fn create_instance(vk: &Vkcs, req: &CreateRequest) -> Result<Va
     };
     let partial = with(&known(&req.planned), [("id", vs(&server_id))]);
     let fail = |what: &str, e: vitrina_openstack::Error| ApplyError {
-        error: ProviderError::with_source(format!("server `{server_id}` {what}"), e),
+        error: crate::vkcs::util::perr(format!("server `{server_id}` {what}"), e),
         partial: Some(partial.clone()),
     };
     let opts = wait_opts(req.timeout, THIRTY_MINUTES);
@@ -507,7 +507,7 @@ pub(crate) async fn read_instance(vk: &Vkcs, p: &Value) -> Result<Option<Value>,
         Ok(sv) => sv,
         Err(e) if e.is_not_found() => return Ok(None),
         Err(e) => {
-            return Err(ProviderError::with_source(
+            return Err(crate::vkcs::util::perr(
                 format!("cannot read server `{id}`"),
                 e,
             ))
@@ -535,7 +535,7 @@ async fn instance_value(vk: &Vkcs, base: &Value, server: &Server) -> Result<Valu
                 Ok(n) => n.name,
                 Err(e) if e.is_not_found() => String::new(),
                 Err(e) => {
-                    return Err(ProviderError::with_source(
+                    return Err(crate::vkcs::util::perr(
                         format!("cannot read network `{}`", port.network_id),
                         e,
                     ))
@@ -569,7 +569,7 @@ async fn instance_value(vk: &Vkcs, base: &Value, server: &Server) -> Result<Valu
                     .unwrap_or_default()
                     .to_owned(),
                 Err(e) => {
-                    return Err(ProviderError::with_source(
+                    return Err(crate::vkcs::util::perr(
                         format!("cannot read flavor `{id}`"),
                         e,
                     ))
@@ -761,7 +761,7 @@ pub(crate) async fn update_instance(vk: &Vkcs, req: &UpdateRequest) -> Result<Va
     let planned = &req.planned;
     let partial = Some(prior.clone());
     let fail = |what: String, e: vitrina_openstack::Error| ApplyError {
-        error: ProviderError::with_source(what, e),
+        error: crate::vkcs::util::perr(what, e),
         partial: partial.clone(),
     };
     let opts = wait_opts(req.timeout, THIRTY_MINUTES);
@@ -923,7 +923,7 @@ pub(crate) async fn delete_instance(vk: &Vkcs, req: &DeleteRequest) -> Result<()
             // Already stopped (409): go on with the deletion.
             Err(e) if e.is_conflict() => {}
             Err(e) => {
-                return Err(ProviderError::with_source(
+                return Err(crate::vkcs::util::perr(
                     format!("cannot stop server `{id}`"),
                     e,
                 ))
@@ -988,7 +988,7 @@ pub(crate) async fn read_keypair(vk: &Vkcs, p: &Value) -> Result<Option<Value>, 
             ],
         ))),
         Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(ProviderError::with_source(
+        Err(e) => Err(crate::vkcs::util::perr(
             format!("cannot read key pair `{name}`"),
             e,
         )),
@@ -1042,10 +1042,7 @@ pub(crate) async fn create_volume_attach(
         .await
     {
         return Err(ApplyError {
-            error: ProviderError::with_source(
-                format!("volume `{volume}` did not become in-use"),
-                e,
-            ),
+            error: crate::vkcs::util::perr(format!("volume `{volume}` did not become in-use"), e),
             partial: Some(out),
         });
     }
@@ -1069,7 +1066,7 @@ pub(crate) async fn read_volume_attach(
             [("device", vs(att.device.unwrap_or_default()))],
         ))),
         Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(ProviderError::with_source(
+        Err(e) => Err(crate::vkcs::util::perr(
             format!("cannot read the attachment of volume `{volume}` to server `{instance}`"),
             e,
         )),
@@ -1099,7 +1096,7 @@ pub(crate) async fn delete_volume_attach(
             .await
         {
             Err(e) if !e.is_not_found() => {
-                return Err(ProviderError::with_source(
+                return Err(crate::vkcs::util::perr(
                     format!("volume `{volume}` did not become available"),
                     e,
                 ))
@@ -1154,7 +1151,7 @@ pub(crate) async fn create_fip_associate(
         .await;
         if let Err(e) = waited {
             return Err(ApplyError {
-                error: ProviderError::with_source("the floating IP association did not show up", e),
+                error: crate::vkcs::util::perr("the floating IP association did not show up", e),
                 partial: Some(out),
             });
         }
@@ -1180,7 +1177,7 @@ pub(crate) async fn read_fip_associate(
         Ok(sv) => sv,
         Err(e) if e.is_not_found() => return Ok(None),
         Err(e) => {
-            return Err(ProviderError::with_source(
+            return Err(crate::vkcs::util::perr(
                 format!("cannot read server `{instance}`"),
                 e,
             ))
@@ -1191,7 +1188,7 @@ pub(crate) async fn read_fip_associate(
         Ok(f) => f,
         Err(e) if e.is_not_found() => return Ok(None),
         Err(e) => {
-            return Err(ProviderError::with_source(
+            return Err(crate::vkcs::util::perr(
                 format!("cannot find floating IP `{fip_addr}`"),
                 e,
             ))
@@ -1205,7 +1202,7 @@ pub(crate) async fn read_fip_associate(
             Ok(port) => port.device_id == instance,
             Err(e) if e.is_not_found() => false,
             Err(e) => {
-                return Err(ProviderError::with_source(
+                return Err(crate::vkcs::util::perr(
                     format!("cannot read port `{port_id}`"),
                     e,
                 ))
@@ -1230,7 +1227,7 @@ pub(crate) async fn delete_fip_associate(
         Ok(()) => Ok(()),
         // Gone, or no longer associated: nothing to undo.
         Err(e) if e.is_not_found() || e.is_conflict() || e.status() == Some(400) => Ok(()),
-        Err(e) => Err(ProviderError::with_source(
+        Err(e) => Err(crate::vkcs::util::perr(
             format!("cannot disassociate floating IP `{fip}` from server `{instance}`"),
             e,
         )),

@@ -105,7 +105,7 @@ impl Vkcs {
         match s(v, "sdn") {
             Some(sdn) => n
                 .with_sdn(&sdn)
-                .map_err(|e| ProviderError::with_source(format!("invalid `sdn` `{sdn}`"), e)),
+                .map_err(|e| crate::vkcs::util::perr(format!("invalid `sdn` `{sdn}`"), e)),
             None => Ok(n),
         }
     }

@@ -349,10 +349,7 @@ pub(crate) async fn create(vk: &Vkcs, req: &CreateRequest) -> Result<Value, Appl
                 .await
             {
                 return Err(ApplyError {
-                    error: ProviderError::with_source(
-                        "the router interface port did not come up",
-                        e,
-                    ),
+                    error: crate::vkcs::util::perr("the router interface port did not come up", e),
                     partial: Some(out),
                 });
             }
@@ -413,7 +410,7 @@ pub(crate) async fn create(vk: &Vkcs, req: &CreateRequest) -> Result<Value, Appl
                 };
                 if let Err(e) = result {
                     return Err(ApplyError {
-                        error: ProviderError::with_source(
+                        error: crate::vkcs::util::perr(
                             "cannot delete the default rules of the security group",
                             e,
                         ),
@@ -483,10 +480,7 @@ pub(crate) async fn create(vk: &Vkcs, req: &CreateRequest) -> Result<Value, Appl
                 Ok(f) => fip_value(p, &f),
                 Err(e) => {
                     return Err(ApplyError {
-                        error: ProviderError::with_source(
-                            "the floating IP did not become ready",
-                            e,
-                        ),
+                        error: crate::vkcs::util::perr("the floating IP did not become ready", e),
                         partial: Some(out),
                     })
                 }
@@ -526,7 +520,7 @@ pub(crate) async fn read(
                 Ok(x) => x,
                 Err(e) if gone(&e) => return Ok(None),
                 Err(e) => {
-                    return Err(ProviderError::with_source(
+                    return Err(crate::vkcs::util::perr(
                         format!(concat!("cannot read ", $what, " `{}`"), id),
                         e,
                     ))
@@ -717,7 +711,7 @@ pub(crate) async fn delete(vk: &Vkcs, req: &DeleteRequest) -> Result<(), Provide
         .type_name
         .trim_start_matches("vkcs_networking_")
         .replace('_', " ");
-    let err = |e| ProviderError::with_source(format!("cannot delete {what} `{id}`"), e);
+    let err = |e| crate::vkcs::util::perr(format!("cannot delete {what} `{id}`"), e);
     match req.type_name.as_str() {
         "vkcs_networking_network" => retry_conflict(timeout, || n.delete_network(&id))
             .await
@@ -1124,7 +1118,7 @@ async fn create_router(
                 Ok(r) => out = router_value(&req.planned, &r),
                 Err(e) => {
                     return Err(ApplyError {
-                        error: ProviderError::with_source(
+                        error: crate::vkcs::util::perr(
                             "cannot set the router's external gateway",
                             e,
                         ),

@@ -174,7 +174,7 @@ pub(crate) async fn create_volume(vk: &Vkcs, req: &CreateRequest) -> Result<Valu
     {
         Ok(v) => Ok(volume_value(&req.planned, &v)),
         Err(e) => Err(ApplyError {
-            error: ProviderError::with_source(
+            error: crate::vkcs::util::perr(
                 format!("volume `{}` did not become available", created.id),
                 e,
             ),
@@ -189,7 +189,7 @@ pub(crate) async fn read_volume(vk: &Vkcs, p: &Value) -> Result<Option<Value>, P
         Ok(v) if v.status == "deleting" => Ok(None),
         Ok(v) => Ok(Some(volume_value(p, &v))),
         Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(ProviderError::with_source(
+        Err(e) => Err(crate::vkcs::util::perr(
             format!("cannot read volume `{id}`"),
             e,
         )),
@@ -204,7 +204,7 @@ pub(crate) async fn update_volume(vk: &Vkcs, req: &UpdateRequest) -> Result<Valu
     let opts = wait_opts(req.timeout, THIRTY_MINUTES);
     let changed = |n: &str| prior.get(n) != req.planned.get(n);
     let fail = |what: String, e: vitrina_openstack::Error| ApplyError {
-        error: ProviderError::with_source(what, e),
+        error: crate::vkcs::util::perr(what, e),
         partial: Some(prior.clone()),
     };
     if changed("name") || changed("description") || changed("metadata") {
@@ -281,7 +281,7 @@ pub(crate) async fn delete_volume(vk: &Vkcs, req: &DeleteRequest) -> Result<(), 
         Ok(v) => v,
         Err(e) if e.is_not_found() => return Ok(()),
         Err(e) => {
-            return Err(ProviderError::with_source(
+            return Err(crate::vkcs::util::perr(
                 format!("cannot read volume `{id}`"),
                 e,
             ))
@@ -294,7 +294,7 @@ pub(crate) async fn delete_volume(vk: &Vkcs, req: &DeleteRequest) -> Result<(), 
         match bs.wait_volume(&id, &["available"], opts).await {
             Err(e) if e.is_not_found() => return Ok(()),
             Err(e) => {
-                return Err(ProviderError::with_source(
+                return Err(crate::vkcs::util::perr(
                     format!("volume `{id}` is still in use"),
                     e,
                 ))

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use sha1::Digest as _;
-use vitrina_engine::provider::{AttrType, Attribute, ProviderError};
+use vitrina_engine::provider::{AttrType, Attribute, ErrorKind, ProviderError};
 use vitrina_engine::Value;
 use vitrina_openstack::WaitOptions;
 
@@ -227,7 +227,40 @@ pub(crate) fn os_err(
     what: impl Into<String>,
 ) -> impl FnOnce(vitrina_openstack::Error) -> ProviderError {
     let what = what.into();
-    move |e| ProviderError::with_source(what, e)
+    move |e| perr(what, e)
+}
+
+/// The engine's kind of an OpenStack client error.
+pub fn os_kind(e: &vitrina_openstack::Error) -> ErrorKind {
+    use vitrina_openstack::Error as E;
+    match e {
+        E::Api {
+            status, message, ..
+        } => ErrorKind::from_http_status(*status, message.as_deref()),
+        E::Transport { .. } | E::Decode { .. } => ErrorKind::Transient,
+        E::Timeout { .. } => ErrorKind::Timeout,
+        E::NameNotFound { .. } | E::EndpointNotFound { .. } => ErrorKind::NotFound,
+        E::Config { .. } | E::ConfigFile { .. } | E::Ambiguous { .. } => ErrorKind::Invalid,
+        _ => ErrorKind::Unknown,
+    }
+}
+
+/// A provider error with `source` as its cause and the kind read from it when it is an
+/// OpenStack client error (or holds one).
+pub(crate) fn perr<E: std::error::Error + Send + Sync + 'static>(
+    message: impl Into<String>,
+    source: E,
+) -> ProviderError {
+    let mut kind = ErrorKind::Unknown;
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&source);
+    while let Some(e) = cur {
+        if let Some(os) = e.downcast_ref::<vitrina_openstack::Error>() {
+            kind = os_kind(os);
+            break;
+        }
+        cur = e.source();
+    }
+    ProviderError::with_source(message, source).with_kind(kind)
 }
 
 /// Poll options for a wait bounded by the resource's timeout (or `default`).

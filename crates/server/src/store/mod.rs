@@ -5,6 +5,8 @@
 //! Only this module writes SQL. Columns that could hold a secret are sealed by the caller
 //! (`*_sealed`); everything else is ids, names, hashes, statuses and times.
 
+pub mod hoe;
+
 use std::time::Duration;
 
 pub mod osb;
@@ -93,6 +95,7 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
             "ALTER TABLE agents ADD COLUMN failure_epoch BIGINT NOT NULL DEFAULT 0",
         ],
     ),
+    (10, "deployment system", hoe::MIGRATION_10),
     (20, "tenants", tenants::MIGRATION_20),
     (30, "osb broker", osb::MIGRATION_30),
 ];
