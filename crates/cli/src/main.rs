@@ -11,6 +11,7 @@ mod localcloud_cmd;
 mod package_cmd;
 mod serve_cmd;
 mod tf_cmd;
+mod upload_cmd;
 
 pub use exit::ExitStatus;
 

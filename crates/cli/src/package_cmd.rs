@@ -20,6 +20,8 @@ pub enum PackageCommand {
     Build(BuildArgs),
     /// Validate, then zip a package folder as `<SERVICE>.zip` holding `<SERVICE>/…`
     Pack(PackArgs),
+    /// Pack a folder if needed and upload it to a server's product API (vendor's test namespace)
+    Upload(crate::upload_cmd::UploadArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -81,6 +83,7 @@ pub fn run(cmd: PackageCommand) -> ExitStatus {
         }
         PackageCommand::Build(a) => build(&a.path, a.output.as_deref()),
         PackageCommand::Pack(a) => pack(&a.path, a.output.as_deref()),
+        PackageCommand::Upload(a) => crate::upload_cmd::run(&a),
     }
 }
 

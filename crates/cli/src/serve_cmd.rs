@@ -25,9 +25,15 @@ pub struct ServeArgs {
     /// The `vitrina-agent` binary handed to VMs (default: next to this binary)
     #[arg(long, env = "VITRINA_AGENT_BINARY")]
     agent_binary: Option<PathBuf>,
-    /// Write DATA/clouds.yaml, DATA/demo.env and DATA/demo-credentials.json before answering
+    /// Create a demo vendor, consumer project and broker accounts, upload and publish the
+    /// example packages, and write DATA/demo-credentials.json, DATA/clouds.yaml and DATA/demo.env
+    /// (idempotent; `/healthz` answers 200 once done)
     #[arg(long)]
     demo: bool,
+    /// With `--demo`: the folder of packages to publish (default: the repository's
+    /// `examples/packages`)
+    #[arg(long, value_name = "DIR")]
+    demo_packages: Option<PathBuf>,
     /// The built-in cloud's network: `auto` gives every VM a network of its own when vitrina may
     /// (root, `ip`, `nft`); `shared` runs VMs on this machine's network, each at its own 127.x
     /// address, with security groups not enforced
@@ -63,11 +69,23 @@ pub fn run(args: ServeArgs) -> ExitStatus {
     rt.block_on(serve(args, health_timeout))
 }
 
+/// `./examples/packages` when it exists (a checkout), else the repository this binary was built
+/// from.
+fn demo_packages_dir() -> PathBuf {
+    let here = PathBuf::from("examples/packages");
+    if here.is_dir() {
+        return here;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/packages")
+}
+
 async fn serve(args: ServeArgs, health_timeout: std::time::Duration) -> ExitStatus {
     let mut cfg = vitrina_server::ServerConfig::new(args.listen, &args.data);
     cfg.database_url = args.database;
     cfg.health_timeout = health_timeout;
     cfg.cloud = true;
+    cfg.hold_ready = args.demo;
+    cfg.package_schemas = Some(std::sync::Arc::new(vitrina_providers::schemas()));
     cfg.cloud_network = match args.cloud_network {
         CloudNetwork::Auto => vitrina_localcloud::NetworkSetting::Auto,
         CloudNetwork::Shared => vitrina_localcloud::NetworkSetting::Shared,
@@ -91,17 +109,22 @@ async fn serve(args: ServeArgs, health_timeout: std::time::Duration) -> ExitStat
         }
     };
     if args.demo {
-        if let Err(e) = vitrina_server::demo::write_files(&server, &args.data) {
-            print_error(&e);
-            server.stop().await;
-            return ExitStatus::Usage;
+        let packages = args.demo_packages.clone().unwrap_or_else(demo_packages_dir);
+        match vitrina_server::demo::setup(&server, &args.data, &packages).await {
+            Ok(report) => {
+                eprint!(
+                    "{}",
+                    vitrina_server::demo::next_steps(&server, &args.data, &report)
+                );
+            }
+            Err(e) => {
+                print_error(&e);
+                server.stop().await;
+                return ExitStatus::Usage;
+            }
         }
-        eprintln!(
-            "vitrina: demo files in {} (`. {}`)",
-            args.data.display(),
-            args.data.join("demo.env").display()
-        );
     }
+    server.set_ready();
     eprintln!(
         "vitrina: serving {} (cloud at {}/cloud); open {} in a browser",
         server.url, server.url, server.url

@@ -60,6 +60,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "vitrina-agent-api",
             "vitrina-localcloud",
             "vitrina-openstack",
+            // the product API checks uploaded packages
+            "vitrina-package",
         ],
     ),
     (

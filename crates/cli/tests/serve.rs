@@ -44,13 +44,41 @@ fn serve_demo_writes_the_files_and_answers() {
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let health: serde_json::Value = reqwest::get(format!("{url}/healthz"))
+        // 503 `starting` until the demo is set up (the files are written just before).
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let health: serde_json::Value = loop {
+            let r = reqwest::get(format!("{url}/healthz"))
+                .await
+                .expect("healthz");
+            if r.status() == 200 {
+                break r.json().await.expect("json");
+            }
+            assert!(Instant::now() < deadline, "/healthz never became 200");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(health, serde_json::json!({"status": "ok"}));
+        // The example packages are published: the demo vendor sees them.
+        let list: serde_json::Value = reqwest::Client::new()
+            .get(format!(
+                "{url}/marketplace/api/infra-api/api/v1-public/product"
+            ))
+            .header(
+                "x-service-token",
+                creds["vendor"]["service_token"].as_str().expect("token"),
+            )
+            .send()
             .await
-            .expect("healthz")
+            .expect("list")
             .json()
             .await
             .expect("json");
-        assert_eq!(health, serde_json::json!({"status": "ok"}));
+        let public = list["services"]
+            .as_array()
+            .expect("services")
+            .iter()
+            .filter(|s| s["state"] == "public")
+            .count();
+        assert_eq!(public, 3, "{list}");
         let identity = reqwest::get(format!("{url}/cloud/identity/v3"))
             .await
             .expect("identity");
@@ -91,6 +119,41 @@ fn serve_demo_writes_the_files_and_answers() {
             assert_eq!(mode & 0o077, 0, "{f} is readable by others");
         }
     }
+    // `vitrina package upload`: a folder is packed and uploaded (exit 0); the same revision
+    // again is refused (exit 1); a wrong token too.
+    let token = creds["vendor"]["service_token"].as_str().expect("token");
+    let pkg = dir.path().join("hello_web");
+    copy_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/packages/hello_web"),
+        &pkg,
+    );
+    let svc = pkg.join("service.yaml");
+    let text = std::fs::read_to_string(&svc).expect("service.yaml");
+    std::fs::write(
+        &svc,
+        text.replacen("revision: \"1.0\"", "revision: \"1.1\"", 1),
+    )
+    .expect("write");
+    let upload = |tok: &str| {
+        Command::new(env!("CARGO_BIN_EXE_vitrina"))
+            .args(["package", "upload"])
+            .arg(&pkg)
+            .args(["--server", &url, "--service-token", tok])
+            .output()
+            .expect("vitrina package upload runs")
+    };
+    let out = upload(token);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = upload(token);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("409"));
+    let out = upload("vts_wrong");
+    assert_eq!(out.status.code(), Some(1));
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -105,5 +168,18 @@ fn serve_demo_writes_the_files_and_answers() {
             panic!("vitrina serve did not stop on SIGTERM");
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn copy_dir(src: &std::path::Path, dst: &std::path::Path) {
+    std::fs::create_dir_all(dst).expect("mkdir");
+    for e in std::fs::read_dir(src).expect("read_dir").flatten() {
+        let p = e.path();
+        let to = dst.join(e.file_name());
+        if p.is_dir() {
+            copy_dir(&p, &to);
+        } else {
+            std::fs::copy(&p, &to).expect("copy");
+        }
     }
 }

@@ -12,7 +12,7 @@ use crate::Severity;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CodeInfo {
     pub code: &'static str,
-    /// The room that emits it: `package`, `hcl` or `engine`.
+    /// The room that emits it: `package`, `hcl`, `engine` or `server`.
     pub room: &'static str,
     pub severity: Severity,
     pub what: &'static str,
@@ -80,6 +80,12 @@ codes! {
         why: "A bug in vitrina, caught so that the other packages and files are still checked.",
         example: "None by design.",
         fix: "Report the bug with the package attached.",
+    }
+    PRODUCT_BAD_UPLOAD = "product/bad-upload", Error, "server" {
+        what: "A product upload (`POST /product`) is not a multipart form with one `upload` file field holding a zip archive of at most 30 MB.",
+        why: "The product API reads the service package from that field only.",
+        example: "`curl -F file=@pkg.zip …` (the field must be named `upload`), or a `.tar.gz` sent instead of a zip.",
+        fix: "Send `curl -F upload=@SERVICE.zip …`, or use `vitrina package upload PATH`, which packs and sends it.",
     }
     YAML_SYNTAX = "yaml/syntax", Error, "package" {
         what: "A YAML file does not parse (or is not UTF-8), or goes past a limit: 100,000 nodes (the node limit), or aliases and anchors copying more than 16 MiB (the alias limit); the position is the parser's.",
@@ -585,7 +591,7 @@ pub fn reference_markdown() -> String {
         "# Diagnostic codes\n\nEvery code vitrina emits, generated from `crates/diagnostics/src/codes.rs` (a test fails when \
          this file is stale; regenerate with `UPDATE_CODES_MD=1 cargo test -p vitrina-diagnostics --test codes_doc`).\n",
     );
-    for room in ["package", "hcl", "engine"] {
+    for room in ["package", "hcl", "engine", "server"] {
         out.push_str(&format!("\n# Room `{room}`\n"));
         for c in of_room(room) {
             out.push_str(&format!(

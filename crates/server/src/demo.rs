@@ -1,12 +1,31 @@
-//! `vitrina serve --demo`: the files that let `. DATA/demo.env && vitrina tf apply DIR` deploy
-//! onto the built-in cloud (the vendor, packages and broker parts come with the marketplace).
+//! `vitrina serve --demo` (idempotent on an existing data folder): a vendor `demo-vendor`, a
+//! consumer project `demo` with its own project in the built-in cloud, broker accounts for the
+//! `public` and `test` namespaces, every package of a folder (the repository's
+//! `examples/packages/`) uploaded and published; then `DATA/demo-credentials.json`,
+//! `DATA/clouds.yaml` and `DATA/demo.env` (mode 0600: they hold passwords and tokens).
+//!
+//! The tokens and passwords are kept sealed in the store, so a second start writes the same
+//! credentials instead of issuing new ones.
 
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+use vitrina_common::Secret;
+
+use crate::error::ServerError;
+use crate::products::UploadError;
+use crate::tenants::{Namespace, NewCloud, NewProject};
 use crate::Server;
 
 /// The cloud's name in `DATA/clouds.yaml`.
 pub const CLOUD_NAME: &str = "vitrina-demo";
+pub const VENDOR_NAME: &str = "demo-vendor";
+pub const PROJECT_NAME: &str = "demo";
+pub const PROJECT_EMAIL: &str = "demo@example.com";
+pub const BROKER_PUBLIC: &str = "demo-public";
+pub const BROKER_TEST: &str = "demo-test";
+/// The sealed setting holding the demo's secrets.
+const SETTING: &str = "demo";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -18,23 +37,174 @@ pub enum DemoError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot read the demo packages in {path}")]
+    Packages {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("demo package {path} does not pack")]
+    Pack {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("demo package {path} was refused: {detail}")]
+    Refused { path: PathBuf, detail: String },
+    #[error("setting up the demo failed: {0}")]
+    Server(#[from] ServerError),
 }
 
-fn q(s: &str) -> String {
-    // A JSON string is a valid YAML scalar, quoted and escaped.
-    serde_json::Value::String(s.to_owned()).to_string()
+/// The demo's secrets, sealed in the store.
+#[derive(Serialize, Deserialize)]
+struct Secrets {
+    service_token: Secret,
+    auth_token: Secret,
+    broker_public: Secret,
+    broker_test: Secret,
+}
+
+/// What `--demo` did.
+#[derive(Debug, Default)]
+pub struct DemoReport {
+    /// `(service folder, id, revision)` of each package now published.
+    pub published: Vec<(String, String, String)>,
+    pub credentials_file: PathBuf,
 }
 
 fn sh(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
-/// Writes `DATA/clouds.yaml`, `DATA/demo.env` and `DATA/demo-credentials.json` (mode 0600: they
-/// hold passwords and tokens).
-pub fn write_files(server: &Server, data: &Path) -> Result<(), DemoError> {
-    let cloud = server.cloud.as_ref().ok_or(DemoError::NoCloud)?;
-    let creds = cloud.credentials();
-    let project = creds.projects.get("demo").ok_or(DemoError::NoCloud)?;
+/// Creates what is missing, uploads and publishes `packages` (every folder in it), and writes
+/// the files.
+pub async fn setup(server: &Server, data: &Path, packages: &Path) -> Result<DemoReport, DemoError> {
+    if server.cloud.is_none() {
+        return Err(DemoError::NoCloud);
+    }
+    let t = &server.tenants;
+    let vendor = t.ensure_vendor(VENDOR_NAME).await?;
+    let project = t
+        .ensure_project(&NewProject {
+            name: PROJECT_NAME.into(),
+            email: PROJECT_EMAIL.into(),
+            cloud: NewCloud::Local,
+        })
+        .await?;
+    let saved: Option<Secrets> = t.setting(SETTING).await?;
+    let secrets = match saved {
+        // Still valid (the store may have been replaced under the key): reuse.
+        Some(s)
+            if t.vendor_by_token(s.service_token.expose()).await.is_ok()
+                && t.project_by_token(s.auth_token.expose()).await.is_ok()
+                && t.broker_login(BROKER_PUBLIC, s.broker_public.expose())
+                    .await
+                    .is_ok()
+                && t.broker_login(BROKER_TEST, s.broker_test.expose())
+                    .await
+                    .is_ok() =>
+        {
+            s
+        }
+        _ => {
+            let s = Secrets {
+                service_token: t.issue_vendor_token(&vendor).await?,
+                auth_token: t.issue_project_token(&project).await?,
+                broker_public: t
+                    .put_broker_account(BROKER_PUBLIC, Namespace::Public)
+                    .await?,
+                broker_test: t.put_broker_account(BROKER_TEST, Namespace::Test).await?,
+            };
+            t.set_setting(SETTING, &s).await?;
+            s
+        }
+    };
+    let vctx = t.vendor_by_token(secrets.service_token.expose()).await?;
+    let mut report = DemoReport::default();
+    for dir in package_dirs(packages)? {
+        let zip = pack_zip(&dir, &data.join("demo-packages"))?;
+        let (id, revision) = match server.products.upload(&vctx, zip).await {
+            Ok(r) => (r.service_id, r.revision),
+            // Uploaded by an earlier start: find it by what the package says.
+            Err(UploadError::Server(ServerError::Conflict(_))) => {
+                let (id, rev) = id_revision(&dir)?;
+                (id, rev)
+            }
+            Err(UploadError::Diagnostics { diagnostics, .. }) => {
+                return Err(DemoError::Refused {
+                    path: dir.clone(),
+                    detail: serde_json::Value::Array(diagnostics).to_string(),
+                })
+            }
+            Err(UploadError::Server(e)) => return Err(e.into()),
+        };
+        server.products.publish(&vctx, &id, &revision).await?;
+        let folder = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        report.published.push((folder, id, revision));
+    }
+    let pctx = t.project_by_token(secrets.auth_token.expose()).await?;
+    let cloud = t.project_cloud(&pctx).await?;
+    report.credentials_file = write_files(server, data, &secrets, &project, &cloud)?;
+    Ok(report)
+}
+
+fn package_dirs(packages: &Path) -> Result<Vec<PathBuf>, DemoError> {
+    let err = |source| DemoError::Packages {
+        path: packages.to_owned(),
+        source,
+    };
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(packages)
+        .map_err(err)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.join("service.yaml").is_file())
+        .collect();
+    dirs.sort();
+    Ok(dirs)
+}
+
+/// Validates and packs a folder into `out_dir/<SERVICE>.zip`; returns the zip's bytes.
+fn pack_zip(dir: &Path, out_dir: &Path) -> Result<Vec<u8>, DemoError> {
+    let pack_err = |source: Box<dyn std::error::Error + Send + Sync>| DemoError::Pack {
+        path: dir.to_owned(),
+        source,
+    };
+    let files = vitrina_package::read_package(dir).map_err(|e| pack_err(Box::new(e)))?;
+    fs_err::create_dir_all(out_dir).map_err(|e| pack_err(Box::new(e)))?;
+    let out = out_dir.join(format!("{}.zip", files.service_name));
+    vitrina_package::pack::pack(dir, &files, &out).map_err(|e| pack_err(Box::new(e)))?;
+    fs_err::read(&out).map_err(|e| pack_err(Box::new(e)))
+}
+
+/// `id` and `revision` of a package folder's service.yaml (through the catalog builder).
+fn id_revision(dir: &Path) -> Result<(String, String), DemoError> {
+    let v = vitrina_package::validate_path(dir).map_err(|e| DemoError::Pack {
+        path: dir.to_owned(),
+        source: Box::new(e),
+    })?;
+    let cat = vitrina_package::build_catalog(&v).ok_or_else(|| DemoError::Refused {
+        path: dir.to_owned(),
+        detail: "the package has errors".into(),
+    })?;
+    let s = |k: &str| {
+        cat.pointer(&format!("/services/0/{k}"))
+            .and_then(|x| x.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    Ok((s("id"), s("revision")))
+}
+
+fn write_files(
+    server: &Server,
+    data: &Path,
+    secrets: &Secrets,
+    project: &crate::tenants::Project,
+    cloud: &crate::tenants::CloudCredentials,
+) -> Result<PathBuf, DemoError> {
     let write = |name: &str, text: String| {
         let path = data.join(name);
         vitrina_common::fs::write_atomic(&path, text.as_bytes(), Some(0o600))
@@ -44,12 +214,8 @@ pub fn write_files(server: &Server, data: &Path) -> Result<(), DemoError> {
     write(
         "clouds.yaml",
         format!(
-            "# Written by `vitrina serve --demo`.\nclouds:\n  {CLOUD_NAME}:\n    auth:\n      auth_url: {}\n      username: {}\n      password: {}\n      project_id: {}\n      user_domain_name: Default\n      project_domain_name: Default\n    region_name: {}\n    interface: public\n    identity_api_version: 3\n",
-            q(&creds.auth_url),
-            q(&project.username),
-            q(&project.password),
-            q(&project.id),
-            q(&creds.region),
+            "# Written by `vitrina serve --demo`.\n{}",
+            cloud.clouds_yaml(CLOUD_NAME)
         ),
     )?;
     let env = vitrina_common::env::CONFIG_SERVICE;
@@ -66,14 +232,21 @@ pub fn write_files(server: &Server, data: &Path) -> Result<(), DemoError> {
     )?;
     let json = serde_json::json!({
         "url": server.url,
+        "vendor": {"name": VENDOR_NAME, "service_token": secrets.service_token.expose()},
+        "project": {"id": project.id, "name": project.name, "email": project.email,
+                    "auth_token": secrets.auth_token.expose()},
+        "broker": {
+            "public": {"username": BROKER_PUBLIC, "password": secrets.broker_public.expose()},
+            "test": {"username": BROKER_TEST, "password": secrets.broker_test.expose()},
+        },
         "cloud": {
-            "auth_url": creds.auth_url,
-            "region": creds.region,
-            "username": project.username,
-            "password": project.password,
-            "project_id": project.id,
-            "user_domain_name": "Default",
-            "project_domain_name": "Default",
+            "auth_url": cloud.auth_url,
+            "region": cloud.region,
+            "username": cloud.username,
+            "password": cloud.password.expose(),
+            "project_id": cloud.project_id,
+            "user_domain_name": cloud.user_domain_name,
+            "project_domain_name": cloud.project_domain_name,
         },
         "clouds_yaml": clouds_yaml.display().to_string(),
         "cloud_name": CLOUD_NAME,
@@ -84,5 +257,28 @@ pub fn write_files(server: &Server, data: &Path) -> Result<(), DemoError> {
             "{}\n",
             serde_json::to_string_pretty(&json).unwrap_or_default()
         ),
-    )
+    )?;
+    Ok(data.join("demo-credentials.json"))
+}
+
+/// What to try next, printed after the demo is set up.
+pub fn next_steps(server: &Server, data: &Path, report: &DemoReport) -> String {
+    let creds = report.credentials_file.display();
+    let prefix = crate::products_http::PREFIX;
+    let mut out = format!(
+        "vitrina demo: {n} package(s) published: {list}\n  credentials: {creds}\n  try:\n",
+        n = report.published.len(),
+        list = report
+            .published
+            .iter()
+            .map(|(f, _, r)| format!("{f} ({r})"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    out.push_str(&format!(
+        "    open {url} in a browser\n    . {env} && vitrina tf apply DIR        # deploy a manifest onto the built-in cloud\n    curl -s -u \"$(jq -r '.broker.public.username + \":\" + .broker.public.password' {creds})\" -H 'X-Broker-API-Version: 2.17' {url}/v2/catalog\n    curl -s -H \"x-service-token: $(jq -r .vendor.service_token {creds})\" {url}{prefix}/product\n    vitrina package upload PACKAGE --server {url} --service-token \"$(jq -r .vendor.service_token {creds})\"\n    curl -s {url}/api/openapi.json\n",
+        url = server.url,
+        env = data.join("demo.env").display(),
+    ));
+    out
 }

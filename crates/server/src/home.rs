@@ -73,7 +73,9 @@ pre {{ padding: 0.75rem; border: 1px solid #8884; border-radius: 6px; overflow-x
 <ul>
 {cloud}
 {agents}
-<li><a href="{url}/healthz">Health</a> and <a href="{url}/metrics">metrics</a> (Prometheus text)</li>
+<li>The product API on VK's paths (<code>{url}/marketplace/api/infra-api/api/v1-public/product</code>)</li>
+<li><a href="{url}/healthz">Health</a>, <a href="{url}/metrics">metrics</a> (Prometheus text) and the
+<a href="{url}/api/openapi.json">OpenAPI document</a> of every JSON API</li>
 </ul>
 <h2>Try it</h2>
 <p>With <code>--demo</code>, the data folder holds <code>clouds.yaml</code>, <code>demo.env</code> and
@@ -82,8 +84,13 @@ pre {{ padding: 0.75rem; border: 1px solid #8884; border-radius: 6px; overflow-x
 vitrina tf apply examples/tf/localcloud-agent --auto-approve
 openstack server list
 vitrina tf destroy examples/tf/localcloud-agent --auto-approve</pre>
-<p>Check a service package as the marketplace would:</p>
-<pre>vitrina package validate examples/packages/hello_web</pre>
+<p>Check a service package as the marketplace would, and upload it as the demo vendor (the
+examples are already published):</p>
+<pre>vitrina package validate examples/packages/hello_web
+vitrina package upload MY_PACKAGE --server {url} \
+  --service-token "$(jq -r .vendor.service_token vitrina-data/demo-credentials.json)"
+curl -s -H "x-service-token: $(jq -r .vendor.service_token vitrina-data/demo-credentials.json)" \
+  {url}/marketplace/api/infra-api/api/v1-public/product</pre>
 </main>
 </body>
 </html>

@@ -13,6 +13,10 @@ pub mod hoe;
 pub mod home;
 pub mod http;
 pub mod osb;
+pub mod metrics;
+pub mod openapi;
+pub mod products;
+pub mod products_http;
 pub mod store;
 pub mod tenants;
 
@@ -50,6 +54,13 @@ pub struct ServerConfig {
     pub hoe: hoe::HoeSettings,
     /// Testing: the built-in cloud fails this percentage of write requests with a 500.
     pub cloud_write_fault_percent: u8,
+    /// The providers' schemas uploaded packages' manifests are checked against (the cli gives
+    /// them; without them resource types are checked by their prefix only).
+    pub package_schemas: Option<Arc<vitrina_package::ProviderSchemas>>,
+    /// Connection limit and header, idle and body-stall timeouts (probe M1).
+    pub limits: vitrina_localcloud::Limits,
+    /// `/healthz` answers 503 until [`Server::set_ready`] (`--demo` sets up first).
+    pub hold_ready: bool,
 }
 
 impl ServerConfig {
@@ -65,6 +76,9 @@ impl ServerConfig {
             cloud_network: vitrina_localcloud::NetworkSetting::Auto,
             hoe: hoe::HoeSettings::default(),
             cloud_write_fault_percent: 0,
+            package_schemas: None,
+            limits: default_limits(),
+            hold_ready: false,
         }
     }
 }
@@ -110,6 +124,10 @@ pub struct Server {
     pub tenants: Arc<tenants::Tenants>,
     /// The deployment system (hoe): configs, objects, workers, auto-recovery.
     pub hoe: Arc<hoe::Hoe>,
+    /// The product API and the catalog readers.
+    pub products: Arc<products::Products>,
+    pub metrics: Arc<metrics::Metrics>,
+    ready: Arc<std::sync::atomic::AtomicBool>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -151,17 +169,25 @@ impl Server {
             .min(cfg.health_timeout / 3)
             .max(Duration::from_millis(100));
         let service = ConfigService::new(store, sealer, cfg.health_timeout, heartbeat);
+        let ready = Arc::new(std::sync::atomic::AtomicBool::new(!cfg.hold_ready));
+        let ready_flag = ready.clone();
         let metrics_service = service.clone();
+        let http_metrics = metrics::Metrics::new();
+        let metrics_of_handler = http_metrics.clone();
         let mut router = Router::new()
             .route(
                 "/healthz",
-                get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+                get(move || {
+                    let ready = ready_flag.clone();
+                    async move { healthz(&ready) }
+                }),
             )
             .route(
                 "/metrics",
                 get(move || {
                     let service = metrics_service.clone();
-                    async move { metrics(&service).await }
+                    let m = metrics_of_handler.clone();
+                    async move { metrics(&service, &m).await }
                 }),
             )
             .merge(http::routes(http::HttpState {
@@ -216,6 +242,11 @@ impl Server {
             },
         );
         router = router.merge(hoe::http::routes(hoe.clone()));
+        let products = products::Products::new(tenants.clone(), cfg.package_schemas.clone());
+        router = router.merge(products_http::routes(products.clone())).route(
+            "/api/openapi.json",
+            get(|| async { Json(openapi::document()) }),
+        );
         let home = home::HomeInfo {
             url: base.clone(),
             cloud_network: cloud.as_ref().map(|c| c.network_mode().name().to_owned()),
@@ -228,24 +259,29 @@ impl Server {
                 async move { home::render(&home) }
             }),
         );
+        // Every route is timed for `/metrics`.
+        let router = router.layer(axum::middleware::from_fn_with_state(
+            http_metrics.clone(),
+            metrics::track,
+        ));
+        let limits = cfg.limits.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let (vm_tx, vm_rx) = tokio::sync::oneshot::channel::<()>();
         if let Some(l) = vm_listener {
             let r = router.clone();
+            let limits = cfg.limits.clone();
             tokio::spawn(async move {
-                let _ = axum::serve(l, r)
-                    .with_graceful_shutdown(async {
-                        let _ = vm_rx.await;
-                    })
-                    .await;
+                let _ = vitrina_localcloud::serve(l, r, limits, async {
+                    let _ = vm_rx.await;
+                })
+                .await;
             });
         }
         let task = tokio::spawn(async move {
-            let r = axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
+            let r = vitrina_localcloud::serve(listener, router, limits, async {
+                let _ = rx.await;
+            })
+            .await;
             let _ = vm_tx.send(());
             r
         });
@@ -259,9 +295,17 @@ impl Server {
             cloud,
             tenants,
             hoe,
+            products,
+            metrics: http_metrics,
+            ready,
             shutdown: Some(tx),
             task,
         })
+    }
+
+    /// `/healthz` answers 200 from now on.
+    pub fn set_ready(&self) {
+        self.ready.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Waits until the server stops by itself (an error) or is stopped.
@@ -286,6 +330,13 @@ impl Server {
             let _ = cloud.shutdown();
         }
     }
+}
+
+/// The limits of `vitrina serve`'s listeners (probe M1): at most 4096 connections (the
+/// longest-idle one makes room for a new one), headers within 30 s, idle connections closed
+/// after 75 s, a request body that sends nothing for 60 s fails.
+pub fn default_limits() -> vitrina_localcloud::Limits {
+    vitrina_localcloud::Limits::default()
 }
 
 /// Binds `ip:port` (the port the server has on loopback), or any port of `ip` when that one is
@@ -324,8 +375,22 @@ async fn engine_token(cfg: &ServerConfig, store: &Store) -> Result<Secret, Start
     Ok(Secret::new(token))
 }
 
+/// `GET /healthz`: 200 `{"status":"ok"}`, or 503 `{"status":"starting"}` while held.
+fn healthz(ready: &std::sync::atomic::AtomicBool) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if ready.load(std::sync::atomic::Ordering::SeqCst) {
+        Json(serde_json::json!({"status": "ok"})).into_response()
+    } else {
+        (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "starting"})),
+        )
+            .into_response()
+    }
+}
+
 /// `GET /metrics`: Prometheus text.
-async fn metrics(service: &ConfigService) -> axum::response::Response {
+async fn metrics(service: &ConfigService, m: &metrics::Metrics) -> axum::response::Response {
     use axum::response::IntoResponse;
     match service.store.counts().await {
         Ok(counts) => {
@@ -342,6 +407,8 @@ async fn metrics(service: &ConfigService) -> axum::response::Response {
                     out.push_str(&format!("vitrina_hoe_objects{{status=\"{status}\"}} {n}\n"));
                 }
             }
+            out.push_str(&m.render_http());
+            out.push_str(&m.render_sources().await);
             (
                 [(
                     axum::http::header::CONTENT_TYPE,

@@ -212,7 +212,17 @@ impl CloudCredentials {
         if let Some(n) = &self.project_name {
             auth.push_str(&format!("      project_name: {}\n", q(n)));
         }
-        let mut out = format!("clouds:\n  {}:\n    auth:\n{auth}", q(name));
+        // A plain name stays unquoted, as people write clouds.yaml.
+        let key = if !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            name.to_owned()
+        } else {
+            q(name)
+        };
+        let mut out = format!("clouds:\n  {key}:\n    auth:\n{auth}");
         if let Some(r) = &self.region {
             out.push_str(&format!("    region_name: {}\n", q(r)));
         }

@@ -10,6 +10,7 @@ pub mod hoe;
 use std::time::Duration;
 
 pub mod osb;
+pub mod products;
 pub mod tenants;
 
 use sqlx::any::AnyPoolOptions;
@@ -97,6 +98,7 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
     ),
     (10, "deployment system", hoe::MIGRATION_10),
     (20, "tenants", tenants::MIGRATION_20),
+    (21, "products", products::MIGRATION_21),
     (30, "osb broker", osb::MIGRATION_30),
 ];
 
