@@ -12,9 +12,9 @@ pub mod error;
 pub mod hoe;
 pub mod home;
 pub mod http;
-pub mod osb;
 pub mod metrics;
 pub mod openapi;
+pub mod osb;
 pub mod products;
 pub mod products_http;
 pub mod store;
@@ -127,6 +127,8 @@ pub struct Server {
     /// The product API and the catalog readers.
     pub products: Arc<products::Products>,
     pub metrics: Arc<metrics::Metrics>,
+    /// The Open Service Broker API at `/v2/…`.
+    pub osb: Arc<osb::Broker<osb::server_backend::ServerBackend>>,
     ready: Arc<std::sync::atomic::AtomicBool>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -247,6 +249,16 @@ impl Server {
             "/api/openapi.json",
             get(|| async { Json(openapi::document()) }),
         );
+        let osb = osb::Broker::new(
+            osb::server_backend::ServerBackend {
+                tenants: tenants.clone(),
+                products: products.clone(),
+                hoe: hoe.clone(),
+            },
+            service.store.clone(),
+            service.sealer.clone(),
+        );
+        router = router.merge(osb::http::routes(osb.clone()));
         let home = home::HomeInfo {
             url: base.clone(),
             cloud_network: cloud.as_ref().map(|c| c.network_mode().name().to_owned()),
@@ -297,6 +309,7 @@ impl Server {
             hoe,
             products,
             metrics: http_metrics,
+            osb,
             ready,
             shutdown: Some(tx),
             task,

@@ -1,4 +1,4 @@
-//! `/v2/…` handlers: the version and authentication checks come first (before any body is
+//! `/v2/…` handlers: the authentication and version checks come first (before any body is
 //! read), then the request is parsed and handed to the [`Broker`].
 
 use std::collections::HashMap;
@@ -89,7 +89,8 @@ fn originating(req: &Request) -> Option<(String, String)> {
     Some((platform.chars().take(100).collect(), user))
 }
 
-/// Version (412), then Basic authentication (401); echoes the request identity.
+/// Basic authentication (401), then the version (412), both before the body is read; echoes
+/// the request identity.
 async fn gate<B: OsbBackend>(
     State(broker): State<Arc<Broker<B>>>,
     mut req: Request,
@@ -114,16 +115,6 @@ async fn gate<B: OsbBackend>(
 }
 
 async fn check<B: OsbBackend>(broker: &Broker<B>, req: &mut Request) -> Result<(), Response> {
-    let Some(version) = ApiVersion::parse(req.headers().get(VERSION_HEADER)) else {
-        return Err(OsbError::precondition(format!(
-            "send `X-Broker-API-Version` {}.{} to {}.{}",
-            ApiVersion::MIN.major,
-            ApiVersion::MIN.minor,
-            ApiVersion::MAX.major,
-            ApiVersion::MAX.minor
-        ))
-        .into_response());
-    };
     let unauthorized = || {
         let mut r = OsbError::unauthorized().into_response();
         r.headers_mut().insert(
@@ -135,15 +126,24 @@ async fn check<B: OsbBackend>(broker: &Broker<B>, req: &mut Request) -> Result<(
     let Some((user, password)) = basic(req) else {
         return Err(unauthorized());
     };
-    match broker.login(&user, &password).await {
-        Ok(Some(account)) => {
-            req.extensions_mut().insert(account);
-            req.extensions_mut().insert(version);
-            Ok(())
-        }
-        Ok(None) => Err(unauthorized()),
-        Err(e) => Err(e.into_response()),
-    }
+    let account = match broker.login(&user, &password).await {
+        Ok(Some(account)) => account,
+        Ok(None) => return Err(unauthorized()),
+        Err(e) => return Err(e.into_response()),
+    };
+    let Some(version) = ApiVersion::parse(req.headers().get(VERSION_HEADER)) else {
+        return Err(OsbError::precondition(format!(
+            "send `X-Broker-API-Version` {}.{} to {}.{}",
+            ApiVersion::MIN.major,
+            ApiVersion::MIN.minor,
+            ApiVersion::MAX.major,
+            ApiVersion::MAX.minor
+        ))
+        .into_response());
+    };
+    req.extensions_mut().insert(account);
+    req.extensions_mut().insert(version);
+    Ok(())
 }
 
 fn reply(r: Result<Reply, OsbError>) -> Response {

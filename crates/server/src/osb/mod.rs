@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod http;
 pub mod openapi;
 pub mod params;
+pub mod server_backend;
 pub mod wire;
 
 pub use backend::{Account, OsbBackend};

@@ -34,10 +34,7 @@ fn hoe_error(e: HoeError) -> OsbError {
                     )
                 })
                 .collect();
-            OsbError::bad_request(format!(
-                "the deployment was refused: {}",
-                text.join("; ")
-            ))
+            OsbError::bad_request(format!("the deployment was refused: {}", text.join("; ")))
         }
     }
 }
@@ -65,7 +62,12 @@ impl ServerBackend {
             .collect();
         files.insert(
             "settings.yaml".into(),
-            if spec.retry { "retry: yes\n" } else { "retry: no\n" }.into(),
+            if spec.retry {
+                "retry: yes\n"
+            } else {
+                "retry: no\n"
+            }
+            .into(),
         );
         files
     }
@@ -219,7 +221,11 @@ impl OsbBackend for ServerBackend {
         })
     }
 
-    async fn outputs(&self, project: &str, deployment: &str) -> Result<Map<String, Value>, OsbError> {
+    async fn outputs(
+        &self,
+        project: &str,
+        deployment: &str,
+    ) -> Result<Map<String, Value>, OsbError> {
         let ctx = self.project_ctx(project).await?;
         self.hoe
             .revealed_outputs(&ctx, deployment, "osb-binding")
