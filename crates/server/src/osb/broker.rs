@@ -60,8 +60,15 @@ struct RevisionForms {
 /// The cached catalog of one namespace for one shape of answer.
 struct CachedCatalog {
     stamp: String,
+    /// When the stamp was last read from the store.
+    checked: Instant,
     body: bytes::Bytes,
 }
+
+/// How long a cached catalog is served before the products' stamp is read again: a new,
+/// published or archived revision shows within this time (one small query per namespace and
+/// period instead of one per request).
+const CATALOG_RECHECK: Duration = Duration::from_millis(250);
 
 pub struct Broker<B> {
     pub backend: B,
@@ -161,13 +168,25 @@ impl<B: OsbBackend> Broker<B> {
         // The answer's shape depends only on which of these thresholds the version passes.
         let shape = u8::from(version.at_least(2, 14)) + u8::from(version.at_least(2, 15));
         let key = (account.namespace().as_str().to_owned(), shape);
-        let stamp = self.backend.catalog_stamp(account).await?;
-        if let Ok(cache) = self.catalogs.lock() {
-            if let Some(c) = cache.get(&key) {
-                if c.stamp == stamp {
-                    return Ok(c.body.clone());
-                }
+        let cached = self.catalogs.lock().ok().and_then(|c| c.get(&key).cloned());
+        if let Some(c) = &cached {
+            if c.checked.elapsed() < CATALOG_RECHECK {
+                return Ok(c.body.clone());
             }
+        }
+        let stamp = self.backend.catalog_stamp(account).await?;
+        if let Some(c) = cached.filter(|c| c.stamp == stamp) {
+            if let Ok(mut cache) = self.catalogs.lock() {
+                cache.insert(
+                    key,
+                    Arc::new(CachedCatalog {
+                        stamp,
+                        checked: Instant::now(),
+                        body: c.body.clone(),
+                    }),
+                );
+            }
+            return Ok(c.body.clone());
         }
         let revisions = self.backend.namespace(account).await?;
         let body =
@@ -178,6 +197,7 @@ impl<B: OsbBackend> Broker<B> {
                 key,
                 Arc::new(CachedCatalog {
                     stamp,
+                    checked: Instant::now(),
                     body: body.clone(),
                 }),
             );
