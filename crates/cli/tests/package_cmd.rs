@@ -55,7 +55,7 @@ fn stderr(o: &Output) -> String {
 }
 
 #[test]
-fn validate_examples_exit_zero_without_diagnostics() {
+fn validate_examples_exit_zero_without_errors() {
     let cwd = tempfile::tempdir().unwrap();
     for name in ["hello_web", "kv_cluster", "grafana"] {
         let path = example(name);
@@ -67,7 +67,18 @@ fn validate_examples_exit_zero_without_diagnostics() {
             stdout(&o),
             stderr(&o)
         );
-        assert_eq!(stdout(&o), "", "{name}");
+        // hello_web's one warning: `plan_updateable: true` (vitrina's broker moves instances
+        // between plans; VK Cloud would refuse it).
+        let expected_warning = name == "hello_web";
+        assert_eq!(
+            stdout(&o).contains("warning[service/plan-updateable]"),
+            expected_warning,
+            "{name}: {}",
+            stdout(&o)
+        );
+        if !expected_warning {
+            assert_eq!(stdout(&o), "", "{name}");
+        }
         let o = vitrina(
             &[
                 "package",
@@ -79,7 +90,19 @@ fn validate_examples_exit_zero_without_diagnostics() {
             cwd.path(),
         );
         let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-        assert_eq!(json, serde_json::json!({"ok": true, "diagnostics": []}));
+        assert_eq!(json["ok"], true, "{name}: {json}");
+        let codes: Vec<&str> = json["diagnostics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| d["code"].as_str().unwrap_or_default())
+            .collect();
+        let expected: Vec<&str> = if expected_warning {
+            vec!["service/plan-updateable"]
+        } else {
+            vec![]
+        };
+        assert_eq!(codes, expected, "{name}: {json}");
     }
 }
 

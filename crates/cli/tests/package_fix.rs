@@ -84,12 +84,8 @@ fn plant(pkg: &Path) -> String {
         .expect("an id")
         .trim()
         .to_owned();
-    // Safe: a quoted bool, a wrong fixed value, a key typo.
+    // Safe: a quoted bool, a key typo.
     edit(&service, sub("bindable: true", "bindable: \"true\""));
-    edit(
-        &service,
-        sub("plan_updateable: false", "plan_updateable: true"),
-    );
     edit(&service, sub("deactivatable:", "deactivatble:"));
     // Unsafe: a version-1 id (the 15th character is the version).
     let mut bad_id = id.clone();
@@ -174,7 +170,6 @@ fn fix_restores_each_example_and_unsafe_fixes_wait_for_their_flag() {
         let planted = codes(&broken, "error");
         for code in [
             "yaml/type",
-            "service/plan-updateable",
             "service/required",
             "service/id-not-uuid4",
             "option/bad-type",
@@ -207,7 +202,7 @@ fn fix_restores_each_example_and_unsafe_fixes_wait_for_their_flag() {
             ]),
             "{name}: {safe:#}"
         );
-        assert!(safe["fixed"].as_u64().is_some_and(|n| n >= 7), "{safe}");
+        assert!(safe["fixed"].as_u64().is_some_and(|n| n >= 6), "{safe}");
         let service = std::fs::read_to_string(pkg.join("service.yaml")).expect("read");
         assert!(
             service.contains(&format!("id: {id}")),

@@ -141,11 +141,11 @@ codes! {
         example: "`bindable: false`.",
         fix: "`bindable: true`.",
     }
-    SERVICE_PLAN_UPDATEABLE = "service/plan-updateable", Error, "package" {
-        what: "`plan_updateable` is not `false`.",
-        why: "A deployed image-based service cannot move to another plan's manifest.",
+    SERVICE_PLAN_UPDATEABLE = "service/plan-updateable", Warning, "package" {
+        what: "`plan_updateable` is `true` (a warning: vitrina moves a deployed instance to another plan's manifest, changing only the resources that differ).",
+        why: "VK Cloud's marketplace refuses `plan_updateable: true` for image-based services, so such a package is for vitrina (or OSB platforms using its broker) only.",
         example: "`plan_updateable: true`.",
-        fix: "`plan_updateable: false`.",
+        fix: "Keep it when consumers should move between plans through vitrina; write `false` for VK Cloud.",
     }
     SERVICE_UNKNOWN_PLAN = "service/unknown-plan", Error, "package" {
         what: "`plans[].name` names a plan with no `plans/<PLAN>/` folder, or names a plan twice.",

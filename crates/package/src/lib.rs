@@ -15,6 +15,7 @@ pub mod init;
 mod manifest;
 mod option;
 pub mod pack;
+pub mod plan_form;
 pub mod sdf;
 pub mod source;
 pub mod validate;

@@ -378,20 +378,17 @@ impl Validator<'_> {
                 );
             }
         }
-        if let Some(n) = ctx.required(root, "plan_updateable", req, top.clone(), "must be false") {
+        if let Some(n) = ctx.required(root, "plan_updateable", req, top.clone(), "a bool") {
             if ctx.bool(n) == Some(true) {
-                let fix = ctx.fix(
-                    Applicability::Safe,
-                    "write `false`",
-                    n.span.clone(),
-                    "false",
-                );
-                ctx.error_fix(
-                    codes::SERVICE_PLAN_UPDATEABLE,
-                    n.span.clone(),
-                    "`plan_updateable` must be false for an image-based service",
-                    "set `plan_updateable: false`",
-                    fix,
+                // vitrina's broker moves instances between plans; VK Cloud refuses it. No fix:
+                // the author chose it.
+                ctx.diags.push(
+                    Diagnostic::warning(
+                        codes::SERVICE_PLAN_UPDATEABLE,
+                        ctx.span(n.span.clone()),
+                        "`plan_updateable: true`: VK Cloud's marketplace refuses it for an image-based service; vitrina moves instances between plans",
+                    )
+                    .with_help("keep it for vitrina; set `plan_updateable: false` to publish on VK Cloud"),
                 );
             }
         }

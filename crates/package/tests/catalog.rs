@@ -126,8 +126,12 @@ fn examples_validate_clean_and_build_golden() {
     );
     for name in names {
         let v = vitrina_package::validate_path(&root.join(&name)).unwrap();
+        // hello_web lets consumers move between its plans through vitrina's broker, which VK
+        // Cloud would refuse: that warning is the only one an example may have.
         assert!(
-            v.diagnostics.is_empty(),
+            v.diagnostics
+                .iter()
+                .all(|d| name == "hello_web" && d.code == "service/plan-updateable"),
             "{name}: {}",
             v.sources.render_text(&v.diagnostics, "")
         );

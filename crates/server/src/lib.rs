@@ -15,6 +15,7 @@ pub mod http;
 pub mod metrics;
 pub mod metrics_intake;
 pub mod openapi;
+pub mod osb;
 pub mod products;
 pub mod products_http;
 pub mod sdf;
@@ -138,6 +139,8 @@ pub struct Server {
     /// The product API and the catalog readers.
     pub products: Arc<products::Products>,
     pub metrics: Arc<metrics::Metrics>,
+    /// The Open Service Broker API at `/v2/…`.
+    pub osb: Arc<osb::Broker<osb::server_backend::ServerBackend>>,
     ready: Arc<std::sync::atomic::AtomicBool>,
     /// The deployment system (hoe): configs, objects, workers, auto-recovery.
     pub hoe: Arc<hoe::Hoe>,
@@ -275,6 +278,16 @@ impl Server {
             },
         );
         router = router.merge(hoe::http::routes(hoe.clone()));
+        let osb = osb::Broker::new(
+            osb::server_backend::ServerBackend {
+                tenants: tenants.clone(),
+                products: products.clone(),
+                hoe: hoe.clone(),
+            },
+            service.store.clone(),
+            service.sealer.clone(),
+        );
+        router = router.merge(osb::http::routes(osb.clone()));
         service
             .services
             .set_vm_base_url(service.agent_url().unwrap_or_else(|| base.clone()));
@@ -394,6 +407,7 @@ impl Server {
             tenants,
             products,
             metrics: http_metrics,
+            osb,
             ready,
             hoe,
             shutdown: Some(tx),

@@ -25,6 +25,10 @@ pub fn areas() -> Vec<Area> {
             paths: crate::products_http::openapi_paths(),
             schemas: crate::products_http::openapi_schemas(),
         },
+        Area {
+            paths: crate::osb::openapi::paths(),
+            schemas: crate::osb::openapi::schemas(),
+        },
         // The deployment system (hoe) and the OSB broker add their areas here.
     ]
 }

@@ -9,6 +9,7 @@ pub mod hoe;
 
 use std::time::Duration;
 
+pub mod osb;
 pub mod products;
 pub mod sdf;
 pub mod tenants;
@@ -103,6 +104,7 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
     (10, "deployment system", hoe::MIGRATION_10),
     (20, "tenants", tenants::MIGRATION_20),
     (21, "products", products::MIGRATION_21),
+    (30, "osb broker", osb::MIGRATION_30),
     (40, "vm-sdf config services", sdf::MIGRATION_40),
     (
         50,
