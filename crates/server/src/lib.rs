@@ -364,6 +364,7 @@ impl Server {
             .ok()
         });
         let web = web::Web::new(
+            Some(web::deployments::Backend::new(osb.clone(), hoe.clone())),
             Arc::new(web::shelf::Shelf::new(products.clone())),
             tenants.clone(),
             cfg.tariffs.clone(),

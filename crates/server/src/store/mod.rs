@@ -14,6 +14,7 @@ pub mod products;
 pub mod sdf;
 pub mod tenants;
 pub mod web;
+pub mod web_deployments;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Row};
@@ -158,6 +159,7 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
         ],
     ),
     (60, "web sessions", web::MIGRATION_60),
+    (61, "web deployments", web_deployments::MIGRATION_61),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -50,6 +50,34 @@ impl Lang {
 
 /// `(key, English, Russian)`.
 const MESSAGES: &[(&str, &str, &str)] = &[
+    ("deployments", "My deployments", "Мои развёртывания"),
+    (
+        "no_deployments",
+        "Nothing deployed yet.",
+        "Пока ничего не развёрнуто.",
+    ),
+    ("service", "Service", "Сервис"),
+    ("status", "Status", "Статус"),
+    ("attempts", "Attempts", "Попытки"),
+    ("deleting", "being deleted", "удаляется"),
+    ("outputs", "Outputs", "Результаты"),
+    (
+        "reveal",
+        "Reveal hidden values",
+        "Показать скрытые значения",
+    ),
+    ("delete", "Delete", "Удалить"),
+    (
+        "delete_confirm",
+        "Delete this deployment and its VMs and disks?",
+        "Удалить развёртывание вместе с его ВМ и дисками?",
+    ),
+    ("log", "Log", "Журнал"),
+    (
+        "signin_to_deploy",
+        "Sign in to deploy",
+        "Войдите, чтобы развернуть",
+    ),
     ("expired_form", "This form has expired", "Форма устарела"),
     (
         "expired_form_text",

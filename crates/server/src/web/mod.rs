@@ -6,6 +6,7 @@
 //! in `web/static/vitrina.js` only sends and applies those answers: no rule lives in JavaScript.
 
 pub mod choices;
+pub mod deployments;
 pub mod i18n;
 pub mod markdown;
 pub mod session;
@@ -33,7 +34,15 @@ use crate::tenants::Tenants;
 const FORM_LIMIT: usize = 64 * 1024;
 
 /// The page templates, part of the binary.
-const TEMPLATES: [(&str, &str); 9] = [
+const TEMPLATES: [(&str, &str); 11] = [
+    (
+        "deployments.html",
+        include_str!("../../web/templates/deployments.html"),
+    ),
+    (
+        "deployment.html",
+        include_str!("../../web/templates/deployment.html"),
+    ),
     ("base.html", include_str!("../../web/templates/base.html")),
     (
         "catalog.html",
@@ -65,6 +74,8 @@ const TEMPLATES: [(&str, &str); 9] = [
 
 /// What the pages need.
 pub struct Web {
+    /// The broker and deployment system deployments go through (`None`: pages only).
+    pub backend: Option<deployments::Backend>,
     pub shelf: Arc<Shelf>,
     pub tenants: Arc<Tenants>,
     pub tariffs: Tariffs,
@@ -75,6 +86,7 @@ pub struct Web {
 
 impl Web {
     pub fn new(
+        backend: Option<deployments::Backend>,
         shelf: Arc<Shelf>,
         tenants: Arc<Tenants>,
         tariffs: Tariffs,
@@ -88,6 +100,7 @@ impl Web {
             }
         }
         Arc::new(Web {
+            backend,
             shelf,
             tenants,
             tariffs,
@@ -96,7 +109,7 @@ impl Web {
         })
     }
 
-    async fn choices(&self) -> Arc<Choices> {
+    pub(super) async fn choices(&self) -> Arc<Choices> {
         match &self.cloud {
             Some((client, cache)) => cache.get(client).await,
             None => Arc::new(Choices::default()),
@@ -104,7 +117,7 @@ impl Web {
     }
 
     /// Renders a page for a visitor: `lang`, `t` (messages), `csrf` and `who` are always there.
-    fn page(&self, v: &Visitor, name: &str, ctx: minijinja::Value) -> Response {
+    pub(super) fn page(&self, v: &Visitor, name: &str, ctx: minijinja::Value) -> Response {
         let base = minijinja::context! {
             lang => v.lang.code(),
             t => view::messages(v.lang),
@@ -130,7 +143,13 @@ impl Web {
         v.finish(r)
     }
 
-    fn message(&self, v: &Visitor, status: StatusCode, title: &str, text: &str) -> Response {
+    pub(super) fn message(
+        &self,
+        v: &Visitor,
+        status: StatusCode,
+        title: &str,
+        text: &str,
+    ) -> Response {
         let mut r = self.page(
             v,
             "message.html",
@@ -140,7 +159,7 @@ impl Web {
         r
     }
 
-    fn not_found(&self, v: &Visitor) -> Response {
+    pub(super) fn not_found(&self, v: &Visitor) -> Response {
         self.message(
             v,
             StatusCode::NOT_FOUND,
@@ -149,7 +168,7 @@ impl Web {
         )
     }
 
-    fn bad_csrf(&self, v: &Visitor) -> Response {
+    pub(super) fn bad_csrf(&self, v: &Visitor) -> Response {
         self.message(
             v,
             StatusCode::FORBIDDEN,
@@ -158,7 +177,7 @@ impl Web {
         )
     }
 
-    async fn visitor(&self, headers: &HeaderMap) -> Visitor {
+    pub(super) async fn visitor(&self, headers: &HeaderMap) -> Visitor {
         Visitor::read(&self.tenants, headers).await
     }
 }
@@ -172,6 +191,14 @@ pub fn routes(web: Arc<Web>) -> Router {
         .route("/services/{id}/plans/{plan}", get(wizard))
         .route("/services/{id}/plans/{plan}/evaluate", post(evaluate))
         .route("/services/{id}/plans/{plan}/review", post(review))
+        .route(
+            "/services/{id}/plans/{plan}/deploy",
+            post(deployments::deploy),
+        )
+        .route("/deployments", get(deployments::list))
+        .route("/deployments/{id}", get(deployments::page))
+        .route("/deployments/{id}/reveal", post(deployments::reveal))
+        .route("/deployments/{id}/delete", post(deployments::delete))
         .route("/signin", get(signin_page).post(signin))
         .route("/signout", post(signout))
         .route("/lang/{code}", get(set_lang))
@@ -182,9 +209,9 @@ pub fn routes(web: Arc<Web>) -> Router {
 }
 
 /// A posted form: every field by name (answers, `_revision`, `_csrf`).
-type Posted = Vec<(String, String)>;
+pub(super) type Posted = Vec<(String, String)>;
 
-fn posted<'a>(p: &'a Posted, name: &str) -> Option<&'a str> {
+pub(super) fn posted<'a>(p: &'a Posted, name: &str) -> Option<&'a str> {
     p.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
@@ -314,7 +341,12 @@ async fn wizard(
 }
 
 /// The service revision a wizard posts to, as the visitor may see it.
-async fn posted_offer(web: &Web, v: &Visitor, id: &str, form: &Posted) -> Option<shelf::Listed> {
+pub(super) async fn posted_offer(
+    web: &Web,
+    v: &Visitor,
+    id: &str,
+    form: &Posted,
+) -> Option<shelf::Listed> {
     web.shelf
         .find(id, posted(form, "_revision"), v.who.vendor())
         .await
@@ -403,6 +435,7 @@ async fn review(
         minijinja::context! {
             service => minijinja::Value::from(minijinja::value::Serde(view::card(&s, &web.tariffs, v.lang))),
             w => minijinja::Value::from(minijinja::value::Serde(&w)),
+            posted => minijinja::Value::from(minijinja::value::Serde(&form)),
         },
     );
     if !ok {

@@ -84,3 +84,8 @@
     if (form) { schedule(form, false); }
   });
 })();
+// A form that changes something for good asks first (without the script it posts directly).
+document.addEventListener("submit", function (ev) {
+  var q = ev.target.getAttribute && ev.target.getAttribute("data-confirm");
+  if (q && !window.confirm(q)) { ev.preventDefault(); }
+});
