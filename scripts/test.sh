@@ -67,6 +67,6 @@ fi
 # The real `vitrina serve --demo` (built by the tests above) in headless Chromium; installs
 # playwright-core and axe-core from tests/browser/package-lock.json.
 log "browser tests"
-cargo build --quiet -p vitrina-cli --bin vitrina
+cargo build --quiet -p vitrina-cli --bin vitrina -p vitrina-agent
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 node tests/browser/run.mjs

@@ -46,7 +46,7 @@ async function until(what, f, ms = 120000) {
 async function startServer() {
   const data = mkdtempSync(join(tmpdir(), "vitrina-browser-"));
   const child = spawn(bin, ["serve", "--demo", "--data", data, "--listen", "127.0.0.1:0",
-    "--cloud-network", "shared"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    "--cloud-network", "shared", "--stop-servers-on-exit"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
   child.stdout.on("data", (d) => { log += d; });
   child.stderr.on("data", (d) => { log += d; });
@@ -114,12 +114,21 @@ const page = await context.newPage();
 const consoleErrors = [];
 page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
 page.on("pageerror", (e) => consoleErrors.push(String(e)));
+page.on("response", (r) => { if (r.status() >= 400) consoleErrors.push(`${r.status()} ${r.request().method()} ${r.url()}`); });
 // No third-party request: everything the pages load comes from the server.
 page.on("request", (r) => {
   if (!r.url().startsWith(base) && !r.url().startsWith("data:")) consoleErrors.push(`third-party request: ${r.url()}`);
 });
 
 try {
+  await check("sign in as the demo project with its API token", async () => {
+    await page.goto(`${base}/signin`);
+    await accessible(page, "sign-in page");
+    await page.getByLabel("Project API token").fill(server.info.project.auth_token);
+    await page.getByRole("button", { name: "Sign in" }).first().click();
+    await page.getByText(/Signed in as/).waitFor();
+  });
+
   await check("catalog: find hello_web by search and open it", async () => {
     await page.goto(`${base}/`);
     await accessible(page, "catalog");
@@ -171,6 +180,51 @@ try {
     await page.getByText("Monthly cost").first().waitFor();
     await accessible(page, "review");
     await shot(page, "05-review");
+  });
+
+  await check("deploy hello_web, watch it run, open its URL, reveal the password, delete it", async () => {
+    const signin = await browser.newContext({ locale: "en-US", viewport: { width: 1280, height: 900 } });
+    const p = await signin.newPage();
+    p.on("dialog", (d) => d.accept());
+    await p.goto(`${base}/signin`);
+    await p.getByLabel("Project API token").fill(server.info.project.auth_token);
+    await p.getByRole("button", { name: "Sign in" }).first().click();
+    await p.getByText(/Signed in as/).waitFor();
+    await p.goto(`${base}/`);
+    await p.getByRole("link", { name: "Hello Web" }).click();
+    await p.getByRole("link", { name: /Choose: .*Бесплатный|Choose: free/i }).first().click();
+    await p.getByRole("button", { name: "Review and deploy" }).click();
+    await p.getByRole("button", { name: "Deploy" }).click();
+    await p.waitForURL(/\/deployments\//);
+    try {
+      await until("the deployment running", async () => {
+        await p.reload();
+        return (await p.locator("[data-status]").innerText()) === "running";
+      }, Number(process.env.DEPLOY_WAIT_MS || 300000));
+    } catch (e) {
+      await shot(p, "07-deployment-stuck");
+      throw new Error(`${e.message}; the page says:\n${await p.locator("main").innerText()}`);
+    }
+    await accessible(p, "deployment page");
+    await shot(p, "07-deployment");
+    const url = await p.locator("dd a").first().getAttribute("href");
+    assert.ok(url && url.startsWith("http"), `a URL output, got ${url}`);
+    const answer = await until("the URL answering", async () => {
+      const r = await fetch(url);
+      return r.ok ? r : undefined;
+    }, 60000);
+    assert.equal(answer.status, 200);
+    assert.ok((await p.locator("dd code", { hasText: "<sensitive>" }).count()) > 0, "a masked output");
+    await p.getByRole("button", { name: "Reveal hidden values" }).click();
+    await p.locator("[data-status]").waitFor();
+    assert.equal(await p.locator("dd code", { hasText: "<sensitive>" }).count(), 0, "every value shown");
+    await shot(p, "08-revealed");
+    await p.getByRole("button", { name: "Delete" }).click();
+    await until("the deployment deleted", async () => {
+      await p.reload();
+      return (await p.locator("[data-status]").innerText()) === "deleted";
+    }, 300000);
+    await signin.close();
   });
 
   await check("every example wizard renders with no console error", async () => {

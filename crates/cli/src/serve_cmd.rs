@@ -55,6 +55,10 @@ pub struct ServeArgs {
     /// Replacements of one host within an hour before its deployment is given up as `failed`
     #[arg(long, default_value_t = 3)]
     recovery_tries: u16,
+    /// End every VM of the built-in cloud when the server stops (throwaway runs and tests;
+    /// by default VMs keep running and a restart finds them)
+    #[arg(long)]
+    stop_servers_on_exit: bool,
     /// Testing: the built-in cloud fails this percentage of write requests with a 500
     #[arg(long, default_value_t = 0, hide = true, value_parser = clap::value_parser!(u8).range(0..=100))]
     cloud_write_faults: u8,
@@ -112,7 +116,14 @@ pub fn run(args: ServeArgs) -> ExitStatus {
         recovery_grace: health_timeout,
         ..vitrina_server::hoe::HoeSettings::default()
     };
-    rt.block_on(serve(args, health_timeout, hoe))
+    let stop_vms = args
+        .stop_servers_on_exit
+        .then(|| args.data.join("cloud").join("instances"));
+    let status = rt.block_on(serve(args, health_timeout, hoe));
+    if let Some(instances) = stop_vms {
+        vitrina_localcloud::kill_instances(&instances);
+    }
+    status
 }
 
 /// `./examples/packages` when it exists (a checkout), else the repository this binary was built

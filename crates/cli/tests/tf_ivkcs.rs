@@ -389,10 +389,19 @@ fn host_view(
 
 /// The pid (on the machine) of the `vitrina-agent` whose state folder is `state_dir`; not its
 /// supervisor loop, whose command line names the folder too.
+/// The pid (on the machine) of the agent keeping its state in `state_dir`. In the shared-network
+/// mode the agent names that folder by its machine path; in a contained VM it names it by the
+/// VM's own path and runs as the VM's root, a uid of its own on the machine that also owns the
+/// folder.
 fn agent_pid(state_dir: &Path) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
     let want = state_dir.to_string_lossy().into_owned();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
+        let vm_uid = std::fs::metadata(state_dir)
+            .ok()
+            .map(|m| m.uid())
+            .filter(|u| *u != 0);
         let found = std::fs::read_dir("/proc").ok().and_then(|rd| {
             rd.flatten().find_map(|e| {
                 let pid: u32 = e.file_name().to_str()?.parse().ok()?;
@@ -401,11 +410,25 @@ fn agent_pid(state_dir: &Path) -> Option<u32> {
                     .split(|b| *b == 0)
                     .map(|a| String::from_utf8_lossy(a).into_owned())
                     .collect();
-                let is_agent = args.first().is_some_and(|a| a.ends_with("vitrina-agent"))
-                    && args
-                        .windows(2)
-                        .any(|w| w[0] == "--state-dir" && w[1] == want);
-                is_agent.then_some(pid)
+                if !args.first().is_some_and(|a| a.ends_with("vitrina-agent")) {
+                    return None;
+                }
+                let dir = args
+                    .windows(2)
+                    .find(|w| w[0] == "--state-dir")
+                    .map(|w| w[1].clone())?;
+                let uid = std::fs::read_to_string(e.path().join("status"))
+                    .ok()?
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Uid:"))?
+                    .split_whitespace()
+                    .next()?
+                    .parse::<u32>()
+                    .ok()?;
+                let mine = dir == want
+                    || (Path::new(&dir) == Path::new("/var/lib/vitrina-agent")
+                        && vm_uid == Some(uid));
+                mine.then_some(pid)
             })
         });
         if found.is_some() || Instant::now() > deadline {

@@ -53,6 +53,8 @@ pub enum DemoError {
     Refused { path: PathBuf, detail: String },
     #[error("setting up the demo failed: {0}")]
     Server(#[from] ServerError),
+    #[error("cannot make the demo project's network: {0}")]
+    Network(#[from] vitrina_openstack::Error),
 }
 
 /// The demo's secrets, sealed in the store.
@@ -147,8 +149,90 @@ pub async fn setup(server: &Server, data: &Path, packages: &Path) -> Result<Demo
     }
     let pctx = t.project_by_token(secrets.auth_token.expose()).await?;
     let cloud = t.project_cloud(&pctx).await?;
+    let shared = server
+        .cloud
+        .as_ref()
+        .is_some_and(|c| c.network_mode().name() == "shared");
+    ensure_network(&cloud, shared).await?;
     report.credentials_file = write_files(server, data, &secrets, &project, &cloud)?;
     Ok(report)
+}
+
+/// The demo project's own network, as a real cloud project has one to deploy into: a network
+/// `demo-net` with a subnet (a loopback range in the shared-network mode, where a VM's address
+/// must be one the machine has; `192.168.10.0/24` behind a router to `ext-net` otherwise).
+/// Found by name when it exists.
+async fn ensure_network(
+    cloud: &crate::tenants::CloudCredentials,
+    shared: bool,
+) -> Result<(), DemoError> {
+    use vitrina_openstack::wire::network::{
+        ExternalGatewayInfo, NetworkCreate, RouterCreate, RouterInterfaceRequest, SubnetCreate,
+    };
+    let client = vitrina_openstack::Client::new(cloud.to_cloud_config("vitrina-demo"))?;
+    let net = client.network();
+    let by_name = |n: &str| vec![("name".to_owned(), n.to_owned())];
+    let network = match net
+        .list_networks(&by_name("demo-net"))
+        .await?
+        .into_iter()
+        .next()
+    {
+        Some(n) => n,
+        None => {
+            net.create_network(&NetworkCreate {
+                name: Some("demo-net".into()),
+                ..NetworkCreate::default()
+            })
+            .await?
+        }
+    };
+    if net.list_subnets(&by_name("demo-subnet")).await?.is_empty() {
+        let subnet = net
+            .create_subnet(&SubnetCreate {
+                network_id: Some(network.id.clone()),
+                name: Some("demo-subnet".into()),
+                cidr: Some(
+                    if shared {
+                        "127.77.10.0/24"
+                    } else {
+                        "192.168.10.0/24"
+                    }
+                    .into(),
+                ),
+                ip_version: Some(4),
+                ..SubnetCreate::default()
+            })
+            .await?;
+        if !shared {
+            let external = net
+                .list_networks(&vec![("router:external".to_owned(), "true".to_owned())])
+                .await?
+                .into_iter()
+                .next();
+            if let Some(ext) = external {
+                let router = net
+                    .create_router(&RouterCreate {
+                        name: Some("demo-router".into()),
+                        external_gateway_info: Some(Some(ExternalGatewayInfo {
+                            network_id: ext.id,
+                            ..ExternalGatewayInfo::default()
+                        })),
+                        ..RouterCreate::default()
+                    })
+                    .await?;
+                net.add_router_interface(
+                    &router.id,
+                    &RouterInterfaceRequest {
+                        subnet_id: Some(subnet.id),
+                        port_id: None,
+                    },
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn package_dirs(packages: &Path) -> Result<Vec<PathBuf>, DemoError> {

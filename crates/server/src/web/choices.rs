@@ -95,8 +95,16 @@ impl Choices {
                 .collect();
         }
         if let Ok(subnets) = network.list_subnets(&Vec::new()).await {
+            // A VM's port goes on one of the project's own networks, not on the external one.
+            let external: std::collections::BTreeSet<&str> = c
+                .networks
+                .iter()
+                .filter(|n| n.3)
+                .map(|n| n.0.as_str())
+                .collect();
             c.subnets = subnets
                 .into_iter()
+                .filter(|s| !external.contains(s.network_id.as_str()))
                 .map(|s| {
                     let label = if s.name.is_empty() {
                         s.cidr.clone()

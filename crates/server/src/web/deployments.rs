@@ -97,7 +97,7 @@ pub(super) async fn deploy(
     let Some(offer) = s.entry.offer(&plan) else {
         return web.not_found(&v);
     };
-    let choices = web.choices().await;
+    let choices = web.choices_for(&v).await;
     let answers = view::answers_from_post(offer, &form);
     let w = view::wizard(
         &s.entry,

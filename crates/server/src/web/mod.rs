@@ -81,6 +81,10 @@ pub struct Web {
     pub tariffs: Tariffs,
     /// The cloud the pickers list when no project is signed in (the server's default project).
     pub cloud: Option<(vitrina_openstack::Client, ChoicesCache)>,
+    /// Each signed-in project's cloud client and pickers.
+    project_choices: tokio::sync::Mutex<
+        std::collections::HashMap<String, Arc<(vitrina_openstack::Client, ChoicesCache)>>,
+    >,
     templates: minijinja::Environment<'static>,
 }
 
@@ -105,8 +109,47 @@ impl Web {
             tenants,
             tariffs,
             cloud: cloud.map(|c| (c, ChoicesCache::new(std::time::Duration::from_secs(30)))),
+            project_choices: Default::default(),
             templates: env,
         })
+    }
+
+    /// What the pickers offer to this visitor: a signed-in project's own cloud (its networks,
+    /// subnets and keypairs are its own), else the server's default project.
+    pub(super) async fn choices_for(&self, v: &Visitor) -> Arc<Choices> {
+        let Some(project) = v.who.project() else {
+            return self.choices().await;
+        };
+        let entry = {
+            let mut map = self.project_choices.lock().await;
+            match map.get(project.id()) {
+                Some(e) => Some(e.clone()),
+                None => {
+                    let made = self
+                        .tenants
+                        .project_cloud(project)
+                        .await
+                        .ok()
+                        .and_then(|c| {
+                            vitrina_openstack::Client::new(c.to_cloud_config(project.name())).ok()
+                        })
+                        .map(|client| {
+                            Arc::new((
+                                client,
+                                ChoicesCache::new(std::time::Duration::from_secs(30)),
+                            ))
+                        });
+                    if let Some(e) = &made {
+                        map.insert(project.id().to_owned(), e.clone());
+                    }
+                    made
+                }
+            }
+        };
+        match entry {
+            Some(e) => e.1.get(&e.0).await,
+            None => Arc::new(Choices::default()),
+        }
     }
 
     pub(super) async fn choices(&self) -> Arc<Choices> {
@@ -319,7 +362,7 @@ async fn wizard(
     let Some(offer) = s.entry.offer(&plan) else {
         return web.not_found(&v);
     };
-    let choices = web.choices().await;
+    let choices = web.choices_for(&v).await;
     let w = view::wizard(
         &s.entry,
         offer,
@@ -368,7 +411,7 @@ async fn evaluate(
     let Some(offer) = s.entry.offer(&plan) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let choices = web.choices().await;
+    let choices = web.choices_for(&v).await;
     let answers = view::answers_from_post(offer, &form);
     let w = view::wizard(
         &s.entry,
@@ -416,7 +459,7 @@ async fn review(
     let Some(offer) = s.entry.offer(&plan) else {
         return web.not_found(&v);
     };
-    let choices = web.choices().await;
+    let choices = web.choices_for(&v).await;
     let answers = view::answers_from_post(offer, &form);
     let w = view::wizard(
         &s.entry,
