@@ -185,6 +185,8 @@ async fn catalog_service_page_and_live_wizard() {
             ("data_size", "20"),
             ("page_title", "Hello"),
             ("log_retention_days", steps),
+            // An anonymous visitor's pickers list no project's subnets: one is typed in.
+            ("subnet", "00000000-0000-4000-8000-000000000001"),
         ]
     };
     let flavor_id = {
