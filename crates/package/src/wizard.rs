@@ -4,13 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use vitrina_diagnostics::Diagnostics;
 use vitrina_forms::when::{json_value, Condition};
 use vitrina_forms::wizard::{ConstOrParam, EntityKind, EntitySpec, Group, Page, PlanForm};
 use vitrina_pricing::{BillingCycle, Money, OptionBilling};
 
-use crate::check::Ctx;
-use crate::option::check_option;
 use crate::validate::{Model, PlanModel};
 use crate::yaml::Node;
 
@@ -55,20 +52,13 @@ fn offer(model: &Model, plan: &PlanModel) -> PlanOffer {
         .unwrap_or(Money::ZERO);
     let mut fields = BTreeMap::new();
     let mut billing = BTreeMap::new();
-    for name in plan.options.iter().chain(&plan.resource_usages) {
-        let def = match plan.patched.get(name) {
-            Some(node) => {
-                let mut scratch = Diagnostics::default();
-                check_option(&mut Ctx::new("", &mut scratch), name, node)
-            }
-            None => model.options.get(name).and_then(|(_, d)| d.clone()),
-        };
-        if let Some(def) = def {
-            if let Some(b) = def.billing {
-                billing.insert(name.clone(), b);
-            }
-            fields.insert(name.clone(), def.field);
+    // The plan's option forms after its `parameters_patch`: the same reading the broker uses.
+    for def in crate::plan_form::plan_options(model, plan) {
+        let name = def.field.name.clone();
+        if let Some(b) = def.billing {
+            billing.insert(name.clone(), b);
         }
+        fields.insert(name, def.field);
     }
     let display = plan.display.as_ref();
     let pages = display
