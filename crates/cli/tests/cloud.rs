@@ -253,6 +253,20 @@ impl Lc {
         })
     }
 
+    /// `network setup`, then a 4 KiB image named `img` uploaded from the file `name`.
+    fn network_and_image(&self, name: &str, seed: u32) {
+        self.ok(&["network", "setup"]);
+        let file = self.data_file(name, 4096, seed);
+        self.ok(&[
+            "image",
+            "upload",
+            "--file",
+            file.to_str().expect("utf-8"),
+            "--name",
+            "img",
+        ]);
+    }
+
     /// A file of `len` bytes that no other test writes.
     fn data_file(&self, name: &str, len: usize, seed: u32) -> PathBuf {
         let mut x = seed.wrapping_mul(2_654_435_761).max(1);
@@ -733,16 +747,7 @@ fn rule_disk_size_is_the_larger_of_setting_and_min_disk() {
 #[test]
 fn rule_generated_names() {
     let lc = Lc::start();
-    lc.ok(&["network", "setup"]);
-    let file = lc.data_file("g.raw", 4096, 5);
-    lc.ok(&[
-        "image",
-        "upload",
-        "--file",
-        file.to_str().expect("utf-8"),
-        "--name",
-        "img",
-    ]);
+    lc.network_and_image("g.raw", 5);
     let out = lc.run(&["vm", "start", "--image", "img"]);
     assert!(
         out.status.success(),
@@ -794,16 +799,7 @@ fn chrono_like_date_ok(stamp: &str) -> bool {
 #[test]
 fn rule_keypair_fingerprint_mismatch_is_refused() {
     let lc = Lc::start();
-    lc.ok(&["network", "setup"]);
-    let file = lc.data_file("k.raw", 4096, 6);
-    lc.ok(&[
-        "image",
-        "upload",
-        "--file",
-        file.to_str().expect("utf-8"),
-        "--name",
-        "img",
-    ]);
+    lc.network_and_image("k.raw", 6);
     lc.rt.block_on(async {
         lc.client
             .compute()
@@ -987,16 +983,7 @@ fn rule_force_is_needed_to_overwrite() {
 #[test]
 fn rule_no_vm_is_picked_without_a_terminal() {
     let lc = Lc::start();
-    lc.ok(&["network", "setup"]);
-    let file = lc.data_file("t.raw", 4096, 9);
-    lc.ok(&[
-        "image",
-        "upload",
-        "--file",
-        file.to_str().expect("utf-8"),
-        "--name",
-        "img",
-    ]);
+    lc.network_and_image("t.raw", 9);
     let vm = lc.ok(&["vm", "start", "--image", "img", "--name", "only-one"]);
     let err = lc.fails(&["vm", "stop"], 2);
     assert!(
@@ -1103,16 +1090,7 @@ fn rollback_leaves_nothing(fault: ServerCreateFault) {
         },
         proxy: false,
     });
-    lc.ok(&["network", "setup"]);
-    let file = lc.data_file("r.raw", 4096, 10);
-    lc.ok(&[
-        "image",
-        "upload",
-        "--file",
-        file.to_str().expect("utf-8"),
-        "--name",
-        "img",
-    ]);
+    lc.network_and_image("r.raw", 10);
     let before = lc.holdings();
     let err = lc.fails(&["vm", "start", "--image", "img", "--name", "doomed"], 1);
     eprintln!("{fault:?}: {err}");
