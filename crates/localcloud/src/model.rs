@@ -268,6 +268,13 @@ pub struct Pool {
     pub end: String,
 }
 
+/// A subnet's host route: VMs on the subnet reach `destination` through `nexthop`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HostRoute {
+    pub destination: String,
+    pub nexthop: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Subnet {
     pub id: String,
@@ -280,6 +287,9 @@ pub struct Subnet {
     pub allocation_pools: Vec<Pool>,
     pub enable_dhcp: bool,
     pub dns_nameservers: Vec<String>,
+    /// Extra routes of the VMs on the subnet (`destination` CIDR via `nexthop`).
+    #[serde(default)]
+    pub host_routes: Vec<HostRoute>,
     pub ip_version: i64,
     pub tags: Vec<String>,
     pub created_at: String,

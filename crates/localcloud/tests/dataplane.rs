@@ -696,3 +696,262 @@ async fn metadata_service_answers_each_vm_with_its_own_metadata() {
         assert_eq!(nd["networks"][0]["netmask"], "255.255.255.0");
     }
 }
+
+/// The ip routes of a namespace, one per line (`ip route show`).
+fn routes_in(ns: &str) -> String {
+    let out = std::process::Command::new("ip")
+        .args(["-n", ns, "route", "show"])
+        .output()
+        .expect("ip route show");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A subnet's `host_routes` and `dns_nameservers` reach the VM: its user data sees the routes in
+/// its namespace and the servers in its own `/etc/resolv.conf` (the machine's stays as it was);
+/// a route changed on the subnet follows on the running VM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn subnet_host_routes_and_dns_servers_reach_the_vm() {
+    use base64::Engine as _;
+    let tc = cloud(206).await;
+    let (_, p) = admin_and_demo(&tc).await;
+    let n = p
+        .post(
+            "/networking/v2.0/networks",
+            json!({"network": {"name": "hr"}}),
+        )
+        .await;
+    let net = n["network"]["id"].as_str().expect("id").to_owned();
+    let sub = p
+        .post(
+            "/networking/v2.0/subnets",
+            json!({"subnet": {"network_id": net, "cidr": "10.78.0.0/24", "ip_version": 4,
+                "dns_nameservers": ["192.0.2.53", "198.51.100.53"],
+                "host_routes": [{"destination": "10.200.0.0/16", "nexthop": "10.78.0.254"},
+                                {"destination": "203.0.113.0/24", "nexthop": "10.78.0.253"}]}}),
+        )
+        .await;
+    let sub_id = sub["subnet"]["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        sub["subnet"]["host_routes"][0],
+        json!({"destination": "10.200.0.0/16", "nexthop": "10.78.0.254"})
+    );
+    // A next hop that is not an address is refused.
+    let (s, v) = p
+        .call(
+            Method::PUT,
+            &format!("/networking/v2.0/subnets/{sub_id}"),
+            Some(json!({"subnet": {"host_routes": [{"destination": "10.1.0.0/16", "nexthop": "x"}]}})),
+        )
+        .await;
+    assert_eq!(s, 400, "{v}");
+    let machine_resolv = std::fs::read("/etc/resolv.conf").ok();
+    let image = tc.base_image().await;
+    let flavor = tc.flavor("Basic-1-2-20").await;
+    let ud = "#!/bin/sh\nip route show > seen-routes\ncat /etc/resolv.conf > seen-resolv\ntouch seen-done\n";
+    let v = p
+        .post(
+            "/compute/v2.1/servers",
+            json!({"server": {"name": "hr", "flavorRef": flavor, "imageRef": image,
+                "networks": [{"uuid": net}],
+                "user_data": base64::engine::general_purpose::STANDARD.encode(ud)}}),
+        )
+        .await;
+    let id = v["server"]["id"].as_str().expect("id").to_owned();
+    let dir = tc.dir.path().join("instances").join(&id);
+    poll("the VM read its routes", Duration::from_secs(30), || {
+        let done = dir.join("seen-done").exists();
+        async move { done.then_some(()) }
+    })
+    .await;
+    let read =
+        |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+    let seen = read("seen-routes");
+    assert!(
+        seen.contains("10.200.0.0/16 via 10.78.0.254 dev eth0"),
+        "{seen}"
+    );
+    assert!(
+        seen.contains("203.0.113.0/24 via 10.78.0.253 dev eth0"),
+        "{seen}"
+    );
+    let resolv = read("seen-resolv");
+    assert_eq!(
+        resolv
+            .lines()
+            .filter(|l| l.starts_with("nameserver"))
+            .collect::<Vec<_>>(),
+        ["nameserver 192.0.2.53", "nameserver 198.51.100.53"],
+        "{resolv}"
+    );
+    assert_eq!(std::fs::read("/etc/resolv.conf").ok(), machine_resolv);
+    // A route removed from the subnet and one added follow on the running VM.
+    let (s, v) = p
+        .call(
+            Method::PUT,
+            &format!("/networking/v2.0/subnets/{sub_id}"),
+            Some(json!({"subnet": {"host_routes": [{"destination": "10.201.0.0/16", "nexthop": "10.78.0.254"}]}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let ns = tc.cloud.server_netns(&id).expect("isolated mode");
+    let routes = poll(
+        "the changed routes in the VM",
+        Duration::from_secs(15),
+        || {
+            let r = routes_in(&ns);
+            async move {
+                (r.contains("10.201.0.0/16 via 10.78.0.254") && !r.contains("10.200.0.0/16"))
+                    .then_some(r)
+            }
+        },
+    )
+    .await;
+    assert!(!routes.contains("203.0.113.0/24"), "{routes}");
+}
+
+/// `server add port` / `server remove port` (Nova's `os-interface`) on a running VM: the port's
+/// interface appears in its namespace with the port's MAC and fixed IP and its security groups
+/// enforced, and goes away on detach; a port Nova made for a network is deleted on detach.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ports_attach_and_detach_on_a_running_vm() {
+    use base64::Engine as _;
+    let tc = cloud(207).await;
+    let (_, p) = admin_and_demo(&tc).await;
+    let (net1, _) = p.network("first", "10.81.0.0/24").await;
+    let (net2, _) = p.network("second", "10.82.0.0/24").await;
+    // The peer lives on the second network only.
+    let peer_port = p.port(&net2, "10.82.0.20", None).await;
+    let (_, peer_ns) = p.web_vm("peer", &peer_port, "10.82.0.20").await;
+    // The VM starts on the first network and serves on 8080 and 8081 on every address.
+    let image = tc.base_image().await;
+    let flavor = tc.flavor("Basic-1-2-20").await;
+    let ud = "#!/bin/sh\necho hot > index.html\nnohup python3 -m http.server 8080 >/dev/null 2>&1 &\nnohup python3 -m http.server 8081 >/dev/null 2>&1 &\n";
+    let port1 = p.port(&net1, "10.81.0.10", None).await;
+    let v = p
+        .post(
+            "/compute/v2.1/servers",
+            json!({"server": {"name": "hot", "flavorRef": flavor, "imageRef": image,
+                "networks": [{"port": port1}],
+                "user_data": base64::engine::general_purpose::STANDARD.encode(ud)}}),
+        )
+        .await;
+    let id = v["server"]["id"].as_str().expect("id").to_owned();
+    let ns = tc.cloud.server_netns(&id).expect("isolated mode");
+    poll("hot serving", Duration::from_secs(40), || {
+        curl_in(&ns, "http://10.81.0.10:8081/")
+    })
+    .await;
+    // A port on the second network whose security group opens 8080 only.
+    let web_sg = p.sg("web-only").await;
+    p.rule(
+        json!({"security_group_id": web_sg, "direction": "ingress", "protocol": "tcp",
+        "port_range_min": 8080, "port_range_max": 8080, "remote_ip_prefix": "0.0.0.0/0"}),
+    )
+    .await;
+    let port2 = p.port(&net2, "10.82.0.10", Some(vec![&web_sg])).await;
+    assert_eq!(
+        curl_in(&peer_ns, "http://10.82.0.10:8080/").await,
+        None,
+        "not attached yet"
+    );
+    let att = p
+        .post(
+            &format!("/compute/v2.1/servers/{id}/os-interface"),
+            json!({"interfaceAttachment": {"port_id": port2}}),
+        )
+        .await;
+    assert_eq!(
+        att["interfaceAttachment"]["port_id"],
+        port2.as_str(),
+        "{att}"
+    );
+    assert_eq!(att["interfaceAttachment"]["net_id"], net2.as_str(), "{att}");
+    let mac = att["interfaceAttachment"]["mac_addr"]
+        .as_str()
+        .expect("mac")
+        .to_owned();
+    // The call answers once the interface is there.
+    let link = std::process::Command::new("ip")
+        .args(["-n", &ns, "addr", "show", "eth1"])
+        .output()
+        .expect("ip addr");
+    let link = String::from_utf8_lossy(&link.stdout).into_owned();
+    assert!(link.contains(&mac), "{link}");
+    assert!(link.contains("inet 10.82.0.10/24"), "{link}");
+    let (_, list) = p
+        .call(
+            Method::GET,
+            &format!("/compute/v2.1/servers/{id}/os-interface"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        list["interfaceAttachments"].as_array().map(Vec::len),
+        Some(2),
+        "{list}"
+    );
+    // The peer reaches 8080 through the new interface; its security group keeps 8081 closed.
+    let got = poll(
+        "peer → hot on the attached port",
+        Duration::from_secs(10),
+        || curl_in(&peer_ns, "http://10.82.0.10:8080/"),
+    )
+    .await;
+    assert_eq!(got, "hot");
+    assert_eq!(curl_in(&peer_ns, "http://10.82.0.10:8081/").await, None);
+    // Detached: the interface is gone, the port is free again.
+    let (s, v) = p
+        .call(
+            Method::DELETE,
+            &format!("/compute/v2.1/servers/{id}/os-interface/{port2}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 202, "{v}");
+    let links = std::process::Command::new("ip")
+        .args(["-n", &ns, "-o", "link", "show"])
+        .output()
+        .expect("ip link");
+    let links = String::from_utf8_lossy(&links.stdout).into_owned();
+    assert!(!links.contains(&mac) && !links.contains("eth1"), "{links}");
+    assert_eq!(curl_in(&peer_ns, "http://10.82.0.10:8080/").await, None);
+    let (_, port) = p
+        .call(
+            Method::GET,
+            &format!("/networking/v2.0/ports/{port2}"),
+            None,
+        )
+        .await;
+    assert_eq!(port["port"]["device_id"], "", "{port}");
+    // The VM still serves on its first port.
+    assert!(curl_in(&ns, "http://10.81.0.10:8080/").await.is_some());
+    // By network: Nova makes the port (with the server's security groups) and deletes it on
+    // detach.
+    let att = p
+        .post(
+            &format!("/compute/v2.1/servers/{id}/os-interface"),
+            json!({"interfaceAttachment": {"net_id": net2, "fixed_ips": [{"ip_address": "10.82.0.11"}]}}),
+        )
+        .await;
+    let made = att["interfaceAttachment"]["port_id"]
+        .as_str()
+        .expect("port id")
+        .to_owned();
+    let link = std::process::Command::new("ip")
+        .args(["-n", &ns, "addr", "show", "eth1"])
+        .output()
+        .expect("ip addr");
+    assert!(String::from_utf8_lossy(&link.stdout).contains("inet 10.82.0.11/24"));
+    let (s, _) = p
+        .call(
+            Method::DELETE,
+            &format!("/compute/v2.1/servers/{id}/os-interface/{made}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 202);
+    let (s, _) = p
+        .call(Method::GET, &format!("/networking/v2.0/ports/{made}"), None)
+        .await;
+    assert_eq!(s, 404);
+}

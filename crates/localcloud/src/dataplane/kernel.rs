@@ -107,12 +107,6 @@ impl Tools {
             .unwrap_or_default()
     }
 
-    pub fn add_ns(&self, name: &str) -> Result<(), KernelError> {
-        let mut c = Command::new(&self.ip);
-        c.args(["netns", "add", name]);
-        run(c, None).map(|_| ())
-    }
-
     pub fn del_ns(&self, name: &str) -> Result<(), KernelError> {
         // Links first: a namespace that processes still hold outlives its name, its veths must not.
         if let Ok(links) = self.links(Some(name)) {
@@ -139,18 +133,63 @@ impl Tools {
     }
 
     /// Applies an nftables script inside a namespace (after enabling forwarding for routers).
+    /// `nft` runs from a thread that entered the namespace (it inherits it), which spares the
+    /// `ip netns exec` process and its mount namespace for each script.
     pub fn nft(&self, ns: &str, script: &str, forward: bool) -> Result<(), KernelError> {
-        if forward {
-            let mut c = Command::new(&self.ip);
-            c.args(["netns", "exec", ns, "sh", "-c"])
-                .arg("echo 1 > /proc/sys/net/ipv4/ip_forward");
-            run(c, None)?;
+        let path = Path::new("/run/netns").join(ns);
+        let nft = self.nft.clone();
+        let script = script.to_owned();
+        let shown = format!("nft -f - (in {ns})");
+        let failed = |detail: String| KernelError::Failed {
+            cmd: shown.clone(),
+            stderr: detail,
+        };
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| -> Result<(), KernelError> {
+                    let f = std::fs::File::open(&path)
+                        .map_err(|e| failed(format!("cannot open {}: {e}", path.display())))?;
+                    nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET)
+                        .map_err(|e| failed(format!("cannot enter the namespace: {e}")))?;
+                    if forward {
+                        // Per namespace: the thread is in the router's namespace now.
+                        std::fs::write("/proc/sys/net/ipv4/ip_forward", b"1\n")
+                            .map_err(|e| failed(format!("cannot enable forwarding: {e}")))?;
+                    }
+                    let mut c = Command::new(&nft);
+                    c.args(["-f", "-"]);
+                    run(c, Some(&script)).map(|_| ())
+                })
+                .join()
+                .unwrap_or_else(|_| Err(failed("the namespace thread panicked".into())))
+        })
+    }
+
+    /// Makes namespaces with one `ip -batch`; returns those that could not be made, with why.
+    pub fn add_namespaces(&self, names: &[&String]) -> BTreeMap<String, String> {
+        let mut errors = BTreeMap::new();
+        if names.is_empty() {
+            return errors;
         }
-        let mut c = Command::new(&self.ip);
-        c.args(["netns", "exec", ns])
-            .arg(&self.nft)
-            .args(["-f", "-"]);
-        run(c, Some(script)).map(|_| ())
+        let lines: Vec<String> = names.iter().map(|n| format!("netns add {n}")).collect();
+        if let Err(e) = self.batch(None, &lines) {
+            let text = e.to_string();
+            let failed = match &e {
+                KernelError::Failed { stderr, .. } => failed_lines(stderr),
+                _ => Vec::new(),
+            };
+            if failed.is_empty() {
+                for n in names {
+                    errors.insert((*n).clone(), text.clone());
+                }
+            }
+            for i in failed {
+                if let Some(n) = names.get(i.wrapping_sub(1)) {
+                    errors.insert((*n).clone(), text.clone());
+                }
+            }
+        }
+        errors
     }
 }
 
@@ -179,15 +218,25 @@ pub struct AddrInfo {
 
 /// Converges one namespace (`None`: the machine's own, where only links named as localcloud's
 /// are touched). Returns the commands to run in peer segments (enslaving new peer ends).
+/// What every convergence of a pass shares.
+struct Cx<'a> {
+    tools: &'a Tools,
+    names: &'a Names,
+    /// Namespaces made in this pass.
+    fresh: &'a BTreeSet<String>,
+}
+
 fn converge_ns(
-    tools: &Tools,
-    names: &Names,
+    cx: &Cx<'_>,
     ns: Option<&str>,
     spec: &NsSpec,
-    fresh: &BTreeSet<String>,
+    old: Option<&NsSpec>,
     peers: &mut BTreeMap<String, Vec<String>>,
+    new_ns: bool,
 ) -> Result<(), KernelError> {
-    let links = tools.links(ns)?;
+    let (tools, names, fresh) = (cx.tools, cx.names, cx.fresh);
+    // A namespace made in this pass holds only `lo`: no need to ask.
+    let links = if new_ns { Vec::new() } else { tools.links(ns)? };
     let by_name: BTreeMap<&str, &Link> = links.iter().map(|l| (l.ifname.as_str(), l)).collect();
     let mut b: Vec<String> = Vec::new();
     if ns.is_some() {
@@ -268,21 +317,52 @@ fn converge_ns(
         }
         b.push(format!("link set {} up", v.name));
     }
+    // Routes come last; their failures (a host route whose next hop is not on a subnet of the
+    // VM, a default route that is already gone) do not fail the namespace, as a real VM that
+    // cannot apply a route still boots.
+    let routes_from = b.len();
     if ns.is_some() {
         match &spec.default_route {
             Some((gw, dev)) => b.push(format!("route replace default via {gw} dev {dev}")),
             None => b.push("route del default".into()),
         }
+        if let Some(old) = old {
+            for (dest, _, dev) in old.routes.iter().filter(|r| !spec.routes.contains(*r)) {
+                b.push(format!("route del {dest} dev {dev}"));
+            }
+        }
+        for (dest, hop, dev) in &spec.routes {
+            b.push(format!("route replace {dest} via {hop} dev {dev}"));
+        }
     }
     match tools.batch(ns, &b) {
-        // `route del default` without a default route is not an error here.
-        Err(KernelError::Failed { stderr, .. })
-            if stderr
-                .lines()
-                .all(|l| l.contains("No such process") || l.contains("Command failed -:")) => {}
+        Err(KernelError::Failed { stderr, cmd }) => {
+            let failed = failed_lines(&stderr);
+            if failed.is_empty() || failed.iter().any(|n| *n <= routes_from) {
+                return Err(KernelError::Failed { stderr, cmd });
+            }
+            if failed
+                .iter()
+                .any(|n| b.get(n - 1).is_some_and(|l| l != "route del default"))
+            {
+                tracing::warn!(
+                    "localcloud data plane: routes in {}: {stderr}",
+                    ns.unwrap_or("(machine)")
+                );
+            }
+        }
         r => r?,
     }
     Ok(())
+}
+
+/// The 1-based line numbers `ip -force -batch -` reports as failed (`Command failed -:N`).
+fn failed_lines(stderr: &str) -> Vec<usize> {
+    stderr
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Command failed -:"))
+        .filter_map(|n| n.trim().parse().ok())
+        .collect()
 }
 
 /// What a pass left behind: namespaces whose convergence failed, with the reason.
@@ -329,21 +409,25 @@ pub fn pass(tools: &Tools, names: &Names, plan: &Plan, applied: &mut Applied) ->
         applied.namespaces.remove(&n);
         applied.nft.remove(&n);
     }
-    // Create missing namespaces; everything in a new one is to be made.
+    // Create missing namespaces (one `ip` process); everything in a new one is to be made.
+    let missing: Vec<&String> = plan
+        .namespaces
+        .keys()
+        .filter(|n| !existing.contains(*n))
+        .collect();
+    let failed = tools.add_namespaces(&missing);
     let mut created: BTreeSet<String> = BTreeSet::new();
-    for n in plan.namespaces.keys() {
-        if !existing.contains(n) {
-            match tools.add_ns(n) {
-                Ok(()) => {
-                    created.insert(n.clone());
-                }
-                Err(e) => {
-                    report.errors.insert(n.clone(), e.to_string());
-                }
+    for n in missing {
+        match failed.get(n) {
+            Some(e) => {
+                report.errors.insert(n.clone(), e.clone());
             }
-            applied.namespaces.remove(n);
-            applied.nft.remove(n);
+            None => {
+                created.insert(n.clone());
+            }
         }
+        applied.namespaces.remove(n);
+        applied.nft.remove(n);
     }
     // A namespace whose peer segment is new lost its veths with the old one.
     for (n, spec) in &plan.namespaces {
@@ -356,28 +440,30 @@ pub fn pass(tools: &Tools, names: &Names, plan: &Plan, applied: &mut Applied) ->
         applied.root = None;
     }
     let mut peers: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let order = plan
-        .namespaces
-        .iter()
-        .filter(|(_, s)| s.bridge)
-        .chain(plan.namespaces.iter().filter(|(_, s)| !s.bridge));
-    let mut segments_done = false;
-    for (n, spec) in order {
-        if !spec.bridge && !segments_done {
-            segments_done = true;
-            if applied.root.as_ref() != Some(&plan.root) {
-                match converge_ns(tools, names, None, &plan.root, &created, &mut peers) {
-                    Ok(()) => applied.root = Some(plan.root.clone()),
-                    Err(e) => {
-                        report.errors.insert("(machine)".into(), e.to_string());
-                    }
-                }
-            }
-        }
-        if report.errors.contains_key(n) || applied.namespaces.get(n) == Some(spec) {
-            continue;
-        }
-        match converge_ns(tools, names, Some(n), spec, &created, &mut peers) {
+    let cx = Cx {
+        tools,
+        names,
+        fresh: &created,
+    };
+    // Segments first (the others' veths end in them), then the machine's link, then VMs and
+    // routers, which are independent of each other: converged from a few threads.
+    fn todo<'a>(
+        plan: &'a Plan,
+        bridge: bool,
+        report: &PassReport,
+        applied: &Applied,
+    ) -> Vec<(&'a String, &'a NsSpec)> {
+        plan.namespaces
+            .iter()
+            .filter(|(_, s)| s.bridge == bridge)
+            .filter(|(n, s)| {
+                !report.errors.contains_key(*n) && applied.namespaces.get(*n) != Some(*s)
+            })
+            .collect()
+    }
+    for (n, spec) in todo(plan, true, &report, applied) {
+        let old = applied.namespaces.get(n);
+        match converge_ns(&cx, Some(n), spec, old, &mut peers, created.contains(n)) {
             Ok(()) => {
                 applied.namespaces.insert(n.clone(), spec.clone());
             }
@@ -386,12 +472,39 @@ pub fn pass(tools: &Tools, names: &Names, plan: &Plan, applied: &mut Applied) ->
             }
         }
     }
-    if !segments_done && applied.root.as_ref() != Some(&plan.root) {
-        match converge_ns(tools, names, None, &plan.root, &created, &mut peers) {
+    if applied.root.as_ref() != Some(&plan.root) {
+        match converge_ns(
+            &cx,
+            None,
+            &plan.root,
+            applied.root.as_ref(),
+            &mut peers,
+            false,
+        ) {
             Ok(()) => applied.root = Some(plan.root.clone()),
             Err(e) => {
                 report.errors.insert("(machine)".into(), e.to_string());
             }
+        }
+    }
+    let jobs = todo(plan, false, &report, applied);
+    let results = parallel(&jobs, |(n, spec)| {
+        let mut mine = BTreeMap::new();
+        let old = applied.namespaces.get(*n);
+        let r = converge_ns(&cx, Some(n), spec, old, &mut mine, created.contains(*n));
+        (r, mine)
+    });
+    for ((n, spec), (r, mine)) in jobs.iter().zip(results) {
+        match r {
+            Ok(()) => {
+                applied.namespaces.insert((*n).clone(), (*spec).clone());
+            }
+            Err(e) => {
+                report.errors.insert((*n).clone(), e.to_string());
+            }
+        }
+        for (seg, lines) in mine {
+            peers.entry(seg).or_default().extend(lines);
         }
     }
     for (seg, lines) in peers {
@@ -412,28 +525,11 @@ pub fn pass(tools: &Tools, names: &Names, plan: &Plan, applied: &mut Applied) ->
             (n, script, forward)
         })
         .collect();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<(usize, Result<(), KernelError>)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..jobs.len().clamp(1, 4))
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                        let Some((n, script, forward)) = jobs.get(i) else {
-                            break;
-                        };
-                        done.push((i, tools.nft(n, script, *forward)));
-                    }
-                    done
-                })
-            })
-            .collect();
-        workers
+    let results: Vec<(usize, Result<(), KernelError>)> =
+        parallel(&jobs, |(n, script, forward)| tools.nft(n, script, *forward))
             .into_iter()
-            .flat_map(|w| w.join().unwrap_or_default())
-            .collect()
-    });
+            .enumerate()
+            .collect();
     for (i, r) in results {
         let Some((n, script, _)) = jobs.get(i) else {
             continue;
@@ -448,4 +544,35 @@ pub fn pass(tools: &Tools, names: &Names, plan: &Plan, applied: &mut Applied) ->
         }
     }
     report
+}
+
+/// Runs `f` on every item from a few threads (each call mostly waits for a child process);
+/// results in the items' order.
+fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    const WORKERS: usize = 4;
+    if items.len() <= 1 {
+        return items.iter().map(&f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut out: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..items.len().min(WORKERS))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let Some(item) = items.get(i) else { break };
+                        done.push((i, f(item)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, r)| r).collect()
 }

@@ -69,6 +69,8 @@ pub struct NsSpec {
     pub forward: bool,
     /// Addresses on `lo` (the metadata address in a server's namespace).
     pub lo_addrs: Vec<String>,
+    /// Host routes of the subnets: `(destination, nexthop, device)`.
+    pub routes: BTreeSet<(String, String, String)>,
 }
 
 /// The whole desired picture.
@@ -158,6 +160,21 @@ pub fn plan(db: &State, names: &Names, ext_net_id: Option<&str>) -> Plan {
             let dev = format!("eth{i}");
             let peer = format!("tap{}", short(&p.id));
             let peer_ns = seg_of(&mut segments, names, &p.network_id, &peer);
+            for r in p
+                .fixed_ips
+                .iter()
+                .filter_map(|f| db.subnets.get(&f.subnet_id))
+                .flat_map(|sub| sub.host_routes.iter())
+            {
+                if let (Ok(dest), Ok(hop)) =
+                    (r.destination.parse::<Cidr>(), r.nexthop.parse::<Ipv4Addr>())
+                {
+                    if dest.addr.is_ipv4() {
+                        spec.routes
+                            .insert((dest.to_string(), hop.to_string(), dev.clone()));
+                    }
+                }
+            }
             if spec.default_route.is_none() {
                 if let Some(gw) = p
                     .fixed_ips

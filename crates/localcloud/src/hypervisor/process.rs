@@ -365,8 +365,10 @@ fn exited(
     running: &Mutex<HashMap<String, Running>>,
     listener: &Mutex<Option<ExitListener>>,
 ) {
-    // Whatever the leader left behind in its group goes with it, as when a VM powers off.
+    // Whatever the leader left behind in its group goes with it, as when a VM powers off, and
+    // so do the daemons that left the group (`setsid`).
     let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+    kill_tagged(id);
     let _ = tx.send(true);
     {
         let mut map = running
@@ -414,7 +416,7 @@ async fn wait_dead(pid: i32, exited: &watch::Receiver<bool>) -> bool {
     false
 }
 
-async fn stop_group(pgid: i32, exited: watch::Receiver<bool>) {
+async fn stop_group(id: &str, pgid: i32, exited: watch::Receiver<bool>) {
     if pgid <= 1 {
         return;
     }
@@ -423,8 +425,43 @@ async fn stop_group(pgid: i32, exited: watch::Receiver<bool>) {
         let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
         wait_dead(pgid, &exited).await;
     }
-    // Children the leader left behind go with it.
+    // Children the leader left behind go with it, in its group or not.
     let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+    kill_tagged(id);
+}
+
+/// Kills every process that carries the instance's mark (`VITRINA_INSTANCE_ID=<id>` in its
+/// environment, inherited from the boot script): a daemon that left the VM's process group with
+/// `setsid` must not outlive the VM (in the shared-network mode nothing else contains it; a
+/// contained VM's PID namespace dies with its leader anyway). A process that cleared its
+/// environment escapes this; the shared mode is documented as not contained. Returns how many
+/// processes were signalled.
+pub fn kill_tagged(id: &str) -> usize {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    let want = format!("VITRINA_INSTANCE_ID={id}");
+    let me = std::process::id();
+    let mut n = 0;
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == me || pid <= 1 {
+            continue;
+        }
+        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
+        if env.split(|b| *b == 0).any(|v| v == want.as_bytes()) {
+            if let Ok(raw) = i32::try_from(pid) {
+                if nix::sys::signal::kill(Pid::from_raw(raw), Signal::SIGKILL).is_ok() {
+                    n += 1;
+                }
+            }
+        }
+    }
+    n
 }
 
 impl Hypervisor for ProcessHypervisor {
@@ -460,7 +497,7 @@ impl Hypervisor for ProcessHypervisor {
         let id = id.to_owned();
         async move {
             if let Some((pgid, exited)) = entry {
-                stop_group(pgid, exited).await;
+                stop_group(&id, pgid, exited).await;
                 let mut map = running
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -477,8 +514,11 @@ impl Hypervisor for ProcessHypervisor {
         let stop = self.stop(id);
         let dir = self.dir(id);
         let control = self.control.join(id);
+        let id = id.to_owned();
         async move {
             stop.await?;
+            // Also when localcloud lost track of the leader (a restart that could not adopt it).
+            kill_tagged(&id);
             let _ = tokio::fs::remove_dir_all(&dir).await;
             let _ = tokio::fs::remove_dir_all(&control).await;
             Ok(())
@@ -566,6 +606,7 @@ pub fn kill_instances(instances_root: &Path) -> usize {
                 killed += 1;
             }
         }
+        kill_tagged(id);
     }
     // The namespaces and links of that localcloud go with its servers.
     if let Some(data) = instances_root.parent() {

@@ -39,6 +39,7 @@ pub(crate) fn devstack_networks(db: &mut Db, project: &str, public_net: &str) ->
         }],
         enable_dhcp: true,
         dns_nameservers: vec![],
+        host_routes: Vec::new(),
         ip_version: 4,
         tags: vec![],
         created_at: t.clone(),

@@ -19,8 +19,8 @@ use crate::access::Scoped;
 use crate::body::{self, opt, req, Schema, Ty};
 use crate::error::{ApiError, ApiResult, Service};
 use crate::model::{
-    FixedIp, FloatingIp, GatewayInfo, NetStatus, Network, Pool, Port, SecurityGroup, SgRule,
-    State as Db, Subnet,
+    FixedIp, FloatingIp, GatewayInfo, HostRoute, NetStatus, Network, Pool, Port, SecurityGroup,
+    SgRule, State as Db, Subnet,
 };
 use crate::util::{self, get_bool, get_int, get_str, get_str_list, new_id, now, Ctx};
 use crate::{AppState, Cloud};

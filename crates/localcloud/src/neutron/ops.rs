@@ -49,6 +49,7 @@ pub(super) fn external_network(
         }],
         enable_dhcp: false,
         dns_nameservers: vec![],
+        host_routes: Vec::new(),
         ip_version: 4,
         tags: vec![],
         created_at: t.clone(),

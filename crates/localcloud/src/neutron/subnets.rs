@@ -81,6 +81,64 @@ pub(super) fn parse_pools(v: Option<&Value>, cidr: &Cidr) -> ApiResult<Option<Ve
     Ok(Some(pools))
 }
 
+/// `host_routes` of a subnet body: each `destination` an IPv4 CIDR, each `nexthop` an IPv4
+/// address (Neutron's checks).
+pub(super) fn parse_host_routes(v: Option<&Value>) -> ApiResult<Option<Vec<HostRoute>>> {
+    let Some(v) = v else { return Ok(None) };
+    let bad = |why: String| {
+        ApiError::bad_request(S, format!("Invalid input for host_routes. Reason: {why}"))
+    };
+    let arr = v.as_array().ok_or_else(|| bad("not a list.".into()))?;
+    let mut out: Vec<HostRoute> = Vec::new();
+    for r in arr {
+        let dest = r.get("destination").and_then(Value::as_str);
+        let hop = r.get("nexthop").and_then(Value::as_str);
+        let (Some(dest), Some(hop)) = (dest, hop) else {
+            return Err(bad(format!("Validation of dictionary's keys failed. Expected keys: {{'destination', 'nexthop'}} Provided keys: {r}.")));
+        };
+        let cidr =
+            Cidr::parse(dest).ok_or_else(|| bad(format!("'{dest}' is not a valid IP subnet.")))?;
+        let hop_ip = ip(hop).ok_or_else(|| bad(format!("'{hop}' is not a valid IP address.")))?;
+        let route = HostRoute {
+            destination: cidr.to_string(),
+            nexthop: ip_str(hop_ip),
+        };
+        if out.contains(&route) {
+            return Err(bad(format!("Duplicate hostroute '{dest}'.")));
+        }
+        out.push(route);
+    }
+    Ok(Some(out))
+}
+
+/// `dns_nameservers` of a subnet body: IP addresses, no duplicates.
+pub(super) fn parse_nameservers(m: &Map<String, Value>) -> ApiResult<Option<Vec<String>>> {
+    if !m.contains_key("dns_nameservers") {
+        return Ok(None);
+    }
+    let list = get_str_list(m, "dns_nameservers");
+    let mut out: Vec<String> = Vec::new();
+    for d in list {
+        let Ok(a) = d.trim().parse::<std::net::IpAddr>() else {
+            return Err(ApiError::bad_request(
+                S,
+                format!(
+                    "Invalid input for dns_nameservers. Reason: '{d}' is not a valid nameserver."
+                ),
+            ));
+        };
+        let a = a.to_string();
+        if out.contains(&a) {
+            return Err(ApiError::bad_request(
+                S,
+                format!("Invalid input for dns_nameservers. Reason: Duplicate nameserver '{a}'."),
+            ));
+        }
+        out.push(a);
+    }
+    Ok(Some(out))
+}
+
 pub(super) async fn list_subnets(
     State(c): State<AppState>,
     headers: HeaderMap,
@@ -235,7 +293,8 @@ pub(super) async fn create_subnet(
         gateway_ip: gateway.map(ip_str),
         allocation_pools: pools,
         enable_dhcp: get_bool(&m, "enable_dhcp").unwrap_or(true),
-        dns_nameservers: get_str_list(&m, "dns_nameservers"),
+        dns_nameservers: parse_nameservers(&m)?.unwrap_or_default(),
+        host_routes: parse_host_routes(m.get("host_routes"))?.unwrap_or_default(),
         ip_version: 4,
         tags: parse_tags(m.get("tags"))?,
         created_at: t.clone(),
@@ -265,6 +324,8 @@ pub(super) async fn update_subnet(
 ) -> ApiResult<Json<Value>> {
     let ctx = c.auth(&headers, S)?;
     let m = body::check(&SUBNET_UPDATE_SCHEMA, body::parse_json(S, &bytes)?)?;
+    let nameservers = parse_nameservers(&m)?;
+    let host_routes = parse_host_routes(m.get("host_routes"))?;
     c.store.write(|db| {
         let s = db
             .subnets
@@ -279,8 +340,11 @@ pub(super) async fn update_subnet(
         if let Some(v) = get_bool(&m, "enable_dhcp") {
             s.enable_dhcp = v;
         }
-        if m.contains_key("dns_nameservers") {
-            s.dns_nameservers = get_str_list(&m, "dns_nameservers");
+        if let Some(v) = nameservers {
+            s.dns_nameservers = v;
+        }
+        if let Some(v) = host_routes {
+            s.host_routes = v;
         }
         if let Some(cidr) = Cidr::parse(&s.cidr) {
             if let Some(p) = parse_pools(m.get("allocation_pools"), &cidr)? {

@@ -60,7 +60,14 @@ pub(super) fn subnet_view(s: &Subnet) -> Value {
             })
             .collect(),
         dns_nameservers: s.dns_nameservers.clone(),
-        host_routes: vec![],
+        host_routes: s
+            .host_routes
+            .iter()
+            .map(|r| w::HostRoute {
+                destination: r.destination.clone(),
+                nexthop: r.nexthop.clone(),
+            })
+            .collect(),
         subnetpool_id: None,
         ipv6_ra_mode: None,
         ipv6_address_mode: None,

@@ -35,6 +35,7 @@ mod attachments;
 mod create;
 mod flavor_admin;
 mod flavors;
+mod interfaces;
 mod keypairs;
 mod metadata;
 mod ops;
@@ -48,6 +49,7 @@ use self::create::*;
 use self::flavor_admin::*;
 use self::flavors::*;
 pub(crate) use self::flavors::{new_flavor, seed_flavors};
+use self::interfaces::*;
 use self::keypairs::*;
 use self::metadata::*;
 pub(crate) use self::ops::resume;
@@ -138,6 +140,14 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/compute/v2.1/servers/{id}/os-volume_attachments/{vol}",
             get(show_attachment).delete(detach_volume),
+        )
+        .route(
+            "/compute/v2.1/servers/{id}/os-interface",
+            get(list_interfaces).post(attach_interface),
+        )
+        .route(
+            "/compute/v2.1/servers/{id}/os-interface/{port}",
+            get(show_interface).delete(detach_interface),
         )
         .route(
             "/compute/v2.1/servers/{id}/os-security-groups",
