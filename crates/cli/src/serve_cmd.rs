@@ -116,6 +116,23 @@ pub fn run(args: ServeArgs) -> ExitStatus {
         recovery_grace: health_timeout,
         ..vitrina_server::hoe::HoeSettings::default()
     };
+    // Structured logs on stderr (`RUST_LOG` filters them).
+    let directives = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| vitrina_server::logging::Filter::DEFAULT.to_owned());
+    match vitrina_server::logging::Filter::parse(&directives) {
+        Ok(filter) => {
+            vitrina_server::logging::install(vitrina_server::logging::LineLogger::new(
+                filter,
+                std::io::stderr(),
+            ));
+        }
+        Err(e) => {
+            eprintln!("error: RUST_LOG: {e}");
+            return ExitStatus::Usage;
+        }
+    }
     let stop_vms = args
         .stop_servers_on_exit
         .then(|| args.data.join("cloud").join("instances"));

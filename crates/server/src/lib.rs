@@ -12,6 +12,7 @@ pub mod error;
 pub mod hoe;
 pub mod home;
 pub mod http;
+pub mod logging;
 pub mod metrics;
 pub mod metrics_intake;
 pub mod openapi;

@@ -155,6 +155,10 @@ pub(crate) fn vmap<K: Into<String>, S: Into<String>>(
 /// `metadata` and `all_metadata` in the state.
 pub(crate) const CREATE_TOKEN_KEY: &str = "vitrina_create_token";
 
+/// The prefix of the server metadata keys localcloud adds itself (`localcloud:network_mode`,
+/// `localcloud:loopback_ipv4`): not the configuration's, so left out of `metadata`.
+pub(crate) const CLOUD_METADATA_PREFIX: &str = "localcloud:";
+
 /// Metadata without [`CREATE_TOKEN_KEY`].
 pub(crate) fn without_token(m: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     m.iter()

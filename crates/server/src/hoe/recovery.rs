@@ -95,6 +95,7 @@ async fn reconcile(hoe: &Arc<Hoe>, row: &ObjectRow) -> Result<(), crate::error::
                 .seal(&place("error", &row.uuid), message.as_bytes())?;
             let json = serde_json::to_string(&next).unwrap_or_else(|_| "[]".into());
             if hoe.store.hoe_give_up(&row.uuid, &json, &sealed).await? {
+                tracing::warn!(uuid = %row.uuid, host = %h, %reason, "giving up on a failed host");
                 hoe.log(&row.uuid, "error", message).await;
             }
             return Ok(());
@@ -109,6 +110,13 @@ async fn reconcile(hoe: &Arc<Hoe>, row: &ObjectRow) -> Result<(), crate::error::
         });
         let json = serde_json::to_string(&next).unwrap_or_else(|_| "[]".into());
         if hoe.store.hoe_start_recovery(&row.uuid, &h, &json).await? {
+            tracing::warn!(
+                uuid = %row.uuid,
+                host = %h,
+                %reason,
+                recovery = tries + 1,
+                "replacing a failed host"
+            );
             hoe.log(
                 &row.uuid,
                 "warn",

@@ -432,6 +432,13 @@ async fn instance_value(vk: &Vkcs, base: &Value, server: &Server) -> Result<Valu
         }
         (None, None) => (String::new(), String::new()),
     };
+    // A configuration may name the flavor in `flavor_id` (Nova takes a name as `flavorRef`):
+    // while the server still runs that flavor, the state keeps the name, so the next plan is
+    // empty instead of an update to the same flavor.
+    let flavor_id = match base.get("flavor_id").as_str() {
+        Some(prior) if !flavor_name.is_empty() && prior == flavor_name => prior.to_owned(),
+        _ => flavor_id,
+    };
     let (image_id, image_name) = match server.image.id() {
         Some(id) => {
             let name = match (base.get("image_id").as_str(), base.get("image_name")) {
@@ -476,6 +483,13 @@ async fn instance_value(vk: &Vkcs, base: &Value, server: &Server) -> Result<Valu
     };
     let server_metadata = without_token(&server.metadata);
     let metadata = vmap(server_metadata.clone());
+    // `metadata` is what the configuration manages: without the keys the cloud itself adds
+    // (localcloud's `localcloud:*`), which stay visible in `all_metadata`.
+    let managed: BTreeMap<String, String> = server_metadata
+        .iter()
+        .filter(|(k, _)| !k.starts_with(CLOUD_METADATA_PREFIX))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let mut out = with(
         &known(base),
         [
@@ -507,8 +521,8 @@ async fn instance_value(vk: &Vkcs, base: &Value, server: &Server) -> Result<Valu
     }
     // `metadata` is what the configuration manages: the server's metadata, or null when both are
     // empty (so an unset argument plans no change).
-    if !(base.get("metadata").is_null() && server_metadata.is_empty()) {
-        out.set("metadata", metadata);
+    if !(base.get("metadata").is_null() && managed.is_empty()) {
+        out.set("metadata", vmap(managed));
     }
     if out.get("password_data").is_null() {
         out.set("password_data", vs(""));

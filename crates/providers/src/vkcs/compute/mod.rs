@@ -20,7 +20,7 @@ use vitrina_openstack::{Query, Secret};
 use super::util::{
     b, blocks, boolean, c, i, map_of_strings, number, o, oc, os_err, r, s, set_of_strings,
     sha1_hex, smap, string, strs, u64_arg, vbool, vint, vmap, vopt, vs, vset, wait_opts,
-    without_token, CREATE_TOKEN_KEY, TEN_MINUTES, THIRTY_MINUTES,
+    without_token, CLOUD_METADATA_PREFIX, CREATE_TOKEN_KEY, TEN_MINUTES, THIRTY_MINUTES,
 };
 use super::{attr_path, computed_blocks, with, Vkcs};
 
