@@ -29,7 +29,10 @@ pub fn areas() -> Vec<Area> {
             paths: crate::osb::openapi::paths(),
             schemas: crate::osb::openapi::schemas(),
         },
-        // The deployment system (hoe) and the OSB broker add their areas here.
+        Area {
+            paths: crate::hoe::openapi::paths(),
+            schemas: crate::hoe::openapi::schemas(),
+        },
     ]
 }
 
@@ -71,7 +74,8 @@ pub fn document() -> Value {
                 "authToken": {"type": "apiKey", "in": "header", "name": "x-auth-token", "description": "a consumer project's API token, or a Keystone token of its built-in cloud project"},
                 "brokerBasic": {"type": "http", "scheme": "basic", "description": "a broker account bound to the public or test namespace"},
                 "engineToken": {"type": "http", "scheme": "bearer", "description": "the engine's token (`DATA/config-token`)"},
-                "agentToken": {"type": "http", "scheme": "bearer", "description": "an agent's token, bound to one deployment and host"}
+                "agentToken": {"type": "http", "scheme": "bearer", "description": "an agent's token, bound to one deployment and host"},
+                "monitoringBasic": {"type": "http", "scheme": "basic", "description": "a deployment's monitoring user (or InfluxDB's `u`/`p` query parameters)"}
             }
         }
     })
@@ -132,6 +136,22 @@ fn config_service_paths() -> Value {
         "/agent/v1/work": {"get": op("agent_work", "Long-polled work of the agent's host", a, false, "200")},
         "/agent/v1/results": {"post": op("agent_report_step", "A step's result", a, true, "204")},
         "/agent/v1/checks": {"post": op("agent_report_check", "A check's result", a, true, "204")},
-        "/agent/v1/download": {"get": op("agent_download", "The agent binary", a, false, "200")}
+        "/agent/v1/download": {"get": op("agent_download", "The agent binary", a, false, "200")},
+        "/config/v1/s3/{name}": {
+            "put": op("put_s3_bucket", "Create a bucket and its access keys on the built-in object store (`ivkcs_s3`)", e, true, "200"),
+            "delete": op("delete_s3_bucket", "Delete a bucket made by `ivkcs_s3`", e, false, "204")},
+        "/config/v1/dns/{fqdn}": {
+            "put": op("put_dns_record", "Create or change a DNS record (`ivkcs_dns`)", e, true, "200"),
+            "delete": op("delete_dns_record", "Delete a DNS record made by `ivkcs_dns`", e, false, "204")},
+        "/config/v1/monitoring-user": {"get": op("monitoring_user", "A deployment's monitoring user (`ivkcs_monitoring_user`)", e, false, "200")},
+        "/config/v1/metrics": {"get": op("metrics_points", "The latest metric points a deployment's VMs sent", e, false, "200")},
+        "/metrics/v1/write": {"post": {
+            "operationId": "metrics_write", "tags": ["config-service"],
+            "summary": "InfluxDB line protocol from the VMs' Telegraf (gzip or plain)",
+            "security": [{"monitoringBasic": []}],
+            "requestBody": {"required": true, "content": {"text/plain": {"schema": {"type": "string"}}}},
+            "responses": {"204": {"description": "stored"},
+                "400": {"description": "invalid", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "401": {"description": "unauthenticated", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}}}
     })
 }

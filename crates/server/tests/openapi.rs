@@ -31,6 +31,7 @@ fn fill(path: &str) -> String {
         .replace("{index}", "0")
         .replace("{instance_id}", "i1")
         .replace("{binding_id}", "b1")
+        .replace("{fqdn}", "www.example.com")
 }
 
 #[tokio::test]
@@ -95,4 +96,126 @@ async fn served_and_every_secured_operation_refuses_anonymous_callers() {
     );
     assert!(text.contains("route=\"/marketplace/api/infra-api/api/v1-public/product\""));
     server.stop().await;
+}
+
+/// Every `.route(path, method(handler)…)` of a source file: `(path, method)` pairs, with
+/// `{PREFIX}` in a `format!` path expanded and `nest` given as `prefix`.
+fn routes_in(file: &str, prefix: &str) -> Vec<(String, String)> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(found) = text[at..].find(".route(") {
+        // Walk the call's arguments: the first string literal is the path, identifiers called
+        // at the arguments' own level are the methods.
+        let mut i = at + found + ".route(".len();
+        let mut depth = 1;
+        let mut route_path: Option<String> = None;
+        let mut ident = String::new();
+        let mut methods = Vec::new();
+        while i < b.len() && depth > 0 {
+            match b[i] {
+                b'"' => {
+                    let from = i + 1;
+                    i = from;
+                    while i < b.len() && b[i] != b'"' {
+                        i += 1;
+                    }
+                    if route_path.is_none() {
+                        route_path = Some(text[from..i].to_owned());
+                    }
+                    ident.clear();
+                }
+                b'(' => {
+                    if depth == 1
+                        && matches!(ident.as_str(), "get" | "post" | "put" | "delete" | "patch")
+                    {
+                        methods.push(ident.clone());
+                    }
+                    depth += 1;
+                    ident.clear();
+                }
+                b')' => {
+                    depth -= 1;
+                    ident.clear();
+                }
+                c if c.is_ascii_alphanumeric() || c == b'_' => ident.push(char::from(c)),
+                _ => ident.clear(),
+            }
+            i += 1;
+        }
+        let p = route_path.unwrap_or_else(|| panic!("{file}: a route without a path literal"));
+        let p = p.replace("{PREFIX}", vitrina_server::hoe::http::PREFIX);
+        assert!(!methods.is_empty(), "{file}: no method found for {p}");
+        for m in methods {
+            out.push((format!("{prefix}{p}"), m));
+        }
+        at = i;
+    }
+    out
+}
+
+/// `/a/{x}/b` and `/a/{y}/b` are the same route.
+fn shape(path: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for c in path.chars() {
+        match c {
+            '{' => {
+                inside = true;
+                out.push_str("{}");
+            }
+            '}' => inside = false,
+            c if !inside => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn every_json_route_is_documented() {
+    let prefix = vitrina_server::hoe::http::PREFIX;
+    let mut routes = Vec::new();
+    for (file, nest) in [
+        ("src/lib.rs", ""),
+        ("src/http.rs", ""),
+        ("src/services.rs", ""),
+        ("src/metrics_intake.rs", ""),
+        ("src/products_http.rs", ""),
+        ("src/osb/http.rs", ""),
+        ("src/hoe/http.rs", prefix),
+    ] {
+        routes.extend(routes_in(file, nest));
+    }
+    // Pages, not JSON.
+    routes.retain(|(p, _)| p != "/about");
+    assert!(routes.len() >= 40, "only {} routes found", routes.len());
+    let doc = vitrina_server::openapi::document();
+    let paths = doc["paths"].as_object().expect("paths");
+    let documented: std::collections::BTreeSet<(String, String)> = paths
+        .iter()
+        .flat_map(|(p, ops)| {
+            ops.as_object()
+                .expect("operations")
+                .keys()
+                .map(move |m| (shape(p), m.clone()))
+        })
+        .collect();
+    let missing: Vec<String> = routes
+        .iter()
+        .filter(|(p, m)| !documented.contains(&(shape(p), m.clone())))
+        .map(|(p, m)| format!("{} {p}", m.to_uppercase()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "routes missing from the OpenAPI document: {missing:#?}"
+    );
+    for p in [
+        format!("{prefix}/hoe/object/{{uuid}}/plan"),
+        format!("{prefix}/logs/instance/{{uuid}}"),
+    ] {
+        assert!(paths.contains_key(&p), "{p}");
+    }
 }

@@ -1,8 +1,10 @@
 //! `hello_web` through the broker, end to end on the built-in cloud: provision (202) → poll
 //! `last_operation` to `succeeded` → bind returns credentials with the URL and the password →
 //! the URL answers over HTTP → unbind → deprovision → the project's `localcloud` has no
-//! servers, volumes, ports or floating IPs left.
+//! servers, volumes, ports or floating IPs left. No generated password, private key, token or
+//! broker password appears in any line of the server's log.
 
+mod log_capture;
 mod osb_common;
 
 use std::path::{Path, PathBuf};
@@ -101,6 +103,7 @@ fn http_get(url: &str, basic: Option<&str>) -> (String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hello_web_through_the_broker_end_to_end() {
+    log_capture::install();
     let agent = agent_binary();
     let env = Env::start_with(|cfg| {
         cfg.agent_binary = Some(agent);
@@ -209,6 +212,18 @@ output "subnet" {{
     assert!(body.contains("<h1>Hello through the broker</h1>"), "{body}");
     let (status, _) = http_get(&format!("{url}admin"), Some(&format!("admin:{password}")));
     assert!(status.contains("200"), "{status}");
+    let private_key = a.body["credentials"]["ssh_private_key"]
+        .as_str()
+        .expect("ssh_private_key")
+        .to_owned();
+    // The VM's agent token (its user data wrote it into the VM).
+    let agent_tokens: Vec<String> = std::fs::read_dir(env.dir.path().join("data/cloud/instances"))
+        .expect("instances")
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("etc/vitrina-agent/token")).ok())
+        .map(|t| t.trim().to_owned())
+        .collect();
+    assert!(!agent_tokens.is_empty(), "no agent token in the VM");
 
     let q = format!("service_id={HELLO_WEB}&plan_id={FREE}");
     let a = osb.delete(&format!("{bpath}?{q}")).await;
@@ -257,6 +272,26 @@ output "subnet" {{
     let ports = client.network().list_ports(&q).await.expect("ports");
     assert!(ports.is_empty(), "ports left: {ports:?}");
     assert_eq!(hoe_common::cloud_inventory(&env.server, &ctx).await, before);
+
+    // No secret of the run in any log line of the server.
+    let mut secrets = vec![
+        ("generated admin password", password.clone()),
+        ("vendor token", env.vendor_token.clone()),
+        ("public broker password", env.public.1.clone()),
+        ("test broker password", env.test.1.clone()),
+        ("engine token", env.server.engine_token.expose().to_owned()),
+        ("cloud password", creds.password.expose().to_owned()),
+    ];
+    secrets.extend(agent_tokens.into_iter().map(|t| ("agent token", t)));
+    let body = log_capture::key_body(&private_key);
+    assert!(!body.is_empty(), "a private key body");
+    secrets.extend(body.into_iter().map(|l| ("private key line", l)));
+    let checked = log_capture::assert_no_secret(&secrets);
+    assert!(checked > 0, "the server logged nothing");
+    eprintln!(
+        "{} secrets checked against {checked} log lines",
+        secrets.len()
+    );
     drop(vms);
     env.stop().await;
 }

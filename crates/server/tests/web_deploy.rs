@@ -1,7 +1,9 @@
 //! Deploying from the wizard and watching the deployment in the pages: the same broker and
 //! deployment system the OSB API uses, over real HTTP, with a package whose manifest makes only
-//! `random` and `null` resources (so no VM is needed).
+//! `random` and `null` resources (so no VM is needed). No generated secret, token or session
+//! appears in any line of the server's log.
 
+mod log_capture;
 mod osb_common;
 
 use std::time::{Duration, Instant};
@@ -95,6 +97,7 @@ fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deploy_watch_reveal_and_delete_from_the_pages() {
+    log_capture::install();
     let env = Env::start().await;
     env.upload(&probe_dir()).await;
     env.publish(PROBE_SERVICE, "1.0").await;
@@ -193,6 +196,21 @@ async fn deploy_watch_reveal_and_delete_from_the_pages() {
         .await;
     assert_eq!(status, 200);
     assert!(!revealed.contains("&lt;sensitive&gt;"), "{revealed}");
+    // What the reveal shows and the masked page does not (the generated password), for the
+    // log check below.
+    let words = |html: &str| -> std::collections::BTreeSet<String> {
+        html.split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| w.len() >= 12)
+            .map(str::to_owned)
+            .collect()
+    };
+    let shown_before = words(&page);
+    let sensitive: Vec<(&str, String)> = words(&revealed)
+        .into_iter()
+        .filter(|w| !shown_before.contains(w))
+        .map(|w| ("revealed secret", w))
+        .collect();
+    assert!(!sensitive.is_empty(), "the probe has a sensitive output");
 
     // Another project cannot see it.
     let other = Browser::new();
@@ -217,5 +235,15 @@ async fn deploy_watch_reveal_and_delete_from_the_pages() {
         assert!(Instant::now() < deadline, "never deleted:\n{page}");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+    let mut secrets = sensitive;
+    secrets.push(("project token", token.expose().to_owned()));
+    secrets.push(("vendor token", env.vendor_token.clone()));
+    for cookie in b.cookies().split("; ").filter_map(|c| c.split_once('=')) {
+        if cookie.1.len() >= 16 {
+            secrets.push(("session cookie", cookie.1.to_owned()));
+        }
+    }
+    let checked = log_capture::assert_no_secret(&secrets);
+    assert!(checked > 0, "the server logged nothing");
     env.stop().await;
 }

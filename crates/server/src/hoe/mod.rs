@@ -10,10 +10,11 @@
 //! process; several processes on one PostgreSQL share the work through leases.
 
 pub mod http;
+pub mod openapi;
 mod recovery;
 mod worker;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -229,6 +230,8 @@ pub struct Hoe {
     wake: tokio::sync::Notify,
     log_seq: AtomicI64,
     shutdown: Cancel,
+    /// The sensitive variables' names of each manifest seen (by config version or files).
+    sensitive_vars: std::sync::Mutex<std::collections::HashMap<String, Arc<BTreeSet<String>>>>,
 }
 
 pub(crate) fn place(kind: &str, uuid: &str) -> String {
@@ -357,6 +360,7 @@ impl Hoe {
             wake: tokio::sync::Notify::new(),
             log_seq: AtomicI64::new(0),
             shutdown: Cancel::new(),
+            sensitive_vars: std::sync::Mutex::default(),
         })
     }
 
@@ -585,7 +589,45 @@ impl Hoe {
                 .await?;
             tracing::info!(uuid = %row.uuid, project = %ctx.id(), "sensitive outputs revealed");
         }
-        self.view(&row, show_sensitive)
+        let hidden = if show_sensitive {
+            Arc::default()
+        } else {
+            self.sensitive_vars_of(&row).await?
+        };
+        self.view(&row, show_sensitive, &hidden)
+    }
+
+    /// The names of the variables the object's manifest declares `sensitive` (read once per
+    /// config version or set of files).
+    async fn sensitive_vars_of(&self, row: &ObjectRow) -> Result<Arc<BTreeSet<String>>, HoeError> {
+        let key = match &row.inline_files {
+            Some(f) => format!("files|{}", hex::encode(sha2::Sha256::digest(f.as_bytes()))),
+            None => format!("{}|{}|{}", row.project, row.conf_name, row.conf_version),
+        };
+        let lock = || {
+            self.sensitive_vars
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some(names) = lock().get(&key) {
+            return Ok(names.clone());
+        }
+        let files = self.files_of(row).await?;
+        let (config, _) = load_config(&self.env.run_dir, &files);
+        let names: Arc<BTreeSet<String>> = Arc::new(
+            config
+                .variables
+                .iter()
+                .filter(|(_, v)| v.sensitive)
+                .map(|(n, _)| n.clone())
+                .collect(),
+        );
+        let mut cache = lock();
+        if cache.len() >= 4096 {
+            cache.clear();
+        }
+        cache.insert(key, names.clone());
+        Ok(names)
     }
 
     /// Every output with its value, sensitive ones included, for a caller that hands them to
@@ -618,10 +660,22 @@ impl Hoe {
         }
     }
 
-    fn view(&self, row: &ObjectRow, show_sensitive: bool) -> Result<ObjectView, HoeError> {
-        let vars: serde_json::Map<String, serde_json::Value> = self
+    /// The object as shown; the values of sensitive outputs (unless `show_sensitive`) and of the
+    /// variables named in `hidden` read [`SENSITIVE`].
+    fn view(
+        &self,
+        row: &ObjectRow,
+        show_sensitive: bool,
+        hidden: &BTreeSet<String>,
+    ) -> Result<ObjectView, HoeError> {
+        let mut vars: serde_json::Map<String, serde_json::Value> = self
             .sealer
             .open_json(&place("vars", &row.uuid), &row.vars_sealed)?;
+        for (name, v) in vars.iter_mut() {
+            if hidden.contains(name) {
+                *v = serde_json::Value::String(SENSITIVE.into());
+            }
+        }
         let out: serde_json::Map<String, serde_json::Value> = if row.status == "deleted" {
             serde_json::Map::new()
         } else {
@@ -705,11 +759,25 @@ impl Hoe {
         row: &ObjectRow,
         req: &UpdateObject,
     ) -> Result<(ObjectChange, Manifest), HoeError> {
-        let vars: serde_json::Map<String, serde_json::Value> = match &req.vars {
-            Some(v) => v.clone(),
-            None => self
-                .sealer
-                .open_json(&place("vars", &row.uuid), &row.vars_sealed)?,
+        let stored: serde_json::Map<String, serde_json::Value> = self
+            .sealer
+            .open_json(&place("vars", &row.uuid), &row.vars_sealed)?;
+        let vars = match &req.vars {
+            Some(v) => {
+                // A sensitive variable sent back as it was shown (masked) keeps its value, so a
+                // client that GETs, edits and PUTs the variables does not overwrite a secret.
+                let hidden = self.sensitive_vars_of(row).await?;
+                let mut v = v.clone();
+                for (name, value) in v.iter_mut() {
+                    if hidden.contains(name) && value.as_str() == Some(SENSITIVE) {
+                        if let Some(old) = stored.get(name) {
+                            *value = old.clone();
+                        }
+                    }
+                }
+                v
+            }
+            None => stored,
         };
         let switching = req.config.is_some() || req.files.is_some();
         let (name, version, inline, files) = if switching {
