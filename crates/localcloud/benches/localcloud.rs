@@ -211,35 +211,66 @@ async fn boot_answering(
         };
         targets.push(addr);
     }
-    // One shell loop fetches every address until it answers.
-    let script: String = targets
-        .iter()
-        .map(|a| {
-            format!("until curl -s -f -m 2 -o /dev/null http://{a}:8080/; do sleep 0.02; done\n")
-        })
-        .collect();
-    let mut cmd = match &first_ns {
-        Some(ns) => {
-            let mut c = tokio::process::Command::new("ip");
-            c.args(["netns", "exec", ns, "sh", "-c", &script]);
-            c
-        }
-        None => {
-            let mut c = tokio::process::Command::new("sh");
-            c.args(["-c", &script]);
-            c
-        }
+    // Every address is asked over HTTP until it answers, from one thread (in the first server's
+    // namespace when isolated), without a process per request.
+    let ask = move || wait_answering(&targets, Duration::from_secs(300));
+    let answered = match first_ns {
+        Some(ns) => tokio::task::spawn_blocking(move || in_ns(&ns, ask))
+            .await
+            .expect("probe thread"),
+        None => tokio::task::spawn_blocking(ask)
+            .await
+            .expect("probe thread"),
     };
-    let ok = tokio::time::timeout(Duration::from_secs(300), cmd.status())
-        .await
-        .expect("servers answer within 300 s")
-        .expect("run curl");
-    assert!(ok.success(), "every server answers");
+    assert!(answered, "every server answers within 300 s");
     let took = start.elapsed();
     cloud.stop_all_servers().await;
     let _ = cloud.shutdown();
     vitrina_localcloud::kill_instances(&dir.path().join("instances"));
     (active, took)
+}
+
+/// Whether `GET /` on port 8080 of `addr` answers `200` (one short TCP exchange).
+fn answers(addr: &str) -> bool {
+    use std::io::{Read as _, Write as _};
+    let Ok(sa) = format!("{addr}:8080").parse::<std::net::SocketAddr>() else {
+        return false;
+    };
+    let Ok(mut c) = std::net::TcpStream::connect_timeout(&sa, Duration::from_millis(500)) else {
+        return false;
+    };
+    let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+    if c.write_all(b"GET / HTTP/1.0\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 64];
+    let mut got = Vec::new();
+    while let Ok(n) = c.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(buf.get(..n).unwrap_or_default());
+        if got.len() >= 12 {
+            break;
+        }
+    }
+    got.starts_with(b"HTTP/1.0 200") || got.starts_with(b"HTTP/1.1 200")
+}
+
+/// Asks every address until each has answered once; false on timeout.
+fn wait_answering(targets: &[String], timeout: Duration) -> bool {
+    let start = Instant::now();
+    let mut pending: Vec<&String> = targets.iter().collect();
+    while !pending.is_empty() {
+        if start.elapsed() > timeout {
+            return false;
+        }
+        pending.retain(|a| !answers(a));
+        if !pending.is_empty() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    true
 }
 
 /// Runs `f` on a thread that entered the network namespace `ns` (sockets made there stay there).

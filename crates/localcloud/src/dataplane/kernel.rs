@@ -385,6 +385,7 @@ pub struct Applied {
 /// creates missing ones, converges those whose spec changed, applies changed nftables scripts.
 pub fn pass(tools: &Tools, names: &Names, plan: &Plan, applied: &mut Applied) -> PassReport {
     let mut report = PassReport::default();
+    let t0 = std::time::Instant::now();
     let existing = tools.namespaces();
     // Remove: VMs and routers before segments (their veths go first).
     let mut doomed: Vec<&String> = existing
@@ -487,7 +488,9 @@ pub fn pass(tools: &Tools, names: &Names, plan: &Plan, applied: &mut Applied) ->
             }
         }
     }
+    let t1 = t0.elapsed();
     let jobs = todo(plan, false, &report, applied);
+    let nconv = jobs.len();
     let results = parallel(&jobs, |(n, spec)| {
         let mut mine = BTreeMap::new();
         let old = applied.namespaces.get(*n);
@@ -525,6 +528,8 @@ pub fn pass(tools: &Tools, names: &Names, plan: &Plan, applied: &mut Applied) ->
             (n, script, forward)
         })
         .collect();
+    let t2 = t0.elapsed();
+    let nnft = jobs.len();
     let results: Vec<(usize, Result<(), KernelError>)> =
         parallel(&jobs, |(n, script, forward)| tools.nft(n, script, *forward))
             .into_iter()
@@ -543,6 +548,13 @@ pub fn pass(tools: &Tools, names: &Names, plan: &Plan, applied: &mut Applied) ->
             }
         }
     }
+    tracing::debug!(
+        "localcloud data plane pass: {} namespaces made, segments and machine link in {:?}, {nconv} namespaces converged by {:?}, {nnft} rulesets applied, done in {:?}",
+        created.len(),
+        t1,
+        t2,
+        t0.elapsed()
+    );
     report
 }
 
