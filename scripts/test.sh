@@ -19,6 +19,7 @@ command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || need_apt+=
 command -v nft >/dev/null || [ -x /usr/sbin/nft ] || need_apt+=(nftables)
 command -v curl >/dev/null || need_apt+=(curl)          # the data plane tests fetch from inside VMs
 command -v dig >/dev/null || need_apt+=(bind9-dnsutils) # ivkcs_dns records queried over UDP
+command -v openssl >/dev/null || need_apt+=(openssl)       # ivkcs_cert certificates verified against the local CA
 # a contained process VM: its namespaces, mounts and root (util-linux, mount)
 for t in unshare setpriv nsenter pivot_root; do
   command -v $t >/dev/null || [ -x /usr/sbin/$t ] || [ -x /sbin/$t ] || need_apt+=(util-linux)

@@ -309,6 +309,30 @@ impl EngineClient {
             .await
             .map(drop)
     }
+
+    /// The certificate of `domain` for the deployment (`ivkcs_cert`), issued or renewed when due.
+    pub async fn put_cert(
+        &self,
+        d: &DeploymentId,
+        domain: &str,
+    ) -> Result<crate::services::IssuedCert, ClientError> {
+        let path = format!("{}/certs/{}", Self::deployment(d), segment(domain));
+        self.http.json(Method::PUT, &path, None::<&()>, None).await
+    }
+
+    pub async fn delete_cert(&self, d: &DeploymentId, domain: &str) -> Result<(), ClientError> {
+        let path = format!("{}/certs/{}", Self::deployment(d), segment(domain));
+        self.http
+            .send(Method::DELETE, &path, None::<&()>, None)
+            .await
+            .map(drop)
+    }
+
+    /// The local CA's certificate (PEM).
+    pub async fn ca(&self) -> Result<crate::services::CaCert, ClientError> {
+        let path = format!("{ENGINE_PREFIX}/ca");
+        self.http.json(Method::GET, &path, None::<&()>, None).await
+    }
 }
 
 /// The agent's client: its token decides the deployment and host.
@@ -384,6 +408,36 @@ impl AgentClient {
             .await
             .map(drop)
     }
+
+    /// The host's script token (`token_file_path`), rotated when `rotate` and due.
+    pub async fn script_token(
+        &self,
+        rotate: bool,
+    ) -> Result<crate::script_token::ScriptToken, ClientError> {
+        self.http
+            .json(
+                Method::POST,
+                &format!("{AGENT_PREFIX}/script-token"),
+                Some(&crate::script_token::ScriptTokenRequest { rotate }),
+                None,
+            )
+            .await
+    }
+}
+
+/// `GET /agent/v1/auth/key` with a script token (what a vendor's script does with the token file).
+pub async fn auth_key(
+    base_url: &str,
+    script_token: Secret,
+) -> Result<crate::script_token::AuthKey, ClientError> {
+    let http = Http::new(base_url, script_token, Duration::from_secs(30))?;
+    http.json(
+        Method::GET,
+        crate::script_token::AUTH_KEY_PATH,
+        None::<&()>,
+        None,
+    )
+    .await
 }
 
 #[cfg(test)]

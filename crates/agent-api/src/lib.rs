@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod paths;
+pub mod script_token;
 pub mod services;
 pub mod wire;
 

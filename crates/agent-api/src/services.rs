@@ -75,3 +75,33 @@ pub struct MetricPoint {
     /// Nanoseconds since the epoch (the point's timestamp, or the arrival time).
     pub time_ns: i64,
 }
+
+/// `PUT /config/v1/deployments/{uuid}/certs/{domain}` (`ivkcs_cert`): a certificate for
+/// `domain` issued by the config service's local CA. The same certificate comes back while it
+/// has more than a third of its life left; then a new one is issued (renewal).
+/// `DELETE` of the same path forgets it; `GET /config/v1/ca` answers the CA ([`CaCert`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuedCert {
+    pub domain: String,
+    /// Hex serial number.
+    pub serial: String,
+    /// The certificate (PEM).
+    pub cert: String,
+    /// The CA certificate that issued it (PEM).
+    pub chain: String,
+    /// The private key (PKCS#8 PEM).
+    pub key: Secret,
+    /// Unix seconds.
+    pub not_before: i64,
+    pub not_after: i64,
+    /// The deployment's hosts (those with an agent), where `ivkcs_cert` writes the files.
+    pub hosts: Vec<vitrina_common::HostName>,
+}
+
+/// `GET /config/v1/ca`: the local CA's certificate.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaCert {
+    pub cert: String,
+}

@@ -144,6 +144,9 @@ async fn work(settings: Settings, previous: Option<String>) -> Result<(), AgentE
         status.clone(),
         Duration::from_millis(reg.heartbeat_ms.max(200)),
     ));
+    if let Some(file) = settings.script_token.clone() {
+        tokio::spawn(crate::script_token::keep_fresh(client.clone(), file));
+    }
     let agent = Agent {
         client,
         journal,

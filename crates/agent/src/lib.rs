@@ -11,6 +11,7 @@ pub mod checks;
 pub mod journal;
 pub mod liveness;
 pub mod runner;
+pub mod script_token;
 
 use std::path::PathBuf;
 
@@ -23,6 +24,8 @@ pub struct Settings {
     pub state_dir: PathBuf,
     /// Emptied by every boot (`/run/vitrina-agent`): tells a restart after a death from a start.
     pub run_dir: PathBuf,
+    /// `token_file_path` (and `token_rotate`, owner, group): the script token's file.
+    pub script_token: Option<script_token::TokenFile>,
 }
 
 /// Errors that stop the agent (everything else is retried).

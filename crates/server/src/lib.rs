@@ -6,6 +6,7 @@
 //! [`crypto::Sealer`]; tokens are found by their SHA-256.
 
 pub mod app;
+pub mod certs;
 pub mod crypto;
 pub mod demo;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod openapi;
 pub mod osb;
 pub mod products;
 pub mod products_http;
+pub mod script_tokens;
 pub mod sdf;
 pub mod services;
 pub mod store;
@@ -73,6 +75,8 @@ pub struct ServerConfig {
     /// Where the built-in cloud's DNS server (`ivkcs_dns` records) answers on the machine
     /// (UDP); VMs also reach it at the machine's ext-net address, port 53.
     pub dns_listen: SocketAddr,
+    /// How often script tokens (`token_rotate`) rotate and how long a replaced one still opens.
+    pub token_rotation: script_tokens::TokenRotation,
 }
 
 impl ServerConfig {
@@ -94,6 +98,7 @@ impl ServerConfig {
             cloud_write_fault_percent: 0,
             sdf_catalog: None,
             dns_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            token_rotation: script_tokens::TokenRotation::default(),
         }
     }
 }
@@ -188,6 +193,7 @@ impl Server {
             .min(cfg.health_timeout / 3)
             .max(Duration::from_millis(100));
         let service = ConfigService::new(store, sealer, cfg.health_timeout, heartbeat);
+        service.set_token_rotation(cfg.token_rotation);
         let ready = Arc::new(std::sync::atomic::AtomicBool::new(!cfg.hold_ready));
         let ready_flag = ready.clone();
         let metrics_service = service.clone();
@@ -219,6 +225,14 @@ impl Server {
                 base_url: base.clone(),
             }))
             .merge(services::routes(http::HttpState {
+                service: service.clone(),
+                agent_binary: None,
+            }))
+            .merge(certs::routes(http::HttpState {
+                service: service.clone(),
+                agent_binary: None,
+            }))
+            .merge(script_tokens::routes(http::HttpState {
                 service: service.clone(),
                 agent_binary: None,
             }))

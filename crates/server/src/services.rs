@@ -28,6 +28,8 @@ pub struct Services {
     dns: OnceLock<DnsService>,
     /// The server's URL as VMs reach it (the machine's when they share its network).
     vm_base: OnceLock<String>,
+    /// Script tokens' rotation (`crate::script_tokens`).
+    token_rotation: OnceLock<crate::script_tokens::TokenRotation>,
 }
 
 struct S3Service {
@@ -63,6 +65,15 @@ impl Services {
 
     pub fn vm_base_url(&self) -> String {
         self.vm_base.get().cloned().unwrap_or_default()
+    }
+
+    /// Script tokens' rotation period and grace (set once at start).
+    pub fn set_token_rotation(&self, r: crate::script_tokens::TokenRotation) {
+        let _ = self.token_rotation.set(r);
+    }
+
+    pub fn token_rotation(&self) -> crate::script_tokens::TokenRotation {
+        self.token_rotation.get().copied().unwrap_or_default()
     }
 
     /// The DNS server's addresses, once it runs.

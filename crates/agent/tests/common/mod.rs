@@ -73,15 +73,24 @@ impl Harness {
     }
 
     async fn start_full(health_timeout: Duration, cloud: bool) -> Harness {
+        Harness::start_tuned(|cfg| {
+            cfg.health_timeout = health_timeout;
+            cfg.cloud = cloud;
+        })
+        .await
+    }
+
+    /// With the server's settings changed by `tune`.
+    pub async fn start_tuned(tune: impl FnOnce(&mut ServerConfig)) -> Harness {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut cfg = ServerConfig::new(
             "127.0.0.1:0".parse().expect("addr"),
             dir.path().join("server"),
         );
         cfg.heartbeat = Duration::from_millis(500);
-        cfg.health_timeout = health_timeout;
-        cfg.cloud = cloud;
+        cfg.health_timeout = Duration::from_secs(300);
         cfg.cloud_network = vitrina_localcloud::NetworkSetting::Shared;
+        tune(&mut cfg);
         let server = Server::start(cfg).await.expect("server starts");
         let engine =
             EngineClient::new(&server.url, server.engine_token.clone()).expect("engine client");

@@ -150,7 +150,7 @@ fn redact(mut text: String, secrets: &[String]) -> String {
     text
 }
 
-fn failure_message(host: &HostName, r: &StepResultView) -> String {
+pub(super) fn failure_message(host: &HostName, r: &StepResultView) -> String {
     let mut m = format!(
         "step {} of `{}` failed on host `{host}`: {}",
         r.index,

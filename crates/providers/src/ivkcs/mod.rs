@@ -11,6 +11,7 @@
 //! | `ivkcs_agent_status` (removed by VK, accepted) | the agent's status on one host |
 //! | `ivkcs_s3` | a bucket and its key pair on the config service's S3-compatible store |
 //! | `ivkcs_dns` | an A record `name.domain` on the config service's DNS server |
+//! | `ivkcs_cert` | a certificate from the config service's local CA, written on the deployment's hosts by their agents, then the renewal hook run |
 //! | `ivkcs_compute_instance_reboot` | reboots an instance (through the OpenStack cloud) and waits for `ACTIVE` |
 //! | data `ivkcs_agent_script_result` | a step's `result` and `structured_result` |
 //! | data `ivkcs_monitoring_user` | credentials and URL of the server's metrics intake (InfluxDB line protocol, as Telegraf sends) |
@@ -19,6 +20,7 @@
 //! service runs in the same process: one tested path. The service and its token come from the
 //! `provider "ivkcs"` block, else `VITRINA_CONFIG_SERVICE` / `VITRINA_CONFIG_TOKEN`.
 
+mod cert;
 mod exec;
 mod keys;
 mod reboot;
@@ -103,6 +105,7 @@ pub fn provider_schema() -> &'static ProviderSchema {
         exec::schemas(&mut p);
         reboot::schemas(&mut p);
         services::schemas(&mut p);
+        cert::schemas(&mut p);
         p
     })
 }
@@ -334,6 +337,7 @@ impl ConfiguredProvider for Ivkcs {
                 "ivkcs_dns" => services::apply_dns(self, &req.config)
                     .await
                     .map_err(ApplyError::from),
+                "ivkcs_cert" => cert::apply_cert(self, &req.config, req.timeout).await,
                 t => Err(unknown_type("resource", t).into()),
             }
         })
@@ -371,6 +375,7 @@ impl ConfiguredProvider for Ivkcs {
                 "ivkcs_dns" => services::apply_dns(self, &req.config)
                     .await
                     .map_err(ApplyError::from),
+                "ivkcs_cert" => cert::apply_cert(self, &req.config, req.timeout).await,
                 // `instance` changed: reboot the new one.
                 "ivkcs_compute_instance_reboot" => {
                     reboot::reboot(self.cloud.as_ref(), &req.config, req.timeout)
@@ -405,6 +410,9 @@ impl ConfiguredProvider for Ivkcs {
                     .await
                     .map_err(ApplyError::from),
                 "ivkcs_dns" => services::delete_dns(self, &req.prior)
+                    .await
+                    .map_err(ApplyError::from),
+                "ivkcs_cert" => cert::delete_cert(self, &req.prior)
                     .await
                     .map_err(ApplyError::from),
                 _ => Ok(()),

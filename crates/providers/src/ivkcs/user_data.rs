@@ -81,12 +81,36 @@ fn sh_quote(s: &str) -> String {
 
 /// The bash script that installs and starts the agent for one host (idempotent: run on every
 /// boot it only starts what is not running).
-pub fn agent_script(server: &str, token: &str, memory_mb: i64, token_file: Option<&str>) -> String {
-    let copy_token = match token_file {
-        Some(path) => format!(
-            "mkdir -p \"$(dirname \"$ROOT\"{p})\"\ninstall -m 600 \"$ETC/token\" \"$ROOT\"{p}\n",
-            p = sh_quote(path)
-        ),
+/// `token_file_path` with `token_rotate`, `token_file_owner` and `token_file_group`.
+#[derive(Clone, Debug, Default)]
+pub struct ScriptTokenArgs {
+    pub path: String,
+    pub rotate: bool,
+    pub owner: Option<String>,
+    pub group: Option<String>,
+}
+
+pub fn agent_script(
+    server: &str,
+    token: &str,
+    memory_mb: i64,
+    token_file: Option<&ScriptTokenArgs>,
+) -> String {
+    // The agent keeps the host's script token (not its own) in `token_file_path`.
+    let extra = match token_file {
+        Some(t) => {
+            let mut a = format!("--script-token-file \"$ROOT\"{}", sh_quote(&t.path));
+            if t.rotate {
+                a.push_str(" --script-token-rotate");
+            }
+            if let Some(o) = t.owner.as_deref().filter(|o| !o.is_empty()) {
+                a.push_str(&format!(" --script-token-owner {}", sh_quote(o)));
+            }
+            if let Some(g) = t.group.as_deref().filter(|g| !g.is_empty()) {
+                a.push_str(&format!(" --script-token-group {}", sh_quote(g)));
+            }
+            a
+        }
         None => String::new(),
     };
     format!(
@@ -105,7 +129,10 @@ mkdir -p "$ETC" "$STATE" "$ROOT/usr/local/bin"
 {token}
 VITRINA_TOKEN
   printf 'Authorization: Bearer %s\n' "$(cat "$ETC/token")" > "$ETC/auth-header" )
-{copy_token}if [ ! -x "$BIN" ]; then
+EXTRA=({extra})
+EXTRA_UNIT=""
+for a in "${{EXTRA[@]}}"; do EXTRA_UNIT="$EXTRA_UNIT \"$a\""; done
+if [ ! -x "$BIN" ]; then
   for attempt in $(seq 1 60); do
     if curl -fsS -H @"$ETC/auth-header" -o "$BIN.part" "$SERVER/agent/v1/download"; then
       chmod 755 "$BIN.part" && mv "$BIN.part" "$BIN" && break
@@ -122,7 +149,7 @@ After=network-online.target
 Wants=network-online.target
 
 [Service]
-ExecStart=$BIN --server $SERVER --token-file $ETC/token --state-dir $STATE
+ExecStart=$BIN --server $SERVER --token-file $ETC/token --state-dir $STATE$EXTRA_UNIT
 Restart=always
 RestartSec=2
 MemoryMax={memory_mb}M
@@ -143,8 +170,8 @@ else
      && grep -q 'vitrina-agent' "/proc/$OLD/cmdline" 2>/dev/null; then
     exit 0
   fi
-  nohup bash -c 'rm -rf "$3/run"; while true; do "$0" --server "$1" --token-file "$2" --state-dir "$3" --run-dir "$3/run" >>"$3/agent.log" 2>&1; sleep 2; done' \
-    "$BIN" "$SERVER" "$ETC/token" "$STATE" >/dev/null 2>&1 </dev/null &
+  nohup bash -c 'rm -rf "$3/run"; while true; do "$0" --server "$1" --token-file "$2" --state-dir "$3" --run-dir "$3/run" "${{@:4}}" >>"$3/agent.log" 2>&1; sleep 2; done' \
+    "$BIN" "$SERVER" "$ETC/token" "$STATE" "${{EXTRA[@]}}" >/dev/null 2>&1 </dev/null &
   echo $! > "$STATE/supervisor.pid"
 fi
 "#,
@@ -270,6 +297,14 @@ pub(super) async fn create_user_data(p: &Ivkcs, v: &Value) -> Result<Value, Prov
     let install = v.get("agent_install").as_bool().unwrap_or(true) && os != "freebsd132";
     let memory = v.get("agent_memory_limit").as_i64().unwrap_or(512).max(16);
     let scripts = user_scripts(v)?;
+    let token_args = s(v, "token_file_path")
+        .filter(|p| !p.is_empty())
+        .map(|path| ScriptTokenArgs {
+            path,
+            rotate: v.get("token_rotate").as_bool().unwrap_or(false),
+            owner: s(v, "token_file_owner"),
+            group: s(v, "token_file_group"),
+        });
     let mut out = Vec::new();
     for h in &hosts {
         let mut parts = vec![Part {
@@ -288,7 +323,7 @@ pub(super) async fn create_user_data(p: &Ivkcs, v: &Value) -> Result<Value, Prov
                     creds.agent_url.as_deref().unwrap_or(client.base_url()),
                     creds.token.expose(),
                     memory,
-                    s(v, "token_file_path").as_deref(),
+                    token_args.as_ref(),
                 ),
             });
         }

@@ -19,7 +19,9 @@ pub mod web_deployments;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Row};
 
+pub mod certs;
 mod ivkcs;
+pub mod script_tokens;
 pub use ivkcs::{MonitoringUserRow, Owned, PointRow};
 
 /// Numbered migrations. A step is never edited once released; new ones are appended.
@@ -160,6 +162,8 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
     ),
     (60, "web sessions", web::MIGRATION_60),
     (61, "web deployments", web_deployments::MIGRATION_61),
+    (90, "ivkcs certificates", certs::MIGRATION_90),
+    (91, "script tokens", script_tokens::MIGRATION_91),
 ];
 
 #[derive(Debug, thiserror::Error)]
