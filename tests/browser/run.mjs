@@ -120,6 +120,68 @@ page.on("request", (r) => {
   if (!r.url().startsWith(base) && !r.url().startsWith("data:")) consoleErrors.push(`third-party request: ${r.url()}`);
 });
 
+/** Change options of a running hello_web (issue 12, build point 5): the wizard opens with the
+ *  current answers, the preview says what changes and the new price, apply runs it again. */
+async function changeOptionsOfARunningDeployment() {
+  const ctx = await browser.newContext({ locale: "en-US", viewport: { width: 1280, height: 900 } });
+  const p = await ctx.newPage();
+  p.on("dialog", (d) => d.accept());
+  p.on("pageerror", (e) => consoleErrors.push(String(e)));
+  try {
+    await p.goto(`${base}/signin`);
+    await p.getByLabel("Project API token").fill(server.info.project.auth_token);
+    await p.getByRole("button", { name: "Sign in" }).first().click();
+    await p.getByText(/Signed in as/).waitFor();
+    await p.goto(`${base}/`);
+    await p.getByRole("link", { name: "Hello Web" }).click();
+    await p.getByRole("link", { name: /Choose: .*Профессиональный/ }).click();
+    const days = "Хранение журналов посещений, дней";
+    await p.getByLabel(days, { exact: true }).waitFor();
+    const t0 = await total(p);
+    await p.getByRole("button", { name: `Increase: ${days}` }).click();
+    await until("one paid step", async () => (await total(p)) === t0 + 100);
+    await p.getByRole("button", { name: "Review and deploy" }).click();
+    await p.getByRole("button", { name: "Deploy" }).click();
+    await p.waitForURL(/\/deployments\/[^/]+$/);
+    const deployment = p.url();
+    const running = async (extra) => until("the deployment running", async () => {
+      await p.goto(deployment);
+      if ((await p.locator("[data-status]").innerText()) !== "running") return false;
+      return extra ? (await p.locator("ol.log").innerText()).includes(extra) : true;
+    }, Number(process.env.DEPLOY_WAIT_MS || 300000));
+    await running();
+    // The wizard opens with the deployment's answers (one paid step), not the defaults (0).
+    await p.getByRole("link", { name: "Change options" }).click();
+    const field = p.getByLabel(days, { exact: true });
+    await field.waitFor();
+    assert.equal(await field.inputValue(), "1", "the current answer, not the default");
+    await accessible(p, "change wizard");
+    const before = await total(p);
+    await p.getByRole("button", { name: `Increase: ${days}` }).click();
+    await until("the change priced", async () => (await total(p)) === before + 100);
+    await p.getByRole("button", { name: "Preview the change" }).click();
+    await p.getByRole("heading", { name: "What the change will do" }).first().waitFor();
+    const row = p.locator("table.changes tbody tr", { hasText: days });
+    assert.match(await row.innerText(), /Changed in place/);
+    const money = async (sel) => Number((await p.locator(sel).innerText()).replace(/[^0-9.]/g, ""));
+    assert.equal(await money("[data-price-after]"), (await money("[data-price-before]")) + 100);
+    await accessible(p, "change preview");
+    await shot(p, "09-change-preview");
+    await p.getByRole("button", { name: "Apply the change" }).click();
+    await p.waitForURL(deployment);
+    await running("update requested");
+    await accessible(p, "deployment page after the change");
+    await shot(p, "10-changed-running");
+    await p.getByRole("button", { name: "Delete" }).click();
+    await until("the changed deployment deleted", async () => {
+      await p.goto(deployment);
+      return (await p.locator("[data-status]").innerText()) === "deleted";
+    }, 300000);
+  } finally {
+    await ctx.close();
+  }
+}
+
 try {
   await check("sign in as the demo project with its API token", async () => {
     await page.goto(`${base}/signin`);
@@ -226,6 +288,8 @@ try {
     }, 300000);
     await signin.close();
   });
+
+  await check("change an option, see the preview (what changes and the new price), apply, see it running again", changeOptionsOfARunningDeployment);
 
   await check("every example wizard renders with no console error", async () => {
     await page.goto(`${base}/`);

@@ -628,8 +628,36 @@ pub(super) async fn preview(
             serde_json::json!({"add": s.add, "change": s.change, "destroy": s.destroy}),
         );
         m.insert("uuid".into(), serde_json::Value::String(row.uuid.clone()));
+        // Which attributes each change touches (names only, never values), so a reader can
+        // tell a resize from a rename.
+        if let Some(serde_json::Value::Array(changes)) = m.get_mut("changes") {
+            for (c, rc) in changes.iter_mut().zip(&planned.plan.changes) {
+                if let serde_json::Value::Object(c) = c {
+                    c.insert(
+                        "attributes".into(),
+                        serde_json::json!(changed_attributes(rc)),
+                    );
+                }
+            }
+        }
     }
     Ok(json)
+}
+
+/// The top-level attributes a planned change sets differently from the prior object.
+fn changed_attributes(c: &vitrina_engine::plan::ResourceChange) -> Vec<String> {
+    let empty = std::collections::BTreeMap::new();
+    let before = c.before.as_map().unwrap_or(&empty);
+    let after = c.after.as_map().unwrap_or(&empty);
+    let mut names: Vec<String> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|k| before.get(*k) != after.get(*k))
+        .cloned()
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// The object's state row as the engine's state store: written only while this run holds the

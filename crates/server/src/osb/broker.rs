@@ -70,6 +70,30 @@ struct CachedCatalog {
 /// period instead of one per request).
 const CATALOG_RECHECK: Duration = Duration::from_millis(250);
 
+/// Where an update moves an instance (see [`Broker::update`]).
+struct UpdateTarget {
+    row: OsbInstanceRow,
+    requested_plan: String,
+    target_revision: String,
+    plan_change: bool,
+    revision_change: bool,
+    parameters: Option<Map<String, Value>>,
+}
+
+/// What an update would do ([`Broker::update_preview`]).
+#[derive(Debug, Clone)]
+pub struct UpdatePreview {
+    pub plan_id: String,
+    pub revision: String,
+    pub target_plan_id: String,
+    pub target_revision: String,
+    /// The answers now and after the update (as OSB shows them).
+    pub current: Answers,
+    pub answers: Answers,
+    /// The deployment the update would ask for.
+    pub spec: DeploySpec,
+}
+
 pub struct Broker<B> {
     pub backend: B,
     store: Store,
@@ -662,6 +686,89 @@ impl<B: OsbBackend> Broker<B> {
         req: UpdateRequest,
     ) -> Result<Reply, OsbError> {
         use axum::http::StatusCode;
+        let UpdateTarget {
+            row,
+            requested_plan,
+            target_revision,
+            plan_change,
+            revision_change,
+            parameters,
+        } = self.update_target(account, instance_id, &req).await?;
+        // An operation in flight: the same update again is answered with its operation.
+        if row.op_state == IN_PROGRESS {
+            let same = row.op_kind == "update"
+                && row.target_plan_id.as_deref() == Some(requested_plan.as_str())
+                && row.target_revision.as_deref() == Some(target_revision.as_str())
+                && row.target_hash.as_deref()
+                    == Some(hash_json(&json!(parameters.clone().map(Value::Object))).as_str());
+            if same && accepts_incomplete {
+                return Ok((StatusCode::ACCEPTED, json!({ "operation": row.op_id })));
+            }
+            return Err(OsbError::concurrency(format!(
+                "another operation on the instance is in progress ({})",
+                row.op_kind
+            )));
+        }
+        if row.state != "ready" {
+            return Err(OsbError::unprocessable(
+                "InstanceNotUsable",
+                format!("the instance cannot be updated: {}", row.op_description),
+            ));
+        }
+        let (current, answers, spec) = self
+            .updated_answers(
+                &row,
+                &requested_plan,
+                &target_revision,
+                parameters.as_ref(),
+                plan_change || revision_change,
+            )
+            .await?;
+        if !plan_change && !revision_change && answers == current {
+            return Ok((StatusCode::OK, json!({})));
+        }
+        if !accepts_incomplete {
+            return Err(OsbError::async_required());
+        }
+        let mut next = row.clone();
+        next.state = "updating".into();
+        next.op_id = new_op("update");
+        next.op_kind = "update".into();
+        next.op_state = IN_PROGRESS.into();
+        next.op_description = format!("update{REQUESTED}");
+        next.target_plan_id = Some(requested_plan.clone());
+        next.target_revision = Some(target_revision.clone());
+        next.target_answers_sealed = Some(self.seal_answers(instance_id, &answers)?);
+        next.target_hash = Some(hash_json(&json!(parameters.map(Value::Object))));
+        if !self.store.osb_instance_save(&next).await? {
+            return Err(OsbError::concurrency(
+                "the instance changed meanwhile; try again",
+            ));
+        }
+        next.generation += 1;
+        if let Err(e) = self.backend.redeploy(&spec).await {
+            let mut back = row.clone();
+            back.generation = next.generation;
+            let _ = self.store.osb_instance_save(&back).await;
+            return Err(e);
+        }
+        tracing::info!(instance = instance_id, account = account.username(), plan = %requested_plan, revision = %target_revision, "osb: updating");
+        let text = if revision_change {
+            format!("moving to revision {target_revision}")
+        } else {
+            "updating".to_owned()
+        };
+        self.confirm(&mut next, &text).await?;
+        Ok((StatusCode::ACCEPTED, json!({ "operation": next.op_id })))
+    }
+
+    /// Which plan and revision an update moves the instance to, checked as OSB requires.
+    async fn update_target(
+        &self,
+        account: &Account,
+        instance_id: &str,
+        req: &UpdateRequest,
+    ) -> Result<UpdateTarget, OsbError> {
         let service_id = required(&req.service_id, "service_id")?;
         let parameters = parameters_of(&req.parameters)?;
         let row = match self.instance(account, instance_id).await? {
@@ -730,41 +837,41 @@ impl<B: OsbBackend> Broker<B> {
                 )));
             }
         }
-        // An operation in flight: the same update again is answered with its operation.
-        if row.op_state == IN_PROGRESS {
-            let same = row.op_kind == "update"
-                && row.target_plan_id.as_deref() == Some(requested_plan.as_str())
-                && row.target_revision.as_deref() == Some(target_revision.as_str())
-                && row.target_hash.as_deref()
-                    == Some(hash_json(&json!(parameters.clone().map(Value::Object))).as_str());
-            if same && accepts_incomplete {
-                return Ok((StatusCode::ACCEPTED, json!({ "operation": row.op_id })));
-            }
-            return Err(OsbError::concurrency(format!(
-                "another operation on the instance is in progress ({})",
-                row.op_kind
-            )));
-        }
-        if row.state != "ready" {
-            return Err(OsbError::unprocessable(
-                "InstanceNotUsable",
-                format!("the instance cannot be updated: {}", row.op_description),
-            ));
-        }
-        let old_forms = self.revision_forms(&service_id, &row.revision).await?;
-        let new_forms = self.revision_forms(&service_id, &target_revision).await?;
+        Ok(UpdateTarget {
+            row,
+            requested_plan,
+            target_revision,
+            plan_change,
+            revision_change,
+            parameters,
+        })
+    }
+
+    /// The answers before and after an update and the deployment it asks for (nothing saved).
+    async fn updated_answers(
+        &self,
+        row: &OsbInstanceRow,
+        requested_plan: &str,
+        target_revision: &str,
+        parameters: Option<&Map<String, Value>>,
+        moving: bool,
+    ) -> Result<(Answers, Answers, DeploySpec), OsbError> {
+        let old_forms = self.revision_forms(&row.service_id, &row.revision).await?;
+        let new_forms = self
+            .revision_forms(&row.service_id, target_revision)
+            .await?;
         let old_plan = Self::plan_entry(&old_forms, &row.plan_id)?;
-        let new_plan = Self::plan_entry(&new_forms, &requested_plan)?;
-        let current = self.open_answers(&row, &row.answers_sealed)?;
+        let new_plan = Self::plan_entry(&new_forms, requested_plan)?;
+        let current = self.open_answers(row, &row.answers_sealed)?;
         let answers = params::for_update(
             &old_plan.form,
             &new_plan.form,
             &current,
-            &parameters.clone().unwrap_or_default(),
+            &parameters.cloned().unwrap_or_default(),
         )
         .map_err(|r| {
             let text = reasons_text(&r);
-            if plan_change || revision_change {
+            if moving {
                 OsbError::unprocessable(
                     "UpgradeRefused",
                     format!("the instance cannot move to this plan or revision: {text}"),
@@ -773,50 +880,67 @@ impl<B: OsbBackend> Broker<B> {
                 OsbError::bad_request(format!("invalid parameters: {text}"))
             }
         })?;
-        if !plan_change && !revision_change && answers == current {
-            return Ok((StatusCode::OK, json!({})));
-        }
-        if !accepts_incomplete {
-            return Err(OsbError::async_required());
-        }
-        let mut next = row.clone();
-        next.state = "updating".into();
-        next.op_id = new_op("update");
-        next.op_kind = "update".into();
-        next.op_state = IN_PROGRESS.into();
-        next.op_description = format!("update{REQUESTED}");
-        next.target_plan_id = Some(requested_plan.clone());
-        next.target_revision = Some(target_revision.clone());
-        next.target_answers_sealed = Some(self.seal_answers(instance_id, &answers)?);
-        next.target_hash = Some(hash_json(&json!(parameters.map(Value::Object))));
-        if !self.store.osb_instance_save(&next).await? {
-            return Err(OsbError::concurrency(
-                "the instance changed meanwhile; try again",
-            ));
-        }
-        next.generation += 1;
         let spec = DeploySpec {
             deployment: row.deployment.clone(),
             config: new_plan.config.clone(),
             manifest: new_plan.manifest.clone(),
             retry: new_plan.retry,
-            vars: answers.into_iter().collect(),
-            project: Self::project_of(&row)?,
+            vars: answers.clone().into_iter().collect(),
+            project: Self::project_of(row)?,
         };
-        if let Err(e) = self.backend.redeploy(&spec).await {
-            let mut back = row.clone();
-            back.generation = next.generation;
-            let _ = self.store.osb_instance_save(&back).await;
-            return Err(e);
+        Ok((current, answers, spec))
+    }
+
+    /// An instance's record brought up to date with its deployment (an update that finished
+    /// moves it to its new plan and revision).
+    pub async fn current_instance(
+        &self,
+        account: &Account,
+        instance_id: &str,
+    ) -> Result<Option<OsbInstanceRow>, OsbError> {
+        self.instance(account, instance_id).await
+    }
+
+    /// What an update would do, checked as [`Self::update`] checks it, without changing
+    /// anything: the answers before and after and the deployment it would ask for (the pages
+    /// preview it with the deployment system's plan).
+    pub async fn update_preview(
+        &self,
+        account: &Account,
+        instance_id: &str,
+        req: &UpdateRequest,
+    ) -> Result<UpdatePreview, OsbError> {
+        let t = self.update_target(account, instance_id, req).await?;
+        if t.row.op_state == IN_PROGRESS {
+            return Err(OsbError::concurrency(format!(
+                "another operation on the instance is in progress ({})",
+                t.row.op_kind
+            )));
         }
-        tracing::info!(instance = instance_id, account = account.username(), plan = %requested_plan, revision = %target_revision, "osb: updating");
-        let text = if revision_change {
-            format!("moving to revision {target_revision}")
-        } else {
-            "updating".to_owned()
-        };
-        self.confirm(&mut next, &text).await?;
-        Ok((StatusCode::ACCEPTED, json!({ "operation": next.op_id })))
+        if t.row.state != "ready" {
+            return Err(OsbError::unprocessable(
+                "InstanceNotUsable",
+                format!("the instance cannot be updated: {}", t.row.op_description),
+            ));
+        }
+        let (current, answers, spec) = self
+            .updated_answers(
+                &t.row,
+                &t.requested_plan,
+                &t.target_revision,
+                t.parameters.as_ref(),
+                t.plan_change || t.revision_change,
+            )
+            .await?;
+        Ok(UpdatePreview {
+            plan_id: t.row.plan_id.clone(),
+            revision: t.row.revision.clone(),
+            target_plan_id: t.requested_plan,
+            target_revision: t.target_revision,
+            current,
+            answers,
+            spec,
+        })
     }
 
     /// `DELETE /v2/service_instances/:id`.

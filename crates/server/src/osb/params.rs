@@ -38,7 +38,7 @@ fn steps_of(field: &Field) -> Option<vitrina_forms::Steps> {
 }
 
 /// An OSB value as the form's value (steps for user-step options).
-fn form_value(field: &Field, v: &Value) -> Result<vitrina_forms::Value, String> {
+pub(crate) fn form_value(field: &Field, v: &Value) -> Result<vitrina_forms::Value, String> {
     use vitrina_forms::Value as F;
     if field.is_integer() {
         let n = v

@@ -51,7 +51,7 @@ impl ServerBackend {
     }
 
     /// The manifest folder as hoe takes it: plain file names, and `settings.yaml` for `retry`.
-    fn files(spec: &DeploySpec) -> BTreeMap<String, String> {
+    pub(crate) fn files(spec: &DeploySpec) -> BTreeMap<String, String> {
         let mut files: BTreeMap<String, String> = spec
             .manifest
             .iter()

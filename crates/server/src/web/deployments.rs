@@ -24,7 +24,7 @@ const WEB_ACCOUNT: &str = "vitrina-web";
 impl Web {
     /// The internal broker account (made at first use; its password is never shown or kept:
     /// each server start sets a new one and signs in with it).
-    async fn account(&self) -> Option<BrokerCtx> {
+    pub(super) async fn account(&self) -> Option<BrokerCtx> {
         let backend = self.backend.as_ref()?;
         backend
             .account
@@ -40,7 +40,7 @@ impl Web {
             .cloned()
     }
 
-    fn sign_in_first(&self, v: &Visitor, next: &str) -> Response {
+    pub(super) fn sign_in_first(&self, v: &Visitor, next: &str) -> Response {
         let _ = v;
         Redirect::to(&format!("/signin?next={}", urlencode(next))).into_response()
     }
@@ -341,10 +341,14 @@ async fn show(web: &Web, v: &Visitor, id: &str, reveal: bool) -> Response {
     let Some(w) = watched(web, &project, &row, reveal).await else {
         return web.not_found(v);
     };
+    let change = super::change::offer(web, &project, id).await;
     web.page(
         v,
         "deployment.html",
-        minijinja::context! { d => minijinja::Value::from(minijinja::value::Serde(&w)) },
+        minijinja::context! {
+            d => minijinja::Value::from(minijinja::value::Serde(&w)),
+            change => minijinja::Value::from(minijinja::value::Serde(&change)),
+        },
     )
 }
 

@@ -185,6 +185,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
 pub fn t(lang: Lang, key: &str) -> &str {
     MESSAGES
         .iter()
+        .chain(super::change::MESSAGES)
         .find(|(k, _, _)| *k == key)
         .map_or(key, |(_, en, ru)| match lang {
             Lang::En => en,

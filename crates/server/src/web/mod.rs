@@ -5,6 +5,7 @@
 //! errors, the groups that show) computed by the `forms` and `pricing` rooms. The small script
 //! in `web/static/vitrina.js` only sends and applies those answers: no rule lives in JavaScript.
 
+pub mod change;
 pub mod choices;
 pub mod deployments;
 pub mod i18n;
@@ -97,7 +98,7 @@ impl Web {
         cloud: Option<vitrina_openstack::Client>,
     ) -> Arc<Web> {
         let mut env = minijinja::Environment::new();
-        for (name, src) in TEMPLATES {
+        for (name, src) in TEMPLATES.into_iter().chain(change::TEMPLATES) {
             // The templates are part of the binary and tested: a broken one is a build bug.
             if let Err(e) = env.add_template(name, src) {
                 tracing::error!(template = name, error = %e, "a page template does not parse");
@@ -242,6 +243,11 @@ pub fn routes(web: Arc<Web>) -> Router {
         .route("/deployments/{id}", get(deployments::page))
         .route("/deployments/{id}/reveal", post(deployments::reveal))
         .route("/deployments/{id}/delete", post(deployments::delete))
+        .route("/deployments/{id}/change", get(change::page))
+        .route("/deployments/{id}/change/evaluate", post(change::evaluate))
+        .route("/deployments/{id}/change/preview", post(change::preview))
+        .route("/deployments/{id}/change/apply", post(change::apply))
+        .route("/deployments/{id}/upgrade", get(change::upgrade))
         .route("/signin", get(signin_page).post(signin))
         .route("/signout", post(signout))
         .route("/lang/{code}", get(set_lang))
