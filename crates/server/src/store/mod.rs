@@ -13,6 +13,7 @@ pub mod osb;
 pub mod products;
 pub mod sdf;
 pub mod tenants;
+pub mod vendor_console;
 pub mod web;
 pub mod web_deployments;
 

@@ -129,6 +129,22 @@ pub(super) async fn deploy(
         *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
         return r;
     }
+    // Deploying is refused while the project's quotas fall short (the review page says why).
+    let quota = web.quota_check(&v, offer, &answers).await;
+    if quota.blocks() {
+        let mut r = web.page(
+            &v,
+            "review.html",
+            minijinja::context! {
+                service => minijinja::Value::from(minijinja::value::Serde(view::card(&s, &web.tariffs, v.lang))),
+                w => minijinja::Value::from(minijinja::value::Serde(&w)),
+                posted => minijinja::Value::from(minijinja::value::Serde(&form)),
+                quota => minijinja::Value::from(minijinja::value::Serde(&quota)),
+            },
+        );
+        *r.status_mut() = StatusCode::CONFLICT;
+        return r;
+    }
     // The broker takes values (a user-step option's `base + n × size`), as OSB platforms send.
     let ev = offer.form.evaluate(&answers, Action::Create);
     let mut parameters = Map::new();

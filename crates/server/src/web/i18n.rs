@@ -186,6 +186,8 @@ pub fn t(lang: Lang, key: &str) -> &str {
     MESSAGES
         .iter()
         .chain(super::change::MESSAGES)
+        .chain(super::vendor::MESSAGES)
+        .chain(super::quota::MESSAGES)
         .find(|(k, _, _)| *k == key)
         .map_or(key, |(_, en, ru)| match lang {
             Lang::En => en,
@@ -207,7 +209,12 @@ mod tests {
         assert_eq!(Lang::choose(None, Some("de-DE,en;q=0.5")), Lang::En);
         assert_eq!(Lang::choose(None, None), Lang::En);
         assert_eq!(t(Lang::Ru, "deploy"), "Развернуть");
-        let keys: std::collections::BTreeSet<_> = MESSAGES.iter().map(|m| m.0).collect();
-        assert_eq!(keys.len(), MESSAGES.len(), "duplicate message keys");
+        let all: Vec<_> = MESSAGES
+            .iter()
+            .chain(super::super::vendor::MESSAGES)
+            .chain(super::super::quota::MESSAGES)
+            .collect();
+        let keys: std::collections::BTreeSet<_> = all.iter().map(|m| m.0).collect();
+        assert_eq!(keys.len(), all.len(), "duplicate message keys");
     }
 }

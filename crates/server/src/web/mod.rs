@@ -10,8 +10,10 @@ pub mod choices;
 pub mod deployments;
 pub mod i18n;
 pub mod markdown;
+pub mod quota;
 pub mod session;
 pub mod shelf;
+pub mod vendor;
 mod view;
 
 use std::collections::BTreeMap;
@@ -98,7 +100,13 @@ impl Web {
         cloud: Option<vitrina_openstack::Client>,
     ) -> Arc<Web> {
         let mut env = minijinja::Environment::new();
-        for (name, src) in TEMPLATES.into_iter().chain(change::TEMPLATES) {
+        for (name, src) in TEMPLATES
+            .iter()
+            .chain(change::TEMPLATES.iter())
+            .chain(vendor::TEMPLATES)
+            .chain(quota::TEMPLATES)
+            .copied()
+        {
             // The templates are part of the binary and tested: a broken one is a build bug.
             if let Err(e) = env.add_template(name, src) {
                 tracing::error!(template = name, error = %e, "a page template does not parse");
@@ -248,6 +256,15 @@ pub fn routes(web: Arc<Web>) -> Router {
         .route("/deployments/{id}/change/preview", post(change::preview))
         .route("/deployments/{id}/change/apply", post(change::apply))
         .route("/deployments/{id}/upgrade", get(change::upgrade))
+        .route("/vendor", get(vendor::console))
+        .route(
+            "/vendor/upload",
+            post(vendor::upload).layer(axum::extract::DefaultBodyLimit::max(
+                crate::products_http::UPLOAD_BODY_LIMIT,
+            )),
+        )
+        .route("/vendor/publish", post(vendor::publish))
+        .route("/vendor/archive", post(vendor::archive))
         .route("/signin", get(signin_page).post(signin))
         .route("/signout", post(signout))
         .route("/lang/{code}", get(set_lang))
@@ -407,6 +424,7 @@ async fn evaluate(
     Path((id, plan)): Path<(String, String)>,
     Form(form): Form<Posted>,
 ) -> Response {
+    let started = std::time::Instant::now();
     let v = web.visitor(&headers).await;
     if !v.csrf_ok(posted(&form, "_csrf")) {
         return StatusCode::FORBIDDEN.into_response();
@@ -440,13 +458,19 @@ async fn evaluate(
             })
         })
         .unwrap_or_default();
-    Json(serde_json::json!({
+    let mut r = Json(serde_json::json!({
         "panel": panel,
         "errors": w.errors,
         "hidden_groups": w.hidden_groups,
         "captions": w.captions,
     }))
-    .into_response()
+    .into_response();
+    // The server's own time for the update (read by the wizard benchmark and browsers' tools).
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(h) = HeaderValue::from_str(&format!("app;dur={ms:.3}")) {
+        r.headers_mut().insert("server-timing", h);
+    }
+    r
 }
 
 async fn review(
@@ -477,7 +501,13 @@ async fn review(
         v.lang,
         true,
     );
-    let ok = w.errors.is_empty();
+    // `_edit`: back from the confirmation page to the wizard, with the answers kept.
+    let ok = w.errors.is_empty() && posted(&form, "_edit").is_none();
+    let quota = if ok {
+        web.quota_check(&v, offer, &answers).await
+    } else {
+        quota::QuotaCheck::default()
+    };
     let mut r = web.page(
         &v,
         if ok { "review.html" } else { "wizard.html" },
@@ -485,9 +515,10 @@ async fn review(
             service => minijinja::Value::from(minijinja::value::Serde(view::card(&s, &web.tariffs, v.lang))),
             w => minijinja::Value::from(minijinja::value::Serde(&w)),
             posted => minijinja::Value::from(minijinja::value::Serde(&form)),
+            quota => minijinja::Value::from(minijinja::value::Serde(&quota)),
         },
     );
-    if !ok {
+    if !w.errors.is_empty() {
         *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     }
     r
@@ -636,7 +667,12 @@ mod tests {
     #[test]
     fn templates_parse() {
         let mut env = minijinja::Environment::new();
-        for (name, src) in TEMPLATES {
+        for (name, src) in TEMPLATES
+            .iter()
+            .chain(vendor::TEMPLATES)
+            .chain(quota::TEMPLATES)
+            .copied()
+        {
             env.add_template(name, src)
                 .unwrap_or_else(|e| panic!("{name}: {e:#}"));
         }

@@ -117,6 +117,11 @@ impl Shelf {
         }
     }
 
+    /// The product store the shelf reads (the vendor console uploads and publishes through it).
+    pub fn products(&self) -> &Arc<Products> {
+        &self.products
+    }
+
     async fn entry(&self, rev: &Revision) -> Option<Listed> {
         let key = (rev.service_id.clone(), rev.revision.clone());
         let cached = self.read.read().ok().and_then(|m| m.get(&key).cloned());
