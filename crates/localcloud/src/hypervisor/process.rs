@@ -274,10 +274,9 @@ impl ProcessHypervisor {
                 format!("`{tool}` is missing (install the Debian package {package})"),
             )
         };
+        let mut netns: Option<String> = None;
         let mut cmd = match (&spec.netns, fstab) {
             (Some(ns), Some(fstab)) => {
-                let ip =
-                    crate::dataplane::find_tool("ip").ok_or_else(|| missing("ip", "iproute2"))?;
                 for (tool, package) in rootfs::TOOLS {
                     if crate::dataplane::find_tool(tool).is_none() {
                         return Err(missing(tool, package));
@@ -287,12 +286,12 @@ impl ProcessHypervisor {
                     .ok_or_else(|| missing("unshare", "util-linux"))?;
                 let inst = fs_err::canonicalize(dir)?;
                 // The machine's root makes the VM's mounts in new mount and PID namespaces inside
-                // the server's network namespace, then becomes the VM's root in its own user, UTS
-                // and IPC namespaces (see `rootfs`). The tree dies with its leader.
-                let mut c = tokio::process::Command::new(ip);
-                c.args(["netns", "exec", ns])
-                    .arg(unshare)
-                    .args(["--mount", "--pid", "--fork", "--kill-child", "--"])
+                // the server's network namespace (entered by the spawning thread, see below),
+                // then becomes the VM's root in its own user, UTS and IPC namespaces (see
+                // `rootfs`). The tree dies with its leader.
+                netns = Some(ns.clone());
+                let mut c = tokio::process::Command::new(unshare);
+                c.args(["--mount", "--pid", "--fork", "--kill-child", "--"])
                     .args(["/bin/sh", "-c", rootfs::SETUP, "localcloud-vm"])
                     .arg(&inst)
                     .arg(rootfs::id_base(&spec.id).to_string())
@@ -330,7 +329,34 @@ impl ProcessHypervisor {
                 spec.ipv4.first().map(String::as_str).unwrap_or(""),
             )
             .kill_on_drop(false);
-        let mut child = cmd.spawn()?;
+        let mut child = match netns {
+            // Spawned from a thread that entered the server's network namespace: the child is
+            // born in it (no `ip netns exec` process in between).
+            Some(ns) => {
+                let path = Path::new("/run/netns").join(&ns);
+                let rt = tokio::runtime::Handle::try_current().map_err(std::io::Error::other)?;
+                std::thread::scope(|scope| {
+                    scope
+                        .spawn(|| -> std::io::Result<tokio::process::Child> {
+                            let _rt = rt.enter();
+                            let f = fs_err::File::open(&path)?;
+                            nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET).map_err(
+                                |e| {
+                                    std::io::Error::other(format!(
+                                        "cannot enter the network namespace {ns}: {e}"
+                                    ))
+                                },
+                            )?;
+                            cmd.spawn()
+                        })
+                        .join()
+                        .unwrap_or_else(|_| {
+                            Err(std::io::Error::other("the spawning thread panicked"))
+                        })
+                })?
+            }
+            None => cmd.spawn()?,
+        };
         let pid = child.id().and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
         fs_err::write(
             rootfs::safe_path(dir, "var/lib/cloud/pid")?,
