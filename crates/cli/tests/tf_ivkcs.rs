@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 const EXAMPLE: &str = include_str!("../../../examples/tf/localcloud-agent/main.tf");
 const KV_CLUSTER: &str =
     include_str!("../../../examples/packages/kv_cluster/plans/standard/deployment/deploy.tf");
+const KAFKA: &str = include_str!("../../../examples/tf/kafka-localcloud/main.tf");
 const HELLO_WEB: &str =
     include_str!("../../../examples/packages/hello_web/plans/free/deployment/deploy.tf");
 
@@ -835,5 +836,166 @@ resource "ivkcs_agent_exec" "after" {
         "the step after the reboot did not run"
     );
     must(&env, &["tf", "destroy", tf_s, "--auto-approve"]);
+    drop(serve);
+}
+
+/// A free TCP port on 127.0.0.1 (closed again; the nodes bind it at their own addresses).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// One line from a TCP service.
+fn read_line(addr: &str) -> String {
+    use std::io::BufRead as _;
+    let s = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut line = String::new();
+    let _ = std::io::BufReader::new(s).read_line(&mut line);
+    line
+}
+
+/// The seed's Kafka manifest adapted to localcloud (`examples/tf/kafka-localcloud`): three nodes
+/// from `ivkcs_agent_init`, every step `ok` on every node, the first step's structured result (the
+/// cluster's CA) reached the second step on every node, the checks turned healthy, the outputs
+/// list the node addresses, and every node listens on the same two ports at its own address.
+#[test]
+fn kafka_from_the_seed_deploys_on_localcloud() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (serve, env) = serve(&data);
+    let third = std::process::id() % 200 + 22;
+    let tf = dir.path().join("kafka");
+    std::fs::create_dir_all(&tf).expect("tf dir");
+    std::fs::write(tf.join("main.tf"), KAFKA).expect("main.tf");
+    let (kafka_port, zk_port) = (free_port(), free_port());
+    let vars: Vec<String> = [
+        format!("subnet_cidr=127.79.{third}.0/24"),
+        format!("kafka_port={kafka_port}"),
+        format!("zookeeper_port={zk_port}"),
+        "volume_size=1".to_owned(),
+        // localcloud's flavors are VK's names; the seed's 2 vCPU / 2 GB has none.
+        "flavor_vcpus=2".to_owned(),
+        "flavor_ram=4096".to_owned(),
+    ]
+    .into_iter()
+    .flat_map(|v| ["--var".to_owned(), v])
+    .collect();
+    let tf_s = tf.to_str().expect("utf-8");
+    let with = |cmd: &[&str]| -> Vec<String> {
+        cmd.iter()
+            .map(|s| s.to_string())
+            .chain(vars.iter().cloned())
+            .collect()
+    };
+    let app_servers = AppServers(data.clone());
+    let started = Instant::now();
+    let apply = with(&["tf", "apply", tf_s, "--auto-approve", "--parallelism", "10"]);
+    let out = vitrina(&env, &apply.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        out.status.success(),
+        "apply failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("kafka (3 nodes) apply to healthy: {:?}", started.elapsed());
+    let outputs: serde_json::Value =
+        serde_json::from_str(&must(&env, &["tf", "output", tf_s, "--json"])).expect("outputs");
+    let addresses: Vec<String> = outputs["address"]["value"]
+        .as_array()
+        .expect("address")
+        .iter()
+        .filter_map(|a| a.as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(addresses.len(), 3, "{outputs}");
+    let ca = outputs["ca_sha256"]["value"]
+        .as_str()
+        .expect("ca_sha256")
+        .to_owned();
+    assert_eq!(ca.len(), 95, "a SHA-256 fingerprint: {ca}");
+    // Each node answers on both ports at its own address, with the CA node 0 made.
+    let mut nodes = Vec::new();
+    for a in &addresses {
+        for port in [kafka_port, zk_port] {
+            let line = read_line(&format!("{a}:{port}"));
+            let info: serde_json::Value =
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("{a}:{port}: {e}: {line:?}"));
+            assert_eq!(info["ca_sha256"].as_str(), Some(ca.as_str()), "{a}: {info}");
+            assert_eq!(info["port"].as_u64(), Some(u64::from(port)), "{info}");
+            let brokers: Vec<&str> = info["brokers"]
+                .as_array()
+                .expect("brokers")
+                .iter()
+                .filter_map(|b| b.as_str())
+                .collect();
+            assert_eq!(
+                brokers,
+                addresses.iter().map(String::as_str).collect::<Vec<_>>()
+            );
+            nodes.push(info["node"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    nodes.sort();
+    nodes.dedup();
+    assert_eq!(nodes.len(), 3, "three distinct nodes: {nodes:?}");
+    // Every step `ok` on every node, as the config service has it.
+    let service = env
+        .iter()
+        .find(|(k, _)| k == "VITRINA_CONFIG_SERVICE")
+        .map(|(_, v)| v.clone())
+        .expect("VITRINA_CONFIG_SERVICE");
+    let token = env
+        .iter()
+        .find(|(k, _)| k == "VITRINA_CONFIG_TOKEN")
+        .map(|(_, v)| v.clone())
+        .expect("VITRINA_CONFIG_TOKEN");
+    let uuid = outputs["instance_uuid"]["value"]
+        .as_str()
+        .expect("uuid")
+        .to_owned();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for (group, hosts) in [("init%20ssl", 1), ("sync%20kafka", 3)] {
+        let r: serde_json::Value = rt.block_on(async {
+            reqwest::Client::new()
+                .get(format!(
+                    "{service}/config/v1/deployments/{uuid}/groups/{group}/results"
+                ))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .expect("results")
+                .json()
+                .await
+                .expect("json")
+        });
+        let hs = r["hosts"].as_array().expect("hosts");
+        assert_eq!(hs.len(), hosts, "{r}");
+        for h in hs {
+            assert_eq!(h["status"], "ok", "{r}");
+            assert!(
+                h["steps"]
+                    .as_array()
+                    .is_some_and(|s| !s.is_empty() && s.iter().all(|s| s["status"] == "ok")),
+                "{r}"
+            );
+        }
+    }
+    app_servers.stop();
+    let destroy = with(&["tf", "destroy", tf_s, "--auto-approve"]);
+    let out = vitrina(
+        &env,
+        &destroy.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert!(
+        out.status.success(),
+        "destroy failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     drop(serve);
 }
