@@ -149,7 +149,12 @@ async function changeOptionsOfARunningDeployment() {
       if ((await p.locator("[data-status]").innerText()) !== "running") return false;
       return extra ? (await p.locator("ol.log").innerText()).includes(extra) : true;
     }, Number(process.env.DEPLOY_WAIT_MS || 300000));
-    await running();
+    try {
+      await running();
+    } catch (e) {
+      await shot(p, "09-change-stuck");
+      throw new Error(`${e.message}; the page says:\n${await p.locator("main").innerText()}`);
+    }
     // The wizard opens with the deployment's answers (one paid step), not the defaults (0).
     await p.getByRole("link", { name: "Change options" }).click();
     const field = p.getByLabel(days, { exact: true });
