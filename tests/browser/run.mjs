@@ -13,6 +13,7 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
+import { vendorSteps } from "./vendor.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..", "..");
@@ -322,6 +323,7 @@ try {
     await shot(p, "06-phone-dark");
     await phone.close();
   });
+  await vendorSteps({ check, accessible, shot, until, browser, base, server, root });
 } finally {
   await browser.close();
   await server.stop();
