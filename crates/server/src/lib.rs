@@ -19,6 +19,7 @@ pub mod osb;
 pub mod products;
 pub mod products_http;
 pub mod sdf;
+pub mod sdf_deploy;
 pub mod services;
 pub mod store;
 pub mod tenants;
@@ -278,6 +279,15 @@ impl Server {
             },
         );
         router = router.merge(hoe::http::routes(hoe.clone()));
+        router = router.merge(sdf_deploy::routes(sdf_deploy::SdfDeployState {
+            hoe: hoe.clone(),
+            sdf: sdf::SdfState {
+                service: service.clone(),
+                catalog: cfg.sdf_catalog.clone(),
+                base_url: base.clone(),
+            },
+            catalog: cfg.sdf_catalog.clone(),
+        }));
         let osb = osb::Broker::new(
             osb::server_backend::ServerBackend {
                 tenants: tenants.clone(),

@@ -29,6 +29,10 @@ pub fn areas() -> Vec<Area> {
             paths: crate::osb::openapi::paths(),
             schemas: crate::osb::openapi::schemas(),
         },
+        Area {
+            paths: crate::sdf_deploy::openapi_paths(),
+            schemas: crate::sdf_deploy::openapi_schemas(),
+        },
         // The deployment system (hoe) and the OSB broker add their areas here.
     ]
 }

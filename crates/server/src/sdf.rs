@@ -288,52 +288,113 @@ async fn create_vm(
     Json(body): Json<CreateVm>,
 ) -> Answer<Response> {
     engine(&state, &headers).await?;
-    check_vm(&body.vm)?;
-    let store = &state.service.store;
-    let vm_secret = new_token("vkv_");
-    let owner_secret = new_token("vko_");
-    let name = uuid::Uuid::new_v4().to_string();
-    let created = store
-        .sdf_kv_create(
-            &body.vm,
-            &name,
-            &token_hash(&vm_secret),
-            &token_hash(&owner_secret),
-        )
-        .await?;
-    if !created {
-        store
-            .sdf_kv_rotate(
-                &body.vm,
-                &token_hash(&vm_secret),
-                &token_hash(&owner_secret),
-            )
-            .await?;
-    }
-    let row = store
-        .sdf_kv_store(&body.vm)
-        .await?
-        .ok_or_else(|| ServerError::internal("KV store vanished"))?;
-    let endpoint = format!("{}/sdf/v1/kv/", state.public_url());
-    let answer = CreatedVm {
-        vm: body.vm,
-        kvs: KvCredentials {
-            endpoint: endpoint.clone(),
-            name: row.name.clone(),
-            secret: vm_secret,
-        },
-        owner: KvCredentials {
-            endpoint,
-            name: row.name,
-            secret: owner_secret,
-        },
-    };
+    let (answer, created) = state.open_store(&body.vm).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
     Ok((status, Json(answer)).into_response())
+}
+
+impl SdfState {
+    /// Creates the VM's store (`true`), or gives the existing one new credentials (`false`).
+    pub(crate) async fn open_store(&self, vm: &str) -> Answer<(CreatedVm, bool)> {
+        check_vm(vm)?;
+        let store = &self.service.store;
+        let vm_secret = new_token("vkv_");
+        let owner_secret = new_token("vko_");
+        let name = uuid::Uuid::new_v4().to_string();
+        let created = store
+            .sdf_kv_create(
+                vm,
+                &name,
+                &token_hash(&vm_secret),
+                &token_hash(&owner_secret),
+            )
+            .await?;
+        if !created {
+            store
+                .sdf_kv_rotate(vm, &token_hash(&vm_secret), &token_hash(&owner_secret))
+                .await?;
+        }
+        let row = store
+            .sdf_kv_store(vm)
+            .await?
+            .ok_or_else(|| ServerError::internal("KV store vanished"))?;
+        let endpoint = format!("{}/sdf/v1/kv/", self.public_url());
+        let answer = CreatedVm {
+            vm: vm.to_owned(),
+            kvs: KvCredentials {
+                endpoint: endpoint.clone(),
+                name: row.name.clone(),
+                secret: vm_secret,
+            },
+            owner: KvCredentials {
+                endpoint,
+                name: row.name,
+                secret: owner_secret,
+            },
+        };
+        Ok((answer, created))
+    }
+
+    /// Writes a configuration into the VM's store, flattened to `a.b.c` keys.
+    pub(crate) async fn write_config(&self, vm: &str, value: &serde_json::Value) -> Answer<()> {
+        vm_store(self, vm).await?;
+        if !value.is_object() {
+            return Err(ServerError::Invalid("the configuration is a JSON object".into()).into());
+        }
+        write_pairs(self, vm, flatten(value)).await
+    }
+
+    /// One key of the VM's store.
+    pub(crate) async fn read_key(&self, vm: &str, key: &str) -> Answer<Option<serde_json::Value>> {
+        match self.service.store.sdf_kv_get(vm, key).await? {
+            Some(sealed) => Ok(Some(open_value(self, vm, key, &sealed)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A new one-time token for the VM's store (the VM's old secret stops working).
+    pub(crate) async fn issue_ota(&self, vm: &str, ttl: i64) -> Answer<OtaToken> {
+        let row = vm_store(self, vm).await?;
+        if !(1..=MAX_OTA_TTL_SECS).contains(&ttl) {
+            return Err(
+                ServerError::Invalid(format!("`ttl_seconds` is 1 to {MAX_OTA_TTL_SECS}")).into(),
+            );
+        }
+        // The VM's secret exists only inside the token: a new one replaces the old.
+        let store = &self.service.store;
+        let vm_secret = new_token("vkv_");
+        store
+            .sdf_kv_set_vm_secret(vm, &token_hash(&vm_secret))
+            .await?;
+        let token = new_token("vot_");
+        let creds = KvCredentials {
+            endpoint: format!("{}/sdf/v1/kv/", self.public_url()),
+            name: row.name,
+            secret: vm_secret,
+        };
+        let sealed = self
+            .service
+            .sealer
+            .seal_json(&format!("sdf-ota/{vm}"), &creds)?;
+        let expires_at = now_ms().saturating_add(ttl.saturating_mul(1000));
+        store
+            .sdf_ota_create(&token_hash(&token), vm, &sealed, expires_at)
+            .await?;
+        Ok(OtaToken {
+            endpoint: format!("{}/sdf/v1/ota/redeem", self.public_url()),
+            token,
+            expires_at,
+        })
+    }
+
+    /// Removes the VM's store, tokens and logs (`false` when there was none).
+    pub(crate) async fn remove(&self, vm: &str) -> Answer<bool> {
+        Ok(self.service.store.sdf_vm_delete(vm).await?)
+    }
 }
 
 async fn delete_vm(
@@ -379,11 +440,7 @@ async fn put_config(
     Json(value): Json<serde_json::Value>,
 ) -> Answer<StatusCode> {
     engine(&state, &headers).await?;
-    vm_store(&state, &vm).await?;
-    if !value.is_object() {
-        return Err(ServerError::Invalid("the configuration is a JSON object".into()).into());
-    }
-    write_pairs(&state, &vm, flatten(&value)).await?;
+    state.write_config(&vm, &value).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -408,44 +465,11 @@ async fn create_ota(
     body: Option<Json<CreateOta>>,
 ) -> Answer<Response> {
     engine(&state, &headers).await?;
-    let row = vm_store(&state, &vm).await?;
     let ttl = body
         .and_then(|Json(b)| b.ttl_seconds)
         .unwrap_or(DEFAULT_OTA_TTL_SECS);
-    if !(1..=MAX_OTA_TTL_SECS).contains(&ttl) {
-        return Err(
-            ServerError::Invalid(format!("`ttl_seconds` is 1 to {MAX_OTA_TTL_SECS}")).into(),
-        );
-    }
-    // The VM's secret exists only inside the token: a new one replaces the old.
-    let store = &state.service.store;
-    let vm_secret = new_token("vkv_");
-    store
-        .sdf_kv_set_vm_secret(&vm, &token_hash(&vm_secret))
-        .await?;
-    let token = new_token("vot_");
-    let creds = KvCredentials {
-        endpoint: format!("{}/sdf/v1/kv/", state.public_url()),
-        name: row.name,
-        secret: vm_secret,
-    };
-    let sealed = state
-        .service
-        .sealer
-        .seal_json(&format!("sdf-ota/{vm}"), &creds)?;
-    let expires_at = now_ms().saturating_add(ttl.saturating_mul(1000));
-    store
-        .sdf_ota_create(&token_hash(&token), &vm, &sealed, expires_at)
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(OtaToken {
-            endpoint: format!("{}/sdf/v1/ota/redeem", state.public_url()),
-            token,
-            expires_at,
-        }),
-    )
-        .into_response())
+    let token = state.issue_ota(&vm, ttl).await?;
+    Ok((StatusCode::CREATED, Json(token)).into_response())
 }
 
 #[derive(Deserialize)]
