@@ -558,6 +558,7 @@ pub fn cloud_config(info: &serde_json::Value) -> Answer<String> {
         m.insert(ys("content"), ys(content));
         Yaml::Mapping(m)
     };
+    // No `setsid`: the reader stays in the VM's process group and stops with the VM.
     let start = format!(
         "nohup python3 \"${{VITRINA_ROOT:-}}{READER_PATH}\" >> \"${{VITRINA_ROOT:-}}/var/log/vitrina-sdf.log\" 2>&1 < /dev/null &"
     );
