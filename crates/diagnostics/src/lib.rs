@@ -383,6 +383,11 @@ impl SourceMap {
         self.files.insert(file.into(), (text, index));
     }
 
+    /// Takes every file of `other` (a file of the same name is replaced).
+    pub fn merge(&mut self, other: SourceMap) {
+        self.files.extend(other.files);
+    }
+
     pub fn text(&self, file: &str) -> Option<&str> {
         self.files.get(file).map(|(t, _)| t.as_str())
     }

@@ -22,6 +22,7 @@ pub mod products;
 pub mod products_http;
 pub mod script_tokens;
 pub mod sdf;
+pub mod sdf_deploy;
 pub mod services;
 pub mod store;
 pub mod tenants;
@@ -293,6 +294,15 @@ impl Server {
             },
         );
         router = router.merge(hoe::http::routes(hoe.clone()));
+        router = router.merge(sdf_deploy::routes(sdf_deploy::SdfDeployState {
+            hoe: hoe.clone(),
+            sdf: sdf::SdfState {
+                service: service.clone(),
+                catalog: cfg.sdf_catalog.clone(),
+                base_url: base.clone(),
+            },
+            catalog: cfg.sdf_catalog.clone(),
+        }));
         let osb = osb::Broker::new(
             osb::server_backend::ServerBackend {
                 tenants: tenants.clone(),

@@ -33,6 +33,14 @@ pub fn areas() -> Vec<Area> {
             paths: crate::hoe::openapi::paths(),
             schemas: crate::hoe::openapi::schemas(),
         },
+        Area {
+            paths: crate::sdf::openapi_paths(),
+            schemas: json!({}),
+        },
+        Area {
+            paths: crate::sdf_deploy::openapi_paths(),
+            schemas: crate::sdf_deploy::openapi_schemas(),
+        },
     ]
 }
 
@@ -75,6 +83,7 @@ pub fn document() -> Value {
                 "brokerBasic": {"type": "http", "scheme": "basic", "description": "a broker account bound to the public or test namespace"},
                 "engineToken": {"type": "http", "scheme": "bearer", "description": "the engine's token (`DATA/config-token`)"},
                 "agentToken": {"type": "http", "scheme": "bearer", "description": "an agent's token, bound to one deployment and host"},
+                "kvBearer": {"type": "http", "scheme": "bearer", "description": "a VM-SDF KV credential: the VM's own (read and write) or its owner's (read)"},
                 "monitoringBasic": {"type": "http", "scheme": "basic", "description": "a deployment's monitoring user (or InfluxDB's `u`/`p` query parameters)"}
             }
         }

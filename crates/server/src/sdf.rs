@@ -22,6 +22,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -61,6 +62,48 @@ impl SdfState {
             .agent_url()
             .unwrap_or_else(|| self.base_url.clone())
     }
+}
+
+/// The VM-SDF services' paths for the OpenAPI document (the table at the top of this file).
+pub fn openapi_paths() -> serde_json::Value {
+    use serde_json::json;
+    let err = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    let body = |schema: serde_json::Value| json!({"required": true, "content": {"application/json": {"schema": schema}}});
+    let creds = json!({"type": "object", "properties": {"endpoint": {"type": "string"}, "name": {"type": "string"}, "secret": {"type": "string"}}});
+    let engine = json!([{"engineToken": []}]);
+    let kv = json!([{"kvBearer": []}]);
+    json!({
+        "/sdf/v1/catalog": {"get": {"operationId": "sdf_catalog", "tags": ["vm-sdf"],
+            "summary": "The VM-SDF catalog document (`vitrina sdf build`), served with `Cache-Control: no-store`",
+            "responses": {"200": {"description": "the catalog", "content": {"application/yaml": {"schema": {"type": "string"}}}}, "404": err("no catalog configured")}}},
+        "/sdf/v1/vms": {"post": {"operationId": "sdf_vm_create", "tags": ["vm-sdf"], "summary": "Create a VM's private KV store (or give it new credentials)",
+            "security": engine, "requestBody": body(json!({"type": "object", "required": ["vm"], "properties": {"vm": {"type": "string"}}})),
+            "responses": {"201": {"description": "created: the VM's and the owner's credentials"}, "200": {"description": "existed: new credentials"}, "401": err("not the engine")}}},
+        "/sdf/v1/vms/{vm}": {"delete": {"operationId": "sdf_vm_delete", "tags": ["vm-sdf"], "summary": "Delete a VM's store, tokens and logs",
+            "security": engine, "responses": {"204": {"description": "deleted"}, "401": err("not the engine"), "404": err("no such VM")}}},
+        "/sdf/v1/vms/{vm}/config": {"put": {"operationId": "sdf_vm_config", "tags": ["vm-sdf"], "summary": "Write a JSON value into the VM's store, flattened to `a.b.c` keys",
+            "security": engine, "requestBody": body(json!({})), "responses": {"204": {"description": "written"}, "400": err("too large or not JSON"), "401": err("not the engine"), "404": err("no such VM")}}},
+        "/sdf/v1/vms/{vm}/ota": {"post": {"operationId": "sdf_vm_ota", "tags": ["vm-sdf"], "summary": "A one-time token that unlocks the VM's store once",
+            "security": engine, "requestBody": body(json!({"type": "object", "properties": {"ttl_seconds": {"type": "integer", "minimum": 1, "maximum": MAX_OTA_TTL_SECS}}})),
+            "responses": {"201": {"description": "the token", "content": {"application/json": {"schema": {"type": "object", "properties": {"endpoint": {"type": "string"}, "token": {"type": "string"}, "expires_at": {"type": "integer"}}}}}}, "401": err("not the engine"), "404": err("no such VM")}}},
+        "/sdf/v1/ota/redeem": {"post": {"operationId": "sdf_ota_redeem", "tags": ["vm-sdf"], "summary": "Redeem a one-time token for the store's credentials (once; a replay is refused and logged)",
+            "requestBody": body(json!({"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}})),
+            "responses": {"200": {"description": "the credentials", "content": {"application/json": {"schema": creds}}}, "404": err("unknown token"), "410": err("already redeemed or expired")}}},
+        "/sdf/v1/kv/{name}": {"get": {"operationId": "sdf_kv_all", "tags": ["vm-sdf"], "summary": "Every key of a store",
+            "security": kv, "responses": {"200": {"description": "`{\"values\": {key: value}}`"}, "401": err("no credential"), "404": err("not found (or not this credential's store)")}}},
+        "/sdf/v1/kv/{name}/{key}": {
+            "get": {"operationId": "sdf_kv_get", "tags": ["vm-sdf"], "summary": "One value of a store",
+                "security": kv, "responses": {"200": {"description": "the value (JSON)"}, "401": err("no credential"), "404": err("not found")}},
+            "put": {"operationId": "sdf_kv_put", "tags": ["vm-sdf"], "summary": "Write one value (the VM's credential only)",
+                "security": kv, "requestBody": body(json!({})), "responses": {"204": {"description": "written"}, "400": err("too large"), "401": err("no credential"), "403": err("the owner reads only"), "404": err("not found")}}},
+        "/sdf/v1/logs/{name}": {
+            "get": {"operationId": "sdf_logs_read", "tags": ["vm-sdf"], "summary": "A VM's log lines after `after`",
+                "security": kv, "parameters": [{"name": "after", "in": "query", "schema": {"type": "integer"}}],
+                "responses": {"200": {"description": "`[{seq, level, src, message, created_at}]`"}, "401": err("no credential"), "404": err("not found")}},
+            "post": {"operationId": "sdf_logs_append", "tags": ["vm-sdf"], "summary": "Append log lines (the VM's credential)",
+                "security": kv, "requestBody": body(json!({"type": "object", "required": ["lines"], "properties": {"lines": {"type": "array", "maxItems": MAX_LOG_LINES, "items": {"type": "object", "properties": {"level": {"type": "string"}, "message": {"type": "string"}}}}}})),
+                "responses": {"204": {"description": "appended"}, "400": err("too many or too long lines"), "401": err("no credential"), "404": err("not found")}}}
+    })
 }
 
 pub fn routes(state: SdfState) -> Router {
@@ -126,6 +169,11 @@ fn bearer(headers: &HeaderMap) -> Result<&str, ServerError> {
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or(ServerError::Unauthenticated)
+}
+
+/// A JSON body, read after the caller is known (so an anonymous caller always gets 401).
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ServerError> {
+    serde_json::from_slice(body).map_err(|e| ServerError::Invalid(format!("bad JSON body: {e}")))
 }
 
 async fn engine(state: &SdfState, headers: &HeaderMap) -> Result<(), ServerError> {
@@ -285,55 +333,117 @@ pub struct CreatedVm {
 async fn create_vm(
     State(state): State<SdfState>,
     headers: HeaderMap,
-    Json(body): Json<CreateVm>,
+    body: Bytes,
 ) -> Answer<Response> {
     engine(&state, &headers).await?;
-    check_vm(&body.vm)?;
-    let store = &state.service.store;
-    let vm_secret = new_token("vkv_");
-    let owner_secret = new_token("vko_");
-    let name = uuid::Uuid::new_v4().to_string();
-    let created = store
-        .sdf_kv_create(
-            &body.vm,
-            &name,
-            &token_hash(&vm_secret),
-            &token_hash(&owner_secret),
-        )
-        .await?;
-    if !created {
-        store
-            .sdf_kv_rotate(
-                &body.vm,
-                &token_hash(&vm_secret),
-                &token_hash(&owner_secret),
-            )
-            .await?;
-    }
-    let row = store
-        .sdf_kv_store(&body.vm)
-        .await?
-        .ok_or_else(|| ServerError::internal("KV store vanished"))?;
-    let endpoint = format!("{}/sdf/v1/kv/", state.public_url());
-    let answer = CreatedVm {
-        vm: body.vm,
-        kvs: KvCredentials {
-            endpoint: endpoint.clone(),
-            name: row.name.clone(),
-            secret: vm_secret,
-        },
-        owner: KvCredentials {
-            endpoint,
-            name: row.name,
-            secret: owner_secret,
-        },
-    };
+    let body: CreateVm = json_body(&body)?;
+    let (answer, created) = state.open_store(&body.vm).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
     Ok((status, Json(answer)).into_response())
+}
+
+impl SdfState {
+    /// Creates the VM's store (`true`), or gives the existing one new credentials (`false`).
+    pub(crate) async fn open_store(&self, vm: &str) -> Answer<(CreatedVm, bool)> {
+        check_vm(vm)?;
+        let store = &self.service.store;
+        let vm_secret = new_token("vkv_");
+        let owner_secret = new_token("vko_");
+        let name = uuid::Uuid::new_v4().to_string();
+        let created = store
+            .sdf_kv_create(
+                vm,
+                &name,
+                &token_hash(&vm_secret),
+                &token_hash(&owner_secret),
+            )
+            .await?;
+        if !created {
+            store
+                .sdf_kv_rotate(vm, &token_hash(&vm_secret), &token_hash(&owner_secret))
+                .await?;
+        }
+        let row = store
+            .sdf_kv_store(vm)
+            .await?
+            .ok_or_else(|| ServerError::internal("KV store vanished"))?;
+        let endpoint = format!("{}/sdf/v1/kv/", self.public_url());
+        let answer = CreatedVm {
+            vm: vm.to_owned(),
+            kvs: KvCredentials {
+                endpoint: endpoint.clone(),
+                name: row.name.clone(),
+                secret: vm_secret,
+            },
+            owner: KvCredentials {
+                endpoint,
+                name: row.name,
+                secret: owner_secret,
+            },
+        };
+        Ok((answer, created))
+    }
+
+    /// Writes a configuration into the VM's store, flattened to `a.b.c` keys.
+    pub(crate) async fn write_config(&self, vm: &str, value: &serde_json::Value) -> Answer<()> {
+        vm_store(self, vm).await?;
+        if !value.is_object() {
+            return Err(ServerError::Invalid("the configuration is a JSON object".into()).into());
+        }
+        write_pairs(self, vm, flatten(value)).await
+    }
+
+    /// One key of the VM's store.
+    pub(crate) async fn read_key(&self, vm: &str, key: &str) -> Answer<Option<serde_json::Value>> {
+        match self.service.store.sdf_kv_get(vm, key).await? {
+            Some(sealed) => Ok(Some(open_value(self, vm, key, &sealed)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A new one-time token for the VM's store (the VM's old secret stops working).
+    pub(crate) async fn issue_ota(&self, vm: &str, ttl: i64) -> Answer<OtaToken> {
+        let row = vm_store(self, vm).await?;
+        if !(1..=MAX_OTA_TTL_SECS).contains(&ttl) {
+            return Err(
+                ServerError::Invalid(format!("`ttl_seconds` is 1 to {MAX_OTA_TTL_SECS}")).into(),
+            );
+        }
+        // The VM's secret exists only inside the token: a new one replaces the old.
+        let store = &self.service.store;
+        let vm_secret = new_token("vkv_");
+        store
+            .sdf_kv_set_vm_secret(vm, &token_hash(&vm_secret))
+            .await?;
+        let token = new_token("vot_");
+        let creds = KvCredentials {
+            endpoint: format!("{}/sdf/v1/kv/", self.public_url()),
+            name: row.name,
+            secret: vm_secret,
+        };
+        let sealed = self
+            .service
+            .sealer
+            .seal_json(&format!("sdf-ota/{vm}"), &creds)?;
+        let expires_at = now_ms().saturating_add(ttl.saturating_mul(1000));
+        store
+            .sdf_ota_create(&token_hash(&token), vm, &sealed, expires_at)
+            .await?;
+        Ok(OtaToken {
+            endpoint: format!("{}/sdf/v1/ota/redeem", self.public_url()),
+            token,
+            expires_at,
+        })
+    }
+
+    /// Removes the VM's store, tokens and logs (`false` when there was none).
+    pub(crate) async fn remove(&self, vm: &str) -> Answer<bool> {
+        Ok(self.service.store.sdf_vm_delete(vm).await?)
+    }
 }
 
 async fn delete_vm(
@@ -376,14 +486,11 @@ async fn put_config(
     State(state): State<SdfState>,
     headers: HeaderMap,
     Path(vm): Path<String>,
-    Json(value): Json<serde_json::Value>,
+    value: Bytes,
 ) -> Answer<StatusCode> {
     engine(&state, &headers).await?;
-    vm_store(&state, &vm).await?;
-    if !value.is_object() {
-        return Err(ServerError::Invalid("the configuration is a JSON object".into()).into());
-    }
-    write_pairs(&state, &vm, flatten(&value)).await?;
+    let value: serde_json::Value = json_body(&value)?;
+    state.write_config(&vm, &value).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -405,47 +512,20 @@ async fn create_ota(
     State(state): State<SdfState>,
     headers: HeaderMap,
     Path(vm): Path<String>,
-    body: Option<Json<CreateOta>>,
+    body: Bytes,
 ) -> Answer<Response> {
     engine(&state, &headers).await?;
-    let row = vm_store(&state, &vm).await?;
-    let ttl = body
-        .and_then(|Json(b)| b.ttl_seconds)
-        .unwrap_or(DEFAULT_OTA_TTL_SECS);
-    if !(1..=MAX_OTA_TTL_SECS).contains(&ttl) {
-        return Err(
-            ServerError::Invalid(format!("`ttl_seconds` is 1 to {MAX_OTA_TTL_SECS}")).into(),
-        );
-    }
-    // The VM's secret exists only inside the token: a new one replaces the old.
-    let store = &state.service.store;
-    let vm_secret = new_token("vkv_");
-    store
-        .sdf_kv_set_vm_secret(&vm, &token_hash(&vm_secret))
-        .await?;
-    let token = new_token("vot_");
-    let creds = KvCredentials {
-        endpoint: format!("{}/sdf/v1/kv/", state.public_url()),
-        name: row.name,
-        secret: vm_secret,
+    // An empty body asks for the default lifetime.
+    let body: Option<CreateOta> = if body.is_empty() {
+        None
+    } else {
+        Some(json_body(&body)?)
     };
-    let sealed = state
-        .service
-        .sealer
-        .seal_json(&format!("sdf-ota/{vm}"), &creds)?;
-    let expires_at = now_ms().saturating_add(ttl.saturating_mul(1000));
-    store
-        .sdf_ota_create(&token_hash(&token), &vm, &sealed, expires_at)
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(OtaToken {
-            endpoint: format!("{}/sdf/v1/ota/redeem", state.public_url()),
-            token,
-            expires_at,
-        }),
-    )
-        .into_response())
+    let ttl = body
+        .and_then(|b| b.ttl_seconds)
+        .unwrap_or(DEFAULT_OTA_TTL_SECS);
+    let token = state.issue_ota(&vm, ttl).await?;
+    Ok((StatusCode::CREATED, Json(token)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -565,9 +645,10 @@ async fn kv_put(
     State(state): State<SdfState>,
     headers: HeaderMap,
     Path((name, key)): Path<(String, String)>,
-    Json(value): Json<serde_json::Value>,
+    value: Bytes,
 ) -> Answer<StatusCode> {
     let (row, role) = kv_caller(&state, &headers, &name).await?;
+    let value: serde_json::Value = json_body(&value)?;
     if role != KvRole::Vm {
         return Err(Failure::Forbidden(
             "the owner's credential reads this store; only its VM writes".into(),
@@ -593,9 +674,10 @@ async fn logs_append(
     State(state): State<SdfState>,
     headers: HeaderMap,
     Path(name): Path<String>,
-    Json(body): Json<LogUpload>,
+    body: Bytes,
 ) -> Answer<StatusCode> {
     let (row, role) = kv_caller(&state, &headers, &name).await?;
+    let body: LogUpload = json_body(&body)?;
     if role != KvRole::Vm {
         return Err(Failure::Forbidden("only the VM writes its log".into()));
     }

@@ -186,6 +186,8 @@ fn every_json_route_is_documented() {
         ("src/products_http.rs", ""),
         ("src/osb/http.rs", ""),
         ("src/hoe/http.rs", prefix),
+        ("src/sdf.rs", ""),
+        ("src/sdf_deploy.rs", ""),
     ] {
         routes.extend(routes_in(file, nest));
     }

@@ -93,9 +93,16 @@ pub(super) async fn show_server(
 ) -> ApiResult<Response> {
     let r = req_ctx(&c, &headers)?;
     let v = c.store.read(|db| {
-        db.servers
-            .mine(&r.ctx, &id)
-            .map(|s| server_json(&c, db, s, r.mv))
+        db.servers.mine(&r.ctx, &id).map(|s| {
+            let mut v = server_json(&c, db, s, r.mv);
+            // Nova shows the user data (base64, as given) to admins from microversion 2.3.
+            if r.mv >= (2, 3) && r.ctx.is_admin() {
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("OS-EXT-SRV-ATTR:user_data".into(), json!(s.user_data));
+                }
+            }
+            v
+        })
     });
     let v = v.ok_or_else(|| server_not_found(&id))?;
     Ok(versioned(&r, Json(json!({"server": v}))))

@@ -12,6 +12,7 @@ use std::time::Duration;
 pub mod osb;
 pub mod products;
 pub mod sdf;
+pub mod sdf_deploy;
 pub mod tenants;
 pub mod vendor_console;
 pub mod web;
@@ -163,6 +164,7 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
     ),
     (60, "web sessions", web::MIGRATION_60),
     (61, "web deployments", web_deployments::MIGRATION_61),
+    (85, "vm-sdf deployments", sdf_deploy::MIGRATION_85),
     (90, "ivkcs certificates", certs::MIGRATION_90),
     (91, "script tokens", script_tokens::MIGRATION_91),
 ];
