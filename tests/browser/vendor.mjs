@@ -48,6 +48,14 @@ async function signIn(p, base, kind, secret) {
   await p.getByText(/Signed in as/).waitFor();
 }
 
+/** Polls the deployment page at `url` until its status is `status`. */
+async function statusOf(p, url, status, until) {
+  await until(`the deployment ${status}`, async () => {
+    await p.goto(url);
+    return (await p.locator("[data-status]").innerText()) === status;
+  }, Number(process.env.DEPLOY_WAIT_MS || 300000));
+}
+
 /** Bytes a page load transferred (headers and bodies of every response) and its requests. */
 async function weigh(browser, base, url, cookies) {
   const ctx = await browser.newContext({ locale: "en-US" });
@@ -104,12 +112,26 @@ export async function vendorSteps({ check, accessible, shot, until, browser, bas
   const work = mkdtempSync(join(tmpdir(), "vitrina-browser-zips-"));
   const info = server.info;
   try {
-    await check("vendor console: a zip with an error shows its diagnostic; a good revision previews, publishes and reaches the catalog", async () => {
+    await check("vendor console: a zip with an error shows its diagnostic; a good revision previews, publishes, reaches the catalog and upgrades a running deployment from its page", async () => {
       const bad = helloZip(root, work, "3.0", (d) => {
         const svc = join(d, "service.yaml");
         writeFileSync(svc, readFileSync(svc, "utf8").replace(HELLO, "not-a-uuid"));
       });
       const good = helloZip(root, work, "2.0", withWhen);
+      // The consumer's hello_web on revision 1.0, which the new revision will upgrade.
+      const consumer = await browser.newContext({ locale: "en-US", viewport: { width: 1280, height: 900 } });
+      const c = await consumer.newPage();
+      c.on("dialog", (d) => d.accept());
+      await signIn(c, base, "project", info.project.auth_token);
+      await c.goto(`${base}/services/${HELLO}`);
+      await c.getByRole("link", { name: /Choose: .*Профессиональный/ }).click();
+      await c.getByRole("button", { name: "Review and deploy" }).click();
+      await c.getByRole("button", { name: "Deploy", exact: true }).click();
+      await c.waitForURL(/\/deployments\/[^/]+$/);
+      const deployment = c.url();
+      await statusOf(c, deployment, "running", until);
+      assert.equal(await c.locator("[data-upgrade]").count(), 0, "no newer revision yet");
+
       const ctx = await browser.newContext({ locale: "en-US", viewport: { width: 1280, height: 900 } });
       const p = await ctx.newPage();
       await signIn(p, base, "vendor", info.vendor.service_token);
@@ -150,6 +172,24 @@ export async function vendorSteps({ check, accessible, shot, until, browser, bas
       await p.getByText(/^Published:/).waitFor();
       assert.equal(await p.locator(`tr[data-product="${HELLO}"][data-revision="2.0"] [data-namespace]`).innerText(), "public");
       assert.equal(await p.locator(`tr[data-product="${HELLO}"][data-revision="1.0"] [data-namespace]`).innerText(), "test");
+
+      // The consumer's deployment page offers the upgrade to 2.0, previews it and applies it.
+      await c.goto(deployment);
+      await c.getByRole("link", { name: "Upgrade to revision 2.0" }).click();
+      await c.getByText(/1\.0 → 2\.0/).waitFor();
+      await accessible(c, "upgrade preview");
+      await shot(c, "16-upgrade-preview");
+      await c.getByRole("button", { name: "Apply the upgrade" }).click();
+      await c.waitForURL(deployment);
+      await until("the upgrade requested and run", async () => {
+        await c.goto(deployment);
+        return (await c.locator("[data-status]").innerText()) === "running"
+          && (await c.locator("[data-upgrade]").count()) === 0;
+      }, Number(process.env.DEPLOY_WAIT_MS || 300000));
+      await shot(c, "17-upgraded-running");
+      await c.getByRole("button", { name: "Delete" }).click();
+      await statusOf(c, deployment, "deleted", until);
+      await consumer.close();
 
       // Archive 1.0: a confirmation page first.
       await p.getByRole("button", { name: "Archive: Hello Web 1.0" }).click();
