@@ -3,14 +3,21 @@
 # source distribution on PyPI) against `vitrina localcloud serve --fixtures devstack`, and prints
 # the passed/failed/skipped counts per module (compute, network, volume, image, identity, common).
 #
-# Usage: scripts/osc-functional.sh [--min-pass N] [stestr filter regex…]
+# Usage: scripts/osc-functional.sh [--min-pass N] [pytest argument…]
 #   --min-pass N   exit 1 when fewer than N tests of the six modules pass (CI gate)
+#   pytest arguments replace the default selection (the six modules), e.g.
+#   `openstackclient/tests/functional/network -k port`.
 # Environment:
 #   VITRINA_OSC_VENV   venv for the client and the test runner (default .venv-osc-functional)
 #   VITRINA_BIN        the vitrina binary (default: cargo build, target/debug/vitrina)
-#   OSC_CONCURRENCY    parallel test workers (default 4)
-#   OSC_KEEP           keep the work folder (localcloud data, subunit stream) for debugging
-# The work folder holds the localcloud data and `results.csv` (test id, status) of the run.
+#   OSC_CONCURRENCY    parallel test workers (default 6: most of a test's time is waiting)
+#   OSC_TEST_TIMEOUT   seconds one test may take before it counts as failed (default 240)
+#   OSC_KEEP           keep the work folder (localcloud data and log, junit XML) for debugging
+# The tests run the `openstack` command for every step; scripts/osc-forkserver.py imports the
+# client once and forks it per command (see there), which makes the run several times faster.
+# The work folder holds the localcloud data and `results.csv` (test id, status) of the run,
+# copied to target/osc-functional-results.csv (and pytest's output to
+# target/osc-functional-pytest.log).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -31,6 +38,9 @@ testtools==2.9.1
 fixtures==4.3.2
 ddt==1.7.2
 python-subunit==1.4.6
+pytest==8.3.4
+pytest-xdist==3.6.1
+pytest-timeout==2.3.1
 "
 venv=${VITRINA_OSC_VENV:-$root/.venv-osc-functional}
 python=${PYTHON:-python3}
@@ -62,7 +72,12 @@ fi
 
 work=$(mktemp -d /tmp/vitrina-osc-functional.XXXXXX)
 server_pid=
+forkserver_pid=
 cleanup() {
+  if [ -n "$forkserver_pid" ]; then
+    kill "$forkserver_pid" 2>/dev/null || true
+    wait "$forkserver_pid" 2>/dev/null || true
+  fi
   if [ -n "$server_pid" ]; then
     kill "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
@@ -99,43 +114,53 @@ export XDG_CONFIG_HOME="$work/config"
 export PATH="$venv/bin:$PATH"
 unset OS_CLOUD OS_CLIENT_CONFIG_FILE OS_AUTH_URL OS_PASSWORD
 
+# The `openstack` the tests run: the fork server's client, first on PATH.
+"$venv/bin/python" "$root/scripts/osc-forkserver.py" serve "$work/osc.sock" >"$work/forkserver.log" 2>&1 &
+forkserver_pid=$!
+mkdir -p "$work/bin"
+printf '#!/bin/sh\nexec "%s" -S -E -s "%s" client "%s" "%s" "$@"\n' "$venv/bin/python" \
+  "$root/scripts/osc-forkserver.py" "$work/osc.sock" "$venv/bin/openstack" >"$work/bin/openstack"
+chmod +x "$work/bin/openstack"
+for _ in $(seq 1 600); do
+  if grep -q ready "$work/forkserver.log" 2>/dev/null; then break; fi
+  if ! kill -0 "$forkserver_pid" 2>/dev/null; then
+    cat "$work/forkserver.log" >&2
+    echo "osc-functional: the openstack fork server did not start" >&2
+    exit 1
+  fi
+  sleep 0.2
+done
+export PATH="$work/bin:$PATH"
+
 cd "$src"
-[ -d .stestr ] || stestr init >/dev/null
-modules='openstackclient\.tests\.functional\.(compute|network|volume|image|identity|common)\.'
-if [ "${#filters[@]}" -eq 0 ]; then filters=("$modules"); fi
+if [ "${#filters[@]}" -eq 0 ]; then
+  filters=()
+  for m in compute network volume image identity common; do
+    filters+=("openstackclient/tests/functional/$m")
+  done
+fi
 start=$(date +%s)
-stestr --test-path ./openstackclient/tests/functional run --concurrency "${OSC_CONCURRENCY:-4}" \
-  --subunit "${filters[@]}" >"$work/results.subunit" 2>"$work/stestr.log" || true
+"$venv/bin/python" -m pytest -p no:cacheprovider -q -n "${OSC_CONCURRENCY:-6}" \
+  --timeout "${OSC_TEST_TIMEOUT:-240}" --junitxml "$work/results.xml" -o junit_family=xunit2 \
+  "${filters[@]}" >"$work/pytest.log" 2>&1 || true
 elapsed=$(($(date +%s) - start))
-# test id, status (success, fail, skip) — one line per test, read from the subunit stream
-# (also a stream cut short by an interrupted run).
-"$venv/bin/python" - "$work/results.subunit" >"$work/results.csv" <<'PY'
+# test id, status (success, fail, skip) — one line per test, read from the junit XML.
+"$venv/bin/python" - "$work/results.xml" >"$work/results.csv" <<'PY'
 import sys
-import subunit
-import testtools
+import xml.etree.ElementTree as ET
 
-statuses = {}
-
-
-def on_test(test):
-    statuses[test['id']] = test['status']
-
-
-with open(sys.argv[1], 'rb') as f:
-    stream = subunit.ByteStreamToStreamResult(f, non_subunit_name='stdout')
-    result = testtools.StreamToDict(on_test)
-    result.startTestRun()
-    try:
-        stream.run(result)
-    finally:
-        result.stopTestRun()
-kind = {'success': 'success', 'xfail': 'success', 'skip': 'skip'}
-for test, status in sorted(statuses.items()):
-    if status in ('exists', 'inprogress'):
-        continue
-    print(f"{test.split('[')[0]},{kind.get(status, 'fail')}")
+for case in ET.parse(sys.argv[1]).getroot().iter('testcase'):
+    test = f"{case.get('classname')}.{case.get('name')}".split('[')[0]
+    if case.find('skipped') is not None:
+        status = 'skip'
+    elif case.find('failure') is not None or case.find('error') is not None:
+        status = 'fail'
+    else:
+        status = 'success'
+    print(f'{test},{status}')
 PY
 cp "$work/results.csv" "$root/target/osc-functional-results.csv" 2>/dev/null || true
+cp "$work/pytest.log" "$root/target/osc-functional-pytest.log" 2>/dev/null || true
 
 echo "module      passed  failed  skipped"
 total_pass=0

@@ -614,6 +614,10 @@ pub struct State {
     /// The fixtures applied to this cloud (`devstack`).
     #[serde(default)]
     pub fixtures: Vec<String>,
+    /// Keystone's registries localcloud keeps but does not act on (regions, services,
+    /// endpoints, policies, limits, federation): kind → id → record.
+    #[serde(default)]
+    pub identity_records: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -28,13 +28,14 @@ use vitrina_openstack::wire::Link;
 use vitrina_openstack::Secret;
 
 mod admin;
+mod registry;
 
 const S: Service = Service::Identity;
 const TOKEN_HOURS: i64 = 12;
 pub const DEFAULT_DOMAIN: &str = "default";
 
 pub fn routes() -> Router<AppState> {
-    admin::routes(Router::new())
+    registry::routes(admin::routes(Router::new()))
         .route("/identity", get(versions))
         .route("/identity/", get(versions))
         .route("/identity/v3", get(version))
@@ -385,6 +386,18 @@ pub(crate) fn domain_of(s: &Db, d: Option<&Value>) -> Option<String> {
 
 /// The service catalog for a project.
 pub fn catalog(cloud: &Cloud, project_id: &str) -> Vec<w::CatalogEntry> {
+    cloud.store.read(|s| catalog_in(cloud, s, project_id))
+}
+
+/// The catalog, read from a state already locked (the store's lock is not reentrant).
+fn catalog_in(cloud: &Cloud, s: &Db, project_id: &str) -> Vec<w::CatalogEntry> {
+    let mut entries = catalog_builtin(cloud, project_id);
+    entries.extend(registry::catalog_entries(s));
+    entries
+}
+
+/// The services localcloud serves itself.
+fn catalog_builtin(cloud: &Cloud, project_id: &str) -> Vec<w::CatalogEntry> {
     let region = &cloud.cfg.region;
     let services: [(&str, &str, String); 6] = [
         ("identity", "keystone", cloud.url("/identity")),
@@ -464,7 +477,7 @@ fn token_body(cloud: &Cloud, t: &Token, include_catalog: bool) -> ApiResult<w::T
                     restricted: !a.unrestricted,
                 });
             if include_catalog {
-                token.catalog = Some(catalog(cloud, pid));
+                token.catalog = Some(catalog_in(cloud, s, pid));
             }
         }
         Ok(w::TokenResponse { token })

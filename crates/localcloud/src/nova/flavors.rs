@@ -275,18 +275,56 @@ pub(super) async fn flavor_extra_specs(
 }
 
 pub(super) async fn zones(State(c): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
-    let r = req_ctx(&c, &headers)?;
-    let body = w::AvailabilityZoneList {
-        availability_zone_info: c
-            .store
-            .read(util::zones)
-            .into_iter()
-            .map(|z| w::AvailabilityZone {
-                zone_name: z,
+    zone_list(&c, &headers, false)
+}
+
+/// `os-availability-zone/detail`: as Nova, an admin also sees the `internal` zone of the
+/// control services and each zone's hosts (localcloud is one host, `localcloud`).
+pub(super) async fn zones_detail(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    zone_list(&c, &headers, true)
+}
+
+fn zone_list(c: &AppState, headers: &HeaderMap, detail: bool) -> ApiResult<Response> {
+    let r = req_ctx(c, headers)?;
+    let detail = detail && r.ctx.is_admin();
+    let now = chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6f")
+        .to_string();
+    let service = |names: &[&str]| {
+        let mut m = serde_json::Map::new();
+        for n in names {
+            m.insert(
+                (*n).to_owned(),
+                json!({"available": true, "active": true, "updated_at": now}),
+            );
+        }
+        json!({ "localcloud": m })
+    };
+    let mut zones: Vec<w::AvailabilityZone> = c
+        .store
+        .read(util::zones)
+        .into_iter()
+        .map(|z| w::AvailabilityZone {
+            zone_name: z,
+            zone_state: w::ZoneState { available: true },
+            hosts: detail.then(|| service(&["nova-compute"])),
+        })
+        .collect();
+    if detail {
+        zones.insert(
+            0,
+            w::AvailabilityZone {
+                zone_name: "internal".into(),
                 zone_state: w::ZoneState { available: true },
-                hosts: None,
-            })
-            .collect(),
+                hosts: Some(service(&["nova-scheduler", "nova-conductor"])),
+            },
+        );
+    }
+    let body = w::AvailabilityZoneList {
+        availability_zone_info: zones,
     };
     Ok(versioned(&r, Json(body)))
 }

@@ -111,12 +111,13 @@ pub(super) async fn create_keypair(
     {
         return Err(ApiError::bad_request(S, format!("Invalid input for field/attribute name. Value: {name}. '{name}' does not match '^[a-zA-Z0-9 _.@-]+$'")));
     }
+    let user = owner(&r, get_str(&m, "user_id"), "create")?;
     let key_type = get_str(&m, "type").unwrap_or_else(|| "ssh".into());
     if key_type != "ssh" && key_type != "x509" {
         return Err(ApiError::bad_request(S, format!("Invalid input for field/attribute type. Value: {key_type}. '{key_type}' is not one of ['ssh', 'x509']")));
     }
     if c.store
-        .read(|db| db.keypairs.contains_key(&key_id(&r.ctx.user_id, &name)))
+        .read(|db| db.keypairs.contains_key(&key_id(&user, &name)))
     {
         return Err(ApiError::conflict(
             S,
@@ -146,14 +147,14 @@ pub(super) async fn create_keypair(
     })?;
     let k = Keypair {
         name: name.clone(),
-        user_id: r.ctx.user_id.clone(),
+        user_id: user.clone(),
         public_key: public,
         fingerprint: fp,
         key_type,
         created_at: now(),
     };
     let dup = c.store.write(|db| {
-        let id = key_id(&r.ctx.user_id, &name);
+        let id = key_id(&user, &name);
         if db.keypairs.contains_key(&id) {
             return true;
         }
@@ -177,15 +178,40 @@ pub(super) async fn create_keypair(
     Ok(versioned(&r, (status, Json(body))))
 }
 
+/// The user whose key pairs a request means: its own, or (from 2.10) the `user_id` an admin
+/// names; anyone else naming another user gets Nova's policy 403.
+fn owner(r: &Req, named: Option<String>, rule: &str) -> ApiResult<String> {
+    match named {
+        Some(u) if r.mv >= (2, 10) && u != r.ctx.user_id => {
+            if !r.ctx.is_admin() {
+                return Err(ApiError::forbidden(
+                    S,
+                    format!(
+                        "Policy doesn't allow os_compute_api:os-keypairs:{rule} to be performed."
+                    ),
+                ));
+            }
+            Ok(u)
+        }
+        _ => Ok(r.ctx.user_id.clone()),
+    }
+}
+
+fn user_query(query: &util::Query) -> Option<String> {
+    util::q(query, "user_id").map(str::to_owned)
+}
+
 pub(super) async fn list_keypairs(
     State(c): State<AppState>,
     headers: HeaderMap,
+    Query(query): Query<util::Query>,
 ) -> ApiResult<Response> {
     let r = req_ctx(&c, &headers)?;
+    let user = owner(&r, user_query(&query), "index")?;
     let keypairs = c.store.read(|db| {
         db.keypairs
             .values()
-            .filter(|k| k.user_id == r.ctx.user_id)
+            .filter(|k| k.user_id == user)
             .map(|k| {
                 let mut v = keypair_view(k, r.mv, None);
                 v.user_id = None;
@@ -210,11 +236,13 @@ pub(super) async fn show_keypair(
     State(c): State<AppState>,
     headers: HeaderMap,
     Path(name): Path<String>,
+    Query(query): Query<util::Query>,
 ) -> ApiResult<Response> {
     let r = req_ctx(&c, &headers)?;
+    let user = owner(&r, user_query(&query), "show")?;
     let k = c
         .store
-        .read(|db| db.keypairs.get(&key_id(&r.ctx.user_id, &name)).cloned())
+        .read(|db| db.keypairs.get(&key_id(&user, &name)).cloned())
         .ok_or_else(|| keypair_not_found(&name))?;
     let mut v = keypair_view(&k, r.mv, None);
     v.created_at = Some(k.created_at.clone());
@@ -227,11 +255,13 @@ pub(super) async fn delete_keypair(
     State(c): State<AppState>,
     headers: HeaderMap,
     Path(name): Path<String>,
+    Query(query): Query<util::Query>,
 ) -> ApiResult<Response> {
     let r = req_ctx(&c, &headers)?;
+    let user = owner(&r, user_query(&query), "delete")?;
     let removed = c
         .store
-        .write(|db| db.keypairs.remove(&key_id(&r.ctx.user_id, &name)));
+        .write(|db| db.keypairs.remove(&key_id(&user, &name)));
     removed.ok_or_else(|| keypair_not_found(&name))?;
     let status = if r.mv >= (2, 2) {
         StatusCode::NO_CONTENT

@@ -106,7 +106,10 @@ pub fn routes() -> Router<AppState> {
             get(show_default_quotas),
         )
         .route("/compute/v2.1/os-availability-zone", get(zones))
-        .route("/compute/v2.1/os-availability-zone/detail", get(zones))
+        .route(
+            "/compute/v2.1/os-availability-zone/detail",
+            get(flavors::zones_detail),
+        )
         .route("/compute/v2.1/limits", get(limits))
         .route(
             "/compute/v2.1/os-keypairs",

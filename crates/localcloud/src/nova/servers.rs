@@ -20,8 +20,53 @@ pub(super) fn name_matches(pattern: &str, name: &str) -> bool {
     }
 }
 
+/// A time of a query (`changes-since`, `changes-before`): ISO 8601, with or without a zone
+/// (UTC then), as Nova reads them.
+fn time_param(query: &util::Query, key: &str) -> ApiResult<Option<chrono::DateTime<chrono::Utc>>> {
+    let Some(v) = q(query, key) else {
+        return Ok(None);
+    };
+    let parsed = chrono::DateTime::parse_from_rfc3339(v)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .or_else(|_| {
+            chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S%.f").map(|t| t.and_utc())
+        });
+    match parsed {
+        Ok(t) => Ok(Some(t)),
+        Err(_) => Err(ApiError::bad_request(
+            S,
+            format!("Invalid input for query parameters {key}. Value: {v}. Not a valid date-time."),
+        )),
+    }
+}
+
+/// Whether a server's `updated` is within `changes-since` and `changes-before` (inclusive).
+fn changed_within(
+    updated: &str,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    before: Option<chrono::DateTime<chrono::Utc>>,
+) -> bool {
+    if since.is_none() && before.is_none() {
+        return true;
+    }
+    let Ok(t) = chrono::DateTime::parse_from_rfc3339(updated) else {
+        return false;
+    };
+    since.is_none_or(|s| t >= s) && before.is_none_or(|b| t <= b)
+}
+
 pub(super) fn servers(c: &Cloud, r: &Req, query: &util::Query, detail: bool) -> ApiResult<Value> {
     let (limit, marker) = util::page_params(query, S)?;
+    let since = time_param(query, "changes-since")?;
+    let before = time_param(query, "changes-before")?;
+    if let (Some(s), Some(b)) = (since, before) {
+        if b < s {
+            return Err(ApiError::bad_request(
+                S,
+                "The value of changes-since must be less than or equal to changes-before.",
+            ));
+        }
+    }
     let limit = Some(limit.unwrap_or(1000).min(1000));
     let name = q(query, "name").map(str::to_owned);
     let status = q(query, "status").map(str::to_ascii_uppercase);
@@ -49,6 +94,7 @@ pub(super) fn servers(c: &Cloud, r: &Req, query: &util::Query, detail: bool) -> 
             .filter(|s| status.as_ref().is_none_or(|st| s.status.as_str() == st))
             .filter(|s| flavor.as_ref().is_none_or(|f| &s.flavor_id == f))
             .filter(|s| image.as_ref().is_none_or(|i| s.image_id.as_ref() == Some(i)))
+            .filter(|s| changed_within(&s.updated, since, before))
             .collect();
         let (page, more) = util::paginate(items, |s| s.id.as_str(), limit, marker.as_deref(), S)?;
         let list: Vec<Value> = page
