@@ -408,10 +408,22 @@ async fn policies_limits_and_federation_registries() {
         &admin,
         Method::PUT,
         "/identity/v3/OS-FEDERATION/mappings/m1",
-        Some(json!({"mapping": {"rules": [{"local": [], "remote": []}], "schema_version": "1.0"}})),
+        Some(json!({"mapping": {"id": "m1", "rules": [{"local": [], "remote": []}], "schema_version": "1.0"}})),
     )
     .await;
-    assert_eq!(s, 201, "{v}");
+    assert_eq!(
+        s, 201,
+        "{v}: openstackclient repeats the path's id in the body"
+    );
+    let (s, v) = call(
+        &tc,
+        &admin,
+        Method::PUT,
+        "/identity/v3/OS-FEDERATION/mappings/m2",
+        Some(json!({"mapping": {"id": "other", "rules": []}})),
+    )
+    .await;
+    assert_eq!(s, 400, "{v}: an id unlike the path's is refused");
     let (s, v) = call(
         &tc,
         &admin,

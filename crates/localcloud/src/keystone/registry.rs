@@ -1527,7 +1527,16 @@ async fn fed_create(
     if id.is_empty() || id.chars().count() > 64 || id.contains('\0') {
         return Err(bad("The ID must be 1 to 64 characters."));
     }
-    let m = object_of(field(bytes, fed.key)?, fed.key)?;
+    let mut m = object_of(field(bytes, fed.key)?, fed.key)?;
+    // openstackclient repeats the path's id in the body (`mapping create`): the same id is
+    // accepted, another one refused.
+    if let Some(body_id) = m.remove("id") {
+        if body_id.as_str() != Some(id.as_str()) {
+            return Err(bad(
+                "Invalid input for field 'id': it must match the id in the URL",
+            ));
+        }
+    }
     let v = c.store.write(|s| {
         if record(s, fed.kind, &id).is_some() {
             return Err(conflict(fed.key, &format!("Duplicate ID, {id}.")));
