@@ -291,6 +291,14 @@ pub struct Subnet {
     #[serde(default)]
     pub host_routes: Vec<HostRoute>,
     pub ip_version: i64,
+    /// IPv6 only: how router advertisements are sent (`slaac`, `dhcpv6-stateful`,
+    /// `dhcpv6-stateless`), `None` when not set.
+    #[serde(default)]
+    pub ipv6_ra_mode: Option<String>,
+    /// IPv6 only: how ports get their addresses; `slaac` and `dhcpv6-stateless` mean the EUI-64
+    /// address of the port's MAC.
+    #[serde(default)]
+    pub ipv6_address_mode: Option<String>,
     pub tags: Vec<String>,
     pub created_at: String,
     pub updated_at: String,

@@ -155,6 +155,8 @@ impl Tools {
                         // Per namespace: the thread is in the router's namespace now.
                         std::fs::write("/proc/sys/net/ipv4/ip_forward", b"1\n")
                             .map_err(|e| failed(format!("cannot enable forwarding: {e}")))?;
+                        std::fs::write("/proc/sys/net/ipv6/conf/all/forwarding", b"1\n")
+                            .map_err(|e| failed(format!("cannot enable IPv6 forwarding: {e}")))?;
                     }
                     let mut c = Command::new(&nft);
                     c.args(["-f", "-"]);
@@ -214,6 +216,8 @@ pub struct AddrInfo {
     pub local: Option<String>,
     #[serde(default)]
     pub prefixlen: Option<u8>,
+    #[serde(default)]
+    pub scope: Option<String>,
 }
 
 /// Converges one namespace (`None`: the machine's own, where only links named as localcloud's
@@ -261,7 +265,9 @@ fn converge_ns(
     }
     if spec.bridge {
         if !by_name.contains_key("br0") {
-            b.push("link add br0 type bridge".into());
+            // No multicast snooping: IPv6 neighbour solicitations (multicast) reach every port
+            // whether or not the VM's MLD reports passed its security groups.
+            b.push("link add br0 type bridge mcast_snooping 0".into());
         }
         b.push("link set br0 up".into());
         for a in &spec.attached {
@@ -286,7 +292,10 @@ fn converge_ns(
             Some(l) => l
                 .addr_info
                 .iter()
-                .filter(|a| a.family == "inet")
+                .filter(|a| {
+                    a.family == "inet"
+                        || (a.family == "inet6" && a.scope.as_deref() == Some("global"))
+                })
                 .filter_map(|a| Some(format!("{}/{}", a.local.as_ref()?, a.prefixlen?)))
                 .collect(),
             None => {
@@ -310,7 +319,11 @@ fn converge_ns(
             }
         };
         for a in v.addrs.difference(&have) {
-            b.push(format!("addr add {a} dev {}", v.name));
+            b.push(format!(
+                "addr add {a} dev {}{}",
+                v.name,
+                super::ipv6::addr_flags(a)
+            ));
         }
         for a in have.difference(&v.addrs) {
             b.push(format!("addr del {a} dev {}", v.name));
@@ -325,6 +338,10 @@ fn converge_ns(
         match &spec.default_route {
             Some((gw, dev)) => b.push(format!("route replace default via {gw} dev {dev}")),
             None => b.push("route del default".into()),
+        }
+        match &spec.default_route6 {
+            Some((gw, dev)) => b.push(format!("route replace ::/0 via {gw} dev {dev}")),
+            None => b.push("route del ::/0".into()),
         }
         if let Some(old) = old {
             for (dest, _, dev) in old.routes.iter().filter(|r| !spec.routes.contains(*r)) {
@@ -341,10 +358,10 @@ fn converge_ns(
             if failed.is_empty() || failed.iter().any(|n| *n <= routes_from) {
                 return Err(KernelError::Failed { stderr, cmd });
             }
-            if failed
-                .iter()
-                .any(|n| b.get(n - 1).is_some_and(|l| l != "route del default"))
-            {
+            if failed.iter().any(|n| {
+                b.get(n - 1)
+                    .is_some_and(|l| l != "route del default" && l != "route del ::/0")
+            }) {
                 tracing::warn!(
                     "localcloud data plane: routes in {}: {stderr}",
                     ns.unwrap_or("(machine)")

@@ -17,6 +17,7 @@
 //! no resource owns. Without `CAP_NET_ADMIN` or without `ip`/`nft`, localcloud runs in the
 //! shared-network mode: servers use the machine's network, each with its own 127.x address.
 
+mod ipv6;
 mod kernel;
 mod metadata;
 mod nft;

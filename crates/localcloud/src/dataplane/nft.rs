@@ -127,7 +127,8 @@ fn rule_match(db: &State, r: &SgRule, ingress: bool) -> Option<String> {
 /// sends only from its fixed IPs and allowed address pairs; `port_security_enabled = false` lets
 /// everything through.
 pub fn security_groups(db: &State, ports: &[String]) -> String {
-    let common = "    ct state established,related accept\n    ct state invalid drop\n    meta l4proto ipv6-icmp icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert, nd-router-solicit } accept\n";
+    // Neighbour discovery first: conntrack does not track it, so `ct state invalid` would drop it.
+    let common = "    meta l4proto ipv6-icmp icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert, nd-router-solicit } accept\n    ct state established,related accept\n    ct state invalid drop\n";
     let mut input = format!("    iifname \"lo\" accept\n{common}");
     // Anti-spoofing comes before the stateful accept, so replies obey it too.
     let mut spoof = String::new();
@@ -165,6 +166,17 @@ pub fn security_groups(db: &State, ports: &[String]) -> String {
                 set_of(&v4)
             );
         }
+        let mut v6: Vec<Cidr> = sources
+            .iter()
+            .copied()
+            .filter(|c| c.addr.is_ipv6())
+            .collect();
+        v6.extend(super::ipv6::always_allowed_sources());
+        let _ = writeln!(
+            spoof,
+            "    oifname \"{dev}\" meta nfproto ipv6 ip6 saddr != {} drop",
+            set_of(&v6)
+        );
         for r in rules {
             let ingress = r.direction == "ingress";
             if let Some(m) = rule_match(db, r, ingress) {

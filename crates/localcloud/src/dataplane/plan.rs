@@ -65,6 +65,8 @@ pub struct NsSpec {
     pub veths: Vec<Veth>,
     /// `(gateway, device)` of the default route.
     pub default_route: Option<(String, String)>,
+    /// `(gateway, device)` of the IPv6 default route (a router serving an IPv6 subnet).
+    pub default_route6: Option<(String, String)>,
     /// Routers forward.
     pub forward: bool,
     /// Addresses on `lo` (the metadata address in a server's namespace).
@@ -95,11 +97,11 @@ fn subnet_prefix(db: &State, subnet_id: &str) -> Option<u8> {
     db.subnets.get(subnet_id).and_then(|s| prefix_len(&s.cidr))
 }
 
-/// `ip/prefix` strings for a port's IPv4 fixed IPs.
+/// `ip/prefix` strings for a port's fixed IPs (IPv4 and IPv6).
 fn port_addrs(db: &State, p: &Port) -> BTreeSet<String> {
     p.fixed_ips
         .iter()
-        .filter(|f| f.ip_address.parse::<Ipv4Addr>().is_ok())
+        .filter(|f| f.ip_address.parse::<IpAddr>().is_ok())
         .filter_map(|f| {
             Some(format!(
                 "{}/{}",
@@ -167,9 +169,9 @@ pub fn plan(db: &State, names: &Names, ext_net_id: Option<&str>) -> Plan {
                 .flat_map(|sub| sub.host_routes.iter())
             {
                 if let (Ok(dest), Ok(hop)) =
-                    (r.destination.parse::<Cidr>(), r.nexthop.parse::<Ipv4Addr>())
+                    (r.destination.parse::<Cidr>(), r.nexthop.parse::<IpAddr>())
                 {
-                    if dest.addr.is_ipv4() {
+                    if dest.addr.is_ipv4() == hop.is_ipv4() {
                         spec.routes
                             .insert((dest.to_string(), hop.to_string(), dev.clone()));
                     }
@@ -184,6 +186,9 @@ pub fn plan(db: &State, names: &Names, ext_net_id: Option<&str>) -> Plan {
                 {
                     spec.default_route = Some((gw.clone(), dev.clone()));
                 }
+            }
+            if spec.default_route6.is_none() {
+                spec.default_route6 = super::ipv6::default_route(&p.fixed_ips, &routed, &dev);
             }
             spec.veths.push(Veth {
                 name: dev,
@@ -251,7 +256,8 @@ pub fn plan(db: &State, names: &Names, ext_net_id: Option<&str>) -> Plan {
             } else {
                 for f in &p.fixed_ips {
                     if let Some(s) = db.subnets.get(&f.subnet_id) {
-                        if s.cidr.parse::<Cidr>().is_ok() {
+                        // SNAT is IPv4 only (as Neutron's: IPv6 subnets are routed, not NATed).
+                        if s.cidr.parse::<Cidr>().is_ok_and(|c| c.addr.is_ipv4()) {
                             internal.insert(s.cidr.clone());
                         }
                     }

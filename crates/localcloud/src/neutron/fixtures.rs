@@ -41,6 +41,8 @@ pub(crate) fn devstack_networks(db: &mut Db, project: &str, public_net: &str) ->
         dns_nameservers: vec![],
         host_routes: Vec::new(),
         ip_version: 4,
+        ipv6_ra_mode: None,
+        ipv6_address_mode: None,
         tags: vec![],
         created_at: t.clone(),
         updated_at: t.clone(),

@@ -30,6 +30,7 @@ mod fixtures;
 mod floating_ips;
 mod info;
 mod ipam;
+mod ipv6;
 mod networks;
 mod ops;
 mod ports;

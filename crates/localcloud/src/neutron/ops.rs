@@ -51,6 +51,8 @@ pub(super) fn external_network(
         dns_nameservers: vec![],
         host_routes: Vec::new(),
         ip_version: 4,
+        ipv6_ra_mode: None,
+        ipv6_address_mode: None,
         tags: vec![],
         created_at: t.clone(),
         updated_at: t,
@@ -190,16 +192,19 @@ pub fn new_port(
         .collect();
     let mut fixed_ips = Vec::new();
     let wants_gateway = device_owner == "network:router_interface";
+    let mac = random_mac();
     match fixed {
         None => {
             // One address from the first IPv4 subnet, like Neutron.
-            if let Some(sub) = subnets.first() {
+            if let Some(sub) = subnets.iter().find(|s| s.ip_version != 6) {
                 let addr = allocate(db, sub, None, wants_gateway, &[])?;
                 fixed_ips.push(FixedIp {
                     subnet_id: sub.id.clone(),
                     ip_address: addr,
                 });
             }
+            // And IPv6 ones as Neutron gives them (see `ipv6::default_fixed_ips`).
+            fixed_ips.extend(ipv6::default_fixed_ips(db, &subnets, wants_gateway, &mac)?);
         }
         Some(list) => {
             for (subnet_id, addr) in list {
@@ -207,15 +212,14 @@ pub fn new_port(
                     (Some(sid), _) => subnets.iter().find(|s| &s.id == sid).ok_or_else(|| {
                         ApiError::bad_request(S, format!("Invalid input for operation: Failed to create port on network {network_id}, because fixed_ips included invalid subnet {sid}.")).kind("InvalidInput")
                     })?,
-                    (None, Some(a)) => {
-                        let n = ip(a).ok_or_else(|| ApiError::bad_request(S, format!("Invalid input for ip_address. Reason: '{a}' is not a valid IP address.")))?;
-                        subnets.iter().find(|s| Cidr::parse(&s.cidr).is_some_and(|c| c.contains(n))).ok_or_else(|| {
-                            ApiError::bad_request(S, format!("IP address {a} is not a valid IP for any of the subnets on the specified network.")).kind("InvalidIpForNetwork")
-                        })?
-                    }
+                    (None, Some(a)) => ipv6::subnet_for_address(&subnets, a)?,
                     (None, None) => subnets.first().ok_or_else(|| ApiError::bad_request(S, "Invalid input for operation: fixed_ips needs a subnet_id or ip_address."))?,
                 };
-                let a = allocate(db, sub, addr.as_deref(), wants_gateway, &fixed_ips)?;
+                let a = if sub.ip_version == 6 {
+                    ipv6::allocate(db, sub, addr.as_deref(), wants_gateway, &fixed_ips, &mac)?
+                } else {
+                    allocate(db, sub, addr.as_deref(), wants_gateway, &fixed_ips)?
+                };
                 let entry = FixedIp {
                     subnet_id: sub.id.clone(),
                     ip_address: a,
@@ -263,7 +267,7 @@ pub fn new_port(
         name: name.into(),
         description: String::new(),
         admin_state_up: true,
-        mac_address: random_mac(),
+        mac_address: mac,
         fixed_ips,
         device_id: device_id.into(),
         device_owner: device_owner.into(),

@@ -173,7 +173,7 @@ pub(super) async fn create_port(
         port.description = get_str(&m, "description").unwrap_or_default();
         port.admin_state_up = get_bool(&m, "admin_state_up").unwrap_or(true);
         port.port_security_enabled = pse;
-        if let Some(mac) = get_str(&m, "mac_address") { port.mac_address = mac; }
+        if let Some(mac) = get_str(&m, "mac_address") { ipv6::rebase_eui64(db, &mut port.fixed_ips, &port.mac_address, &mac); port.mac_address = mac; }
         if let Some(Value::Array(a)) = m.get("allowed_address_pairs") { port.allowed_address_pairs = a.clone(); }
         port.dns_name = get_str(&m, "dns_name").unwrap_or_default();
         port.tags = parse_tags(m.get("tags"))?;
@@ -212,6 +212,7 @@ pub(super) async fn update_port(
                 Ok(t) => {
                     db.ports.remove(&t.id);
                     port.fixed_ips = t.fixed_ips;
+                    ipv6::rebase_eui64(db, &mut port.fixed_ips, &t.mac_address, &port.mac_address);
                 }
                 Err(e) => {
                     port.fixed_ips = old;

@@ -185,8 +185,16 @@ pub(super) async fn create_subnet(
     let ctx = c.auth(&headers, S)?;
     let m = body::check(&SUBNET_SCHEMA, body::parse_json(S, &bytes)?)?;
     let ctx = on_behalf(ctx, &m)?;
-    if get_int(&m, "ip_version") != Some(4) {
-        return Err(ApiError::bad_request(S, "Invalid input for ip_version. Reason: localcloud supports IPv4 subnets only (ip_version 4)."));
+    match get_int(&m, "ip_version") {
+        Some(4) => ipv6::check_v4_body(&m)?,
+        Some(6) => return ipv6::create_subnet(&c, &ctx, &m),
+        v => {
+            let shown = v.map_or_else(|| "None".to_owned(), |v| v.to_string());
+            return Err(ApiError::bad_request(
+                S,
+                format!("Invalid input for ip_version. Reason: {shown} is not in [4, 6]."),
+            ));
+        }
     }
     let cidr_s = get_str(&m, "cidr").ok_or_else(|| {
         ApiError::bad_request(
@@ -296,6 +304,8 @@ pub(super) async fn create_subnet(
         dns_nameservers: parse_nameservers(&m)?.unwrap_or_default(),
         host_routes: parse_host_routes(m.get("host_routes"))?.unwrap_or_default(),
         ip_version: 4,
+        ipv6_ra_mode: None,
+        ipv6_address_mode: None,
         tags: parse_tags(m.get("tags"))?,
         created_at: t.clone(),
         updated_at: t,
@@ -346,7 +356,11 @@ pub(super) async fn update_subnet(
         if let Some(v) = host_routes {
             s.host_routes = v;
         }
-        if let Some(cidr) = Cidr::parse(&s.cidr) {
+        if s.ip_version == 6 {
+            if let Some(p) = ipv6::update_pools(s, &m)? {
+                s.allocation_pools = p;
+            }
+        } else if let Some(cidr) = Cidr::parse(&s.cidr) {
             if let Some(p) = parse_pools(m.get("allocation_pools"), &cidr)? {
                 s.allocation_pools = p;
             }

@@ -48,7 +48,7 @@ pub(super) fn subnet_view(s: &Subnet) -> Value {
         description: s.description.clone(),
         network_id: s.network_id.clone(),
         cidr: s.cidr.clone(),
-        ip_version: 4,
+        ip_version: if s.ip_version == 6 { 6 } else { 4 },
         gateway_ip: s.gateway_ip.clone(),
         enable_dhcp: s.enable_dhcp,
         allocation_pools: s
@@ -69,8 +69,8 @@ pub(super) fn subnet_view(s: &Subnet) -> Value {
             })
             .collect(),
         subnetpool_id: None,
-        ipv6_ra_mode: None,
-        ipv6_address_mode: None,
+        ipv6_ra_mode: s.ipv6_ra_mode.clone(),
+        ipv6_address_mode: s.ipv6_address_mode.clone(),
         project_id: s.project_id.clone(),
         tenant_id: s.project_id.clone(),
         service_types: vec![],

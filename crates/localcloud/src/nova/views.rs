@@ -34,7 +34,7 @@ pub(super) fn addresses(db: &Db, s: &Server) -> BTreeMap<String, Vec<w::ServerAd
         let entry = out.entry(net).or_default();
         for f in &p.fixed_ips {
             entry.push(w::ServerAddress {
-                version: 4,
+                version: if f.ip_address.contains(':') { 6 } else { 4 },
                 addr: f.ip_address.clone(),
                 ip_type: Some("fixed".into()),
                 mac_addr: Some(p.mac_address.clone()),
