@@ -255,7 +255,8 @@ async fn vms_on_a_dual_stack_network_reach_each_other_over_ipv6() {
         &tc,
         &net,
         "fd00:61::/64",
-        json!({"ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"}),
+        json!({"ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac",
+            "host_routes": [{"destination": "fd00:99::/64", "nexthop": "fd00:61::fe"}]}),
     )
     .await;
     let v6_id = v6["id"].as_str().expect("id").to_owned();
@@ -275,9 +276,22 @@ async fn vms_on_a_dual_stack_network_reach_each_other_over_ipv6() {
     let (_, ns_a) = web_vm(&tc, "a", a["id"].as_str().expect("id"), &a6).await;
     let (_, ns_b) = web_vm(&tc, "b", b["id"].as_str().expect("id"), &b6).await;
     // The VM's interface carries its IPv6 address (no duplicate address detection pending).
+    // (The link-local address may still be tentative; the global one never is.)
     let addrs = ip_in(&ns_a, &["-6", "addr", "show", "dev", "eth0"]);
-    assert!(addrs.contains(&format!("{a6}/64")), "{addrs}");
-    assert!(!addrs.contains("tentative"), "{addrs}");
+    let global = addrs
+        .lines()
+        .find(|l| l.contains(&format!("{a6}/64")))
+        .unwrap_or_else(|| panic!("{a6} not on eth0: {addrs}"));
+    assert!(
+        global.contains("nodad") && !global.contains("tentative"),
+        "{addrs}"
+    );
+    // The subnet's IPv6 host route is a route in the VM.
+    let routes = ip_in(&ns_a, &["-6", "route", "show"]);
+    assert!(
+        routes.contains("fd00:99::/64 via fd00:61::fe dev eth0"),
+        "{routes}"
+    );
     // Each reaches the other over IPv6, and over IPv4 as before.
     assert_eq!(curl_in(&ns_a, &url6(&b6)).await.as_deref(), Some("b"));
     assert_eq!(curl_in(&ns_b, &url6(&a6)).await.as_deref(), Some("a"));
@@ -287,6 +301,23 @@ async fn vms_on_a_dual_stack_network_reach_each_other_over_ipv6() {
             .as_deref(),
         Some("b")
     );
+    // The metadata's network_data.json lists the IPv6 address as Nova does.
+    let nd = curl_in(
+        &ns_a,
+        "http://169.254.169.254/openstack/latest/network_data.json",
+    )
+    .await
+    .expect("network_data.json from the VM");
+    let nd: Value = serde_json::from_str(&nd).expect("network_data.json is JSON");
+    let entry = nd["networks"]
+        .as_array()
+        .expect("networks")
+        .iter()
+        .find(|n| n["ip_address"] == a6.as_str())
+        .unwrap_or_else(|| panic!("{a6} not in {nd}"))
+        .clone();
+    assert_eq!(entry["type"], "ipv6_slaac", "{entry}");
+    assert_eq!(entry["netmask"], "ffff:ffff:ffff:ffff::", "{entry}");
     // Nova shows both addresses with their versions.
     let servers = tc.get("/compute/v2.1/servers/detail").await;
     let versions: Vec<i64> = servers["servers"]

@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
 
+use serde_json::{json, Value};
+
 use crate::model::FixedIp;
 
 use super::plan::Cidr;
@@ -47,4 +49,25 @@ pub fn always_allowed_sources() -> [Cidr; 2] {
             len: 128,
         },
     ]
+}
+
+/// The `type`, `netmask` and `routes` of an IPv6 address in `network_data.json`, as Nova writes
+/// them: `ipv6` (or `ipv6_<address mode>`), the prefix as an IPv6 mask, a default route `::/::`
+/// through the gateway.
+pub fn network_data_entry(
+    cidr: &str,
+    gateway: Option<&str>,
+    mode: Option<&str>,
+) -> (String, String, Vec<Value>) {
+    let kind = mode.map_or_else(|| "ipv6".to_owned(), |m| format!("ipv6_{m}"));
+    let len: u32 = cidr
+        .split_once('/')
+        .and_then(|(_, l)| l.parse().ok())
+        .unwrap_or(128)
+        .min(128);
+    let mask = Ipv6Addr::from(u128::MAX.checked_shl(128 - len).unwrap_or(0)).to_string();
+    let routes = gateway
+        .map(|g| vec![json!({"network": "::", "netmask": "::", "gateway": g})])
+        .unwrap_or_default();
+    (kind, mask, routes)
 }

@@ -89,7 +89,7 @@ fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "Not Found\n").into_response()
 }
 
-/// The server's fixed IPv4 addresses with their network, subnet and port.
+/// The server's fixed addresses (IPv4 and IPv6) with their network, subnet and port.
 struct Nic {
     port_id: String,
     mac: String,
@@ -98,6 +98,8 @@ struct Nic {
     cidr: String,
     gateway: Option<String>,
     dns: Vec<String>,
+    /// IPv6 subnets: the `ipv6_address_mode`.
+    v6_mode: Option<String>,
 }
 
 fn nics(db: &Db, server: &crate::model::Server) -> Vec<Nic> {
@@ -115,6 +117,7 @@ fn nics(db: &Db, server: &crate::model::Server) -> Vec<Nic> {
                 cidr: sub.cidr.clone(),
                 gateway: sub.gateway_ip.clone(),
                 dns: sub.dns_nameservers.clone(),
+                v6_mode: sub.ipv6_address_mode.clone(),
             });
         }
     }
@@ -167,8 +170,13 @@ fn network_data(db: &Db, s: &crate::model::Server) -> Value {
             .iter()
             .map(|g| json!({"network": "0.0.0.0", "netmask": "0.0.0.0", "gateway": g}))
             .collect();
-        networks.push(json!({"id": format!("network{i}"), "type": "ipv4", "link": link, "ip_address": n.ip,
-            "netmask": netmask(&n.cidr), "routes": routes, "network_id": n.network_id,
+        let (kind, mask, routes) = if n.ip.contains(':') {
+            super::ipv6::network_data_entry(&n.cidr, n.gateway.as_deref(), n.v6_mode.as_deref())
+        } else {
+            ("ipv4".to_owned(), netmask(&n.cidr), routes)
+        };
+        networks.push(json!({"id": format!("network{i}"), "type": kind, "link": link, "ip_address": n.ip,
+            "netmask": mask, "routes": routes, "network_id": n.network_id,
             "services": n.dns.iter().map(|d| json!({"type": "dns", "address": d})).collect::<Vec<_>>()}));
         for d in &n.dns {
             let v = json!({"type": "dns", "address": d});

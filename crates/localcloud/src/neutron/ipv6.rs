@@ -263,12 +263,14 @@ fn subnet_from_body(ctx: &Ctx, m: &Map<String, Value>) -> ApiResult<(Subnet, Cid
                         "gateway_ip '{g}' does not match the ip_version '6'"
                     )))
                 }
-                None => return Err(ApiError::bad_request(
-                    S,
-                    format!(
+                None => {
+                    return Err(ApiError::bad_request(
+                        S,
+                        format!(
                         "Invalid input for gateway_ip. Reason: '{g}' is not a valid IP address."
                     ),
-                )),
+                    ))
+                }
             };
             if !cidr.contains(n) {
                 return Err(invalid_input(format!(
