@@ -144,7 +144,11 @@ async fn open(
 async fn boot_answering(
     network: vitrina_localcloud::NetworkSetting,
     n: usize,
-) -> (Duration, Duration) {
+) -> (
+    Duration,
+    Duration,
+    vitrina_localcloud::dataplane::NetworkStats,
+) {
     let dir = tempfile::tempdir().expect("temp dir");
     let (cloud, b) = open(dir.path(), network).await;
     let net = b
@@ -224,10 +228,11 @@ async fn boot_answering(
     };
     assert!(answered, "every server answers within 300 s");
     let took = start.elapsed();
+    let stats = cloud.network_stats();
     cloud.stop_all_servers().await;
     let _ = cloud.shutdown();
     vitrina_localcloud::kill_instances(&dir.path().join("instances"));
-    (active, took)
+    (active, took, stats)
 }
 
 /// Whether `GET /` on port 8080 of `addr` answers `200` (one short TCP exchange).
@@ -445,19 +450,27 @@ async fn throughputs() -> (f64, f64, f64) {
 /// Prints the networking figures: 100 servers answering (shared and isolated), plumbing cost, TCP
 /// throughput.
 fn report_network(
-    plain: (Duration, Duration),
-    networked: Option<(Duration, Duration)>,
+    plain: (
+        Duration,
+        Duration,
+        vitrina_localcloud::dataplane::NetworkStats,
+    ),
+    networked: Option<(
+        Duration,
+        Duration,
+        vitrina_localcloud::dataplane::NetworkStats,
+    )>,
     tput: Option<(f64, f64, f64)>,
     isolated_cloud: &vitrina_localcloud::NetworkMode,
 ) {
-    let (plain_active, plain) = plain;
+    let (plain_active, plain, _) = plain;
     println!(
         "  100 servers with a port, ACTIVE and answering on 8080, shared network (no plumbing): {:.2} s (all ACTIVE after {:.2} s)",
         plain.as_secs_f64(),
         plain_active.as_secs_f64()
     );
     match networked {
-        Some((t_active, t)) => {
+        Some((t_active, t, st)) => {
             println!(
                 "  the same with isolated networking: all ACTIVE after {:.2} s",
                 t_active.as_secs_f64()
@@ -472,6 +485,17 @@ fn report_network(
                 "    plumbing cost per server: {:.1} ms (boot without networking: {:.1} ms per server)",
                 (ms(t) - ms(plain)) / 100.0,
                 ms(plain) / 100.0
+            );
+            println!(
+                "    data plane: {} passes; {} namespaces made, {} converged, {} nftables tables written whole, {} updated by set elements only",
+                st.passes, st.namespaces_made, st.namespaces_converged, st.tables_replaced, st.tables_updated
+            );
+            println!(
+                "    pass time: namespaces {:.0} ms, links {:.0} ms, nftables {:.0} ms; a server waited {:.1} ms on average for its pass",
+                ms(st.namespaces_time),
+                ms(st.links_time),
+                ms(st.tables_time),
+                ms(st.plug_wait) / st.plugged.max(1) as f64
             );
         }
         None => println!(

@@ -373,6 +373,12 @@ impl LocalCloud {
         self.cloud.net.server_netns(server_id)
     }
 
+    /// What the data plane did since the start and where its time went (zero in the shared
+    /// mode).
+    pub fn network_stats(&self) -> dataplane::NetworkStats {
+        self.cloud.net.stats()
+    }
+
     /// The prefix of every namespace and machine link this localcloud makes (`lc` + 6 hex).
     pub fn kernel_prefix(&self) -> &str {
         &self.cloud.net.names().prefix

@@ -8,7 +8,8 @@ use std::process::{Command, Stdio};
 
 use serde::Deserialize;
 
-use super::plan::{Names, NsSpec, Plan};
+use super::nftnl::{self, SetChange};
+use super::plan::{Names, NsSpec, Plan, Table};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KernelError {
@@ -388,6 +389,8 @@ pub struct PassReport {
     pub errors: BTreeMap<String, String>,
     /// Namespaces made in this pass.
     pub created: BTreeSet<String>,
+    /// What the pass did and how long each phase took.
+    pub stats: super::NetworkStats,
 }
 
 /// What was applied, so a pass touches only what changed.
@@ -395,7 +398,7 @@ pub struct PassReport {
 pub struct Applied {
     pub namespaces: BTreeMap<String, NsSpec>,
     pub root: Option<NsSpec>,
-    pub nft: BTreeMap<String, String>,
+    pub nft: BTreeMap<String, Table>,
 }
 
 /// One reconcile pass: removes namespaces named as this localcloud's that the plan does not hold,
@@ -533,46 +536,110 @@ pub fn pass(tools: &Tools, names: &Names, plan: &Plan, applied: &mut Applied) ->
             applied.namespaces.remove(&seg);
         }
     }
-    // Rulesets are independent: apply them from a few threads (each is one `nft` process).
-    let jobs: Vec<(&String, &String, bool)> = plan
-        .nft
-        .iter()
-        .filter(|(n, script)| {
-            !report.errors.contains_key(*n) && applied.nft.get(*n) != Some(*script)
-        })
-        .map(|(n, script)| {
-            let forward = plan.namespaces.get(n).is_some_and(|s| s.forward);
-            (n, script, forward)
-        })
-        .collect();
     let t2 = t0.elapsed();
-    let nnft = jobs.len();
-    let results: Vec<(usize, Result<(), KernelError>)> =
-        parallel(&jobs, |(n, script, forward)| tools.nft(n, script, *forward))
-            .into_iter()
-            .enumerate()
-            .collect();
-    for (i, r) in results {
-        let Some((n, script, _)) = jobs.get(i) else {
+    let (nsets, nnft) = apply_tables(tools, plan, applied, &mut report);
+    let t3 = t0.elapsed();
+    tracing::debug!(
+        "localcloud data plane pass: {} namespaces made, segments and machine link in {:?}, {nconv} namespaces converged by {:?}, set elements changed in {nsets} tables, {nnft} tables replaced, done in {:?}",
+        created.len(),
+        t1,
+        t2,
+        t3
+    );
+    report.stats = super::NetworkStats {
+        passes: 1,
+        namespaces_made: created.len(),
+        namespaces_converged: nconv,
+        tables_replaced: nnft,
+        tables_updated: nsets,
+        namespaces_time: t1,
+        links_time: t2.saturating_sub(t1),
+        tables_time: t3.saturating_sub(t2),
+        ..super::NetworkStats::default()
+    };
+    report
+}
+
+/// The set elements to add and remove to turn `old` into `new` (tables of the same shape).
+fn set_changes(old: &Table, new: &Table) -> Vec<SetChange> {
+    new.sets
+        .iter()
+        .filter_map(|(name, set)| {
+            let before = old.sets.get(name).map(|s| &s.elements);
+            let add: Vec<_> = set
+                .elements
+                .iter()
+                .filter(|a| before.is_none_or(|b| !b.contains(*a)))
+                .copied()
+                .collect();
+            let del: Vec<_> = before
+                .into_iter()
+                .flatten()
+                .filter(|a| !set.elements.contains(*a))
+                .copied()
+                .collect();
+            (!add.is_empty() || !del.is_empty()).then(|| SetChange {
+                set: name.clone(),
+                add,
+                del,
+            })
+        })
+        .collect()
+}
+
+/// Brings localcloud's nftables tables to the plan: a table whose rules are as applied and
+/// whose set elements changed (a new member of a security group) gets those elements over
+/// netlink, one transaction per namespace, without a process; any other changed table is
+/// replaced with one `nft -f` (from a few threads). Returns how many tables took each way.
+fn apply_tables(
+    tools: &Tools,
+    plan: &Plan,
+    applied: &mut Applied,
+    report: &mut PassReport,
+) -> (usize, usize) {
+    let mut full: Vec<(&String, &Table, bool)> = Vec::new();
+    let mut deltas = 0;
+    for (n, table) in &plan.nft {
+        if report.errors.contains_key(n) {
             continue;
-        };
+        }
+        let forward = plan.namespaces.get(n).is_some_and(|s| s.forward);
+        match applied.nft.get(n) {
+            Some(old) if old == table => {}
+            Some(old) if old.same_shape(table) => {
+                let changes = set_changes(old, table);
+                let path = Path::new("/run/netns").join(n);
+                match nftnl::update_sets(&path, table.family, super::nft::TABLE, &changes) {
+                    Ok(()) => {
+                        deltas += 1;
+                        applied.nft.insert(n.clone(), table.clone());
+                    }
+                    Err(e) => {
+                        tracing::debug!(
+                            "localcloud data plane: set elements in {n}: {e}; replacing the table"
+                        );
+                        full.push((n, table, forward));
+                    }
+                }
+            }
+            _ => full.push((n, table, forward)),
+        }
+    }
+    let results = parallel(&full, |(n, table, forward)| {
+        tools.nft(n, &table.script(), *forward)
+    });
+    for ((n, table, _), r) in full.iter().zip(results) {
         match r {
             Ok(()) => {
-                applied.nft.insert((*n).clone(), (*script).clone());
+                applied.nft.insert((*n).clone(), (*table).clone());
             }
             Err(e) => {
+                applied.nft.remove(*n);
                 report.errors.insert((*n).clone(), e.to_string());
             }
         }
     }
-    tracing::debug!(
-        "localcloud data plane pass: {} namespaces made, segments and machine link in {:?}, {nconv} namespaces converged by {:?}, {nnft} rulesets applied, done in {:?}",
-        created.len(),
-        t1,
-        t2,
-        t0.elapsed()
-    );
-    report
+    (deltas, full.len())
 }
 
 /// Runs `f` on every item from a few threads (each call mostly waits for a child process);

@@ -21,6 +21,7 @@ mod ipv6;
 mod kernel;
 mod metadata;
 mod nft;
+mod nftnl;
 pub mod plan;
 
 use std::path::Path;
@@ -63,6 +64,44 @@ pub enum NetworkSetting {
     Auto,
     /// Always shared.
     Shared,
+}
+
+/// What the data plane did since it started, and where its time went (for the benchmark).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkStats {
+    /// Reconcile passes.
+    pub passes: usize,
+    pub namespaces_made: usize,
+    /// Namespaces whose links, addresses and routes were (re)applied.
+    pub namespaces_converged: usize,
+    /// nftables tables written whole (`nft -f`).
+    pub tables_replaced: usize,
+    /// nftables tables whose set elements alone changed (over netlink, no process).
+    pub tables_updated: usize,
+    /// Pass phases: removing and making namespaces, segments and the machine's link.
+    pub namespaces_time: Duration,
+    /// Pass phases: the links, addresses and routes of servers and routers.
+    pub links_time: Duration,
+    /// Pass phases: nftables.
+    pub tables_time: Duration,
+    /// Servers plugged, and the time they waited for their pass (summed over servers).
+    pub plugged: usize,
+    pub plug_wait: Duration,
+}
+
+impl NetworkStats {
+    fn add(&mut self, o: &NetworkStats) {
+        self.passes += o.passes;
+        self.namespaces_made += o.namespaces_made;
+        self.namespaces_converged += o.namespaces_converged;
+        self.tables_replaced += o.tables_replaced;
+        self.tables_updated += o.tables_updated;
+        self.namespaces_time += o.namespaces_time;
+        self.links_time += o.links_time;
+        self.tables_time += o.tables_time;
+        self.plugged += o.plugged;
+        self.plug_wait += o.plug_wait;
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -193,6 +232,16 @@ struct Inner {
     wake: tokio::sync::Notify,
     /// Metadata listeners: server id → (namespace, serving task).
     metadata: Mutex<std::collections::BTreeMap<String, (String, tokio::task::JoinHandle<()>)>>,
+    stats: Mutex<NetworkStats>,
+}
+
+impl Inner {
+    fn add_stats(&self, s: &NetworkStats) {
+        self.stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .add(s);
+    }
 }
 
 impl Inner {
@@ -265,6 +314,7 @@ impl DataPlane {
                 done,
                 wake: tokio::sync::Notify::new(),
                 metadata: Mutex::default(),
+                stats: Mutex::default(),
             })
         });
         if let Some(inner) = &inner {
@@ -305,7 +355,13 @@ impl DataPlane {
         let Some(i) = &self.inner else {
             return Ok(None);
         };
+        let t = std::time::Instant::now();
         let (report, plan) = sync(i).await;
+        i.add_stats(&NetworkStats {
+            plugged: 1,
+            plug_wait: t.elapsed(),
+            ..NetworkStats::default()
+        });
         let Some(ns) = plan.servers.get(server_id) else {
             return Err(NetError::Plumb {
                 server: server_id.into(),
@@ -337,6 +393,19 @@ impl DataPlane {
         if let Some(i) = &self.inner {
             sync(i).await;
         }
+    }
+
+    /// What the data plane did since it started (empty in the shared mode).
+    pub fn stats(&self) -> NetworkStats {
+        self.inner
+            .as_ref()
+            .map(|i| {
+                i.stats
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone()
+            })
+            .unwrap_or_default()
     }
 
     /// The namespace of a server, in the isolated mode.
@@ -391,6 +460,7 @@ async fn run(i: Arc<Inner>) {
                 tracing::warn!("localcloud data plane: {ns}: {e}");
             }
             me.metadata_listeners(&plan, &report);
+            me.add_stats(&report.stats);
             Some((Arc::new(report), Arc::new(plan)))
         })
         .await;

@@ -9,6 +9,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use crate::model::{Port, State};
 
 use super::nft;
+pub use super::nft::{AddrSet, Table};
 
 /// Names of everything one localcloud (one data folder) owns in the kernel. Every name starts
 /// with `lc<tag>` so that two localclouds on one machine, and the machine's own interfaces, never
@@ -82,8 +83,8 @@ pub struct Plan {
     pub namespaces: BTreeMap<String, NsSpec>,
     /// Links in the machine's own namespace (only the external network's interface).
     pub root: NsSpec,
-    /// Namespace name → nftables script (replaces localcloud's tables there).
-    pub nft: BTreeMap<String, String>,
+    /// Namespace name → localcloud's nftables table there.
+    pub nft: BTreeMap<String, Table>,
     /// Server id → its namespace.
     pub servers: BTreeMap<String, String>,
 }
