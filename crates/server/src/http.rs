@@ -17,6 +17,7 @@ use vitrina_common::{DeploymentId, HostName};
 
 use crate::app::{Actor, ConfigService};
 use crate::error::ServerError;
+use crate::json_errors::JsonBody;
 
 /// Shared state of the config service's handlers.
 #[derive(Clone)]
@@ -142,7 +143,7 @@ async fn put_group(
     State(s): State<HttpState>,
     _c: EngineCaller,
     Path((d, name)): Path<(String, String)>,
-    Json(spec): Json<ExecGroupSpec>,
+    JsonBody(spec): JsonBody<ExecGroupSpec>,
 ) -> Result<Json<ExecGroupView>, ServerError> {
     Ok(Json(
         s.service.put_group(&deployment(&d)?, &name, &spec).await?,
@@ -184,7 +185,7 @@ async fn put_checks(
     State(s): State<HttpState>,
     _c: EngineCaller,
     Path((d, name)): Path<(String, String)>,
-    Json(spec): Json<CheckSetSpec>,
+    JsonBody(spec): JsonBody<CheckSetSpec>,
 ) -> Result<Json<CheckSetView>, ServerError> {
     Ok(Json(
         s.service.put_checks(&deployment(&d)?, &name, &spec).await?,
@@ -213,7 +214,7 @@ async fn check_results(
 async fn register(
     State(s): State<HttpState>,
     AgentCaller(d, h): AgentCaller,
-    Json(req): Json<RegisterRequest>,
+    JsonBody(req): JsonBody<RegisterRequest>,
 ) -> Result<Json<RegisterResponse>, ServerError> {
     Ok(Json(s.service.register(&d, &h, &req).await?))
 }
@@ -221,7 +222,7 @@ async fn register(
 async fn heartbeat(
     State(s): State<HttpState>,
     AgentCaller(d, h): AgentCaller,
-    Json(hb): Json<Heartbeat>,
+    JsonBody(hb): JsonBody<Heartbeat>,
 ) -> Result<StatusCode, ServerError> {
     s.service.heartbeat(&d, &h, &hb).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -247,7 +248,7 @@ async fn work(
 async fn report_step(
     State(s): State<HttpState>,
     AgentCaller(d, h): AgentCaller,
-    Json(r): Json<StepReport>,
+    JsonBody(r): JsonBody<StepReport>,
 ) -> Result<StatusCode, ServerError> {
     s.service.report_step(&d, &h, &r).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -256,7 +257,7 @@ async fn report_step(
 async fn report_check(
     State(s): State<HttpState>,
     AgentCaller(d, h): AgentCaller,
-    Json(r): Json<CheckReport>,
+    JsonBody(r): JsonBody<CheckReport>,
 ) -> Result<StatusCode, ServerError> {
     s.service.report_check(&d, &h, &r).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -13,6 +13,7 @@ pub mod error;
 pub mod hoe;
 pub mod home;
 pub mod http;
+pub mod json_errors;
 pub mod logging;
 pub mod metrics;
 pub mod metrics_intake;

@@ -207,8 +207,12 @@ async fn list(ctx: VendorCtx, State(s): State<ProductState>) -> Result<Json<Valu
 }
 
 fn parse_json(bytes: &[u8]) -> Result<Value, ServerError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| ServerError::Invalid(format!("the body is not JSON: {e}")))
+    serde_json::from_slice(bytes).map_err(|e| {
+        ServerError::Invalid(format!(
+            "the body is not JSON: {}",
+            crate::json_errors::json_error(&e)
+        ))
+    })
 }
 
 /// A string field; a number is accepted and written as it reads (`"revision": 2`).

@@ -18,6 +18,7 @@ use crate::app::{Actor, ConfigService};
 use crate::crypto::{new_token, token_hash};
 use crate::error::ServerError;
 use crate::http::HttpState;
+use crate::json_errors::JsonBody;
 use crate::store::now_ms;
 use crate::store::script_tokens::ScriptTokenRow;
 
@@ -213,7 +214,7 @@ impl FromRequestParts<HttpState> for Bearer {
 async fn post_script_token(
     State(s): State<HttpState>,
     Agent(d, h): Agent,
-    Json(req): Json<ScriptTokenRequest>,
+    JsonBody(req): JsonBody<ScriptTokenRequest>,
 ) -> Result<Json<ScriptToken>, ServerError> {
     Ok(Json(s.service.script_token(&d, &h, req.rotate).await?))
 }

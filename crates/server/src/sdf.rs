@@ -34,6 +34,7 @@ use vitrina_agent_api::wire::ErrorBody;
 use crate::app::{Actor, ConfigService};
 use crate::crypto::{new_token, token_hash};
 use crate::error::ServerError;
+use crate::json_errors::JsonBody;
 use crate::store::now_ms;
 use crate::store::sdf::{KvRole, KvStoreRow, Redeemed};
 
@@ -173,7 +174,12 @@ fn bearer(headers: &HeaderMap) -> Result<&str, ServerError> {
 
 /// A JSON body, read after the caller is known (so an anonymous caller always gets 401).
 fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ServerError> {
-    serde_json::from_slice(body).map_err(|e| ServerError::Invalid(format!("bad JSON body: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        ServerError::Invalid(format!(
+            "bad JSON body: {}",
+            crate::json_errors::json_error(&e)
+        ))
+    })
 }
 
 async fn engine(state: &SdfState, headers: &HeaderMap) -> Result<(), ServerError> {
@@ -535,7 +541,7 @@ struct Redeem {
 
 async fn redeem(
     State(state): State<SdfState>,
-    Json(body): Json<Redeem>,
+    JsonBody(body): JsonBody<Redeem>,
 ) -> Answer<Json<KvCredentials>> {
     let store = &state.service.store;
     match store.sdf_ota_redeem(&token_hash(body.token.trim())).await? {

@@ -597,7 +597,12 @@ fn with_poll(mut doc: serde_json::Value, poll: u64) -> serde_json::Value {
 
 /// Bodies are read after the caller is known (an anonymous caller gets 401, not a parse error).
 fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Answer<T> {
-    serde_json::from_slice(body).map_err(|e| invalid(format!("bad JSON body: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        invalid(format!(
+            "bad JSON body: {}",
+            crate::json_errors::json_error(&e)
+        ))
+    })
 }
 
 async fn project(state: &SdfDeployState, headers: &HeaderMap) -> Answer<ProjectCtx> {

@@ -19,6 +19,7 @@ use vitrina_localcloud::s3::S3Store;
 use crate::app::ConfigService;
 use crate::error::ServerError;
 use crate::http::{EngineCaller, HttpState};
+use crate::json_errors::JsonBody;
 use crate::store::Owned;
 
 /// What runs beside the config service (set once, when `localcloud` opens).
@@ -217,7 +218,7 @@ async fn put_dns(
     State(s): State<HttpState>,
     _c: EngineCaller,
     Path(fqdn): Path<String>,
-    Json(spec): Json<DnsRecordSpec>,
+    JsonBody(spec): JsonBody<DnsRecordSpec>,
 ) -> Result<Json<DnsRecord>, ServerError> {
     Ok(Json(s.service.put_dns(&fqdn, spec.ip).await?))
 }

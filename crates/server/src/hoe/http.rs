@@ -24,8 +24,12 @@ async fn project(hoe: &Hoe, headers: &HeaderMap) -> Result<ProjectCtx, HoeError>
 }
 
 fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, HoeError> {
-    serde_json::from_slice(body)
-        .map_err(|e| HoeError::Server(ServerError::Invalid(format!("bad JSON body: {e}"))))
+    serde_json::from_slice(body).map_err(|e| {
+        HoeError::Server(ServerError::Invalid(format!(
+            "bad JSON body: {}",
+            crate::json_errors::json_error(&e)
+        )))
+    })
 }
 
 /// The routes, to be merged at the server's root.

@@ -270,12 +270,21 @@ pub fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Osb
             "the request needs a JSON object body",
         ));
     }
-    let v: Value = serde_json::from_slice(bytes)
-        .map_err(|e| OsbError::bad_request(format!("the body is not JSON: {e}")))?;
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| {
+        OsbError::bad_request(format!(
+            "the body is not JSON: {}",
+            crate::json_errors::json_error(&e)
+        ))
+    })?;
     if !v.is_object() {
         return Err(OsbError::bad_request("the body must be a JSON object"));
     }
-    serde_json::from_value(v).map_err(|e| OsbError::bad_request(format!("malformed body: {e}")))
+    serde_json::from_value(v).map_err(|e| {
+        OsbError::bad_request(format!(
+            "malformed body: {}",
+            crate::json_errors::json_error(&e)
+        ))
+    })
 }
 
 /// `parameters`: absent, `null` or an object.
