@@ -827,5 +827,36 @@ async fn ipv6_api_errors_and_allocation_over_http() {
             .contains("configured for automatic addresses"),
         "{v}"
     );
+    // Floating IPs stay IPv4: a port with only an IPv6 address cannot have one.
+    let p6 = port(&tc, &net, None).await;
+    assert_eq!(p6["fixed_ips"].as_array().map(Vec::len), Some(1), "{p6}");
+    let ext = tc.get("/networking/v2.0/networks?name=ext-net").await["networks"][0]["id"]
+        .as_str()
+        .expect("ext-net")
+        .to_owned();
+    let fip = post(
+        &tc,
+        "/networking/v2.0/floatingips",
+        json!({"floatingip": {"floating_network_id": ext}}),
+    )
+    .await["floatingip"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let (s, v) = tc
+        .call(
+            Method::PUT,
+            &format!("/networking/v2.0/floatingips/{fip}"),
+            Some(&json!({"floatingip": {"port_id": p6["id"]}}).to_string()),
+        )
+        .await;
+    assert_eq!(s, 400, "{v}");
+    assert!(
+        v["NeutronError"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("does not have any IPv4 address"),
+        "{v}"
+    );
     drop(tc);
 }
