@@ -802,6 +802,42 @@ async fn ipv6_api_errors_and_allocation_over_http() {
     assert!(m.contains("spans beyond the subnet cidr"), "{m}");
     let m = bad(json!({"network_id": net, "cidr": "fd00:80::/64", "ip_version": 6, "gateway_ip": "10.0.0.1"})).await;
     assert!(m.contains("does not match the ip_version '6'"), "{m}");
+    // IPv6 host routes, on create and on update; an IPv4 next hop is refused.
+    let routed = subnet6(
+        &tc,
+        &net,
+        "fd00:82::/64",
+        json!({"host_routes": [{"destination": "fd00:90::/64", "nexthop": "fd00:82::9"}]}),
+    )
+    .await;
+    assert_eq!(
+        routed["host_routes"][0]["nexthop"], "fd00:82::9",
+        "{routed}"
+    );
+    let path = format!(
+        "/networking/v2.0/subnets/{}",
+        routed["id"].as_str().expect("id")
+    );
+    let (s, v) = tc
+        .call(
+            Method::PUT,
+            &path,
+            Some(&json!({"subnet": {"host_routes": [{"destination": "fd00:91::/64", "nexthop": "fd00:82::a"}]}}).to_string()),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        v["subnet"]["host_routes"][0]["destination"], "fd00:91::/64",
+        "{v}"
+    );
+    let (s, v) = tc
+        .call(
+            Method::PUT,
+            &path,
+            Some(&json!({"subnet": {"host_routes": [{"destination": "fd00:91::/64", "nexthop": "10.0.0.1"}]}}).to_string()),
+        )
+        .await;
+    assert_eq!(s, 400, "{v}");
     // A SLAAC subnet refuses a chosen address for a port (router interfaces excepted).
     let sub = subnet6(
         &tc,
@@ -825,6 +861,45 @@ async fn ipv6_api_errors_and_allocation_over_http() {
             .as_str()
             .unwrap_or_default()
             .contains("configured for automatic addresses"),
+        "{v}"
+    );
+    // Floating IPs stay IPv4: a port with only an IPv6 address cannot have one.
+    let p6 = port(&tc, &net, None).await;
+    // (One address from the subnet without a mode, its EUI-64 address on the stateless one.)
+    let addrs: Vec<&str> = p6["fixed_ips"]
+        .as_array()
+        .expect("fixed_ips")
+        .iter()
+        .filter_map(|f| f["ip_address"].as_str())
+        .collect();
+    assert_eq!(addrs.len(), 2, "{p6}");
+    assert!(addrs.iter().all(|a| a.contains(':')), "{p6}");
+    let ext = tc.get("/networking/v2.0/networks?name=ext-net").await["networks"][0]["id"]
+        .as_str()
+        .expect("ext-net")
+        .to_owned();
+    let fip = post(
+        &tc,
+        "/networking/v2.0/floatingips",
+        json!({"floatingip": {"floating_network_id": ext}}),
+    )
+    .await["floatingip"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let (s, v) = tc
+        .call(
+            Method::PUT,
+            &format!("/networking/v2.0/floatingips/{fip}"),
+            Some(&json!({"floatingip": {"port_id": p6["id"]}}).to_string()),
+        )
+        .await;
+    assert_eq!(s, 400, "{v}");
+    assert!(
+        v["NeutronError"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("does not have any IPv4 address"),
         "{v}"
     );
     drop(tc);

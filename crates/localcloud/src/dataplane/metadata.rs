@@ -248,7 +248,11 @@ async fn ec2_user_data(State(c): State<Ctx>) -> Response {
 
 fn ec2_values(db: &Db, s: &crate::model::Server) -> BTreeMap<&'static str, String> {
     let nics = nics(db, s);
-    let ip = nics.first().map(|n| n.ip.clone()).unwrap_or_default();
+    let ip = nics
+        .iter()
+        .find(|n| !n.ip.contains(':'))
+        .map(|n| n.ip.clone())
+        .unwrap_or_default();
     let host = hostname(&s.name);
     BTreeMap::from([
         ("ami-id", s.image_id.clone().unwrap_or_default()),

@@ -223,7 +223,7 @@ fn rule_match_one(
 /// everything through.
 pub fn security_groups(db: &State, ports: &[String]) -> Table {
     let mut sets = BTreeMap::new();
-    // Neighbour discovery first: conntrack does not track it, so `ct state invalid` would drop it.
+    // Neighbour discovery first, so no conntrack verdict (`invalid` on some kernels) can drop it.
     let common = "    meta l4proto ipv6-icmp icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert, nd-router-solicit } accept\n    ct state established,related accept\n    ct state invalid drop\n";
     let mut input = format!("    iifname \"lo\" accept\n{common}");
     // Anti-spoofing comes before the stateful accept, so replies obey it too.

@@ -386,6 +386,14 @@ pub(super) fn update_pools(s: &Subnet, m: &Map<String, Value>) -> ApiResult<Opti
     }
 }
 
+/// New IPv6 `host_routes` on update (`None`: not in the body).
+pub(super) fn update_routes(m: &Map<String, Value>) -> ApiResult<Option<Vec<HostRoute>>> {
+    match m.get("host_routes") {
+        None => Ok(None),
+        v => parse_routes(v).map(Some),
+    }
+}
+
 /// The subnet among `subnets` whose range holds the address `a` (either version).
 pub(super) fn subnet_for_address<'a>(subnets: &'a [Subnet], a: &str) -> ApiResult<&'a Subnet> {
     let found = match a.trim().parse::<IpAddr>() {

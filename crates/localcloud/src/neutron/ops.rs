@@ -326,12 +326,19 @@ pub fn associate(db: &mut Db, fip_id: &str, port_id: &str, fixed: Option<&str>) 
             .ok_or_else(|| {
                 ApiError::bad_request(S, format!("Port {port_id} does not have fixed ip {a}"))
             })?,
-        None => port.fixed_ips.first().cloned().ok_or_else(|| {
-            ApiError::bad_request(
+        // Floating IPs are IPv4: the port's first IPv4 address, as Neutron picks it.
+        None => {
+            port.fixed_ips
+                .iter()
+                .find(|f| !f.ip_address.contains(':'))
+                .cloned()
+                .ok_or_else(|| {
+                    ApiError::bad_request(
                 S,
                 format!("Bad floatingip request: Port {port_id} does not have any IPv4 address."),
             )
-        })?,
+                })?
+        }
     };
     if let Some(other) = db.floating_ips.values().find(|f| {
         f.id != fip.id

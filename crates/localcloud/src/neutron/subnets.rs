@@ -335,12 +335,18 @@ pub(super) async fn update_subnet(
     let ctx = c.auth(&headers, S)?;
     let m = body::check(&SUBNET_UPDATE_SCHEMA, body::parse_json(S, &bytes)?)?;
     let nameservers = parse_nameservers(&m)?;
-    let host_routes = parse_host_routes(m.get("host_routes"))?;
+    // Checked against the subnet's version once it is known.
+    let host_routes = parse_host_routes(m.get("host_routes"));
     c.store.write(|db| {
         let s = db
             .subnets
             .mine_mut(&ctx, &id)
             .ok_or_else(|| subnet_not_found(&id))?;
+        let host_routes = if s.ip_version == 6 {
+            ipv6::update_routes(&m)?
+        } else {
+            host_routes?
+        };
         if let Some(v) = get_str(&m, "name") {
             s.name = v;
         }

@@ -19,6 +19,8 @@ pub(super) fn boot_spec(db: &Db, s: &Server) -> BootSpec {
         .iter()
         .filter_map(|p| db.ports.get(p))
         .flat_map(|p| p.fixed_ips.iter().map(|f| f.ip_address.clone()))
+        // IPv4 only (`VITRINA_IPV4`); IPv6 fixed IPs are on the VM's interfaces.
+        .filter(|a| !a.contains(':'))
         .collect();
     BootSpec {
         id: s.id.clone(),
