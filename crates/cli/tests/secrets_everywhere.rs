@@ -827,6 +827,7 @@ async fn scenario(serve: &mut Serve, data: &Path) {
         leaks.len(),
         leaks.join("\n")
     );
+    eprintln!("log files searched: {files:#?}");
     eprintln!(
         "{} secrets checked in {} places ({} log files, {} server lines, {n_columns} stored values)",
         secrets.len(),

@@ -704,6 +704,13 @@ output "subnet" {{
         "kv_cluster (5 nodes) apply to healthy: {:?}",
         started.elapsed()
     );
+    // A second plan has nothing to do.
+    let plan = with(&["tf", "plan", tf_s]);
+    let plan = must(&env, &plan.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        plan.contains("No changes"),
+        "a second plan changes:\n{plan}"
+    );
     let outputs: serde_json::Value =
         serde_json::from_str(&must(&env, &["tf", "output", tf_s, "--json"])).expect("outputs");
     let addresses: Vec<String> = outputs["addresses"]["value"]
@@ -902,6 +909,13 @@ fn kafka_from_the_seed_deploys_on_localcloud() {
         String::from_utf8_lossy(&out.stderr)
     );
     eprintln!("kafka (3 nodes) apply to healthy: {:?}", started.elapsed());
+    // A second plan has nothing to do: what the providers read back matches the manifest.
+    let plan = with(&["tf", "plan", tf_s]);
+    let plan = must(&env, &plan.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        plan.contains("No changes"),
+        "a second plan changes:\n{plan}"
+    );
     let outputs: serde_json::Value =
         serde_json::from_str(&must(&env, &["tf", "output", tf_s, "--json"])).expect("outputs");
     let addresses: Vec<String> = outputs["address"]["value"]
