@@ -18,8 +18,9 @@
 #
 #   . vitrina-data/demo.env && vitrina tf apply examples/tf/grafana-localcloud --var ds-subnet=ID
 #
-# crates/cli/tests/tf_ivkcs_apps.rs (`grafana_deploys_on_localcloud_and_answers_at_its_url`)
-# applies it.
+# crates/cli/tests/tf_ivkcs_apps.rs applies it with both placements
+# (`grafana_deploys_on_localcloud_and_answers_at_its_url`, internal on the shared network, and
+# `grafana_external_answers_at_its_dns_name_over_a_floating_ip`, on an isolated network).
 
 # --------------------variables--------------------
 variable "instance_uuid" {
@@ -482,4 +483,9 @@ output "s3_backup" {
 
 output "floating_ip" {
   value = try(vkcs_networking_floatingip.fips[0].address, "n/a")
+}
+
+# Where the external placement's name is served (the machine's and the VMs' DNS server).
+output "dns_servers" {
+  value = try(ivkcs_dns.grafana[0].servers, [])
 }
