@@ -4,7 +4,7 @@
 //! one's structured result reaches the second), the check turns healthy, and `destroy` cleans up.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const EXAMPLE: &str = include_str!("../../../examples/tf/localcloud-agent/main.tf");
@@ -14,126 +14,8 @@ const KAFKA: &str = include_str!("../../../examples/tf/kafka-localcloud/main.tf"
 const HELLO_WEB: &str =
     include_str!("../../../examples/packages/hello_web/plans/free/deployment/deploy.tf");
 
-/// `vitrina serve` and the VMs it started; both stopped when dropped, even after a failure.
-struct Serve {
-    child: Child,
-    data: PathBuf,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        // VMs, their namespaces and links, even after a failure.
-        vitrina_localcloud::kill_instances(&self.data.join("cloud/instances"));
-        // VM process groups left behind by a failed test.
-        if let Ok(rd) = std::fs::read_dir(self.data.join("cloud/instances")) {
-            for e in rd.flatten() {
-                if let Ok(pid) = std::fs::read_to_string(e.path().join("var/lib/cloud/pid")) {
-                    let _ = Command::new("kill")
-                        .args(["-KILL", "--", &format!("-{}", pid.trim())])
-                        .stderr(Stdio::null())
-                        .status();
-                }
-            }
-        }
-    }
-}
-
-/// The `vitrina-agent` built beside `vitrina` (built on demand when only this package's tests
-/// were built).
-fn agent_binary() -> PathBuf {
-    let path = Path::new(env!("CARGO_BIN_EXE_vitrina")).with_file_name("vitrina-agent");
-    if !path.is_file() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "vitrina-agent", "--bin", "vitrina-agent"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "cannot build vitrina-agent");
-    }
-    assert!(path.is_file(), "no vitrina-agent at {}", path.display());
-    path
-}
-
-fn demo_env(data: &Path) -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(data.join("demo.env")).expect("demo.env");
-    text.lines()
-        .filter_map(|l| l.strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.trim_matches('\'').to_owned()))
-        .collect()
-}
-
-fn vitrina(env: &[(String, String)], args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vitrina"))
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env_remove("OS_AUTH_URL")
-        .env_remove("OS_PASSWORD")
-        .env_remove("OS_USERNAME")
-        .output()
-        .expect("vitrina runs")
-}
-
-fn must(env: &[(String, String)], args: &[&str]) -> String {
-    let out = vitrina(env, args);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "vitrina {args:?} failed with {}\nstdout:\n{stdout}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-/// Starts `vitrina serve --demo --cloud-network shared` in `data` and returns it with the
-/// `demo.env` variables. These tests read the VMs' services at their fixed addresses from the
-/// machine, which only the shared network allows; the isolated network (a router to ext-net, the
-/// config service reached through it) is `apply_on_localcloud_installs_the_agent_and_runs_the_steps`.
-fn serve(data: &Path) -> (Serve, Vec<(String, String)>) {
-    serve_with(data, "5m", "shared")
-}
-
-/// The same with `--health-timeout`.
-fn serve_with(
-    data: &Path,
-    health_timeout: &str,
-    cloud_network: &str,
-) -> (Serve, Vec<(String, String)>) {
-    let child = Command::new(env!("CARGO_BIN_EXE_vitrina"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--demo",
-            "--health-timeout",
-            health_timeout,
-            "--cloud-network",
-            cloud_network,
-            "--data",
-        ])
-        .arg(data)
-        .env("VITRINA_AGENT_BINARY", agent_binary())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("vitrina serve starts");
-    let serve = Serve {
-        child,
-        data: data.to_path_buf(),
-    };
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !data.join("demo.env").is_file() {
-        assert!(Instant::now() < deadline, "vitrina serve wrote no demo.env");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let env = demo_env(data);
-    (serve, env)
-}
+mod ivkcs_support;
+use ivkcs_support::*;
 
 #[test]
 fn apply_on_localcloud_installs_the_agent_and_runs_the_steps() {
@@ -439,75 +321,6 @@ fn agent_pid(state_dir: &Path) -> Option<u32> {
     }
 }
 
-/// Servers the example packages start with `setsid` (outside the VM's process group, which is
-/// all a process VM is today): every `server.pid` under the VMs' roots is stopped when dropped.
-struct AppServers(PathBuf);
-
-fn pid_files(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.file_name().is_some_and(|n| n == "server.pid") {
-            out.push(p);
-        } else if depth > 0 && e.file_type().is_ok_and(|t| t.is_dir()) {
-            pid_files(&p, depth - 1, out);
-        }
-    }
-}
-
-impl AppServers {
-    fn stop(&self) {
-        let mut files = Vec::new();
-        pid_files(&self.0.join("cloud/instances"), 8, &mut files);
-        for f in files {
-            if let Ok(pid) = std::fs::read_to_string(&f) {
-                let _ = Command::new("kill")
-                    .arg(pid.trim())
-                    .stderr(Stdio::null())
-                    .status();
-            }
-        }
-    }
-}
-
-impl Drop for AppServers {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// One HTTP/1.0 GET; returns the status line and the body.
-fn http_get(url: &str, basic: Option<&str>) -> (String, String) {
-    use std::io::{Read as _, Write as _};
-    let rest = url.strip_prefix("http://").expect("http URL");
-    let (addr, path) = rest
-        .split_once('/')
-        .map(|(a, p)| (a, format!("/{p}")))
-        .unwrap_or((rest, "/".into()));
-    let mut s =
-        std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-    let auth = basic
-        .map(|b| {
-            use base64::Engine as _;
-            format!(
-                "Authorization: Basic {}\r\n",
-                base64::engine::general_purpose::STANDARD.encode(b)
-            )
-        })
-        .unwrap_or_default();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}\r\n").expect("request");
-    let mut buf = String::new();
-    let _ = s.read_to_string(&mut buf);
-    let (head, body) = buf.split_once("\r\n\r\n").unwrap_or((&buf, ""));
-    (
-        head.lines().next().unwrap_or_default().to_owned(),
-        body.to_owned(),
-    )
-}
-
 #[test]
 fn hello_web_deploys_on_localcloud_and_answers_at_its_url() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -516,37 +329,14 @@ fn hello_web_deploys_on_localcloud_and_answers_at_its_url() {
     // A project network on a loopback range: in localcloud's shared-network mode a VM's address
     // must be one this machine has (the data plane gives VMs their own network later).
     let third = std::process::id() % 200 + 20;
-    let net = dir.path().join("net");
-    std::fs::create_dir_all(&net).expect("net dir");
-    std::fs::write(
-        net.join("main.tf"),
-        format!(
-            r#"
-resource "vkcs_networking_network" "net" {{
-  name = "hello-net"
-}}
-
-resource "vkcs_networking_subnet" "sub" {{
-  name       = "hello-subnet"
-  network_id = vkcs_networking_network.net.id
-  cidr       = "127.77.{third}.0/24"
-}}
-
-output "subnet" {{
-  value = vkcs_networking_subnet.sub.id
-}}
-"#
-        ),
-    )
-    .expect("net main.tf");
-    let net_s = net.to_str().expect("utf-8");
-    must(&env, &["tf", "apply", net_s, "--auto-approve"]);
-    let outputs: serde_json::Value =
-        serde_json::from_str(&must(&env, &["tf", "output", net_s, "--json"])).expect("outputs");
-    let subnet = outputs["subnet"]["value"]
-        .as_str()
-        .expect("subnet")
-        .to_owned();
+    let net = ProjectNet::apply(
+        &env,
+        dir.path(),
+        "hello",
+        &format!("127.77.{third}.0/24"),
+        false,
+    );
+    let subnet = net.subnet.clone();
 
     let tf = dir.path().join("hello_web");
     std::fs::create_dir_all(&tf).expect("tf dir");
@@ -620,7 +410,7 @@ output "subnet" {{
         "destroy failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    must(&env, &["tf", "destroy", net_s, "--auto-approve"]);
+    net.destroy(&env);
     drop(serve);
 }
 
@@ -630,37 +420,14 @@ fn kv_cluster_of_five_nodes_deploys_on_localcloud() {
     let data = dir.path().join("data");
     let (serve, env) = serve(&data);
     let third = std::process::id() % 200 + 21;
-    let net = dir.path().join("net");
-    std::fs::create_dir_all(&net).expect("net dir");
-    std::fs::write(
-        net.join("main.tf"),
-        format!(
-            r#"
-resource "vkcs_networking_network" "net" {{
-  name = "kv-net"
-}}
-
-resource "vkcs_networking_subnet" "sub" {{
-  name       = "kv-subnet"
-  network_id = vkcs_networking_network.net.id
-  cidr       = "127.78.{third}.0/24"
-}}
-
-output "subnet" {{
-  value = vkcs_networking_subnet.sub.id
-}}
-"#
-        ),
-    )
-    .expect("net main.tf");
-    let net_s = net.to_str().expect("utf-8");
-    must(&env, &["tf", "apply", net_s, "--auto-approve"]);
-    let outputs: serde_json::Value =
-        serde_json::from_str(&must(&env, &["tf", "output", net_s, "--json"])).expect("outputs");
-    let subnet = outputs["subnet"]["value"]
-        .as_str()
-        .expect("subnet")
-        .to_owned();
+    let net = ProjectNet::apply(
+        &env,
+        dir.path(),
+        "kv",
+        &format!("127.78.{third}.0/24"),
+        false,
+    );
+    let subnet = net.subnet.clone();
 
     let tf = dir.path().join("kv_cluster");
     std::fs::create_dir_all(&tf).expect("tf dir");
@@ -758,7 +525,7 @@ output "subnet" {{
         "destroy failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    must(&env, &["tf", "destroy", net_s, "--auto-approve"]);
+    net.destroy(&env);
     drop(serve);
 }
 
@@ -844,25 +611,6 @@ resource "ivkcs_agent_exec" "after" {
     );
     must(&env, &["tf", "destroy", tf_s, "--auto-approve"]);
     drop(serve);
-}
-
-/// A free TCP port on 127.0.0.1 (closed again; the nodes bind it at their own addresses).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-/// One line from a TCP service.
-fn read_line(addr: &str) -> String {
-    use std::io::BufRead as _;
-    let s = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-    let mut line = String::new();
-    let _ = std::io::BufReader::new(s).read_line(&mut line);
-    line
 }
 
 /// The seed's Kafka manifest adapted to localcloud (`examples/tf/kafka-localcloud`): three nodes

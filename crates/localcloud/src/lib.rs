@@ -180,6 +180,9 @@ pub(crate) struct Cloud {
     pub store: Arc<Store>,
     pub hv: Arc<dyn Hypervisor>,
     pub net: Arc<dataplane::DataPlane>,
+    /// The resolvers a VM gets when none of its subnets lists `dns_nameservers` (the DNS server
+    /// of `ivkcs_dns` on the machine's ext-net address, once its owner serves it there).
+    pub vm_resolvers: std::sync::RwLock<Vec<String>>,
 }
 
 pub(crate) type AppState = Arc<Cloud>;
@@ -236,6 +239,7 @@ impl LocalCloud {
             store: store.clone(),
             hv,
             net,
+            vm_resolvers: std::sync::RwLock::new(Vec::new()),
         });
         keystone::bootstrap(&cloud);
         cloud.store.write(|db| {
@@ -303,6 +307,18 @@ impl LocalCloud {
     /// The DNS records; serve them with [`dns::serve`].
     pub fn dns(&self) -> &Arc<dns::DnsZone> {
         &self.dns
+    }
+
+    /// Sets the resolvers written to a VM's `/etc/resolv.conf` at its next boot when none of its
+    /// subnets has `dns_nameservers`, as a cloud's DHCP hands out its own DNS server: the owner of
+    /// localcloud calls it once it serves [`dns`](Self::dns) where VMs reach it.
+    pub fn set_vm_resolvers(&self, servers: Vec<std::net::IpAddr>) {
+        let mut g = self
+            .cloud
+            .vm_resolvers
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *g = servers.iter().map(ToString::to_string).collect();
     }
 
     /// Credentials of the admin and demo identities.

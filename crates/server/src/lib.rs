@@ -335,7 +335,11 @@ impl Server {
                     })?];
             if let Some(ip) = c.machine_address() {
                 match bind_udp_for_vms(ip, 53) {
-                    Ok(s) => sockets.push(s),
+                    Ok(s) => {
+                        sockets.push(s);
+                        // VMs on subnets without `dns_nameservers` resolve through it.
+                        c.set_vm_resolvers(vec![ip.into()]);
+                    }
                     Err(e) => {
                         tracing::warn!(%ip, error = %e, "VMs cannot reach the DNS server on port 53")
                     }

@@ -76,6 +76,11 @@ pub(super) fn spawn_boot(c: &Cloud, id: &str, final_status: Option<ServerStatus>
     let store = c.store.clone();
     let net = c.net.clone();
     let id = id.to_owned();
+    let default_resolvers = c
+        .vm_resolvers
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
     // The volumes attached now, with where their bytes are.
     let disks: Vec<crate::hypervisor::Disk> = c.store.read(|db| {
         let Some(s) = db.servers.get(&id) else {
@@ -98,6 +103,9 @@ pub(super) fn spawn_boot(c: &Cloud, id: &str, final_status: Option<ServerStatus>
         let spec = store.read(|db| db.servers.get(&id).map(|s| boot_spec(db, s)));
         let Some(mut spec) = spec else { return };
         spec.disks = disks;
+        if spec.dns.is_empty() {
+            spec.dns = default_resolvers;
+        }
         // The data plane makes the server's namespace and ports before its processes start.
         let shared = matches!(net.mode(), crate::NetworkMode::Shared { .. });
         let result = match net.plug_server(&id).await {
