@@ -52,7 +52,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/volume/v3/{project}/volumes/{id}/metadata",
-            get(get_metadata).post(set_metadata).put(set_metadata),
+            get(get_metadata).post(set_metadata).put(replace_metadata),
         )
         .route(
             "/volume/v3/{project}/snapshots",
@@ -849,16 +849,37 @@ async fn set_metadata(
     Path((project, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let ctx = ctx(&c, &headers, &project)?;
-    let m = body::check(&META_SCHEMA, body::parse_json(S, &bytes)?)?;
+    write_metadata(&c, &headers, &project, &id, &bytes, false)
+}
+
+/// `PUT …/metadata` replaces the whole set, as in Cinder.
+async fn replace_metadata(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path((project, id)): Path<(String, String)>,
+    bytes: Bytes,
+) -> ApiResult<Json<Value>> {
+    write_metadata(&c, &headers, &project, &id, &bytes, true)
+}
+
+fn write_metadata(
+    c: &Cloud,
+    headers: &HeaderMap,
+    project: &str,
+    id: &str,
+    bytes: &[u8],
+    replace: bool,
+) -> ApiResult<Json<Value>> {
+    let ctx = ctx(c, headers, project)?;
+    let m = body::check(&META_SCHEMA, body::parse_json(S, bytes)?)?;
     let mut wrapped = serde_json::Map::new();
     wrapped.insert("metadata".into(), Value::Object(m));
     let meta = get_str_map(&wrapped, "metadata", S)?;
     c.store.write(|db| {
-        let v = db
-            .volumes
-            .mine_mut(&ctx, &id)
-            .ok_or_else(|| not_found(&id))?;
+        let v = db.volumes.mine_mut(&ctx, id).ok_or_else(|| not_found(id))?;
+        if replace {
+            v.metadata.clear();
+        }
         v.metadata.extend(meta);
         Ok(Json(json!({"metadata": v.metadata})))
     })

@@ -1,7 +1,7 @@
 //! Cinder beyond volumes and snapshots, as `openstack volume qos|transfer request|service …`
 //! call it: QoS specs and their volume type associations (admin), volume transfers (the volume
 //! moves to the accepting project only when the auth key is given), the services list, the
-//! `default` quota class, and snapshot metadata by key.
+//! `default` quota class, volume and snapshot metadata by key, and snapshot status actions.
 
 use std::collections::BTreeMap;
 
@@ -89,6 +89,16 @@ pub fn routes() -> Router<AppState> {
             post(accept_transfer),
         )
         .route("/volume/v3/{project}/os-services", get(list_services))
+        .route(
+            "/volume/v3/{project}/volumes/{id}/metadata/{key}",
+            get(show_volume_meta)
+                .put(put_volume_meta)
+                .delete(delete_volume_meta),
+        )
+        .route(
+            "/volume/v3/{project}/snapshots/{id}/action",
+            post(snapshot_action),
+        )
         .route(
             "/volume/v3/{project}/os-quota-class-sets/{class}",
             get(show_quota_class).put(update_quota_class),
@@ -1017,4 +1027,116 @@ async fn update_quota_class(
         class_body(db, &class)
     });
     Ok(versioned(Json(out)))
+}
+
+// Volume metadata by key.
+
+fn vol_not_found(id: &str) -> ApiError {
+    ApiError::not_found(S, format!("Volume {id} could not be found."))
+}
+
+async fn show_volume_meta(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path((project, id, key)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    let ctx = crate::cinder::ctx(&c, &headers, &project)?;
+    let m = c
+        .store
+        .read(|db| db.volumes.mine(&ctx, &id).map(|v| v.metadata.clone()))
+        .ok_or_else(|| vol_not_found(&id))?;
+    let v = m
+        .get(&key)
+        .ok_or_else(|| ApiError::not_found(S, format!("Metadata item was not found: {key}")))?;
+    Ok(versioned(Json(json!({"meta": {key: v}}))))
+}
+
+async fn put_volume_meta(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path((project, id, key)): Path<(String, String, String)>,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let ctx = crate::cinder::ctx(&c, &headers, &project)?;
+    let v = body::parse_json(S, &bytes)?;
+    let m = v
+        .get("meta")
+        .and_then(Value::as_object)
+        .ok_or_else(|| bad("Malformed request body"))?;
+    let meta = string_map("meta", m)?;
+    if meta.len() != 1 || !meta.contains_key(&key) {
+        return Err(bad("Request body and URI mismatch"));
+    }
+    c.store.write(|db| {
+        let v = db
+            .volumes
+            .mine_mut(&ctx, &id)
+            .ok_or_else(|| vol_not_found(&id))?;
+        v.metadata.extend(meta.clone());
+        v.updated_at = Some(now_micro());
+        Ok::<_, ApiError>(())
+    })?;
+    Ok(versioned(Json(json!({"meta": meta}))))
+}
+
+async fn delete_volume_meta(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path((project, id, key)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    let ctx = crate::cinder::ctx(&c, &headers, &project)?;
+    c.store.write(|db| {
+        let v = db
+            .volumes
+            .mine_mut(&ctx, &id)
+            .ok_or_else(|| vol_not_found(&id))?;
+        v.metadata
+            .remove(&key)
+            .ok_or_else(|| ApiError::not_found(S, format!("Metadata item was not found: {key}")))?;
+        v.updated_at = Some(now_micro());
+        Ok(())
+    })?;
+    Ok(versioned(StatusCode::OK))
+}
+
+/// `POST …/snapshots/{id}/action`: `os-reset_status` (admin) sets any of Cinder's snapshot
+/// statuses.
+async fn snapshot_action(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path((project, id)): Path<(String, String)>,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let ctx = crate::cinder::ctx(&c, &headers, &project)?;
+    let v = body::parse_json(S, &bytes)?;
+    let obj = v
+        .as_object()
+        .filter(|o| o.len() == 1)
+        .ok_or_else(|| bad("Invalid request body: an action body holds exactly one action."))?;
+    let Some((action, arg)) = obj.iter().next() else {
+        return Err(bad("Invalid request body"));
+    };
+    if action != "os-reset_status" {
+        return Err(bad(format!("There is no such action: {action}")));
+    }
+    admin_only(&ctx, "volume_extension:snapshot_admin_actions:reset_status")?;
+    let st = arg
+        .get("status")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("Must specify 'status'"))?;
+    let st = crate::model::SnapshotStatus::parse(st).ok_or_else(|| {
+        bad(format!(
+            "Invalid input for field/attribute status. Value: {st}."
+        ))
+    })?;
+    c.store.write(|db| {
+        let s = db
+            .snapshots
+            .mine_mut(&ctx, &id)
+            .ok_or_else(|| snap_not_found(&id))?;
+        s.status = st;
+        s.updated_at = Some(now_micro());
+        Ok::<_, ApiError>(())
+    })?;
+    Ok(versioned(StatusCode::ACCEPTED))
 }

@@ -73,7 +73,7 @@ fn compute_event(action: &str) -> String {
         "detach_interface" => "_detach_interface",
         other => return format!("api_{other}"),
     };
-    format!("compute{step}")
+    format!("compute_{step}")
 }
 
 /// The server's actions when the caller reaches it: a live server by the usual rules, a
