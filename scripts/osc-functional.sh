@@ -140,7 +140,10 @@ if [ "${#filters[@]}" -eq 0 ]; then
   done
 fi
 start=$(date +%s)
-"$venv/bin/python" -m pytest -p no:cacheprovider -q -n "${OSC_CONCURRENCY:-6}" \
+# Tests that share a fixed resource name run on one worker (scripts/osc_xdist_groups.py).
+PYTHONPATH="$root/scripts${PYTHONPATH:+:$PYTHONPATH}" \
+  "$venv/bin/python" -m pytest -p no:cacheprovider -p osc_xdist_groups --dist loadgroup -q \
+  -n "${OSC_CONCURRENCY:-6}" \
   --timeout "${OSC_TEST_TIMEOUT:-240}" --junitxml "$work/results.xml" -o junit_family=xunit2 \
   "${filters[@]}" >"$work/pytest.log" 2>&1 || true
 elapsed=$(($(date +%s) - start))
@@ -150,7 +153,8 @@ import sys
 import xml.etree.ElementTree as ET
 
 for case in ET.parse(sys.argv[1]).getroot().iter('testcase'):
-    test = f"{case.get('classname')}.{case.get('name')}".split('[')[0]
+    # Without parameters and the `@group` xdist adds to grouped tests.
+    test = f"{case.get('classname')}.{case.get('name')}".split('[')[0].split('@')[0]
     if case.find('skipped') is not None:
         status = 'skip'
     elif case.find('failure') is not None or case.find('error') is not None:

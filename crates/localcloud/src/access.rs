@@ -117,7 +117,11 @@ pub fn network_visible(n: &Network, ctx: &Ctx) -> bool {
     ctx.reaches(n) || n.shared || n.external
 }
 
-/// Whether a project sees an image: its own, public and community ones.
+/// Whether a project sees an image: its own, public and community ones, and shared ones it is a
+/// member of (in any member status, as Glance shows them by ID).
 pub fn image_visible(i: &Image, ctx: &Ctx) -> bool {
-    ctx.owns(i) || i.visibility == "public" || i.visibility == "community"
+    ctx.owns(i)
+        || i.visibility == "public"
+        || i.visibility == "community"
+        || (i.visibility == "shared" && i.members.iter().any(|m| m.member_id == ctx.project_id))
 }

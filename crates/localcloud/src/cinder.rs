@@ -52,7 +52,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/volume/v3/{project}/volumes/{id}/metadata",
-            get(get_metadata).post(set_metadata).put(set_metadata),
+            get(get_metadata).post(set_metadata).put(replace_metadata),
         )
         .route(
             "/volume/v3/{project}/snapshots",
@@ -69,6 +69,7 @@ pub fn routes() -> Router<AppState> {
                 .delete(delete_snapshot),
         )
         .merge(crate::cinder_types::routes())
+        .merge(crate::cinder_extra::routes())
         .route("/volume/v3/{project}/os-availability-zone", get(zones))
         .route("/volume/v3/{project}/limits", get(limits))
         .route(
@@ -688,6 +689,7 @@ async fn delete_volume(
         }
         db.snapshots.retain(|_, s| s.volume_id != id);
         db.volumes.remove(&id);
+        db.extra.transfers.retain(|_, t| t.volume_id != id);
         // A forced delete of an attached volume leaves no attachment behind on its server.
         for server in db.servers.values_mut() {
             server.volumes.retain(|sv| sv.volume_id != id);
@@ -717,6 +719,12 @@ async fn volume_action(
         .map(|(k, v)| (k.clone(), v.clone()))
         .ok_or_else(|| ApiError::bad_request(S, "Invalid request body"))?;
     let vol = get_volume(&c, &ctx, &id)?;
+    if let Some(r) = c
+        .store
+        .write(|db| crate::cinder_extra::image_metadata_action(db, &ctx, &id, &action, &arg))
+    {
+        return r;
+    }
     match action.as_str() {
         "os-extend" => {
             let new_size = arg.get("new_size").and_then(body::int_like).ok_or_else(|| ApiError::bad_request(S, format!("Invalid input for field/attribute new_size. Value: {}. 'new_size' is a required property", arg)))?;
@@ -841,16 +849,37 @@ async fn set_metadata(
     Path((project, id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let ctx = ctx(&c, &headers, &project)?;
-    let m = body::check(&META_SCHEMA, body::parse_json(S, &bytes)?)?;
+    write_metadata(&c, &headers, &project, &id, &bytes, false)
+}
+
+/// `PUT …/metadata` replaces the whole set, as in Cinder.
+async fn replace_metadata(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path((project, id)): Path<(String, String)>,
+    bytes: Bytes,
+) -> ApiResult<Json<Value>> {
+    write_metadata(&c, &headers, &project, &id, &bytes, true)
+}
+
+fn write_metadata(
+    c: &Cloud,
+    headers: &HeaderMap,
+    project: &str,
+    id: &str,
+    bytes: &[u8],
+    replace: bool,
+) -> ApiResult<Json<Value>> {
+    let ctx = ctx(c, headers, project)?;
+    let m = body::check(&META_SCHEMA, body::parse_json(S, bytes)?)?;
     let mut wrapped = serde_json::Map::new();
     wrapped.insert("metadata".into(), Value::Object(m));
     let meta = get_str_map(&wrapped, "metadata", S)?;
     c.store.write(|db| {
-        let v = db
-            .volumes
-            .mine_mut(&ctx, &id)
-            .ok_or_else(|| not_found(&id))?;
+        let v = db.volumes.mine_mut(&ctx, id).ok_or_else(|| not_found(id))?;
+        if replace {
+            v.metadata.clear();
+        }
         v.metadata.extend(meta);
         Ok(Json(json!({"metadata": v.metadata})))
     })
@@ -1245,13 +1274,8 @@ fn quota_set(db: &Db, target: &str, usage: bool) -> Value {
     let used = cq::usage(db, target);
     let mut set = serde_json::Map::new();
     set.insert("id".into(), json!(target));
-    for (name, fixed) in cq::ENFORCED.iter().chain(cq::SHOWN) {
-        let enforced = cq::ENFORCED.iter().any(|(n, _)| n == name);
-        let l = if enforced {
-            cq::limit(db, target, name)
-        } else {
-            *fixed
-        };
+    for (name, _) in cq::ENFORCED.iter().chain(cq::SHOWN) {
+        let l = cq::limit(db, target, name);
         let in_use = used.iter().find(|(n, _)| n == name).map_or(0, |(_, u)| *u);
         let v = if usage {
             json!({"limit": l, "in_use": in_use, "reserved": 0, "allocated": 0})
@@ -1291,19 +1315,24 @@ async fn default_quotas(
     ctx(&c, &headers, &project)?;
     let mut set = serde_json::Map::new();
     set.insert("id".into(), json!(target));
-    for (name, v) in crate::cinder_quotas::ENFORCED
-        .iter()
-        .chain(crate::cinder_quotas::SHOWN)
-    {
-        set.insert((*name).into(), json!(v));
-    }
+    c.store.read(|db| {
+        for (name, _) in crate::cinder_quotas::ENFORCED
+            .iter()
+            .chain(crate::cinder_quotas::SHOWN)
+        {
+            set.insert(
+                (*name).into(),
+                json!(crate::cinder_quotas::class_limit(db, name)),
+            );
+        }
+    });
     Ok(with_version(
         Json(json!({"quota_set": set})).into_response(),
     ))
 }
 
-/// `PUT /os-quota-sets/{target}` (admin): sets the limits of volumes, gigabytes and snapshots;
-/// the other quotas Cinder knows are accepted and kept at their fixed values.
+/// `PUT /os-quota-sets/{target}` (admin): sets the project's limits (those of volumes,
+/// gigabytes and snapshots are enforced; per-type ones are accepted and not kept).
 async fn update_quotas(
     State(c): State<AppState>,
     headers: HeaderMap,
@@ -1346,7 +1375,7 @@ async fn update_quotas(
                 format!("Invalid input received: Quota limit {val} for {k} must be -1 or greater."),
             )
         })?;
-        if cq::ENFORCED.iter().any(|(e, _)| e == k) {
+        if cq::ENFORCED.iter().chain(cq::SHOWN).any(|(e, _)| e == k) {
             changes.push((k.clone(), n));
         }
     }

@@ -11,7 +11,8 @@ use crate::model::State as Db;
 /// The quotas enforced and Cinder's defaults for them; `-1` is unlimited.
 pub const ENFORCED: &[(&str, i64)] = &[("volumes", 10), ("gigabytes", 1000), ("snapshots", 10)];
 
-/// Quotas Cinder shows that localcloud does not enforce (fixed values).
+/// Quotas Cinder shows and admins set that localcloud does not enforce (it has no backups or
+/// groups), with Cinder's defaults.
 pub const SHOWN: &[(&str, i64)] = &[
     ("backups", 10),
     ("backup_gigabytes", 1000),
@@ -19,13 +20,28 @@ pub const SHOWN: &[(&str, i64)] = &[
     ("per_volume_gigabytes", -1),
 ];
 
-/// A project's limit of `name`.
+/// A project's limit of `name`: its own, else the `default` quota class's.
 pub fn limit(db: &Db, project: &str, name: &str) -> i64 {
     db.volume_quotas
         .get(project)
         .and_then(|q| q.get(name))
         .copied()
-        .or_else(|| ENFORCED.iter().find(|(n, _)| *n == name).map(|(_, v)| *v))
+        .unwrap_or_else(|| class_limit(db, name))
+}
+
+/// The `default` quota class's limit of `name`: an admin's, else Cinder's default.
+pub fn class_limit(db: &Db, name: &str) -> i64 {
+    db.extra
+        .volume_quota_class
+        .get(name)
+        .copied()
+        .or_else(|| {
+            ENFORCED
+                .iter()
+                .chain(SHOWN)
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| *v)
+        })
         .unwrap_or(-1)
 }
 

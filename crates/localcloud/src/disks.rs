@@ -92,6 +92,7 @@ pub fn queued_image(
         properties,
         created_at: t.clone(),
         updated_at: t,
+        members: vec![],
     }
 }
 

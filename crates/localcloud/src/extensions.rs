@@ -12,6 +12,7 @@ use crate::AppState;
 
 /// Nova v2.1 extensions (name, alias) of what localcloud implements.
 const NOVA: &[(&str, &str)] = &[
+    ("Aggregates", "os-aggregates"),
     ("AvailabilityZone", "os-availability-zone"),
     ("ConsoleOutput", "os-console-output"),
     ("ExtendedAvailabilityZone", "OS-EXT-AZ"),
@@ -22,24 +23,42 @@ const NOVA: &[(&str, &str)] = &[
     ("FlavorManage", "os-flavor-manage"),
     ("FlavorRxtx", "os-flavor-rxtx"),
     ("Flavors", "flavors"),
+    ("Hosts", "os-hosts"),
+    ("Hypervisors", "os-hypervisors"),
+    ("ImageSize", "OS-EXT-IMG-SIZE"),
+    ("Images", "images"),
+    ("InstanceActions", "os-instance-actions"),
     ("Keypairs", "os-keypairs"),
     ("Limits", "limits"),
+    ("Migrations", "os-migrations"),
+    ("PauseServer", "os-pause-server"),
+    ("QuotaClasses", "os-quota-class-sets"),
     ("Quotas", "os-quota-sets"),
+    ("Rescue", "os-rescue"),
+    ("ServerDiagnostics", "os-server-diagnostics"),
+    ("ServerGroups", "os-server-groups"),
     ("ServerMetadata", "server-metadata"),
     ("SecurityGroups", "os-security-groups"),
     ("Servers", "servers"),
+    ("ServerLocking", "os-lock-server"),
     ("ServerStartStop", "os-server-start-stop"),
+    ("SuspendServer", "os-suspend-server"),
     ("VolumeAttachments", "os-volume-attachments"),
 ];
 
 /// Cinder v3 extensions (name, alias) of what localcloud implements.
 const CINDER: &[(&str, &str)] = &[
     ("AvailabilityZones", "os-availability-zone"),
+    ("QoSSpecs", "qos-specs"),
+    ("QuotaClasses", "os-quota-class-sets"),
     ("Quotas", "os-quota-sets"),
+    ("Services", "os-services"),
     ("TypesManage", "os-types-manage"),
     ("TypesExtraSpecs", "os-types-extra-specs"),
     ("VolumeActions", "os-volume-actions"),
+    ("VolumeImageMetadata", "os-vol-image-meta"),
     ("VolumeTenantAttribute", "os-vol-tenant-attr"),
+    ("VolumeTransfer", "os-volume-transfer"),
     ("VolumeTypeAccess", "os-volume-type-access"),
 ];
 

@@ -74,6 +74,7 @@ pub fn routes() -> Router<AppState> {
             "/image/v2/images/{id}/tags/{tag}",
             put(add_tag).delete(delete_tag),
         )
+        .merge(crate::glance_members::routes())
         .route("/image/v2/schemas/image", get(schema_image))
         .route("/image/v2/schemas/images", get(schema_images))
 }
@@ -140,6 +141,7 @@ pub(crate) fn process_image(
         .collect(),
         created_at: t.clone(),
         updated_at: t,
+        members: vec![],
     };
     c.store.write(|db| db.images.insert(id, img));
     Ok(())
@@ -408,6 +410,7 @@ async fn create_image(
         properties: Default::default(),
         created_at: t.clone(),
         updated_at: t,
+        members: vec![],
     };
     for (k, v) in m {
         if ![
@@ -479,6 +482,17 @@ async fn list_images(
         Some(v) if v == "all" => {}
         Some(v) => items.retain(|i| i.visibility == v),
     }
+    // Another project's shared images are listed when this project accepted them (or in the
+    // member status asked for), as in Glance.
+    let member_status = f("member_status").unwrap_or_else(|| "accepted".into());
+    items.retain(|i| {
+        ctx.owns(i)
+            || i.visibility != "shared"
+            || i.members.iter().any(|m| {
+                m.member_id == ctx.project_id
+                    && (member_status == "all" || m.status == member_status)
+            })
+    });
     if let Some(o) = f("owner") {
         items.retain(|i| i.owner == o);
     }

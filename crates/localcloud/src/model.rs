@@ -55,6 +55,9 @@ status_enum! {
         Resize = "RESIZE",
         VerifyResize = "VERIFY_RESIZE",
         RevertResize = "REVERT_RESIZE",
+        Paused = "PAUSED",
+        Suspended = "SUSPENDED",
+        Rescue = "RESCUE",
     }
 }
 
@@ -243,6 +246,9 @@ pub struct Image {
     pub properties: BTreeMap<String, Value>,
     pub created_at: String,
     pub updated_at: String,
+    /// The projects a `shared` image is shared with (Glance's members).
+    #[serde(default)]
+    pub members: Vec<crate::model_extra::ImageMember>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -503,6 +509,11 @@ pub struct Server {
     /// The flavor before a resize that waits for confirmation.
     #[serde(default)]
     pub old_flavor: Option<Flavor>,
+    /// Locked by `lock` (only an admin acts on a locked server), with the reason given.
+    #[serde(default)]
+    pub locked: bool,
+    #[serde(default)]
+    pub locked_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -626,6 +637,10 @@ pub struct State {
     /// endpoints, policies, limits, federation): kind → id → record.
     #[serde(default)]
     pub identity_records: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    /// Instance actions, server groups, aggregates, QoS specs, transfers, image members, quota
+    /// classes and implied roles ([`crate::model_extra`]).
+    #[serde(default)]
+    pub extra: crate::model_extra::Extra,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -675,6 +690,26 @@ impl State {
             }
             if r == "admin" || r == "member" {
                 add("reader");
+            }
+        }
+        // The roles admins made others imply, transitively.
+        let name = |id: &str| self.roles.get(id).map(|r| r.name.clone());
+        loop {
+            let more: Vec<String> = self
+                .extra
+                .implied_roles
+                .iter()
+                .filter(|(p, _)| name(p).is_some_and(|p| out.contains(&p)))
+                .filter_map(|(_, i)| name(i))
+                .filter(|i| !out.contains(i))
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            for m in more {
+                if !out.contains(&m) {
+                    out.push(m);
+                }
             }
         }
         out

@@ -61,6 +61,12 @@ pub enum HvError {
     UserData(#[from] crate::cloudinit::UserDataError),
     #[error(transparent)]
     Network(#[from] crate::dataplane::NetError),
+    #[error("cannot signal the processes of instance `{id}`")]
+    Signal {
+        id: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot start the processes of instance `{id}`")]
     Spawn {
         id: String,
@@ -83,6 +89,9 @@ pub trait Hypervisor: Send + Sync {
     fn stop(&self, id: &str) -> BoxFuture<'static, Result<(), HvError>>;
     /// Stops the instance and removes everything it had.
     fn destroy(&self, id: &str) -> BoxFuture<'static, Result<(), HvError>>;
+    /// Freezes (`true`: every process of the instance stopped, as a paused or suspended VM's
+    /// vCPUs) or thaws it. Fails when the instance does not run.
+    fn freeze(&self, id: &str, frozen: bool) -> Result<(), HvError>;
     /// Whether the instance's processes run.
     fn is_running(&self, id: &str) -> bool;
     /// After a restart of localcloud: takes over an instance still running from before; false when

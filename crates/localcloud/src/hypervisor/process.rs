@@ -447,6 +447,9 @@ async fn stop_group(id: &str, pgid: i32, exited: watch::Receiver<bool>) {
         return;
     }
     let _ = killpg(Pid::from_raw(pgid), Signal::SIGTERM);
+    // A frozen (paused, suspended) VM's processes take the SIGTERM only when they run again.
+    let _ = killpg(Pid::from_raw(pgid), Signal::SIGCONT);
+    signal_tagged(id, Signal::SIGCONT);
     if !wait_dead(pgid, &exited).await {
         let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
         wait_dead(pgid, &exited).await;
@@ -463,6 +466,11 @@ async fn stop_group(id: &str, pgid: i32, exited: watch::Receiver<bool>) {
 /// environment escapes this; the shared mode is documented as not contained. Returns how many
 /// processes were signalled.
 pub fn kill_tagged(id: &str) -> usize {
+    signal_tagged(id, Signal::SIGKILL)
+}
+
+/// Sends `signal` to every process carrying the instance's mark (see [`kill_tagged`]).
+fn signal_tagged(id: &str, signal: Signal) -> usize {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return 0;
     };
@@ -481,7 +489,7 @@ pub fn kill_tagged(id: &str) -> usize {
         };
         if env.split(|b| *b == 0).any(|v| v == want.as_bytes()) {
             if let Ok(raw) = i32::try_from(pid) {
-                if nix::sys::signal::kill(Pid::from_raw(raw), Signal::SIGKILL).is_ok() {
+                if nix::sys::signal::kill(Pid::from_raw(raw), signal).is_ok() {
                     n += 1;
                 }
             }
@@ -550,6 +558,27 @@ impl Hypervisor for ProcessHypervisor {
             Ok(())
         }
         .boxed()
+    }
+
+    fn freeze(&self, id: &str, frozen: bool) -> Result<(), HvError> {
+        let pgid = self
+            .lock()
+            .get(id)
+            .filter(|r| !*r.exited.borrow() && pid_alive(r.pgid))
+            .map(|r| r.pgid)
+            .ok_or_else(|| HvError::NotFound(id.to_owned()))?;
+        let signal = if frozen {
+            Signal::SIGSTOP
+        } else {
+            Signal::SIGCONT
+        };
+        killpg(Pid::from_raw(pgid), signal).map_err(|e| HvError::Signal {
+            id: id.to_owned(),
+            source: std::io::Error::from_raw_os_error(e as i32),
+        })?;
+        // Daemons that left the VM's process group are the VM's too.
+        signal_tagged(id, signal);
+        Ok(())
     }
 
     fn is_running(&self, id: &str) -> bool {

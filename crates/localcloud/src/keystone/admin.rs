@@ -841,14 +841,53 @@ async fn update_role(
 ) -> ApiResult<Json<Value>> {
     admin(&c, &headers, "update_role")?;
     let m = object(&bytes, "role")?;
-    if name_of(&m, false)?.is_some() {
-        return Err(bad(
-            "localcloud does not rename roles: create a new role and assign it",
-        ));
-    }
+    let new_name = name_of(&m, false)?;
     let description = opt_string(&m, "description")?;
     let r = c.store.write(|s| {
+        let old = s
+            .roles
+            .get(&id)
+            .map(|r| r.name.clone())
+            .ok_or_else(|| not_found("role", &id))?;
+        if let Some(n) = new_name.as_ref().filter(|n| **n != old) {
+            // The built-in roles are what localcloud's policies check: they keep their names.
+            if BUILTIN_ROLES.contains(&old.as_str()) {
+                return Err(ApiError::forbidden(
+                    S,
+                    format!("The built-in role {old} cannot be renamed."),
+                ));
+            }
+            if s.roles.values().any(|r| &r.name == n) {
+                return Err(conflict(
+                    "role",
+                    &format!("Duplicate entry found with name {n}."),
+                ));
+            }
+            // Assignments and credentials name roles: they follow the rename (the id stays).
+            let rename = |list: &mut Vec<String>| {
+                for x in list.iter_mut().filter(|x| **x == old) {
+                    x.clone_from(n);
+                }
+            };
+            for u in s.users.values_mut() {
+                u.roles.values_mut().for_each(rename);
+            }
+            for g in s.groups.values_mut() {
+                g.roles.values_mut().for_each(rename);
+            }
+            for a in s.app_creds.values_mut() {
+                rename(&mut a.roles);
+            }
+            for t in s.tokens.values_mut() {
+                if let Some(l) = t.roles.as_mut() {
+                    rename(l);
+                }
+            }
+        }
         let r = s.roles.get_mut(&id).ok_or_else(|| not_found("role", &id))?;
+        if let Some(n) = new_name {
+            r.name = n;
+        }
         if description.is_some() {
             r.description = description;
         }
@@ -883,6 +922,7 @@ async fn delete_role(
             }
         }
         s.roles.remove(&id);
+        s.extra.implied_roles.retain(|(p, i)| p != &id && i != &id);
         Ok(StatusCode::NO_CONTENT)
     })
 }

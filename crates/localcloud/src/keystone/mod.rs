@@ -28,6 +28,7 @@ use vitrina_openstack::wire::Link;
 use vitrina_openstack::Secret;
 
 mod admin;
+mod implied_roles;
 mod registry;
 
 const S: Service = Service::Identity;
@@ -35,7 +36,7 @@ const TOKEN_HOURS: i64 = 12;
 pub const DEFAULT_DOMAIN: &str = "default";
 
 pub fn routes() -> Router<AppState> {
-    registry::routes(admin::routes(Router::new()))
+    registry::routes(implied_roles::routes(admin::routes(Router::new())))
         .route("/identity", get(versions))
         .route("/identity/", get(versions))
         .route("/identity/v3", get(version))

@@ -49,8 +49,14 @@ pub(super) async fn server_action(
         return Err(bad("Malformed request body"));
     };
     let s = get_server(&c, &r.ctx, &id)?;
+    if s.locked
+        && !r.ctx.is_admin()
+        && !matches!(action.as_str(), "lock" | "unlock" | "os-getConsoleOutput")
+    {
+        return Err(ApiError::conflict(S, format!("Instance {id} is locked")));
+    }
     let accepted = || versioned(&r, StatusCode::ACCEPTED);
-    match action.as_str() {
+    let result = match action.as_str() {
         "os-stop" => {
             if s.status != ServerStatus::Active && s.status != ServerStatus::Error {
                 return Err(conflict_state("stop", &s));
@@ -339,10 +345,173 @@ pub(super) async fn server_action(
             arg_str(action, o, "adminPass")?;
             Ok(accepted())
         }
-        "lock" | "unlock" => Ok(accepted()),
+        "pause" | "suspend" | "unpause" | "resume" => freeze_action(&c, &r, &s, action),
+        "rescue" => rescue(&c, &r, &s, arg),
+        "unrescue" => {
+            if s.status != ServerStatus::Rescue {
+                return Err(conflict_state("unrescue", &s));
+            }
+            set_state(
+                &c,
+                &id,
+                ServerStatus::Rescue,
+                &s.vm_state,
+                s.power_state,
+                Some("unrescuing"),
+            );
+            spawn_stop(&c, &id, Some(None));
+            Ok(accepted())
+        }
+        "lock" | "unlock" => {
+            let lock = action == "lock";
+            let reason = if lock && r.mv >= (2, 73) {
+                match arg {
+                    Value::Null => None,
+                    Value::Object(o) => match o.get("locked_reason") {
+                        None | Some(Value::Null) => None,
+                        Some(Value::String(x)) if x.chars().count() <= 255 => Some(x.clone()),
+                        Some(v) => return Err(bad(format!("Invalid input for field/attribute locked_reason. Value: {v}. {v} is not of type 'string'"))),
+                    },
+                    v => return Err(bad(format!("Invalid input for field/attribute lock. Value: {v}. {v} is not of type 'object', 'null'"))),
+                }
+            } else {
+                None
+            };
+            c.store.write(|db| {
+                if let Some(x) = db.servers.get_mut(&id) {
+                    x.locked = lock;
+                    x.locked_reason = reason;
+                    x.updated = now();
+                }
+            });
+            Ok(accepted())
+        }
         "createImage" => create_image(&c, &r, &s, arg),
         other => Err(bad(format!("There is no such action: {other}"))),
+    };
+    let recorded = match action.as_str() {
+        "os-stop" => Some("stop"),
+        "os-start" => Some("start"),
+        "reboot" | "resize" | "confirmResize" | "revertResize" | "pause" | "unpause"
+        | "suspend" | "resume" | "rescue" | "unrescue" | "lock" | "unlock" | "createImage"
+        | "changePassword" => Some(action.as_str()),
+        _ => None,
+    };
+    let mut resp = result?;
+    if let Some(name) = recorded {
+        let req_id = c.store.write(|db| record(db, &id, &r.ctx, name));
+        if let Ok(h) = HeaderValue::from_str(&req_id) {
+            resp.headers_mut().insert("x-openstack-request-id", h);
+        }
     }
+    Ok(resp)
+}
+
+/// `pause`/`suspend` freeze the VM's processes (SIGSTOP); `unpause`/`resume` thaw them. A VM
+/// whose processes ended while frozen boots again.
+fn freeze_action(c: &AppState, r: &Req, s: &Server, action: &str) -> ApiResult<Response> {
+    let (from, to, vm, power, freeze) = match action {
+        "pause" => (
+            ServerStatus::Active,
+            ServerStatus::Paused,
+            "paused",
+            3,
+            true,
+        ),
+        "suspend" => (
+            ServerStatus::Active,
+            ServerStatus::Suspended,
+            "suspended",
+            7,
+            true,
+        ),
+        "unpause" => (
+            ServerStatus::Paused,
+            ServerStatus::Active,
+            "active",
+            1,
+            false,
+        ),
+        _ => (
+            ServerStatus::Suspended,
+            ServerStatus::Active,
+            "active",
+            1,
+            false,
+        ),
+    };
+    if s.status != from || s.task_state.is_some() {
+        return Err(conflict_state(action, s));
+    }
+    match c.hv.freeze(&s.id, freeze) {
+        Ok(()) => set_state(c, &s.id, to, vm, power, None),
+        Err(crate::hypervisor::HvError::NotFound(_)) if !freeze => {
+            set_state(
+                c,
+                &s.id,
+                s.status,
+                &s.vm_state,
+                s.power_state,
+                Some("powering-on"),
+            );
+            spawn_boot(c, &s.id, None);
+        }
+        Err(e) => {
+            return Err(ApiError::conflict(
+                S,
+                format!("Cannot '{action}' instance {}: {e}", s.id),
+            ))
+        }
+    }
+    Ok(versioned(r, StatusCode::ACCEPTED))
+}
+
+/// `rescue`: the VM's processes stop and it boots again in the `RESCUE` state (the process
+/// hypervisor boots the server's own root: a rescue image named with `rescue_image_ref` must
+/// exist and be visible, but has nothing to boot); `unrescue` boots it back to `ACTIVE`.
+fn rescue(c: &AppState, r: &Req, s: &Server, arg: &Value) -> ApiResult<Response> {
+    let o = match arg {
+        Value::Null => Map::new(),
+        Value::Object(o) => o.clone(),
+        v => return Err(bad(format!("Invalid input for field/attribute rescue. Value: {v}. {v} is not of type 'object', 'null'"))),
+    };
+    if let Some(img) = o.get("rescue_image_ref") {
+        let img = img.as_str().ok_or_else(|| bad(format!("Invalid input for field/attribute rescue_image_ref. Value: {img}. {img} is not of type 'string'")))?;
+        let found = c.store.read(|db| {
+            db.images
+                .get(img)
+                .is_some_and(|i| crate::access::image_visible(i, &r.ctx))
+        });
+        if !found {
+            return Err(bad(format!("Image {img} could not be found.")));
+        }
+    }
+    if !matches!(
+        s.status,
+        ServerStatus::Active | ServerStatus::Shutoff | ServerStatus::Error
+    ) || s.task_state.is_some()
+    {
+        return Err(conflict_state("rescue", s));
+    }
+    let running = c.hv.is_running(&s.id);
+    set_state(
+        c,
+        &s.id,
+        s.status,
+        &s.vm_state,
+        s.power_state,
+        Some("rescuing"),
+    );
+    if running {
+        spawn_stop(c, &s.id, Some(Some(ServerStatus::Rescue)));
+    } else {
+        spawn_boot(c, &s.id, Some(ServerStatus::Rescue));
+    }
+    let pass = o
+        .get("adminPass")
+        .and_then(Value::as_str)
+        .map_or_else(keystone_like_password, str::to_owned);
+    Ok(versioned(r, Json(json!({"adminPass": pass}))))
 }
 
 /// `createImage`: a Glance image whose data is the server's root disk (for a process VM, the image

@@ -114,6 +114,7 @@ pub(super) async fn attach_volume(
         if let Some(s) = db.servers.get_mut(&id) {
             s.volumes.push(sv.clone());
         }
+        record(db, &id, &r.ctx, "attach_volume");
         Ok(sv)
     })?;
     Ok(versioned(
@@ -154,6 +155,7 @@ pub(super) async fn detach_volume(
         if let Some(s) = db.servers.get_mut(&id) {
             s.volumes.retain(|v| v.volume_id != vol);
         }
+        record(db, &id, &r.ctx, "detach_volume");
         Ok(())
     })?;
     Ok(versioned(&r, StatusCode::ACCEPTED))

@@ -153,6 +153,8 @@ pub(super) async fn create_server(
 ) -> ApiResult<Response> {
     let r = req_ctx(&c, &headers)?;
     let m = body::check(&CREATE_SCHEMA, body::parse_json(S, &bytes)?)?;
+    let group = hinted_group(&c, &r.ctx, &bytes)?;
+    let mut no_host = false;
     let name = get_str(&m, "name").unwrap_or_default();
     if name.trim().is_empty() || name.len() > 255 {
         return Err(bad(format!("Invalid input for field/attribute name. Value: {name}. '{name}' does not match '^(?! )[a-zA-Z0-9. _-]*(?<! )$'")));
@@ -419,6 +421,8 @@ pub(super) async fn create_server(
             flavor_id: flavor.id.clone(),
             flavor: Some(flavor.clone()),
             old_flavor: None,
+            locked: false,
+            locked_reason: None,
             old_flavor_id: None,
             image_id,
             key_name: key_name.clone(),
@@ -439,9 +443,15 @@ pub(super) async fn create_server(
             public_keys,
         };
         db.servers.insert(s.id.clone(), s.clone());
+        record(db, &s.id, &ctx, "create");
+        if let Some(g) = &group {
+            if !join_group(db, g, &s.id) {
+                no_host = true;
+            }
+        }
         Ok(s)
     })?;
-    if fault == Some(crate::ServerCreateFault::NoValidHost) {
+    if fault == Some(crate::ServerCreateFault::NoValidHost) || no_host {
         // The scheduler found no host: the server goes to ERROR without booting.
         c.store.write(|db| {
             if let Some(s) = db.servers.get_mut(&created.id) {

@@ -182,6 +182,7 @@ pub(super) async fn attach_interface(
             }
             s.updated = now();
         }
+        record(db, &id, &r.ctx, "attach_interface");
         Ok(pid)
     })?;
     // The interface is in the server's namespace when the call answers.
@@ -218,6 +219,7 @@ pub(super) async fn detach_interface(
             s.nova_ports.retain(|p| *p != port);
             s.updated = now();
         }
+        record(db, &id, &r.ctx, "detach_interface");
         Ok(())
     })?;
     c.net.sync().await;

@@ -35,11 +35,15 @@ mod attachments;
 mod create;
 mod flavor_admin;
 mod flavors;
+mod hosts;
+mod images;
+mod instance_actions;
 mod interfaces;
 mod keypairs;
 mod metadata;
 mod ops;
 mod quotas;
+mod server_groups;
 mod servers;
 mod views;
 
@@ -49,12 +53,16 @@ use self::create::*;
 use self::flavor_admin::*;
 use self::flavors::*;
 pub(crate) use self::flavors::{new_flavor, seed_flavors};
+use self::hosts::*;
+use self::images::*;
+use self::instance_actions::*;
 use self::interfaces::*;
 use self::keypairs::*;
 use self::metadata::*;
 pub(crate) use self::ops::resume;
 use self::ops::*;
 use self::quotas::*;
+use self::server_groups::*;
 use self::servers::*;
 use self::views::*;
 
@@ -155,6 +163,72 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/compute/v2.1/servers/{id}/os-security-groups",
             get(server_sgs),
+        )
+        .route(
+            "/compute/v2.1/servers/{id}/metadata/{key}",
+            get(show_meta_item)
+                .put(put_meta_item)
+                .delete(delete_meta_item),
+        )
+        .route(
+            "/compute/v2.1/servers/{id}/os-instance-actions",
+            get(list_instance_actions),
+        )
+        .route(
+            "/compute/v2.1/servers/{id}/os-instance-actions/{req}",
+            get(show_instance_action),
+        )
+        .route(
+            "/compute/v2.1/servers/{id}/diagnostics",
+            get(server_diagnostics),
+        )
+        .route("/compute/v2.1/servers/{id}/topology", get(server_topology))
+        .route(
+            "/compute/v2.1/os-server-groups",
+            get(list_server_groups).post(create_server_group),
+        )
+        .route(
+            "/compute/v2.1/os-server-groups/{id}",
+            get(show_server_group).delete(delete_server_group),
+        )
+        .route("/compute/v2.1/os-hosts", get(list_hosts))
+        .route("/compute/v2.1/os-hosts/{host}", get(show_host))
+        .route("/compute/v2.1/os-hypervisors", get(list_hypervisors))
+        .route(
+            "/compute/v2.1/os-hypervisors/detail",
+            get(list_hypervisors_detail),
+        )
+        .route(
+            "/compute/v2.1/os-hypervisors/statistics",
+            get(hypervisor_statistics),
+        )
+        .route("/compute/v2.1/os-hypervisors/{id}", get(show_hypervisor))
+        .route(
+            "/compute/v2.1/os-hypervisors/{id}/uptime",
+            get(hypervisor_uptime),
+        )
+        .route(
+            "/compute/v2.1/os-aggregates",
+            get(list_aggregates).post(create_aggregate),
+        )
+        .route(
+            "/compute/v2.1/os-aggregates/{id}",
+            get(show_aggregate)
+                .put(update_aggregate)
+                .delete(delete_aggregate),
+        )
+        .route(
+            "/compute/v2.1/os-aggregates/{id}/action",
+            post(aggregate_action),
+        )
+        .route("/compute/v2.1/os-migrations", get(list_migrations))
+        .route("/compute/v2.1/images", get(list_images))
+        .route("/compute/v2.1/images/detail", get(list_images_detail))
+        .route("/compute/v2.1/images/{id}", get(show_image))
+        .route("/compute/v2.1/images/{id}/metadata", get(image_metadata))
+        .route(
+            "/compute/v2.1/os-quota-class-sets/{class}",
+            get(show_quota_class).put(update_quota_class),
         )
 }
 

@@ -143,10 +143,10 @@ pub(super) fn spawn_boot(c: &Cloud, id: &str, final_status: Option<ServerStatus>
                         }
                     }
                     s.status = final_status.unwrap_or(ServerStatus::Active);
-                    s.vm_state = if final_status == Some(ServerStatus::VerifyResize) {
-                        "resized".into()
-                    } else {
-                        "active".into()
+                    s.vm_state = match final_status {
+                        Some(ServerStatus::VerifyResize) => "resized".into(),
+                        Some(ServerStatus::Rescue) => "rescued".into(),
+                        _ => "active".into(),
                     };
                     s.power_state = 1;
                     s.task_state = None;
@@ -207,7 +207,10 @@ pub async fn resume(c: &Cloud) {
             | St::Reboot
             | St::HardReboot
             | St::VerifyResize
-            | St::Resize => {
+            | St::Resize
+            | St::Paused
+            | St::Suspended
+            | St::Rescue => {
                 if c.hv.adopt(&id) {
                     if matches!(status, St::Build | St::Reboot | St::HardReboot) {
                         c.store.write(|db| {
@@ -218,10 +221,10 @@ pub async fn resume(c: &Cloud) {
                         });
                     }
                 } else {
-                    let fin = if matches!(status, St::VerifyResize | St::Resize) {
-                        Some(St::VerifyResize)
-                    } else {
-                        None
+                    let fin = match status {
+                        St::VerifyResize | St::Resize => Some(St::VerifyResize),
+                        St::Rescue => Some(St::Rescue),
+                        _ => None,
                     };
                     spawn_boot(c, &id, fin);
                 }

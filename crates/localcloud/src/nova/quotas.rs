@@ -8,7 +8,7 @@ use super::*;
 pub(super) const ENFORCED: &[(&str, i64)] =
     &[("instances", 5000), ("cores", 20000), ("ram", 51_200_000)];
 
-/// Quotas Nova shows that localcloud does not enforce (fixed values).
+/// Quotas Nova shows and admins set that localcloud does not enforce, with Nova's defaults.
 const SHOWN: &[(&str, i64)] = &[
     ("key_pairs", 100),
     ("metadata_items", 128),
@@ -19,13 +19,28 @@ const SHOWN: &[(&str, i64)] = &[
     ("server_group_members", 10),
 ];
 
-/// A project's limit of `name`.
+/// A project's limit of `name`: its own, else the `default` quota class's.
 pub(super) fn limit(db: &Db, project: &str, name: &str) -> i64 {
     db.compute_quotas
         .get(project)
         .and_then(|q| q.get(name))
         .copied()
-        .or_else(|| ENFORCED.iter().find(|(n, _)| *n == name).map(|(_, v)| *v))
+        .unwrap_or_else(|| class_limit(db, name))
+}
+
+/// The `default` quota class's limit of `name`: an admin's, else Nova's default.
+fn class_limit(db: &Db, name: &str) -> i64 {
+    db.extra
+        .compute_quota_class
+        .get(name)
+        .copied()
+        .or_else(|| {
+            ENFORCED
+                .iter()
+                .chain(SHOWN)
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| *v)
+        })
         .unwrap_or(-1)
 }
 
@@ -111,13 +126,14 @@ fn quota_set(db: &Db, project: &str, detail: bool) -> Value {
             },
         );
     }
-    for (name, v) in SHOWN {
+    for (name, _) in SHOWN {
+        let l = limit(db, project, name);
         q.insert(
             (*name).into(),
             if detail {
-                json!({"limit": v, "in_use": 0, "reserved": 0})
+                json!({"limit": l, "in_use": 0, "reserved": 0})
             } else {
-                json!(v)
+                json!(l)
             },
         );
     }
@@ -164,16 +180,102 @@ pub(super) async fn show_default_quotas(
     Path(project): Path<String>,
 ) -> ApiResult<Response> {
     let r = req_ctx(&c, &headers)?;
-    let mut q = serde_json::Map::new();
-    q.insert("id".into(), json!(project));
-    for (name, v) in ENFORCED.iter().chain(SHOWN) {
-        q.insert((*name).into(), json!(v));
-    }
+    let q = c.store.read(|db| class_set(db, &project));
     Ok(versioned(&r, Json(json!({"quota_set": q}))))
 }
 
-/// `PUT /os-quota-sets/{project}` (admin): sets limits of instances, cores and RAM; the other
-/// quotas Nova knows are accepted and kept at their fixed values.
+/// The `default` class's limits, with `id`.
+fn class_set(db: &Db, id: &str) -> serde_json::Map<String, Value> {
+    let mut q = serde_json::Map::new();
+    q.insert("id".into(), json!(id));
+    for (name, _) in ENFORCED.iter().chain(SHOWN) {
+        q.insert((*name).into(), json!(class_limit(db, name)));
+    }
+    q
+}
+
+/// The limits of a quota set body (`quota_set` or `quota_class_set`), checked.
+fn limits_body(
+    set: &serde_json::Map<String, Value>,
+    wrapper: &str,
+) -> ApiResult<Vec<(String, i64)>> {
+    let mut changes = Vec::new();
+    for (k, val) in set {
+        if k == "force" || k == "id" {
+            continue;
+        }
+        let known = ENFORCED.iter().chain(SHOWN).any(|(n, _)| n == k);
+        if !known {
+            return Err(bad(format!("Invalid input for field/attribute {wrapper}. Additional properties are not allowed ('{k}' was unexpected)")));
+        }
+        let n = body::int_like(val)
+            .filter(|n| *n >= -1)
+            .ok_or_else(|| bad(format!("Invalid input for field/attribute {k}. Value: {val}. must be an integer of at least -1")))?;
+        changes.push((k.clone(), n));
+    }
+    Ok(changes)
+}
+
+/// Nova keeps one quota class, `default`: the limits of projects that have none of their own.
+fn quota_class(class: &str) -> ApiResult<()> {
+    if class == "default" {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(
+            S,
+            format!("Quota class {class} could not be found."),
+        ))
+    }
+}
+
+pub(super) async fn show_quota_class(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path(class): Path<String>,
+) -> ApiResult<Response> {
+    let r = req_ctx(&c, &headers)?;
+    quota_class(&class)?;
+    let q = c.store.read(|db| class_set(db, &class));
+    Ok(versioned(&r, Json(json!({"quota_class_set": q}))))
+}
+
+/// `PUT /os-quota-class-sets/default` (admin): the defaults of every project without limits of
+/// its own.
+pub(super) async fn update_quota_class(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path(class): Path<String>,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let r = req_ctx(&c, &headers)?;
+    if !r.ctx.is_admin() {
+        return Err(ApiError::forbidden(
+            S,
+            "Policy doesn't allow os_compute_api:os-quota-class-sets:update to be performed.",
+        ));
+    }
+    quota_class(&class)?;
+    let v = body::parse_json(S, &bytes)?;
+    let set = v
+        .get("quota_class_set")
+        .and_then(Value::as_object)
+        .ok_or_else(|| {
+            bad("Invalid input for field/attribute quota_class_set. 'quota_class_set' is a required property")
+        })?;
+    let changes = limits_body(set, "quota_class_set")?;
+    let out = c.store.write(|db| {
+        for (k, n) in changes {
+            db.extra.compute_quota_class.insert(k, n);
+        }
+        let mut q = class_set(db, &class);
+        q.remove("id");
+        q
+    });
+    Ok(versioned(&r, Json(json!({"quota_class_set": out}))))
+}
+
+/// `PUT /os-quota-sets/{project}` (admin): sets the project's limits (those of instances, cores
+/// and RAM are enforced).
 pub(super) async fn update_quotas(
     State(c): State<AppState>,
     headers: HeaderMap,
@@ -194,22 +296,7 @@ pub(super) async fn update_quotas(
         .ok_or_else(|| {
             bad("Invalid input for field/attribute quota_set. 'quota_set' is a required property")
         })?;
-    let mut changes = Vec::new();
-    for (k, val) in set {
-        if k == "force" {
-            continue;
-        }
-        let known = ENFORCED.iter().chain(SHOWN).any(|(n, _)| n == k);
-        if !known {
-            return Err(bad(format!("Invalid input for field/attribute quota_set. Additional properties are not allowed ('{k}' was unexpected)")));
-        }
-        let n = body::int_like(val)
-            .filter(|n| *n >= -1)
-            .ok_or_else(|| bad(format!("Invalid input for field/attribute {k}. Value: {val}. must be an integer of at least -1")))?;
-        if ENFORCED.iter().any(|(e, _)| e == k) {
-            changes.push((k.clone(), n));
-        }
-    }
+    let changes = limits_body(set, "quota_set")?;
     let out = c.store.write(|db| {
         let q = db.compute_quotas.entry(project.clone()).or_default();
         for (k, n) in changes {

@@ -204,6 +204,11 @@ pub(super) async fn delete_server(
             .mine(&r.ctx, &id)
             .cloned()
             .ok_or_else(|| server_not_found(&id))?;
+        if s.locked && !r.ctx.is_admin() {
+            return Err(ApiError::conflict(S, format!("Instance {id} is locked")));
+        }
+        record(db, &id, &r.ctx, "delete");
+        leave_groups(db, &id);
         for p in &s.nova_ports {
             neutron::remove_port(db, p);
         }

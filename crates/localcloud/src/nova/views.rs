@@ -69,7 +69,9 @@ pub(super) fn server_sg_names(db: &Db, s: &Server) -> Vec<String> {
             }
         }
     }
-    if s.ports.is_empty() {
+    // While the server builds, its groups are shown as asked for (names or IDs), as Nova shows
+    // them before the build has bound its ports.
+    if s.ports.is_empty() || s.status == ServerStatus::Build {
         names = s.security_groups.clone();
     }
     names
@@ -172,7 +174,7 @@ pub(super) fn server_view(c: &Cloud, db: &Db, s: &Server, mv: (u32, u32)) -> w::
         }),
         tags: (mv >= (2, 26)).then(|| s.tags.clone()),
         description: (mv >= (2, 19)).then_some(None).flatten(),
-        locked: (mv >= (2, 9)).then_some(false),
+        locked: (mv >= (2, 9)).then_some(s.locked),
     }
 }
 
@@ -186,7 +188,7 @@ pub(super) fn server_json(c: &Cloud, db: &Db, s: &Server, mv: (u32, u32)) -> Val
             o.insert("host_status".into(), json!(s.host_status));
         }
         if mv >= (2, 73) {
-            o.insert("locked_reason".into(), Value::Null);
+            o.insert("locked_reason".into(), json!(s.locked_reason));
         }
     }
     v
