@@ -955,3 +955,61 @@ async fn ports_attach_and_detach_on_a_running_vm() {
         .await;
     assert_eq!(s, 404);
 }
+
+/// A port that joins a group named by a `remote_group_id` rule while the group's members run is
+/// admitted by them, and shut out again when it leaves: the members' tables change only in the
+/// group's set (updated in place, not replaced), which the data plane's counters show.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn joining_and_leaving_a_remote_group_updates_the_members_sets_in_place() {
+    let tc = cloud(208).await;
+    let (_, p) = admin_and_demo(&tc).await;
+    let (net, _) = p.network("join", "10.46.0.0/24").await;
+    let members = p.sg("members").await;
+    p.rule(json!({"security_group_id": members, "direction": "ingress", "protocol": "tcp", "port_range_min": 8080, "port_range_max": 8080, "remote_group_id": members}))
+        .await;
+    let outside = p.sg("outside").await;
+    let port_m = p.port(&net, "10.46.0.10", Some(vec![&members])).await;
+    let port_j = p.port(&net, "10.46.0.11", Some(vec![&outside])).await;
+    let (_, ns_m) = p.web_vm("m", &port_m, "10.46.0.10").await;
+    let (_, ns_j) = p.web_vm("j", &port_j, "10.46.0.11").await;
+    let m_url = "http://10.46.0.10:8080/";
+    assert_eq!(curl_in(&ns_j, m_url).await, None, "j is not a member yet");
+    assert!(!ruleset(&ns_m).contains("10.46.0.11"), "{}", ruleset(&ns_m));
+    let before = tc.cloud.network_stats();
+    let port_path = format!("/networking/v2.0/ports/{port_j}");
+    let join = |sgs: Vec<&str>| {
+        p.call(
+            Method::PUT,
+            &port_path,
+            Some(json!({"port": {"security_groups": sgs}})),
+        )
+    };
+    let (s, v) = join(vec![&members]).await;
+    assert_eq!(s, 200, "{v}");
+    poll("j in m's set", Duration::from_secs(10), || {
+        let has = ruleset(&ns_m).contains("10.46.0.11");
+        async move { has.then_some(()) }
+    })
+    .await;
+    let got = poll("m admits j", Duration::from_secs(10), || {
+        curl_in(&ns_j, m_url)
+    })
+    .await;
+    assert_eq!(got, "m");
+    let after = tc.cloud.network_stats();
+    assert!(
+        after.tables_updated > before.tables_updated,
+        "m's table was updated in place: {before:?} → {after:?}"
+    );
+    // The set is named in the rule, and the member is an element of it.
+    let rules = ruleset(&ns_m);
+    assert!(rules.contains("ip saddr @rg4_"), "{rules}");
+    let (s, v) = join(vec![&outside]).await;
+    assert_eq!(s, 200, "{v}");
+    poll("j gone from m's set", Duration::from_secs(10), || {
+        let gone = !ruleset(&ns_m).contains("10.46.0.11");
+        async move { gone.then_some(()) }
+    })
+    .await;
+    assert_eq!(curl_in(&ns_j, m_url).await, None, "j left the group");
+}
