@@ -203,6 +203,8 @@ async fn sdf_apps_listed_configured_with_cascades_and_deployed_from_the_wizard()
         )),
         "inactive at first: {page}"
     );
+    // Its input holds the default, shown as soon as a change activates it.
+    assert!(page.contains("type=\"number\" value=\"8443\""), "{page}");
     let token = csrf(&page);
     let url = format!("{base}/apps/lnmp-10/evaluate");
     let v = b

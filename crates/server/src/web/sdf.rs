@@ -448,11 +448,18 @@ fn var_views(
         .zip(&state.fields)
         .enumerate()
         .map(|(i, (var, field))| {
-            let value_text = match &field.value {
+            // An inactive variable's input holds its default, so that it shows the default
+            // when a change activates it (its disabled input posts nothing meanwhile).
+            let shown = if field.active {
+                field.value.clone()
+            } else {
+                var.default.clone().unwrap_or(SdfValue::Null)
+            };
+            let value_text = match &shown {
                 SdfValue::Null | SdfValue::List(_) => String::new(),
                 v => v.key().unwrap_or_default(),
             };
-            let selected = |o: &SdfValue| match &field.value {
+            let selected = |o: &SdfValue| match &shown {
                 SdfValue::List(items) => items.iter().any(|it| it.same(o)),
                 v => v.same(o),
             };
