@@ -50,7 +50,8 @@
     var gen = ev.target.closest("[data-generate]");
     if (gen) {
       var gform = gen.closest("form[data-live]");
-      if (gform) { evaluate(gform, ["_generate", gen.getAttribute("data-generate")]); }
+      // A pending update of typed text would supersede this answer: send it with this one.
+      if (gform) { clearTimeout(timer); evaluate(gform, ["_generate", gen.getAttribute("data-generate")]); }
       return;
     }
     var reveal = ev.target.closest("[data-reveal]");
