@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 import { vendorSteps } from "./vendor.mjs";
+import { sdfSteps } from "./sdf.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..", "..");
@@ -323,6 +324,7 @@ try {
     await shot(p, "06-phone-dark");
     await phone.close();
   });
+  await sdfSteps({ check, accessible, shot, until, browser, base });
   await vendorSteps({ check, accessible, shot, until, browser, base, server, root });
 } finally {
   await browser.close();

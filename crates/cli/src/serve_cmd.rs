@@ -166,7 +166,18 @@ async fn serve(
     cfg.cloud = true;
     cfg.hold_ready = args.demo;
     cfg.package_schemas = Some(std::sync::Arc::new(vitrina_providers::schemas()));
-    cfg.sdf_catalog = args.sdf_catalog;
+    cfg.sdf_catalog = args.sdf_catalog.clone();
+    if args.demo && cfg.sdf_catalog.is_none() {
+        // The demo lists the seed's VM-SDF examples too.
+        let apps = demo_packages_dir().join("../vm-sdf");
+        match vitrina_server::demo::build_sdf_catalog(&apps, &args.data) {
+            Ok(path) => cfg.sdf_catalog = Some(path),
+            Err(e) => {
+                print_error(&e);
+                return ExitStatus::Usage;
+            }
+        }
+    }
     cfg.cloud_network = match args.cloud_network {
         CloudNetwork::Auto => vitrina_localcloud::NetworkSetting::Auto,
         CloudNetwork::Shared => vitrina_localcloud::NetworkSetting::Shared,

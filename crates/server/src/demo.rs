@@ -366,3 +366,29 @@ pub fn next_steps(server: &Server, data: &Path, report: &DemoReport) -> String {
     ));
     out
 }
+
+/// The VM-SDF catalog of the demo: every app of `apps` (the repository's `examples/vm-sdf/`)
+/// compiled as `vitrina sdf build` does into `DATA/demo-sdf-catalog.yaml`.
+///
+/// # Errors
+/// When the folder cannot be read, an app does not validate, or the file cannot be written.
+pub fn build_sdf_catalog(apps: &Path, data: &Path) -> Result<PathBuf, DemoError> {
+    let checked = vitrina_package::sdf::validate_path(apps).map_err(|e| DemoError::Packages {
+        path: apps.to_owned(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    let Some(text) = vitrina_package::sdf::build_catalog(&checked) else {
+        return Err(DemoError::Refused {
+            path: apps.to_owned(),
+            detail: checked.sources.render_text(&checked.diagnostics, ""),
+        });
+    };
+    let out = data.join("demo-sdf-catalog.yaml");
+    std::fs::create_dir_all(data)
+        .and_then(|()| std::fs::write(&out, text))
+        .map_err(|source| DemoError::Write {
+            path: out.clone(),
+            source,
+        })?;
+    Ok(out)
+}

@@ -295,7 +295,7 @@ impl Server {
             },
         );
         router = router.merge(hoe::http::routes(hoe.clone()));
-        router = router.merge(sdf_deploy::routes(sdf_deploy::SdfDeployState {
+        let sdf_deploy_state = sdf_deploy::SdfDeployState {
             hoe: hoe.clone(),
             sdf: sdf::SdfState {
                 service: service.clone(),
@@ -303,7 +303,8 @@ impl Server {
                 base_url: base.clone(),
             },
             catalog: cfg.sdf_catalog.clone(),
-        }));
+        };
+        router = router.merge(sdf_deploy::routes(sdf_deploy_state.clone()));
         let osb = osb::Broker::new(
             osb::server_backend::ServerBackend {
                 tenants: tenants.clone(),
@@ -400,6 +401,7 @@ impl Server {
             cfg.tariffs.clone(),
             pick_cloud,
         );
+        web.set_sdf(sdf_deploy_state);
         router = router.merge(web::routes(web));
         // Every route is timed for `/metrics`.
         let router = router.layer(axum::middleware::from_fn_with_state(

@@ -286,6 +286,26 @@ impl IntoResponse for DeployError {
     }
 }
 
+impl DeployError {
+    /// The message a person reads (internal details stay in the log).
+    pub fn message(&self) -> String {
+        match self {
+            DeployError::Server(ServerError::Internal { context }) => {
+                tracing::error!(%context, "a VM-SDF deployment failed");
+                "internal error".to_owned()
+            }
+            DeployError::Server(e) => e.to_string(),
+            DeployError::Refused(r) => r
+                .iter()
+                .map(|r| r.reason.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+            DeployError::Other(Failure::Server(e)) => e.to_string(),
+            DeployError::Other(Failure::Forbidden(m) | Failure::Gone(m)) => m.clone(),
+        }
+    }
+}
+
 type Answer<T> = Result<T, DeployError>;
 
 fn invalid(message: impl Into<String>) -> DeployError {
@@ -364,6 +384,12 @@ async fn load_app(catalog: Option<&PathBuf>, id: &str) -> Answer<(App, String)> 
         .map_err(|e| ServerError::internal(format!("read {}: {e}", path.display())))?;
     let doc: Yaml = serde_yaml::from_str(&text)
         .map_err(|e| ServerError::internal(format!("the VM-SDF catalog: {e}")))?;
+    compile_app(&doc, id)
+}
+
+/// The app `id` of a parsed catalog document, checked as `vitrina sdf validate` does, with
+/// its own text (the `application-manifest` of its output).
+pub(crate) fn compile_app(doc: &Yaml, id: &str) -> Answer<(App, String)> {
     let tree = doc
         .get("applications")
         .and_then(|a| a.get(id))
@@ -616,6 +642,16 @@ async fn create(
 ) -> Answer<Response> {
     let ctx = project(&state, &headers).await?;
     let req: CreateDeployment = json_body(&body)?;
+    let view = create_deployment(&state, &ctx, &req).await?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+/// What `POST /sdf/v1/deployments` does for a project (the web wizard deploys through it too).
+pub(crate) async fn create_deployment(
+    state: &SdfDeployState,
+    ctx: &ProjectCtx,
+    req: &CreateDeployment,
+) -> Answer<DeploymentView> {
     let uuid: uuid::Uuid = req
         .uuid
         .parse()
@@ -625,7 +661,7 @@ async fn create(
     let mut answers = req.values.clone();
     fill_passwords(&app.form, &mut answers);
     let input = input_of(&app.form, &answers)?;
-    let flavors = flavors(&state.hoe, &ctx).await?;
+    let flavors = flavors(&state.hoe, ctx).await?;
     let form_state = app.form.evaluate_with(&input, Some(&flavors));
     check_state(&app.form, &form_state)?;
     let flavor = choose_flavor(&app, &form_state, req.flavor.as_deref(), &flavors)?;
@@ -652,7 +688,7 @@ async fn create(
     {
         return Err(ServerError::Conflict(format!("deployment {uuid} exists")).into());
     }
-    let prepared = prepare(&state, &uuid, &app, &manifest_text, &form_state, &req, poll).await;
+    let prepared = prepare(state, &uuid, &app, &manifest_text, &form_state, req, poll).await;
     let user_data = match prepared {
         Ok(u) => u,
         Err(e) => {
@@ -683,7 +719,7 @@ async fn create(
     let created = state
         .hoe
         .create_object(
-            &ctx,
+            ctx,
             CreateObject {
                 uuid: uuid.clone(),
                 config: None,
@@ -702,8 +738,7 @@ async fn create(
             .await;
         return Err(e.into());
     }
-    let view = view(&state, &ctx, &uuid).await?;
-    Ok((StatusCode::CREATED, Json(view)).into_response())
+    view(state, ctx, &uuid).await
 }
 
 /// The VM's KV store with its configuration (kvs modes), and the USERDATA of the mode.
@@ -786,7 +821,11 @@ fn answers_of(
         .open_json(&answers_place(&r.uuid), &r.answers_sealed)?)
 }
 
-async fn view(state: &SdfDeployState, ctx: &ProjectCtx, uuid: &str) -> Answer<DeploymentView> {
+pub(crate) async fn view(
+    state: &SdfDeployState,
+    ctx: &ProjectCtx,
+    uuid: &str,
+) -> Answer<DeploymentView> {
     let r = row(state, ctx, uuid).await?;
     let (app, _) = load_app(state.catalog.as_ref(), &r.app).await?;
     let answers = answers_of(state, &r)?;

@@ -345,19 +345,97 @@ fn check_unique_ids(out: &mut SdfValidated) {
 /// The catalog document of a folder without errors: every application as written, by id.
 /// The same files give the same bytes (ids sorted, each app's keys in file order). `None`
 /// when there are errors.
+///
+/// The app trees are handed to the YAML library's serializer as they are (no intermediate
+/// JSON or YAML value is built); scalars are typed by the YAML 1.2 core schema, as
+/// [`Node::to_json`] types them.
 pub fn build_catalog(v: &SdfValidated) -> Option<String> {
     if !v.ok() {
         return None;
     }
     let mut apps: Vec<&CompiledApp> = v.apps.iter().collect();
     apps.sort_by(|a, b| a.app.id.cmp(&b.app.id));
-    let mut applications = serde_json::Map::new();
-    for a in apps {
-        applications.insert(a.app.id.clone(), a.tree.to_json());
+    serde_yaml::to_string(&emit::CatalogDoc { apps: &apps }).ok()
+}
+
+mod emit {
+    use serde::ser::{Serialize, SerializeMap, Serializer};
+
+    use super::CompiledApp;
+    use crate::yaml::{Kind, Node, Plain};
+
+    /// `{vm-sdf-catalog: 1, applications: {id: app, …}}`.
+    pub(super) struct CatalogDoc<'a> {
+        pub apps: &'a [&'a CompiledApp],
     }
-    let doc = serde_json::json!({
-        "vm-sdf-catalog": 1,
-        "applications": applications,
-    });
-    serde_yaml::to_string(&doc).ok()
+
+    impl Serialize for CatalogDoc<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut doc = s.serialize_map(Some(2))?;
+            doc.serialize_entry("vm-sdf-catalog", &1u64)?;
+            doc.serialize_entry("applications", &Apps(self.apps))?;
+            doc.end()
+        }
+    }
+
+    struct Apps<'a>(&'a [&'a CompiledApp]);
+
+    impl Serialize for Apps<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut m = s.serialize_map(Some(self.0.len()))?;
+            for a in self.0 {
+                m.serialize_entry(&a.app.id, &Tree(&a.tree))?;
+            }
+            m.end()
+        }
+    }
+
+    /// A node of an app file as the serializer sees it.
+    struct Tree<'a>(&'a Node);
+
+    /// Whether two keys of a mapping read the same (then the later value wins in the first
+    /// key's place, as a JSON object keeps it: that case takes the JSON path).
+    fn has_duplicate_keys(m: &[(Node, Node)]) -> bool {
+        fn key(k: &Node) -> &str {
+            k.scalar_text().unwrap_or_default()
+        }
+        if m.len() <= 16 {
+            m.iter()
+                .enumerate()
+                .any(|(i, (a, _))| m[..i].iter().any(|(b, _)| key(a) == key(b)))
+        } else {
+            let mut seen = std::collections::HashSet::with_capacity(m.len());
+            m.iter().any(|(k, _)| !seen.insert(key(k)))
+        }
+    }
+
+    impl Serialize for Tree<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            match &self.0.kind {
+                Kind::Map(m) => {
+                    if has_duplicate_keys(m) {
+                        return self.0.to_json().serialize(s);
+                    }
+                    let mut out = s.serialize_map(Some(m.len()))?;
+                    for (k, v) in m {
+                        out.serialize_entry(k.scalar_text().unwrap_or_default(), &Tree(v))?;
+                    }
+                    out.end()
+                }
+                Kind::Seq(items) => s.collect_seq(items.iter().map(Tree)),
+                Kind::Scalar(sc) => match self.0.plain() {
+                    Some(Plain::Null) => s.serialize_unit(),
+                    Some(Plain::Bool(b)) => s.serialize_bool(b),
+                    Some(Plain::Int(i)) => match u64::try_from(i) {
+                        Ok(u) => s.serialize_u64(u),
+                        Err(_) => s.serialize_i64(i),
+                    },
+                    // JSON has no infinity or NaN: they were null in the catalog.
+                    Some(Plain::Float(f)) if f.is_finite() => s.serialize_f64(f),
+                    Some(Plain::Float(_)) => s.serialize_unit(),
+                    _ => s.serialize_str(&sc.text),
+                },
+            }
+        }
+    }
 }

@@ -188,6 +188,7 @@ pub fn t(lang: Lang, key: &str) -> &str {
         .chain(super::change::MESSAGES)
         .chain(super::vendor::MESSAGES)
         .chain(super::quota::MESSAGES)
+        .chain(super::sdf::MESSAGES)
         .find(|(k, _, _)| *k == key)
         .map_or(key, |(_, en, ru)| match lang {
             Lang::En => en,
@@ -213,6 +214,7 @@ mod tests {
             .iter()
             .chain(super::super::vendor::MESSAGES)
             .chain(super::super::quota::MESSAGES)
+            .chain(super::super::sdf::MESSAGES)
             .collect();
         let keys: std::collections::BTreeSet<_> = all.iter().map(|m| m.0).collect();
         assert_eq!(keys.len(), all.len(), "duplicate message keys");

@@ -11,6 +11,7 @@ pub mod deployments;
 pub mod i18n;
 pub mod markdown;
 pub mod quota;
+pub mod sdf;
 pub mod session;
 pub mod shelf;
 pub mod vendor;
@@ -89,6 +90,8 @@ pub struct Web {
         std::collections::HashMap<String, Arc<(vitrina_openstack::Client, ChoicesCache)>>,
     >,
     templates: minijinja::Environment<'static>,
+    /// VM-SDF apps (set once by the server when it has the deployment system).
+    pub sdf: std::sync::OnceLock<sdf::SdfWeb>,
 }
 
 impl Web {
@@ -105,6 +108,7 @@ impl Web {
             .chain(change::TEMPLATES.iter())
             .chain(vendor::TEMPLATES)
             .chain(quota::TEMPLATES)
+            .chain(sdf::TEMPLATES)
             .copied()
         {
             // The templates are part of the binary and tested: a broken one is a build bug.
@@ -120,7 +124,13 @@ impl Web {
             cloud: cloud.map(|c| (c, ChoicesCache::new(std::time::Duration::from_secs(30)))),
             project_choices: Default::default(),
             templates: env,
+            sdf: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Lists the VM-SDF catalog's apps and deploys them through `deploy` (once).
+    pub fn set_sdf(&self, deploy: crate::sdf_deploy::SdfDeployState) {
+        let _ = self.sdf.set(sdf::SdfWeb::new(deploy));
     }
 
     /// What the pickers offer to this visitor: a signed-in project's own cloud (its networks,
@@ -270,6 +280,7 @@ pub fn routes(web: Arc<Web>) -> Router {
         .route("/lang/{code}", get(set_lang))
         .route("/static/vitrina.css", get(css))
         .route("/static/vitrina.js", get(js))
+        .merge(sdf::routes())
         .layer(axum::extract::DefaultBodyLimit::max(FORM_LIMIT))
         .with_state(web)
 }
@@ -301,11 +312,13 @@ async fn catalog(
         .filter(|s| s.entry.matches(&query.q))
         .map(|s| view::card(&s, &web.tariffs, v.lang))
         .collect();
+    let apps = sdf::cards(&web, v.lang, &query.q).await;
     web.page(
         &v,
         "catalog.html",
         minijinja::context! {
             q => query.q,
+            apps => minijinja::Value::from(minijinja::value::Serde(&apps)),
             services => minijinja::Value::from(minijinja::value::Serde(&services)),
         },
     )
@@ -671,6 +684,7 @@ mod tests {
             .iter()
             .chain(vendor::TEMPLATES)
             .chain(quota::TEMPLATES)
+            .chain(sdf::TEMPLATES)
             .copied()
         {
             env.add_template(name, src)

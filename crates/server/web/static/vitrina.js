@@ -9,6 +9,33 @@
   }
   try { applyTheme(localStorage.getItem("vitrina-theme")); } catch (e) { /* storage off */ }
 
+  // Tabs: one panel shows at a time (without the script every panel shows).
+  function selectTab(tab) {
+    var list = tab.closest("[role=tablist]");
+    list.querySelectorAll("[role=tab]").forEach(function (t) {
+      var on = t === tab;
+      t.setAttribute("aria-selected", on ? "true" : "false");
+      t.tabIndex = on ? 0 : -1;
+      var panel = document.getElementById(t.getAttribute("aria-controls"));
+      if (panel) { panel.hidden = !on; }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-tabs]").forEach(function (list) {
+      var first = list.querySelector("[role=tab][aria-selected=true]") || list.querySelector("[role=tab]");
+      if (first) { selectTab(first); }
+    });
+  });
+  document.addEventListener("keydown", function (ev) {
+    var tab = ev.target.closest && ev.target.closest("[role=tab]");
+    if (!tab || (ev.key !== "ArrowRight" && ev.key !== "ArrowLeft")) { return; }
+    var tabs = Array.prototype.slice.call(tab.closest("[role=tablist]").querySelectorAll("[role=tab]"));
+    var i = tabs.indexOf(tab) + (ev.key === "ArrowRight" ? 1 : -1);
+    var next = tabs[(i + tabs.length) % tabs.length];
+    selectTab(next);
+    next.focus();
+  });
+
   document.addEventListener("click", function (ev) {
     var toggle = ev.target.closest("[data-theme-toggle]");
     if (toggle) {
@@ -20,6 +47,25 @@
       try { localStorage.setItem("vitrina-theme", next); } catch (e) { /* storage off */ }
       return;
     }
+    var gen = ev.target.closest("[data-generate]");
+    if (gen) {
+      var gform = gen.closest("form[data-live]");
+      // A pending update of typed text would supersede this answer: send it with this one.
+      if (gform) { clearTimeout(timer); evaluate(gform, ["_generate", gen.getAttribute("data-generate")]); }
+      return;
+    }
+    var reveal = ev.target.closest("[data-reveal]");
+    if (reveal) {
+      var shown = reveal.getAttribute("aria-pressed") !== "true";
+      reveal.setAttribute("aria-pressed", shown ? "true" : "false");
+      reveal.getAttribute("aria-controls").split(" ").forEach(function (id) {
+        var el = document.getElementById(id);
+        if (el) { el.type = shown ? "text" : "password"; }
+      });
+      return;
+    }
+    var tab = ev.target.closest("[role=tab]");
+    if (tab) { selectTab(tab); return; }
     var step = ev.target.closest("[data-step]");
     if (step) {
       var input = document.getElementById(step.getAttribute("aria-controls"));
@@ -35,9 +81,10 @@
   });
 
   var seq = 0;
-  function evaluate(form) {
+  function evaluate(form, extra) {
     var mine = ++seq;
     var body = new URLSearchParams(new FormData(form));
+    if (extra) { body.append(extra[0], extra[1]); }
     form.setAttribute("aria-busy", "true");
     fetch(form.getAttribute("data-live"), {
       method: "POST",
@@ -54,7 +101,7 @@
         el.textContent = msg;
         var field = el.closest(".field");
         if (field) { field.classList.toggle("invalid", msg !== ""); }
-        var input = field && field.querySelector("input, select");
+        var input = field && field.querySelector("input:not([type=hidden]), select, textarea");
         if (input) { input.setAttribute("aria-invalid", msg !== "" ? "true" : "false"); }
       });
       form.querySelectorAll("fieldset.group").forEach(function (g) {
@@ -64,6 +111,12 @@
       });
       form.querySelectorAll("[data-caption]").forEach(function (el) {
         el.textContent = data.captions[el.getAttribute("data-caption")] || "";
+      });
+      // Values the server filled in (a generated password and its confirmation).
+      Object.keys(data.values || {}).forEach(function (name) {
+        form.querySelectorAll("input").forEach(function (el) {
+          if (el.name === name) { el.value = data.values[name]; }
+        });
       });
     }).catch(function () { /* the next change retries */ }).finally(function () {
       if (mine === seq) { form.removeAttribute("aria-busy"); }
