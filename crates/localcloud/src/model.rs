@@ -367,6 +367,9 @@ pub struct Router {
     pub description: String,
     pub admin_state_up: bool,
     pub external_gateway_info: Option<GatewayInfo>,
+    /// Extra routes (`extraroute`); absent from state files written before they existed.
+    #[serde(default)]
+    pub routes: Vec<HostRoute>,
     pub tags: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
@@ -618,6 +621,10 @@ pub struct State {
     /// endpoints, policies, limits, federation): kind → id → record.
     #[serde(default)]
     pub identity_records: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    /// Neutron's optional extensions' resources (QoS, subnet pools, address scopes, RBAC,
+    /// trunks, segments, metering, flavors, …): kind → id → record (`neutron/records.rs`).
+    #[serde(default)]
+    pub network_records: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
