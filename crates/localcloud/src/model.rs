@@ -381,6 +381,9 @@ pub struct Router {
     pub description: String,
     pub admin_state_up: bool,
     pub external_gateway_info: Option<GatewayInfo>,
+    /// Extra routes (`extraroute`); absent from state files written before they existed.
+    #[serde(default)]
+    pub routes: Vec<HostRoute>,
     pub tags: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
@@ -641,6 +644,10 @@ pub struct State {
     /// classes and implied roles ([`crate::model_extra`]).
     #[serde(default)]
     pub extra: crate::model_extra::Extra,
+    /// Neutron's optional extensions' resources (QoS, subnet pools, address scopes, RBAC,
+    /// trunks, segments, metering, flavors, …): kind → id → record (`neutron/records.rs`).
+    #[serde(default)]
+    pub network_records: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -407,10 +407,13 @@ async fn zones_and_extensions_are_listed_as_the_services_list_them() {
         "quotas",
         "standard-attr-tag",
         "project-id",
+        "qos",
+        "trunk",
+        "subnet_allocation",
     ] {
         assert!(neutron.contains(&a.to_owned()), "{a} in {neutron:?}");
     }
-    for a in ["qos", "trunk", "l3-ha", "subnet_allocation", "agent"] {
+    for a in ["l3-ha", "agent", "default-subnetpools", "ndp-proxy"] {
         assert!(!neutron.contains(&a.to_owned()), "{a} in {neutron:?}");
     }
     let (s, _) = tc

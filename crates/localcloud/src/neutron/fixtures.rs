@@ -60,6 +60,7 @@ pub(crate) fn devstack_networks(db: &mut Db, project: &str, public_net: &str) ->
         description: String::new(),
         admin_state_up: true,
         external_gateway_info: None,
+        routes: Vec::new(),
         tags: vec![],
         created_at: t.clone(),
         updated_at: t,

@@ -26,15 +26,19 @@ use crate::util::{self, get_bool, get_int, get_str, get_str_list, new_id, now, C
 use crate::{AppState, Cloud};
 
 mod dhcp;
+mod extraroutes;
 mod fixtures;
 mod floating_ips;
 mod info;
+mod ip_availability;
 mod ipam;
 mod ipv6;
 mod networks;
 mod ops;
 mod ports;
 mod quotas;
+mod records;
+mod records_kinds;
 mod routers;
 mod security_groups;
 mod subnets;
@@ -42,6 +46,7 @@ mod tags;
 mod views;
 
 use self::dhcp::*;
+use self::extraroutes::*;
 pub(crate) use self::fixtures::devstack_networks;
 use self::floating_ips::*;
 use self::info::*;
@@ -127,6 +132,18 @@ pub fn routes() -> Router<AppState> {
             put(remove_interface),
         )
         .route(
+            "/networking/v2.0/routers/{id}/add_extraroutes",
+            put(|State(c): State<AppState>, h: HeaderMap, Path(id): Path<String>, b: Bytes| async move {
+                change_routes(&c, &h, &id, &b, true).await
+            }),
+        )
+        .route(
+            "/networking/v2.0/routers/{id}/remove_extraroutes",
+            put(|State(c): State<AppState>, h: HeaderMap, Path(id): Path<String>, b: Bytes| async move {
+                change_routes(&c, &h, &id, &b, false).await
+            }),
+        )
+        .route(
             "/networking/v2.0/floatingips",
             get(list_fips).post(create_fip),
         )
@@ -147,4 +164,5 @@ pub fn routes() -> Router<AppState> {
             get(quota_details),
         )
         .merge(tags::routes(Router::new()))
+        .merge(records::routes(Router::new()))
 }

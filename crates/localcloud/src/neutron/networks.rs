@@ -38,7 +38,7 @@ pub(super) async fn list_networks(
     let items = c.store.read(|db| {
         db.networks
             .values()
-            .filter(|n| net_visible(n, &ctx))
+            .filter(|n| records::network_seen(db, n, &ctx))
             .filter(|n| sdn.as_ref().is_none_or(|s| &n.sdn == s))
             .map(|n| net_view(db, n))
             .collect()
@@ -56,7 +56,7 @@ pub(super) async fn show_network(
         .read(|db| {
             db.networks
                 .get(&id)
-                .filter(|n| net_visible(n, &ctx))
+                .filter(|n| records::network_seen(db, n, &ctx))
                 .map(|n| Json(json!({"network": net_view(db, n)})))
         })
         .ok_or_else(|| net_not_found(&id))
@@ -119,11 +119,39 @@ pub(super) async fn update_network(
 ) -> ApiResult<Json<Value>> {
     let ctx = c.auth(&headers, S)?;
     let m = body::check(&NET_SCHEMA, body::parse_json(S, &bytes)?)?;
+    if (m.contains_key("shared") || m.contains_key("router:external")) && !ctx.is_admin() {
+        return Err(ApiError::forbidden(
+            S,
+            "(rule:update_network and rule:update_network:shared) is disallowed by policy",
+        )
+        .kind("PolicyNotAuthorized"));
+    }
     c.store.write(|db| {
+        if get_bool(&m, "router:external") == Some(false)
+            && (db.floating_ips.values().any(|f| f.floating_network_id == id)
+                || db.routers.values().any(|r| {
+                    r.external_gateway_info
+                        .as_ref()
+                        .is_some_and(|g| g.network_id == id)
+                }))
+        {
+            return Err(ApiError::conflict(
+                S,
+                format!("External network {id} cannot be updated to be made non-external, since it has existing gateway ports or floating IPs."),
+            )
+            .kind("ExternalNetworkInUse"));
+        }
         let n = db
             .networks
             .mine_mut(&ctx, &id)
             .ok_or_else(|| net_not_found(&id))?;
+        // An admin makes a network shared or external after create, as with create.
+        if let Some(v) = get_bool(&m, "shared") {
+            n.shared = v;
+        }
+        if let Some(v) = get_bool(&m, "router:external") {
+            n.external = v;
+        }
         if let Some(v) = get_str(&m, "name") {
             n.name = v;
         }
@@ -158,6 +186,7 @@ pub(super) async fn delete_network(
         }
         db.subnets.retain(|_, s| s.network_id != id);
         db.networks.remove(&id);
+        records::remove_children(db, "network", &id);
         sync_dhcp_port(db, &id);
         Ok(StatusCode::NO_CONTENT)
     })

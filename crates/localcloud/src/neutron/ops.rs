@@ -388,7 +388,7 @@ pub(super) fn subnet_visible(db: &Db, s: &Subnet, ctx: &Ctx) -> bool {
         || db
             .networks
             .get(&s.network_id)
-            .is_some_and(|n| net_visible(n, ctx))
+            .is_some_and(|n| records::network_seen(db, n, ctx))
 }
 
 pub(super) fn port_visible(p: &Port, ctx: &Ctx) -> bool {

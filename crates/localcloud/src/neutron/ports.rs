@@ -163,7 +163,7 @@ pub(super) async fn create_port(
     let sgs = check_sg_list(&m)?;
     let network_id = get_str(&m, "network_id").unwrap_or_default();
     let v = c.store.write(|db| {
-        let net = db.networks.get(&network_id).filter(|n| net_visible(n, &ctx) && !n.external).ok_or_else(|| net_not_found(&network_id))?;
+        let net = db.networks.get(&network_id).filter(|n| records::network_seen(db, n, &ctx) && !n.external).ok_or_else(|| net_not_found(&network_id))?;
         let pse = get_bool(&m, "port_security_enabled").unwrap_or(net.port_security_enabled);
         if !pse && sgs.as_ref().is_some_and(|g| !g.is_empty()) {
             return Err(ApiError::bad_request(S, "Port has security group associated. Cannot disable port security or ip address until security group is removed").kind("PortSecurityAndIPRequiredForSecurityGroups"));
@@ -230,6 +230,9 @@ pub(super) async fn update_port(
         if let Some(v) = sgs { port.security_groups = v; }
         if let Some(Value::Array(a)) = m.get("allowed_address_pairs") { port.allowed_address_pairs = a.clone(); }
         if let Some(v) = get_str(&m, "dns_name") { port.dns_name = v; }
+        if let Some(mac) = get_str(&m, "mac_address") {
+            port.mac_address = new_mac(db, &ctx, &port, &mac)?;
+        }
         if !port.port_security_enabled && !port.security_groups.is_empty() {
             return Err(ApiError::conflict(S, "Port has security group associated. Cannot disable port security or ip address until security group is removed").kind("PortSecurityAndIPRequiredForSecurityGroups"));
         }
@@ -274,3 +277,49 @@ pub(super) async fn delete_port(
 }
 
 // --- security groups
+
+/// An admin's new MAC address for a port (Neutron's policy keeps it to admins): well-formed,
+/// neither all zeros nor broadcast, not another port's on the network, and not while a server uses the port.
+fn new_mac(db: &Db, ctx: &Ctx, port: &Port, mac: &str) -> ApiResult<String> {
+    if !ctx.is_admin() {
+        return Err(
+            ApiError::forbidden(S, "rule:update_port:mac_address is disallowed by policy")
+                .kind("PolicyNotAuthorized"),
+        );
+    }
+    let octets: Vec<&str> = mac.split(':').collect();
+    let valid = octets.len() == 6
+        && octets
+            .iter()
+            .all(|o| o.len() == 2 && u8::from_str_radix(o, 16).is_ok());
+    let all_same = |b: &str| octets.iter().all(|o| o.eq_ignore_ascii_case(b));
+    if !valid || all_same("00") || all_same("ff") {
+        return Err(ApiError::bad_request(
+            S,
+            format!("Invalid input for mac_address. Reason: '{mac}' is not a valid MAC address."),
+        )
+        .kind("InvalidInput"));
+    }
+    let mac = mac.to_ascii_lowercase();
+    if mac == port.mac_address.to_ascii_lowercase() {
+        return Ok(mac);
+    }
+    if port.device_owner.starts_with("compute:") && !port.device_id.is_empty() {
+        return Err(ApiError::conflict(S, format!("Unable to complete operation on port {}, port is already bound, port type: ovs, old_mac {}, new_mac {mac}.", port.id, port.mac_address)).kind("PortBound"));
+    }
+    if db.ports.values().any(|p| {
+        p.id != port.id
+            && p.network_id == port.network_id
+            && p.mac_address.eq_ignore_ascii_case(&mac)
+    }) {
+        return Err(ApiError::conflict(
+            S,
+            format!(
+                "Unable to complete operation for network {}. The mac address {mac} is in use.",
+                port.network_id
+            ),
+        )
+        .kind("MacAddressInUse"));
+    }
+    Ok(mac)
+}

@@ -30,9 +30,12 @@ pub(super) async fn list_routers(
     Query(query): Query<util::Query>,
 ) -> ApiResult<Json<Value>> {
     let ctx = c.auth(&headers, S)?;
-    let items = c
-        .store
-        .read(|db| db.routers.listed(&ctx, true).map(router_view).collect());
+    let items = c.store.read(|db| {
+        db.routers
+            .listed(&ctx, true)
+            .map(|r| router_full(db, r))
+            .collect()
+    });
     list_response(&c, "routers", items, &query)
 }
 
@@ -46,7 +49,7 @@ pub(super) async fn show_router(
         .read(|db| {
             db.routers
                 .mine(&ctx, &id)
-                .map(|r| Json(json!({"router": router_view(r)})))
+                .map(|r| Json(json!({"router": router_full(db, r)})))
         })
         .ok_or_else(|| router_not_found(&id))
 }
@@ -67,6 +70,7 @@ pub(super) async fn create_router(
         description: get_str(&m, "description").unwrap_or_default(),
         admin_state_up: get_bool(&m, "admin_state_up").unwrap_or(true),
         external_gateway_info: None,
+        routes: Vec::new(),
         tags: parse_tags(m.get("tags"))?,
         created_at: t.clone(),
         updated_at: t,
@@ -83,7 +87,7 @@ pub(super) async fn create_router(
         Ok(db
             .routers
             .get(&r.id)
-            .map(router_view)
+            .map(|r| router_full(db, r))
             .unwrap_or(Value::Null))
     })?;
     Ok(created("router", v))
@@ -104,6 +108,14 @@ pub(super) async fn update_router(
         if let Some(info) = m.get("external_gateway_info") {
             set_gateway(db, &id, info)?;
         }
+        let routes = match m.get("routes") {
+            Some(v) => {
+                let routes = parse_routes(Some(v))?;
+                check_nexthops(db, &id, &routes)?;
+                Some(routes)
+            }
+            None => None,
+        };
         let r = db
             .routers
             .get_mut(&id)
@@ -117,8 +129,12 @@ pub(super) async fn update_router(
         if let Some(v) = get_bool(&m, "admin_state_up") {
             r.admin_state_up = v;
         }
+        if let Some(routes) = routes {
+            r.routes = routes;
+        }
         r.updated_at = now();
-        Ok(Json(json!({"router": router_view(r)})))
+        let r = r.clone();
+        Ok(Json(json!({"router": router_full(db, &r)})))
     })
 }
 
@@ -143,6 +159,7 @@ pub(super) async fn delete_router(
         }
         set_gateway(db, &id, &Value::Null)?;
         db.routers.remove(&id);
+        records::remove_children(db, "router", &id);
         Ok(StatusCode::NO_CONTENT)
     })
 }

@@ -153,7 +153,7 @@ pub(super) async fn list_subnets(
                     || db
                         .networks
                         .get(&s.network_id)
-                        .is_some_and(|n| net_visible(n, &ctx))
+                        .is_some_and(|n| records::network_seen(db, n, &ctx))
             })
             .map(subnet_view)
             .collect()
