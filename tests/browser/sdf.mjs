@@ -57,8 +57,8 @@ export async function sdfSteps({ check, accessible, shot, until, browser, base }
       assert.match(y, /mysql-root-password: '\*{8}'/);
       assert.match(y, /mysql-user-password: '\*{8}'/);
       assert.ok(!y.includes("Root-pass-4242") && !y.includes(generated), "passwords are masked");
-      // The forms room keeps OneOf option keys as text: `false` is emitted quoted (see the report).
-      assert.match(y, /use-lets-encrypt: '?false'?\n/);
+      // Option keys keep their YAML type through the catalog: the boolean `false`, not 'false'.
+      assert.match(y, /use-lets-encrypt: false\n/);
       assert.equal(await port.isVisible(), false, "the form tab is hidden behind the YAML tab");
       await accessible(p, "LNMP YAML tab");
       await shot(p, "20-sdf-lnmp-yaml");

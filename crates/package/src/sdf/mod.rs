@@ -347,8 +347,8 @@ fn check_unique_ids(out: &mut SdfValidated) {
 /// when there are errors.
 ///
 /// The app trees are handed to the YAML library's serializer as they are (no intermediate
-/// JSON or YAML value is built); scalars are typed by the YAML 1.2 core schema, as
-/// [`Node::to_json`] types them.
+/// JSON or YAML value is built); scalars, mapping keys included, are typed by the YAML 1.2 core
+/// schema, as [`Node::to_json`] types values.
 pub fn build_catalog(v: &SdfValidated) -> Option<String> {
     if !v.ok() {
         return None;
@@ -417,8 +417,10 @@ mod emit {
                         return self.0.to_json().serialize(s);
                     }
                     let mut out = s.serialize_map(Some(m.len()))?;
+                    // Keys keep their YAML type: an option `false:` stays a boolean, so the
+                    // value a VM receives for it is `false`, not the text `'false'`.
                     for (k, v) in m {
-                        out.serialize_entry(k.scalar_text().unwrap_or_default(), &Tree(v))?;
+                        out.serialize_entry(&Tree(k), &Tree(v))?;
                     }
                     out.end()
                 }
