@@ -7,7 +7,7 @@
 //! pagination), show, update, delete, with Neutron's errors. Records are kept in
 //! `State::network_records` (kind → id → JSON object) and persisted with the rest of the state.
 //! Per-kind rules (validation, derived attributes, in-use checks) are hooks in
-//! `records_kinds.rs`.
+//! `records_kinds/` (the table of kinds in its `mod.rs`, one file per group of kinds).
 //!
 //! localcloud keeps and checks these resources; its data plane does not act on them (no
 //! traffic shaping, no VLAN trunking, no metering counters): `README.md` says so.
