@@ -829,70 +829,6 @@ async fn replace_snapshot_metadata(
     write_snapshot_metadata(&c, &headers, &project, &id, &bytes, true)
 }
 
-async fn show_snapshot_meta(
-    State(c): State<AppState>,
-    headers: HeaderMap,
-    Path((project, id, key)): Path<(String, String, String)>,
-) -> ApiResult<Response> {
-    let ctx = crate::cinder::ctx(&c, &headers, &project)?;
-    let m = c
-        .store
-        .read(|db| db.snapshots.mine(&ctx, &id).map(|s| s.metadata.clone()))
-        .ok_or_else(|| snap_not_found(&id))?;
-    let v = m
-        .get(&key)
-        .ok_or_else(|| ApiError::not_found(S, format!("Metadata item was not found: {key}")))?;
-    Ok(versioned(Json(json!({"meta": {key: v}}))))
-}
-
-async fn put_snapshot_meta(
-    State(c): State<AppState>,
-    headers: HeaderMap,
-    Path((project, id, key)): Path<(String, String, String)>,
-    bytes: Bytes,
-) -> ApiResult<Response> {
-    let ctx = crate::cinder::ctx(&c, &headers, &project)?;
-    let v = body::parse_json(S, &bytes)?;
-    let m = v
-        .get("meta")
-        .and_then(Value::as_object)
-        .ok_or_else(|| bad("Malformed request body"))?;
-    let meta = string_map("meta", m)?;
-    if meta.len() != 1 || !meta.contains_key(&key) {
-        return Err(bad("Request body and URI mismatch"));
-    }
-    c.store.write(|db| {
-        let s = db
-            .snapshots
-            .mine_mut(&ctx, &id)
-            .ok_or_else(|| snap_not_found(&id))?;
-        s.metadata.extend(meta.clone());
-        s.updated_at = Some(now_micro());
-        Ok::<_, ApiError>(())
-    })?;
-    Ok(versioned(Json(json!({"meta": meta}))))
-}
-
-async fn delete_snapshot_meta(
-    State(c): State<AppState>,
-    headers: HeaderMap,
-    Path((project, id, key)): Path<(String, String, String)>,
-) -> ApiResult<Response> {
-    let ctx = crate::cinder::ctx(&c, &headers, &project)?;
-    c.store.write(|db| {
-        let s = db
-            .snapshots
-            .mine_mut(&ctx, &id)
-            .ok_or_else(|| snap_not_found(&id))?;
-        s.metadata
-            .remove(&key)
-            .ok_or_else(|| ApiError::not_found(S, format!("Metadata item was not found: {key}")))?;
-        s.updated_at = Some(now_micro());
-        Ok(())
-    })?;
-    Ok(versioned(StatusCode::OK))
-}
-
 /// The image metadata actions of a volume (`os-set_image_metadata`,
 /// `os-unset_image_metadata`, `os-show_image_metadata`); `None` for other actions.
 pub fn image_metadata_action(
@@ -1029,36 +965,85 @@ async fn update_quota_class(
     Ok(versioned(Json(out)))
 }
 
-// Volume metadata by key.
+// Metadata by key, of volumes and of snapshots.
 
 fn vol_not_found(id: &str) -> ApiError {
     ApiError::not_found(S, format!("Volume {id} could not be found."))
 }
 
-async fn show_volume_meta(
-    State(c): State<AppState>,
-    headers: HeaderMap,
-    Path((project, id, key)): Path<(String, String, String)>,
+/// Whose metadata a by-key route reads and writes.
+#[derive(Clone, Copy)]
+enum MetaOwner {
+    Volume,
+    Snapshot,
+}
+
+impl MetaOwner {
+    fn not_found(self, id: &str) -> ApiError {
+        match self {
+            MetaOwner::Volume => vol_not_found(id),
+            MetaOwner::Snapshot => snap_not_found(id),
+        }
+    }
+
+    fn metadata(self, db: &Db, ctx: &Ctx, id: &str) -> ApiResult<BTreeMap<String, String>> {
+        let m = match self {
+            MetaOwner::Volume => db.volumes.mine(ctx, id).map(|v| v.metadata.clone()),
+            MetaOwner::Snapshot => db.snapshots.mine(ctx, id).map(|s| s.metadata.clone()),
+        };
+        m.ok_or_else(|| self.not_found(id))
+    }
+
+    /// Changes the metadata with `f` and stamps `updated_at`.
+    fn change<T>(
+        self,
+        db: &mut Db,
+        ctx: &Ctx,
+        id: &str,
+        f: impl FnOnce(&mut BTreeMap<String, String>) -> ApiResult<T>,
+    ) -> ApiResult<T> {
+        let (meta, updated) = match self {
+            MetaOwner::Volume => db
+                .volumes
+                .mine_mut(ctx, id)
+                .map(|v| (&mut v.metadata, &mut v.updated_at)),
+            MetaOwner::Snapshot => db
+                .snapshots
+                .mine_mut(ctx, id)
+                .map(|s| (&mut s.metadata, &mut s.updated_at)),
+        }
+        .ok_or_else(|| self.not_found(id))?;
+        let out = f(meta)?;
+        *updated = Some(now_micro());
+        Ok(out)
+    }
+}
+
+fn item_not_found(key: &str) -> ApiError {
+    ApiError::not_found(S, format!("Metadata item was not found: {key}"))
+}
+
+fn show_meta(
+    owner: MetaOwner,
+    c: &Cloud,
+    headers: &HeaderMap,
+    (project, id, key): (String, String, String),
 ) -> ApiResult<Response> {
-    let ctx = crate::cinder::ctx(&c, &headers, &project)?;
-    let m = c
-        .store
-        .read(|db| db.volumes.mine(&ctx, &id).map(|v| v.metadata.clone()))
-        .ok_or_else(|| vol_not_found(&id))?;
-    let v = m
-        .get(&key)
-        .ok_or_else(|| ApiError::not_found(S, format!("Metadata item was not found: {key}")))?;
+    let ctx = crate::cinder::ctx(c, headers, &project)?;
+    let m = c.store.read(|db| owner.metadata(db, &ctx, &id))?;
+    let v = m.get(&key).ok_or_else(|| item_not_found(&key))?;
     Ok(versioned(Json(json!({"meta": {key: v}}))))
 }
 
-async fn put_volume_meta(
-    State(c): State<AppState>,
-    headers: HeaderMap,
-    Path((project, id, key)): Path<(String, String, String)>,
-    bytes: Bytes,
+fn put_meta(
+    owner: MetaOwner,
+    c: &Cloud,
+    headers: &HeaderMap,
+    (project, id, key): (String, String, String),
+    bytes: &[u8],
 ) -> ApiResult<Response> {
-    let ctx = crate::cinder::ctx(&c, &headers, &project)?;
-    let v = body::parse_json(S, &bytes)?;
+    let ctx = crate::cinder::ctx(c, headers, &project)?;
+    let v = body::parse_json(S, bytes)?;
     let m = v
         .get("meta")
         .and_then(Value::as_object)
@@ -1068,35 +1053,77 @@ async fn put_volume_meta(
         return Err(bad("Request body and URI mismatch"));
     }
     c.store.write(|db| {
-        let v = db
-            .volumes
-            .mine_mut(&ctx, &id)
-            .ok_or_else(|| vol_not_found(&id))?;
-        v.metadata.extend(meta.clone());
-        v.updated_at = Some(now_micro());
-        Ok::<_, ApiError>(())
+        owner.change(db, &ctx, &id, |m| {
+            m.extend(meta.clone());
+            Ok(())
+        })
     })?;
     Ok(versioned(Json(json!({"meta": meta}))))
+}
+
+fn delete_meta(
+    owner: MetaOwner,
+    c: &Cloud,
+    headers: &HeaderMap,
+    (project, id, key): (String, String, String),
+) -> ApiResult<Response> {
+    let ctx = crate::cinder::ctx(c, headers, &project)?;
+    c.store.write(|db| {
+        owner.change(db, &ctx, &id, |m| {
+            m.remove(&key).map(drop).ok_or_else(|| item_not_found(&key))
+        })
+    })?;
+    Ok(versioned(StatusCode::OK))
+}
+
+async fn show_volume_meta(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path(p): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    show_meta(MetaOwner::Volume, &c, &headers, p)
+}
+
+async fn put_volume_meta(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path(p): Path<(String, String, String)>,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    put_meta(MetaOwner::Volume, &c, &headers, p, &bytes)
 }
 
 async fn delete_volume_meta(
     State(c): State<AppState>,
     headers: HeaderMap,
-    Path((project, id, key)): Path<(String, String, String)>,
+    Path(p): Path<(String, String, String)>,
 ) -> ApiResult<Response> {
-    let ctx = crate::cinder::ctx(&c, &headers, &project)?;
-    c.store.write(|db| {
-        let v = db
-            .volumes
-            .mine_mut(&ctx, &id)
-            .ok_or_else(|| vol_not_found(&id))?;
-        v.metadata
-            .remove(&key)
-            .ok_or_else(|| ApiError::not_found(S, format!("Metadata item was not found: {key}")))?;
-        v.updated_at = Some(now_micro());
-        Ok(())
-    })?;
-    Ok(versioned(StatusCode::OK))
+    delete_meta(MetaOwner::Volume, &c, &headers, p)
+}
+
+async fn show_snapshot_meta(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path(p): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    show_meta(MetaOwner::Snapshot, &c, &headers, p)
+}
+
+async fn put_snapshot_meta(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path(p): Path<(String, String, String)>,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    put_meta(MetaOwner::Snapshot, &c, &headers, p, &bytes)
+}
+
+async fn delete_snapshot_meta(
+    State(c): State<AppState>,
+    headers: HeaderMap,
+    Path(p): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    delete_meta(MetaOwner::Snapshot, &c, &headers, p)
 }
 
 /// `POST …/snapshots/{id}/action`: `os-reset_status` (admin) sets any of Cinder's snapshot

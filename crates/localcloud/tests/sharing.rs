@@ -372,6 +372,31 @@ async fn qos_specs_services_and_snapshot_metadata() {
     assert_eq!(s, 200);
     let v = tc.get(&meta).await;
     assert_eq!(v["metadata"], json!({"c": "3"}));
+    // One key, shown and set, of a volume and of a snapshot alike.
+    let snap_meta = format!("/volume/v3/{{project}}/snapshots/{snap}/metadata");
+    for base in [&meta, &snap_meta] {
+        let (s, v) = tc
+            .call(
+                Method::PUT,
+                &format!("{base}/d"),
+                Some(r#"{"meta": {"d": "4"}}"#),
+            )
+            .await;
+        assert_eq!(s, 200, "{base}: {v}");
+        assert_eq!(v["meta"], json!({"d": "4"}), "{base}");
+        let v = tc.get(&format!("{base}/d")).await;
+        assert_eq!(v["meta"], json!({"d": "4"}), "{base}");
+        let (s, _) = tc
+            .call(
+                Method::PUT,
+                &format!("{base}/d"),
+                Some(r#"{"meta": {"e": "5"}}"#),
+            )
+            .await;
+        assert_eq!(s, 400, "{base}: body and URI mismatch");
+        let (s, _) = tc.call(Method::DELETE, &format!("{base}/nope"), None).await;
+        assert_eq!(s, 404, "{base}: no such item");
+    }
     drop(tc);
 }
 
