@@ -12,41 +12,11 @@ use common::TestCloud;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-/// Fails (never skips) with what to install when a prerequisite is missing.
-fn require_privileges() {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let caps = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        .unwrap_or(0);
-    assert!(
-        caps & (1 << 12) != 0 && caps & (1 << 21) != 0,
-        "these tests need CAP_NET_ADMIN and CAP_SYS_ADMIN: run them as root"
-    );
-    for (tool, package) in [("ip", "iproute2"), ("nft", "nftables"), ("curl", "curl")] {
-        assert!(
-            vitrina_localcloud::dataplane::find_tool(tool).is_some(),
-            "`{tool}` is missing: apt-get install -y {package}"
-        );
-    }
-}
+/// The tools these tests run (name, Debian package).
+const TOOLS: &[(&str, &str)] = &[("ip", "iproute2"), ("nft", "nftables"), ("curl", "curl")];
 
-/// A cloud with an external range of its own, so tests running at once do not share one.
 async fn cloud(third_octet: u8) -> TestCloud {
-    require_privileges();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let tc = TestCloud::start_with(dir, |c| {
-        c.external_cidr = Some(format!("198.19.{third_octet}.0/24"));
-    })
-    .await;
-    assert_eq!(
-        tc.cloud.network_mode().name(),
-        "isolated",
-        "{:?}",
-        tc.cloud.network_mode()
-    );
-    tc
+    TestCloud::isolated(third_octet, TOOLS).await
 }
 
 /// Output of `curl` run inside a namespace, or `None` when the request failed.

@@ -237,3 +237,45 @@ impl TestCloud {
         .await
     }
 }
+
+/// Fails (never skips) with what to install when a prerequisite is missing: the isolated mode
+/// needs root's CAP_NET_ADMIN and CAP_SYS_ADMIN, and `tools` (name, Debian package).
+pub fn require_privileges(tools: &[(&str, &str)]) {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let caps = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(0);
+    assert!(
+        caps & (1 << 12) != 0 && caps & (1 << 21) != 0,
+        "these tests need CAP_NET_ADMIN and CAP_SYS_ADMIN: run them as root"
+    );
+    for (tool, package) in tools {
+        assert!(
+            vitrina_localcloud::dataplane::find_tool(tool).is_some(),
+            "`{tool}` is missing: apt-get install -y {package}"
+        );
+    }
+}
+
+impl TestCloud {
+    /// A cloud in the isolated mode with an external range of its own
+    /// (`198.19.<third_octet>.0/24`), so tests running at once do not share one; fails first when
+    /// a prerequisite (privileges, `tools`) is missing.
+    pub async fn isolated(third_octet: u8, tools: &[(&str, &str)]) -> TestCloud {
+        require_privileges(tools);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let tc = TestCloud::start_with(dir, |c| {
+            c.external_cidr = Some(format!("198.19.{third_octet}.0/24"));
+        })
+        .await;
+        assert_eq!(
+            tc.cloud.network_mode().name(),
+            "isolated",
+            "{:?}",
+            tc.cloud.network_mode()
+        );
+        tc
+    }
+}
