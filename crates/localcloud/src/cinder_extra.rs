@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, post, put, MethodRouter};
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 use sha2::Digest as _;
@@ -91,9 +91,7 @@ pub fn routes() -> Router<AppState> {
         .route("/volume/v3/{project}/os-services", get(list_services))
         .route(
             "/volume/v3/{project}/volumes/{id}/metadata/{key}",
-            get(show_volume_meta)
-                .put(put_volume_meta)
-                .delete(delete_volume_meta),
+            meta_by_key(MetaOwner::Volume),
         )
         .route(
             "/volume/v3/{project}/snapshots/{id}/action",
@@ -111,9 +109,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/volume/v3/{project}/snapshots/{id}/metadata/{key}",
-            get(show_snapshot_meta)
-                .put(put_snapshot_meta)
-                .delete(delete_snapshot_meta),
+            meta_by_key(MetaOwner::Snapshot),
         )
 }
 
@@ -1076,54 +1072,24 @@ fn delete_meta(
     Ok(versioned(StatusCode::OK))
 }
 
-async fn show_volume_meta(
-    State(c): State<AppState>,
-    headers: HeaderMap,
-    Path(p): Path<(String, String, String)>,
-) -> ApiResult<Response> {
-    show_meta(MetaOwner::Volume, &c, &headers, p)
-}
-
-async fn put_volume_meta(
-    State(c): State<AppState>,
-    headers: HeaderMap,
-    Path(p): Path<(String, String, String)>,
-    bytes: Bytes,
-) -> ApiResult<Response> {
-    put_meta(MetaOwner::Volume, &c, &headers, p, &bytes)
-}
-
-async fn delete_volume_meta(
-    State(c): State<AppState>,
-    headers: HeaderMap,
-    Path(p): Path<(String, String, String)>,
-) -> ApiResult<Response> {
-    delete_meta(MetaOwner::Volume, &c, &headers, p)
-}
-
-async fn show_snapshot_meta(
-    State(c): State<AppState>,
-    headers: HeaderMap,
-    Path(p): Path<(String, String, String)>,
-) -> ApiResult<Response> {
-    show_meta(MetaOwner::Snapshot, &c, &headers, p)
-}
-
-async fn put_snapshot_meta(
-    State(c): State<AppState>,
-    headers: HeaderMap,
-    Path(p): Path<(String, String, String)>,
-    bytes: Bytes,
-) -> ApiResult<Response> {
-    put_meta(MetaOwner::Snapshot, &c, &headers, p, &bytes)
-}
-
-async fn delete_snapshot_meta(
-    State(c): State<AppState>,
-    headers: HeaderMap,
-    Path(p): Path<(String, String, String)>,
-) -> ApiResult<Response> {
-    delete_meta(MetaOwner::Snapshot, &c, &headers, p)
+/// `GET`, `PUT` and `DELETE …/{id}/metadata/{key}` of a volume or a snapshot.
+fn meta_by_key(owner: MetaOwner) -> MethodRouter<AppState> {
+    type KeyPath = Path<(String, String, String)>;
+    get(
+        move |State(c): State<AppState>, headers: HeaderMap, Path(p): KeyPath| async move {
+            show_meta(owner, &c, &headers, p)
+        },
+    )
+    .put(
+        move |State(c): State<AppState>, headers: HeaderMap, Path(p): KeyPath, bytes: Bytes| async move {
+            put_meta(owner, &c, &headers, p, &bytes)
+        },
+    )
+    .delete(
+        move |State(c): State<AppState>, headers: HeaderMap, Path(p): KeyPath| async move {
+            delete_meta(owner, &c, &headers, p)
+        },
+    )
 }
 
 /// `POST …/snapshots/{id}/action`: `os-reset_status` (admin) sets any of Cinder's snapshot
